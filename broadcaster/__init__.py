@@ -1,0 +1,1 @@
+"""The city alert broadcaster: sources make Alerts, the core decides and records, channels send."""

@@ -1,0 +1,45 @@
+"""Prometheus metrics, on a registry of our own (no global state shared between tests)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from broadcaster.models import DeliveryState
+from broadcaster.store import Store
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    """The service's metrics; the store is read at scrape time for counts and queue depth."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.deliveries = Gauge(
+            "broadcaster_deliveries", "Delivery rows by channel and state", ["channel", "state"], registry=self.registry
+        )
+        self.queue_depth = Gauge(
+            "broadcaster_queue_depth", "Delivery rows waiting to be sent", ["channel"], registry=self.registry
+        )
+        self.send_seconds = Histogram(
+            "broadcaster_send_seconds", "Time of one send() call", ["channel"], buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.attempts = Counter(
+            "broadcaster_send_attempts", "send() calls by outcome", ["channel", "outcome"], registry=self.registry
+        )
+
+    def observe_send(self, channel: str, seconds: float, outcome: str) -> None:
+        """Count one send() call and its duration."""
+        self.send_seconds.labels(channel).observe(seconds)
+        self.attempts.labels(channel, outcome).inc()
+
+    async def render(self, store: Store, channels: tuple[str, ...]) -> bytes:
+        """The text exposition format, with counts read from the store now."""
+        counts = await store.counts()
+        for channel in channels:
+            for state in DeliveryState:
+                self.deliveries.labels(channel, state.value).set(counts.get((channel, state.value), 0))
+            depth = counts.get((channel, DeliveryState.PENDING.value), 0)
+            self.queue_depth.labels(channel).set(depth)
+        return generate_latest(self.registry)

@@ -1,0 +1,247 @@
+"""The domain as plain data: alerts, their renderings, deliveries and subscribers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+AlertId = str
+ChannelName = str
+Lang = str
+Timestamp = float  # seconds since the epoch, UTC; converted to ISO 8601 only at the edges
+
+BROADCAST_KEY = "*"  # the recipient key of the single delivery row of a public channel
+
+
+class Source(StrEnum):
+    JMA = "jma"  # parsed from a JMA 防災情報XML document
+    STAFF = "staff"  # written by a duty officer (console or run.py send)
+    CAP = "cap"  # received as CAP 1.2
+    API = "api"  # posted by another city system
+
+
+class MsgType(StrEnum):
+    ALERT = "alert"  # the first message of an event
+    UPDATE = "update"  # replaces an earlier version of the same event
+    CANCEL = "cancel"  # retracts the event; reaches exactly who got it
+
+
+class Mode(StrEnum):
+    LIVE = "live"  # reaches residents
+    EXERCISE = "exercise"  # reaches only exercise sinks (testers and the outbox)
+
+
+class AlertState(StrEnum):
+    DRAFT = "draft"  # written, not yet submitted
+    PENDING_APPROVAL = "pending_approval"  # waits for a second person
+    APPROVED = "approved"  # delivery rows written, nothing claimed yet
+    DISPATCHING = "dispatching"  # channels are working on it
+    DONE = "done"  # every delivery row reached a final state
+    CANCELLED = "cancelled"  # withdrawn, or superseded by a cancel
+
+
+class Severity(StrEnum):
+    EXTREME = "Extreme"
+    SEVERE = "Severe"
+    MODERATE = "Moderate"
+    MINOR = "Minor"
+    UNKNOWN = "Unknown"
+
+
+class Urgency(StrEnum):
+    IMMEDIATE = "Immediate"
+    EXPECTED = "Expected"
+    FUTURE = "Future"
+    PAST = "Past"
+    UNKNOWN = "Unknown"
+
+
+class Certainty(StrEnum):
+    OBSERVED = "Observed"
+    LIKELY = "Likely"
+    POSSIBLE = "Possible"
+    UNLIKELY = "Unlikely"
+    UNKNOWN = "Unknown"
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # waiting to be claimed (possibly not before next_attempt_at)
+    SENDING = "sending"  # claimed by a worker under a lease
+    SENT = "sent"  # the channel accepted it
+    FAILED = "failed"  # permanent error, or retries exhausted
+    SUPERSEDED = "superseded"  # a newer version of the event made it pointless
+
+
+OPEN_STATES = (DeliveryState.PENDING, DeliveryState.SENDING)
+
+
+class ContactKind(StrEnum):
+    """Channels that reach a person by name; every other channel reaches the public."""
+
+    EMAIL = "email"
+    LINE = "line"
+
+
+class SubscriberState(StrEnum):
+    PENDING = "pending"  # not yet confirmed (double opt-in); receives nothing
+    ACTIVE = "active"  # receives alerts of its categories
+    PAUSED = "paused"  # asked for a break; receives nothing
+    BOUNCED = "bounced"  # refused too often; receives nothing until fixed
+    GONE = "gone"  # unsubscribed or unfollowed
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """The words of an alert in one language."""
+
+    title: str
+    body: str
+    instruction: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What is broadcast: one version of one event."""
+
+    id: AlertId
+    source: Source
+    category: str
+    level: int
+    title: str
+    body: str
+    instruction: str = ""
+    kind: str = ""  # template kind, e.g. "earthquake"; "" means the category's default
+    severity: Severity = Severity.UNKNOWN
+    urgency: Urgency = Urgency.UNKNOWN
+    certainty: Certainty = Certainty.UNKNOWN
+    areas: tuple[str, ...] = ()
+    translations: Mapping[Lang, Text] = field(default_factory=dict)
+    event_key: str = ""  # alerts with one event_key form an update/cancel chain
+    version: int = 1
+    msg_type: MsgType = MsgType.ALERT
+    mode: Mode = Mode.EXERCISE
+    expires: Timestamp | None = None
+    channels: tuple[ChannelName, ...] = ()
+    state: AlertState = AlertState.DRAFT
+    created_at: Timestamp = 0.0
+    created_by: str = ""
+    references: AlertId | None = None  # the alert this one updates or cancels
+
+    def text(self, lang: Lang) -> Text:
+        """The alert's words in ``lang``, falling back to the Japanese original."""
+        if lang in self.translations:
+            return self.translations[lang]
+        return Text(self.title, self.body, self.instruction)
+
+    @property
+    def languages(self) -> tuple[Lang, ...]:
+        """Japanese first, then every translation."""
+        return ("ja", *sorted(k for k in self.translations if k != "ja"))
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One channel's rendering of one alert in one language."""
+
+    alert_id: AlertId
+    channel: ChannelName
+    lang: Lang
+    mode: Mode
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    ticker: str = ""
+    speech: str = ""
+    attachments: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Who one delivery row goes to: a subscriber, or the public (key ``*``)."""
+
+    key: str  # the subscriber id as text, or BROADCAST_KEY
+    contact: str = ""  # email address or LINE user id; personal data, never logged
+    lang: Lang = "ja"
+
+
+Recipients = Sequence[Recipient]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The tracked state of one (alert, channel, recipient)."""
+
+    id: int
+    alert_id: AlertId
+    channel: ChannelName
+    recipient: str
+    state: DeliveryState
+    attempts: int
+    last_error: str
+    queued_at: Timestamp
+    first_attempt_at: Timestamp | None
+    sent_at: Timestamp | None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A resident who asked for alerts by email or LINE."""
+
+    id: int
+    channel: ContactKind
+    contact: str  # personal data: never logged, never on a public page
+    categories: frozenset[str]
+    language: Lang = "ja"
+    state: SubscriberState = SubscriberState.ACTIVE
+    tester: bool = False  # an exercise sink: receives exercise alerts
+    created_at: Timestamp = 0.0
+    updated_at: Timestamp = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery row a worker holds under a lease."""
+
+    id: int
+    alert_id: AlertId
+    recipient: Recipient
+    attempts: int  # including the one about to be made
+    queued_at: Timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one claimed row; the store records a batch of them at once."""
+
+    id: int
+    alert_id: AlertId
+    state: DeliveryState  # SENT, FAILED, or PENDING to retry at next_attempt_at
+    error: str = ""
+    next_attempt_at: Timestamp = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelReport:
+    """The delivery report of one alert on one channel."""
+
+    channel: ChannelName
+    counts: Mapping[str, int]
+    first_sent: Timestamp | None
+    last_sent: Timestamp | None
+    latency_p50: float | None
+    latency_p95: float | None
+    last_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the append-only audit log."""
+
+    id: int
+    at: Timestamp
+    actor: str
+    action: str
+    target: str
+    detail: str
+    origin: str

@@ -1,0 +1,118 @@
+"""Rendering: select the template, render its blocks, normalise, fit the channel's limits.
+
+Templates live at templates/<channel>/<kind>.<lang>.j2 (text parts) and <kind>.<lang>.html.j2
+(the HTML part, autoescaped). Lookup falls back from the alert's kind to its category, then to
+"default", first in the requested language and then in Japanese.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from broadcaster.models import Alert, Message, Mode
+from broadcaster.settings import ROOT, Settings
+from channels.base import Limits
+
+TEMPLATES = ROOT / "templates"
+TEXT_PARTS = ("subject", "text", "ticker", "speech")
+EXERCISE_PREFIX = "【訓練】"
+ELLIPSIS = "…"
+
+
+def make_environment(folder: Path = TEMPLATES) -> jinja2.Environment:
+    """A jinja2 environment that escapes HTML templates and refuses undefined names."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def candidates(channel: str, alert: Alert, lang: str, suffix: str = "j2") -> list[str]:
+    """Template names to try, most specific first."""
+    kinds = [k for k in (alert.kind, alert.category, "default") if k]
+    langs = [lang] if lang == "ja" else [lang, "ja"]
+    return [f"{channel}/{kind}.{lg}.{suffix}" for lg in langs for kind in kinds]
+
+
+def normalise(text: str, single_line: bool = False) -> str:
+    """NFC, no trailing spaces, at most one blank line in a row (or one line when asked)."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n")
+    if single_line:
+        return " ".join(part.strip() for part in text.split("\n") if part.strip())
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def fit(text: str, limit: int | None, measure: Callable[[str], int] = len) -> str:
+    """Cut ``text`` so that measure(text) <= limit, marking the cut with an ellipsis."""
+    if limit is None or measure(text) <= limit:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:  # the longest prefix that still fits with the ellipsis
+        mid = (lo + hi + 1) // 2
+        if measure(text[:mid] + ELLIPSIS) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip() + ELLIPSIS
+
+
+class Renderer:
+    """Turns an alert into one channel's Message; pure apart from reading templates once."""
+
+    def __init__(self, settings: Settings, env: jinja2.Environment | None = None) -> None:
+        self.settings = settings
+        self.env = env or make_environment()
+        # blocks are rendered one by one, which skips a template's top-level imports
+        self.macros = self.env.get_template("_macros.j2").module
+
+    def context(self, alert: Alert, lang: str) -> dict[str, Any]:
+        """Everything a template may use."""
+        s = self.settings
+        category = s.categories.get(alert.category)
+        return {
+            "m": self.macros,
+            "alert": alert,
+            "text": alert.text(lang),
+            "lang": lang,
+            "city": s.city,
+            "exercise": alert.mode == Mode.EXERCISE,
+            "level_name": s.levels[alert.level - 1].name,
+            "category_name": (category.name if lang == "ja" else category.name_en) if category else alert.category,
+            "url": f"{s.city.public_url.rstrip('/')}/alerts/{alert.id}",
+        }
+
+    def render(self, channel: str, alert: Alert, lang: str, limits: Limits) -> Message:
+        """Render every part the channel's templates define, within ``limits``."""
+        ctx = self.context(alert, lang)
+        parts = self._blocks(self.env.select_template(candidates(channel, alert, lang)), ctx)
+        html = ""
+        try:
+            html_template = self.env.select_template(candidates(channel, alert, lang, "html.j2"))
+        except jinja2.TemplatesNotFound:
+            pass
+        else:
+            html = html_template.render(ctx)
+        exercise = alert.mode == Mode.EXERCISE
+        out: dict[str, str] = {}
+        for part in TEXT_PARTS:
+            value = normalise(parts.get(part, ""), single_line=limits.single_line or part == "ticker")
+            if exercise and value and part != "speech" and not value.startswith(EXERCISE_PREFIX):
+                value = EXERCISE_PREFIX + value
+            out[part] = fit(value, getattr(limits, part), limits.measure)
+        return Message(alert_id=alert.id, channel=channel, lang=lang, mode=alert.mode, html=html, **out)
+
+    @staticmethod
+    def _blocks(template: jinja2.Template, ctx: Mapping[str, Any]) -> dict[str, str]:
+        context = template.new_context(dict(ctx))
+        return {name: "".join(block(context)) for name, block in template.blocks.items() if name in TEXT_PARTS}

@@ -1,0 +1,91 @@
+"""The all-in-one service: store, channels, dispatcher and web endpoints with one lifetime."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import IO
+
+from aiohttp import web
+
+from broadcaster import instance
+from broadcaster.dispatcher import Dispatcher
+from broadcaster.metrics import Metrics
+from broadcaster.rendering import Renderer
+from broadcaster.settings import Settings
+from broadcaster.store.sqlite import SQLiteStore
+from channels import build_channels
+
+log = logging.getLogger("broadcaster.service")
+
+
+@dataclass
+class Core:
+    """What the running service's handlers share."""
+
+    settings: Settings
+    store: SQLiteStore
+    dispatcher: Dispatcher
+    metrics: Metrics
+    sinks: dict[str, str]  # channel -> what it really writes to, for /healthz
+    started_at: float
+
+
+CORE = web.AppKey("core", Core)
+
+
+def make_app(settings: Settings, lock: IO[bytes]) -> web.Application:
+    """The aiohttp application; the core starts and stops with it. ``lock`` is the instance lock."""
+    app = web.Application()
+    app.cleanup_ctx.append(lambda app: _lifetime(app, settings, lock))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -> AsyncIterator[None]:
+    db = settings.path(settings.storage.path)
+    store = await SQLiteStore.open(db)
+    recovered = await store.recover(time.time(), all_leases=True)  # we hold the lock: every lease is stale
+    if recovered:
+        log.info("recovered %d deliveries claimed by a previous run", recovered)
+    renderer = Renderer(settings)
+    channels = build_channels(settings, renderer, os.environ)
+    for notice in channels.notices:
+        log.warning(notice)
+    metrics_ = Metrics()
+    dispatcher = Dispatcher(store, channels, settings, metrics=metrics_)
+    sinks = {name: type(ch).__name__ for name, ch in channels.live.items()}
+    app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, time.time())
+    try:
+        async with dispatcher, instance.wake_server(db, dispatcher.wake):
+            log.info("serving on http://%s:%d", settings.server.host, settings.server.port)
+            yield
+            log.info("shutting down: finishing in-flight sends (up to %g s)", settings.dispatcher.shutdown_grace)
+    finally:
+        for channel in {*channels.live.values(), *channels.exercise.values()}:
+            await channel.aclose()
+        await store.aclose()
+        lock.close()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness and readiness: the store answers and the workers run."""
+    core = request.app[CORE]
+    try:
+        await core.store.counts()
+    except Exception as exc:
+        return web.json_response({"status": "error", "store": str(exc)}, status=503)
+    return web.json_response(
+        {"status": "ok", "uptime_s": round(time.time() - core.started_at, 1), "channels": core.sinks}
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format."""
+    core = request.app[CORE]
+    body = await core.metrics.render(core.store, core.settings.enabled_channels)
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")

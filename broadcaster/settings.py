@@ -1,0 +1,198 @@
+"""Settings: config/default.toml, an optional site file over it, validated once at start-up.
+
+Secrets never live in these files; channels read them from the environment (see README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from broadcaster.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config" / "default.toml"
+CHANNEL_NAMES = ("email", "line", "sns", "website", "ticker", "fm")
+
+Positive = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Level = Annotated[int, Field(ge=1, le=5)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class City(_Section):
+    name: str = Field(min_length=1)
+    name_kana: str = ""
+    public_url: str = Field(pattern=r"^https?://")
+    languages: tuple[str, ...] = ("ja",)
+
+
+class Areas(_Section):
+    """JMA area codes, kept as strings: leading zeros matter."""
+
+    city: str = Field(pattern=r"^\d{7}$")  # 市町村等 (気象・地震・火山)
+    forecast_area: str = Field(pattern=r"^\d{6}$")  # 府県予報区
+    earthquake_region: str = Field(pattern=r"^\d{3}$")  # 地震 細分区域
+    prefecture: str = Field(pattern=r"^\d{2}$")  # 都道府県
+
+
+class Server(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
+class Storage(_Section):
+    backend: Literal["sqlite"] = "sqlite"
+    path: str = Field(default="var/broadcaster.db", min_length=1)
+    outbox_dir: str = Field(default="var/outbox", min_length=1)
+
+
+class Category(_Section):
+    name: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    channels: tuple[str, ...]
+
+
+class LevelInfo(_Section):
+    level: Level
+    name: str = Field(min_length=1)
+    colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+class Retry(_Section):
+    """The one retry policy: bounded attempts, a deadline, backoff with jitter."""
+
+    max_attempts: PositiveInt = 8
+    base_delay: Annotated[float, Field(ge=0)] = 1.0
+    max_delay: Annotated[float, Field(ge=0)] = 300.0
+    jitter: Annotated[float, Field(ge=0, le=1)] = 0.5
+    deadline: Positive = 3600.0
+
+
+class Dispatcher(_Section):
+    claim_size: Annotated[int, Field(ge=1, le=10_000)] = 1000
+    inflight_chunks: Annotated[int, Field(ge=1, le=16)] = 2
+    lease_seconds: Positive = 120.0
+    shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
+
+
+class ChannelSettings(_Section):
+    enabled: bool = True
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 1
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 4
+    rate_per_s: Positive = 10.0  # calls to send() per second, a token bucket
+    burst: PositiveInt = 10
+    timeout: Positive = 30.0
+
+
+class Approval(_Section):
+    live_min_level: Level = 3
+    categories: tuple[str, ...] = ("disaster",)
+
+
+class Settings(_Section):
+    city: City
+    areas: Areas
+    server: Server = Server()
+    storage: Storage = Storage()
+    categories: dict[str, Category]
+    levels: tuple[LevelInfo, ...]
+    retry: Retry = Retry()
+    dispatcher: Dispatcher = Dispatcher()
+    channels: dict[str, ChannelSettings]
+    approval: Approval = Approval()
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, value: dict[str, ChannelSettings]) -> dict[str, ChannelSettings]:
+        for name in value:
+            if name not in CHANNEL_NAMES:
+                raise ValueError(f"unknown channel {name!r}; valid: {', '.join(CHANNEL_NAMES)}")
+        return value
+
+    @field_validator("levels")
+    @classmethod
+    def _five_levels(cls, value: tuple[LevelInfo, ...]) -> tuple[LevelInfo, ...]:
+        if sorted(info.level for info in value) != [1, 2, 3, 4, 5]:
+            raise ValueError("must describe each level 1 to 5 exactly once")
+        return tuple(sorted(value, key=lambda info: info.level))
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Settings:
+        for cat_id, cat in self.categories.items():
+            for ch in cat.channels:
+                if ch not in self.channels:
+                    raise ValueError(
+                        f"categories.{cat_id}.channels: {ch!r} is not a configured channel; "
+                        f"configured: {', '.join(self.channels)}"
+                    )
+        for cat_id in self.approval.categories:
+            if cat_id not in self.categories:
+                raise ValueError(f"approval.categories: unknown category {cat_id!r}")
+        return self
+
+    @property
+    def enabled_channels(self) -> tuple[str, ...]:
+        """Names of the channels switched on, in config order."""
+        return tuple(name for name, ch in self.channels.items() if ch.enabled)
+
+    def path(self, configured: str) -> Path:
+        """A configured path, relative ones taken from the project root."""
+        p = Path(configured)
+        return p if p.is_absolute() else ROOT / p
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"])
+        if err["type"] == "extra_forbidden":
+            what = "unknown key"
+        else:
+            what = err["msg"].removeprefix("Value error, ")
+            if "input" in err and not isinstance(err["input"], dict):
+                what += f" (got {err['input']!r})"
+        lines.append(f"{key}: {what}" if key else what)
+    return "; ".join(lines)
+
+
+def load_settings(site: str | Path | None = None) -> Settings:
+    """Load default.toml, overlay the site file (argument or BROADCASTER_CONFIG), validate."""
+    data = _read_toml(DEFAULT_CONFIG)
+    site = site or os.environ.get("BROADCASTER_CONFIG") or None
+    if site:
+        data = _merge(data, _read_toml(Path(site)))
+    try:
+        # JSON mode keeps strict typing (no "8080" for a port) while taking TOML arrays as tuples.
+        return Settings.model_validate_json(json.dumps(data, default=str))
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {_describe(exc)}") from None

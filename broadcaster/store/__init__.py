@@ -1,0 +1,87 @@
+"""The Store protocol: everything the service remembers. SQLite is the embedded default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Protocol
+
+from broadcaster.models import (
+    Alert,
+    AlertId,
+    AuditEntry,
+    ChannelName,
+    ChannelReport,
+    Claim,
+    Outcome,
+    Subscriber,
+    Timestamp,
+)
+
+
+class Store(Protocol):
+    """Durable state. Writes that belong together happen in one transaction."""
+
+    async def create_alert(self, alert: Alert, actor: str, origin: str) -> None:
+        """Store a new alert (draft or pending approval) and audit it."""
+
+    async def get_alert(self, alert_id: AlertId) -> Alert | None:
+        """One alert, or None."""
+
+    async def list_alerts(self, limit: int = 50) -> list[Alert]:
+        """The newest alerts first."""
+
+    async def approve(self, alert_id: AlertId, actor: str, origin: str) -> dict[ChannelName, int]:
+        """Approve: write the delivery rows, supersede older versions, audit; one transaction."""
+
+    async def claim(
+        self, channel: ChannelName, limit: int, lease_until: Timestamp, now: Timestamp
+    ) -> list[Claim]:
+        """Lease up to ``limit`` due rows of ``channel``, most urgent first."""
+
+    async def record(self, channel: ChannelName, outcomes: Sequence[Outcome], now: Timestamp) -> None:
+        """Record what became of claimed rows; finish alerts with nothing left open."""
+
+    async def release(self, channel: ChannelName, ids: Sequence[int]) -> None:
+        """Give claimed rows back unsent, claimable at once (used on shutdown)."""
+
+    async def next_due(self, channel: ChannelName) -> Timestamp | None:
+        """When the earliest pending row of ``channel`` becomes due, or None if there is none."""
+
+    async def recover(self, now: Timestamp, all_leases: bool) -> int:
+        """Make rows of dead workers claimable again; returns how many."""
+
+    async def report(self, alert_id: AlertId) -> list[ChannelReport]:
+        """The delivery report of one alert, per channel."""
+
+    async def counts(self) -> dict[tuple[ChannelName, str], int]:
+        """Deliveries by (channel, state) over all alerts."""
+
+    async def import_subscribers(self, subscribers: Iterable[Subscriber]) -> int:
+        """Insert or update subscribers by (channel, contact), all or nothing."""
+
+    async def export_subscribers(self, write: Callable[[list[Subscriber]], None], batch: int = 1000) -> int:
+        """Pass every subscriber to ``write`` in batches (called on the store's thread); returns how many."""
+
+    async def audience(self, alert: Alert) -> dict[ChannelName, int]:
+        """How many recipients each of the alert's channels would reach now."""
+
+    async def subscriber_counts(self) -> Mapping[tuple[str, str, str], int]:
+        """Subscribers by (channel, category, state)."""
+
+    async def audit(self, actor: str, action: str, target: str, detail: str, origin: str) -> None:
+        """Append one line to the audit log."""
+
+    async def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest audit lines first."""
+
+    async def feed_get(self, feed: str, key: str) -> str | None:
+        """A feed's remembered value (e.g. Last-Modified), or None."""
+
+    async def feed_set(self, feed: str, key: str, value: str) -> None:
+        """Remember a feed value."""
+
+    async def mark_seen(self, feed: str, entry_ids: Sequence[str], now: Timestamp) -> list[str]:
+        """Remember feed entries; returns those not seen before, in order."""
+
+    async def aclose(self) -> None:
+        """Close the store."""

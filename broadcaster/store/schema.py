@@ -1,0 +1,109 @@
+"""SQLite schema migrations, applied in order; PRAGMA user_version holds the version reached."""
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        category TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        instruction TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        urgency TEXT NOT NULL,
+        certainty TEXT NOT NULL,
+        areas TEXT NOT NULL,          -- JSON array
+        translations TEXT NOT NULL,   -- JSON object lang -> {title, body, instruction}
+        event_key TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        msg_type TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        expires REAL,
+        channels TEXT NOT NULL,       -- JSON array
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        refs TEXT,
+        approved_by TEXT,
+        approved_at REAL
+    );
+    CREATE INDEX alerts_event ON alerts(event_key) WHERE event_key != '';
+    CREATE INDEX alerts_created ON alerts(created_at);
+
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        language TEXT NOT NULL,
+        state TEXT NOT NULL,
+        tester INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (channel, contact)
+    );
+    CREATE TABLE subscriptions (
+        category TEXT NOT NULL,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        PRIMARY KEY (category, subscriber_id)
+    ) WITHOUT ROWID;
+
+    -- recipient is a subscriber id, or 0 for the one row of a public channel
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        alert_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        recipient INTEGER NOT NULL,
+        lang TEXT NOT NULL,
+        state TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        queued_at REAL NOT NULL,
+        first_attempt_at REAL,
+        sent_at REAL,
+        next_attempt_at REAL NOT NULL,
+        lease_until REAL,
+        UNIQUE (alert_id, channel, recipient)
+    );
+    CREATE INDEX deliveries_due ON deliveries(channel, priority DESC, id) WHERE state = 'pending';
+
+    -- kept in step with deliveries in the same transactions, so progress is cheap to read
+    CREATE TABLE delivery_counts (
+        alert_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        state TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (alert_id, channel, state)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        origin TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+    CREATE TABLE feed_state (
+        feed TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (feed, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE feed_seen (
+        feed TEXT NOT NULL,
+        entry_id TEXT NOT NULL,
+        seen_at REAL NOT NULL,
+        PRIMARY KEY (feed, entry_id)
+    ) WITHOUT ROWID;
+    """,
+)

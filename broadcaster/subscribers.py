@@ -1,0 +1,122 @@
+"""Subscribers as CSV: import all or nothing, export, and counts without personal data."""
+
+from __future__ import annotations
+
+import csv
+import re
+import time
+from collections.abc import Iterable, Iterator
+from typing import IO, TextIO
+
+from broadcaster.errors import InputError
+from broadcaster.models import ContactKind, Subscriber, SubscriberState
+from broadcaster.settings import Settings
+
+COLUMNS = ("channel", "contact", "categories", "language", "state", "tester")
+REQUIRED = ("channel", "contact", "categories")
+EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+LINE_USER = re.compile(r"^U[0-9a-f]{32}$")
+TRUE, FALSE = ("1", "true", "yes"), ("", "0", "false", "no")
+MAX_ERRORS = 200  # enough to fix a file; the count says how many there were in all
+
+
+class CsvReader:
+    """Validates subscriber rows as they stream into the store; collects every bad row."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.categories = set(settings.categories)
+        self.languages = set(settings.city.languages)
+        self.errors: list[str] = []
+        self.bad_rows = 0
+
+    def rows(self, f: TextIO) -> Iterator[Subscriber]:
+        """Good rows as Subscribers; bad ones are noted with their line number."""
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        missing = [c for c in REQUIRED if c not in header]
+        unknown = [c for c in header if c not in COLUMNS]
+        if missing or unknown:
+            self._bad(1, f"header: missing {missing or 'nothing'}, unknown {unknown or 'nothing'}; expected {','.join(COLUMNS)}")
+            return
+        seen: set[tuple[str, str]] = set()
+        now = time.time()
+        for row in reader:
+            line = reader.line_num
+            problems = self._check(row, seen)
+            if problems:
+                self._bad(line, "; ".join(problems))
+                continue
+            yield Subscriber(
+                id=0,
+                channel=ContactKind(row["channel"].strip()),
+                contact=row["contact"].strip(),
+                categories=frozenset(row["categories"].split()),
+                language=(row.get("language") or "ja").strip(),
+                state=SubscriberState((row.get("state") or "active").strip()),
+                tester=(row.get("tester") or "").strip().lower() in TRUE,
+                created_at=now,
+                updated_at=now,
+            )
+
+    def _check(self, row: dict[str, str | None], seen: set[tuple[str, str]]) -> list[str]:
+        if None in row:
+            return ["more fields than the header has"]
+        channel = (row.get("channel") or "").strip()
+        contact = (row.get("contact") or "").strip()
+        problems = []
+        if channel not in ContactKind.__members__.values():
+            problems.append(f"channel must be one of {', '.join(ContactKind)}")
+        elif channel == ContactKind.EMAIL and not EMAIL.match(contact):
+            problems.append("contact is not an email address")  # the address itself is not repeated
+        elif channel == ContactKind.LINE and not LINE_USER.match(contact):
+            problems.append("contact is not a LINE user id (U + 32 hex digits)")
+        elif (channel, contact.lower()) in seen:
+            problems.append("the same contact appears on an earlier line")
+        seen.add((channel, contact.lower()))
+        cats = (row.get("categories") or "").split()
+        if not cats:
+            problems.append("categories is empty")
+        bad_cats = [c for c in cats if c not in self.categories]
+        if bad_cats:
+            problems.append(f"unknown categories {bad_cats}; valid: {', '.join(sorted(self.categories))}")
+        lang = (row.get("language") or "ja").strip()
+        if lang not in self.languages:
+            problems.append(f"language {lang!r} is not one of {', '.join(sorted(self.languages))}")
+        state = (row.get("state") or "active").strip()
+        if state not in SubscriberState.__members__.values():
+            problems.append(f"state must be one of {', '.join(SubscriberState)}")
+        if (row.get("tester") or "").strip().lower() not in TRUE + FALSE:
+            problems.append("tester must be true or false")
+        return problems
+
+    def _bad(self, line: int, problem: str) -> None:
+        self.bad_rows += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(f"line {line}: {problem}")
+
+    def check(self) -> None:
+        """Raise InputError naming every bad row; called inside the import transaction."""
+        if self.bad_rows:
+            more = f" (first {MAX_ERRORS} shown)" if self.bad_rows > MAX_ERRORS else ""
+            raise InputError(f"{self.bad_rows} bad row(s), nothing imported{more}:\n" + "\n".join(self.errors))
+
+
+def checked(reader: CsvReader, f: TextIO) -> Iterable[Subscriber]:
+    """The good rows, then a check that fails the whole import if any row was bad."""
+    yield from reader.rows(f)
+    reader.check()
+
+
+class CsvWriter:
+    """Writes subscribers in the import format, the header first."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._writer = csv.writer(out, lineterminator="\n")
+        self._writer.writerow(COLUMNS)
+
+    def write(self, batch: list[Subscriber]) -> None:
+        """Write one batch of rows."""
+        for s in batch:
+            self._writer.writerow(
+                (s.channel, s.contact, " ".join(sorted(s.categories)), s.language, s.state, str(s.tester).lower())
+            )

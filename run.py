@@ -1,0 +1,6 @@
+"""Entry point: `python run.py --help`."""
+
+from broadcaster.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

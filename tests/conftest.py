@@ -1,0 +1,72 @@
+"""Shared factories: a site config in a temporary folder, and a real SQLite store on it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broadcaster.settings import Settings, load_settings
+from broadcaster.store.sqlite import SQLiteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+SiteFactory = Callable[..., Path]
+
+
+def toml_value(value: Any) -> str:
+    """A Python value as a TOML value (enough for tests' site files)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(value)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> SiteFactory:
+    """Write a site config whose storage lives in tmp_path; ``sections`` are {"a.b": {key: value}}."""
+
+    def write(sections: dict[str, dict[str, Any]] | None = None, name: str = "site.toml") -> Path:
+        merged: dict[str, dict[str, Any]] = {
+            "storage": {"path": str(tmp_path / "var" / "broadcaster.db"), "outbox_dir": str(tmp_path / "var" / "outbox")},
+            "retry": {"base_delay": 0.0, "max_delay": 0.0, "jitter": 0.0},
+        }
+        for section, values in (sections or {}).items():
+            merged.setdefault(section, {}).update(values)
+        lines = []
+        for section, values in merged.items():
+            lines.append(f"[{section}]")
+            lines.extend(f"{k} = {toml_value(v)}" for k, v in values.items())
+            lines.append("")
+        path = tmp_path / name
+        path.write_text("\n".join(lines), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def settings(site: SiteFactory) -> Settings:
+    """Default settings with storage in a temporary folder and zero retry waits."""
+    return load_settings(site())
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[SQLiteStore]:
+    """A real SQLite store in a temporary folder."""
+    s = await SQLiteStore.open(settings.path(settings.storage.path))
+    yield s
+    await s.aclose()
+
+
+@pytest.fixture
+def run_py() -> list[str]:
+    """The command that runs run.py with this interpreter."""
+    return [sys.executable, str(ROOT / "run.py")]
