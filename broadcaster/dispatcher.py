@@ -104,7 +104,8 @@ class ChannelWorker:
             await asyncio.shield(settle)
 
     async def _settle(self, outcomes: list[Outcome], unsent: list[int]) -> None:
-        await self.store.record(self.name, outcomes, time.time())
+        for alert_id in await self.store.record(self.name, outcomes, time.time()):
+            log.info("alert %s done: every delivery reached a final state", alert_id)
         await self.store.release(self.name, unsent)
         self.progress.set()
         if any(o.state == DeliveryState.PENDING for o in outcomes):

@@ -38,8 +38,8 @@ class Store(Protocol):
     ) -> list[Claim]:
         """Lease up to ``limit`` due rows of ``channel``, most urgent first."""
 
-    async def record(self, channel: ChannelName, outcomes: Sequence[Outcome], now: Timestamp) -> None:
-        """Record what became of claimed rows; finish alerts with nothing left open."""
+    async def record(self, channel: ChannelName, outcomes: Sequence[Outcome], now: Timestamp) -> list[AlertId]:
+        """Record what became of claimed rows; returns the alerts this left with nothing open (done)."""
 
     async def release(self, channel: ChannelName, ids: Sequence[int]) -> None:
         """Give claimed rows back unsent, claimable at once (used on shutdown)."""

@@ -245,19 +245,23 @@ class SQLiteStore:
             self._finish_if_closed(conn, old, new_state)
         return older
 
-    def _finish_if_closed(self, conn: sqlite3.Connection, alert_id: AlertId, state: AlertState | None = None) -> None:
+    def _finish_if_closed(self, conn: sqlite3.Connection, alert_id: AlertId, state: AlertState | None = None) -> bool:
+        """Set ``state``, or DONE once nothing is left open; True if DONE was set now."""
         if state is not None:
             conn.execute("UPDATE alerts SET state = ? WHERE id = ?", (state, alert_id))
-            return
+            return False
         open_rows = conn.execute(
             "SELECT coalesce(sum(n), 0) FROM delivery_counts WHERE alert_id = ? AND state IN (?, ?)",
             (alert_id, PENDING, SENDING),
         ).fetchone()[0]
-        if open_rows == 0:
+        if open_rows:
+            return False
+        return bool(
             conn.execute(
                 "UPDATE alerts SET state = ? WHERE id = ? AND state IN (?, ?)",
                 (AlertState.DONE, alert_id, AlertState.APPROVED, AlertState.DISPATCHING),
-            )
+            ).rowcount
+        )
 
     # -- the delivery hot path ---------------------------------------------
 
@@ -318,12 +322,13 @@ class SQLiteStore:
             [(a, channel, dst, n) for a, n in per_alert.items()],
         )
 
-    async def record(self, channel: ChannelName, outcomes: Sequence[Outcome], now: Timestamp) -> None:
-        """Record outcomes of claimed rows; close alerts that have nothing left open."""
-        if outcomes:
-            await self._run(self._record, channel, outcomes, now)
+    async def record(self, channel: ChannelName, outcomes: Sequence[Outcome], now: Timestamp) -> list[AlertId]:
+        """Record outcomes of claimed rows; returns the alerts this closed (nothing left open)."""
+        if not outcomes:
+            return []
+        return await self._run(self._record, channel, outcomes, now)
 
-    def _record(self, channel: ChannelName, outcomes: Sequence[Outcome], now: float) -> None:
+    def _record(self, channel: ChannelName, outcomes: Sequence[Outcome], now: float) -> list[AlertId]:
         by_state: dict[str, list[Outcome]] = defaultdict(list)
         for o in outcomes:
             by_state[o.state].append(o)
@@ -346,8 +351,7 @@ class SQLiteStore:
                 if changed is None:
                     changed = self._recount(conn, group, state)
                 self._move(conn, channel, changed, SENDING, state)
-            for alert_id in {o.alert_id for o in outcomes}:
-                self._finish_if_closed(conn, alert_id)
+            return [a for a in dict.fromkeys(o.alert_id for o in outcomes) if self._finish_if_closed(conn, a)]
 
     @staticmethod
     def _apply(conn: sqlite3.Connection, sql: str, params: list[tuple[Any, ...]], expected: int) -> bool:
