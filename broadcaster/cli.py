@@ -91,11 +91,14 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     if lock is None:
         print(f"error: another broadcaster is already running on {db}", file=sys.stderr)
         return 1
+    host = host or settings.server.host
+    port = port or settings.server.port
     web.run_app(
         make_app(settings, lock),
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-        print=None,
+        host=host,
+        port=port,
+        # aiohttp prints once every site listens: this line is the readiness signal
+        print=lambda _text: log.info("serving on http://%s:%d", host, port),
         shutdown_timeout=settings.dispatcher.shutdown_grace,
     )
     return 0

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from itertools import groupby
 
 from broadcaster.errors import DeliveryError, PartialDelivery, PermanentError, TransientError
 from broadcaster.metrics import Metrics
-from broadcaster.models import Alert, AlertId, ChannelName, Claim, DeliveryState, Message, Mode, Outcome
+from broadcaster.models import Alert, AlertId, ChannelName, Claim, DeliveryState, Message, Mode, Outcome, Recipient
 from broadcaster.pacing import RetryPolicy, TokenBucket
 from broadcaster.settings import ChannelSettings, Settings
 from broadcaster.store import Store
@@ -89,8 +89,10 @@ class ChannelWorker:
         outcomes: dict[int, Outcome] = {}
         try:
             async with asyncio.TaskGroup() as tg:
-                for (alert_id, lang), group in groupby(claims, key=lambda c: (c.alert_id, c.recipient.lang)):
-                    rows = list(group)
+                groups: dict[tuple[AlertId, str], list[Claim]] = defaultdict(list)
+                for c in claims:
+                    groups[c.alert_id, c.lang].append(c)
+                for (alert_id, lang), rows in groups.items():
                     for start in range(0, len(rows), self.conf.batch_size):
                         batch = rows[start : start + self.conf.batch_size]
                         tg.create_task(self._deliver(alert_id, lang, batch, outcomes))
@@ -148,7 +150,7 @@ class ChannelWorker:
             error: BaseException | None = None
             try:
                 async with asyncio.timeout(self.conf.timeout):
-                    await sink.send(message, [c.recipient for c in batch])
+                    await sink.send(message, [Recipient(c.key, c.contact, c.lang) for c in batch])
             except (DeliveryError, TimeoutError) as exc:
                 error = exc
             except Exception as exc:  # a bug in a channel: recorded, never retried, logged in full
@@ -176,9 +178,9 @@ class ChannelWorker:
         if isinstance(error, PartialDelivery):
             failures = error.failures
         else:
-            failures = {c.recipient.key: error for c in batch}
+            failures = {c.key: error for c in batch}
         for c in batch:
-            exc = failures.get(c.recipient.key)
+            exc = failures.get(c.key)
             out[c.id] = Outcome(c.id, c.alert_id, DeliveryState.SENT) if exc is None else self._retry_or_fail(c, exc, now)
         return "partial" if isinstance(error, PartialDelivery) else type(error).__name__
 

@@ -11,13 +11,16 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from broadcaster.models import Alert, Message, Mode
 from broadcaster.settings import ROOT, Settings
-from channels.base import Limits
+
+if TYPE_CHECKING:  # channels imports this module: a runtime import would be circular
+    from channels.base import Limits
 
 TEMPLATES = ROOT / "templates"
 TEXT_PARTS = ("subject", "text", "ticker", "speech")
@@ -57,6 +60,8 @@ def fit(text: str, limit: int | None, measure: Callable[[str], int] = len) -> st
     """Cut ``text`` so that measure(text) <= limit, marking the cut with an ellipsis."""
     if limit is None or measure(text) <= limit:
         return text
+    if measure(ELLIPSIS) > limit:  # no room even for the mark
+        return text[: max(n for n in range(len(text) + 1) if measure(text[:n]) <= limit)]
     lo, hi = 0, len(text)
     while lo < hi:  # the longest prefix that still fits with the ellipsis
         mid = (lo + hi + 1) // 2
@@ -80,10 +85,14 @@ class Renderer:
         """Everything a template may use."""
         s = self.settings
         category = s.categories.get(alert.category)
+        text = alert.text(lang)
+        if alert.mode == Mode.EXERCISE:
+            # the renderer adds the prefix itself; one typed by the officer would show twice
+            text = dataclasses.replace(text, title=text.title.removeprefix(EXERCISE_PREFIX).lstrip())
         return {
             "m": self.macros,
             "alert": alert,
-            "text": alert.text(lang),
+            "text": text,
             "lang": lang,
             "city": s.city,
             "exercise": alert.mode == Mode.EXERCISE,

@@ -62,7 +62,6 @@ async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -
     app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, time.time())
     try:
         async with dispatcher, instance.wake_server(db, dispatcher.wake):
-            log.info("serving on http://%s:%d", settings.server.host, settings.server.port)
             yield
             log.info("shutting down: finishing in-flight sends (up to %g s)", settings.dispatcher.shutdown_grace)
     finally:

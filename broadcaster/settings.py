@@ -111,14 +111,6 @@ class Settings(_Section):
     channels: dict[str, ChannelSettings]
     approval: Approval = Approval()
 
-    @field_validator("channels")
-    @classmethod
-    def _known_channels(cls, value: dict[str, ChannelSettings]) -> dict[str, ChannelSettings]:
-        for name in value:
-            if name not in CHANNEL_NAMES:
-                raise ValueError(f"unknown channel {name!r}; valid: {', '.join(CHANNEL_NAMES)}")
-        return value
-
     @field_validator("levels")
     @classmethod
     def _five_levels(cls, value: tuple[LevelInfo, ...]) -> tuple[LevelInfo, ...]:
@@ -128,6 +120,9 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Settings:
+        for name in self.channels:
+            if name not in CHANNEL_NAMES:
+                raise ValueError(f"channels.{name}: unknown channel {name!r}; valid: {', '.join(CHANNEL_NAMES)}")
         for cat_id, cat in self.categories.items():
             for ch in cat.channels:
                 if ch not in self.channels:

@@ -46,10 +46,13 @@ class CsvReader:
             if problems:
                 self._bad(line, "; ".join(problems))
                 continue
+            channel = ContactKind(row["channel"].strip())
+            contact = row["contact"].strip()
             yield Subscriber(
                 id=0,
-                channel=ContactKind(row["channel"].strip()),
-                contact=row["contact"].strip(),
+                channel=channel,
+                # mail systems treat addresses case-insensitively; one resident must be one subscriber
+                contact=contact.lower() if channel == ContactKind.EMAIL else contact,
                 categories=frozenset(row["categories"].split()),
                 language=(row.get("language") or "ja").strip(),
                 state=SubscriberState((row.get("state") or "active").strip()),

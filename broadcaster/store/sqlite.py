@@ -34,7 +34,6 @@ from broadcaster.models import (
     Mode,
     MsgType,
     Outcome,
-    Recipient,
     Severity,
     Source,
     Subscriber,
@@ -270,46 +269,30 @@ class SQLiteStore:
         return await self._run(self._claim, channel, limit, lease_until, now)
 
     def _claim(self, channel: ChannelName, limit: int, lease_until: float, now: float) -> list[Claim]:
-        with self._tx() as conn:
+        with self._tx() as conn:  # BEGIN IMMEDIATE: no other writer between the select and the update
             rows = conn.execute(
-                """UPDATE deliveries
-                   SET state = 'sending', attempts = attempts + 1, lease_until = ?,
-                       first_attempt_at = coalesce(first_attempt_at, ?)
-                   WHERE id IN (SELECT id FROM deliveries
-                                WHERE channel = ? AND state = 'pending' AND next_attempt_at <= ?
-                                ORDER BY priority DESC, id LIMIT ?)
-                   RETURNING id, alert_id, recipient, lang, attempts, queued_at""",
-                (lease_until, now, channel, now, limit),
+                """SELECT d.id, d.alert_id, CASE d.recipient WHEN 0 THEN ? ELSE CAST(d.recipient AS TEXT) END,
+                          coalesce(s.contact, ''), d.lang, d.attempts + 1, d.queued_at
+                   FROM deliveries d LEFT JOIN subscribers s ON s.id = d.recipient AND d.recipient != 0
+                   WHERE d.channel = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
+                   ORDER BY d.priority DESC, d.id LIMIT ?""",
+                (BROADCAST_KEY, channel, now, limit),
             ).fetchall()
             if not rows:
                 return []
+            conn.execute(
+                """UPDATE deliveries SET state = 'sending', attempts = attempts + 1, lease_until = ?,
+                       first_attempt_at = coalesce(first_attempt_at, ?)
+                   WHERE id IN (SELECT value FROM json_each(?))""",
+                (lease_until, now, json.dumps([r[0] for r in rows])),
+            )
             per_alert = Counter(r[1] for r in rows)
             self._move(conn, channel, per_alert, PENDING, SENDING)
             conn.executemany(
                 "UPDATE alerts SET state = ? WHERE id = ? AND state = ?",
                 [(AlertState.DISPATCHING, a, AlertState.APPROVED) for a in per_alert],
             )
-            contacts = self._contacts(conn, [r[2] for r in rows if r[2]])
-        return [
-            Claim(
-                id=r[0],
-                alert_id=r[1],
-                recipient=Recipient(str(r[2]), contacts.get(r[2], ""), r[3]) if r[2] else Recipient(BROADCAST_KEY),
-                attempts=r[4],
-                queued_at=r[5],
-            )
-            for r in rows
-        ]
-
-    def _contacts(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
-        if not ids:
-            return {}
-        return dict(
-            conn.execute(
-                "SELECT id, contact FROM subscribers WHERE id IN (SELECT value FROM json_each(?))",
-                (json.dumps(ids),),
-            ).fetchall()
-        )
+        return list(map(Claim._make, rows))
 
     def _move(self, conn: sqlite3.Connection, channel: str, per_alert: Mapping[str, int], src: str, dst: str) -> None:
         conn.executemany(

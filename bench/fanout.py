@@ -1,0 +1,111 @@
+"""Fan one alert out to N subscribers through the dispatcher to an in-process null channel.
+
+Tracking is on (SQLite, as in the embedded default). Prints one JSON line:
+{"recipients": N, "seconds": s, "deliveries_per_s": r, "peak_rss_mb": m}
+`seconds` runs from approval (which writes the N delivery rows) to the alert being done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from broadcaster.dispatcher import Dispatcher
+from broadcaster.models import Alert, AlertState, ContactKind, Message, Mode, Recipients, Source, Subscriber
+from broadcaster.rendering import Renderer
+from broadcaster.settings import Settings, load_settings
+from broadcaster.store.sqlite import SQLiteStore
+from channels import ChannelSet
+from channels.base import NO_LIMITS
+
+
+class NullChannel:
+    """Renders for real and sends nowhere: what is left is the core's own cost."""
+
+    def __init__(self, name: str, renderer: Renderer) -> None:
+        self.name = name
+        self.limits = NO_LIMITS
+        self.renderer = renderer
+        self.sent = 0
+
+    def render(self, alert: Alert, lang: str) -> Message:
+        """Render as the email channel would."""
+        return self.renderer.render(self.name, alert, lang, self.limits)
+
+    async def send(self, message: Message, to: Recipients) -> None:
+        """Count the recipients."""
+        self.sent += len(to)
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+
+def subscribers(n: int) -> Iterator[Subscriber]:
+    """N active email subscribers of the disaster category, streamed."""
+    for i in range(n):
+        yield Subscriber(0, ContactKind.EMAIL, f"resident{i}@example.jp", frozenset({"disaster"}), "ja")
+
+
+def bench_settings(folder: Path) -> Settings:
+    """Default settings, storage in ``folder``, the email channel opened wide."""
+    site = folder / "bench.toml"
+    site.write_text(
+        f'[storage]\npath = "{folder / "bench.db"}"\noutbox_dir = "{folder / "outbox"}"\n'
+        "[channels.email]\nbatch_size = 1000\nconcurrency = 4\nrate_per_s = 1000000.0\nburst = 1000\n"
+        "[dispatcher]\nclaim_size = 2000\ninflight_chunks = 2\n",
+        encoding="utf-8",
+    )
+    return load_settings(site)
+
+
+async def run(n: int, folder: Path) -> dict[str, float | int]:
+    """Set up N subscribers, then time one alert's fan-out."""
+    settings = bench_settings(folder)
+    store = await SQLiteStore.open(settings.path(settings.storage.path))
+    await store.import_subscribers(subscribers(n))
+    renderer = Renderer(settings)
+    null = NullChannel("email", renderer)
+    channels = ChannelSet(live={"email": null}, exercise={"email": null}, notices=[])
+    alert = Alert(
+        id="bench-1", source=Source.STAFF, category="disaster", level=4, title="小山市に避難指示",
+        body="思川の水位が上昇しています。", mode=Mode.LIVE, channels=("email",), created_at=time.time(),
+    )
+    await store.create_alert(alert, "bench", "bench")
+    async with Dispatcher(store, channels, settings) as dispatcher:
+        worker = dispatcher.workers["email"]
+        started = time.perf_counter()
+        await dispatcher.approve(alert.id, "bench", "bench")
+        while (a := await store.get_alert(alert.id)) is not None and a.state != AlertState.DONE:
+            worker.progress.clear()
+            await worker.progress.wait()
+        seconds = time.perf_counter() - started
+    report = await store.report(alert.id)
+    await store.aclose()
+    sent = report[0].counts["sent"]
+    if sent != n or null.sent != n:
+        raise SystemExit(f"expected {n} tracked deliveries, store says {sent}, channel saw {null.sent}")
+    return {
+        "recipients": n,
+        "seconds": round(seconds, 3),
+        "deliveries_per_s": round(n / seconds),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    """Parse arguments and print the JSON line."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--recipients", type=int, default=100_000)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as folder:
+        print(json.dumps(asyncio.run(run(args.recipients, Path(folder)))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,448 @@
+"""`run.py send` end to end: real subprocesses, a real SQLite file, the outbox channel as the sink.
+
+Each test writes a site config into its own temporary folder, imports a handful of subscribers
+through `run.py subscribers import`, and then drives `send`, `status` and `serve` as an operator
+would. Services are awaited through their log lines, never through sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from broadcaster.settings import load_settings
+
+SiteFactory = Callable[..., Path]  # the `site` fixture of conftest.py
+
+ALERT_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
+PUBLIC_CHANNELS = ("sns", "website", "ticker", "fm")  # the disaster category's channels beyond email and LINE
+EXERCISE_PREFIX = "【訓練】"
+BODY = "川の水位が上がっています。"
+CLI_TIMEOUT = 60.0
+
+# (channel, contact, categories, language, tester); the disaster audience is 3 email + 2 LINE, 1 + 1 testers
+SUBSCRIBERS = (
+    ("email", "a1@example.jp", "disaster", "ja", "true"),
+    ("email", "a2@example.jp", "disaster crime", "en", "false"),
+    ("email", "a3@example.jp", "crime", "ja", "false"),
+    ("email", "a4@example.jp", "disaster health", "ja", "false"),
+    ("line", "U" + "0123456789abcdef" * 2, "disaster", "ja", "false"),
+    ("line", "U" + "fedcba9876543210" * 2, "disaster health", "ja", "true"),
+    ("line", "U" + "00ff" * 8, "childcare", "ja", "true"),
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one finished run.py command did."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Site:
+    """A configured site with subscribers imported: where things live and who subscribed."""
+
+    config: Path
+    db: Path
+    outbox: Path
+    ids: dict[str, str] = field(default_factory=dict)  # contact -> subscriber id (as the outbox writes it)
+
+    def audience(self, channel: str, *, testers_only: bool = False) -> set[str]:
+        """Subscriber ids of ``channel`` subscribed to disaster (testers only when asked)."""
+        return {
+            self.ids[contact]
+            for ch, contact, cats, _, tester in SUBSCRIBERS
+            if ch == channel and "disaster" in cats.split() and (tester == "true" or not testers_only)
+        }
+
+    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Read the database file directly, read-only."""
+        with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)) as conn:
+            return conn.execute(sql, args).fetchall()
+
+
+def child_env() -> dict[str, str]:
+    """The environment of every run.py child: INFO logs (the tests read them), no inherited site file."""
+    env = {k: v for k, v in os.environ.items() if k != "BROADCASTER_CONFIG"}
+    env["BROADCASTER_LOG_LEVEL"] = "INFO"
+    return env
+
+
+async def run_cli(run_py: list[str], config: Path, *args: str, cwd: Path) -> Result:
+    """Run one run.py command to completion, stdin closed (no terminal), and capture its output."""
+    proc = await asyncio.create_subprocess_exec(
+        *run_py, "--config", str(config), *args,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        cwd=cwd, env=child_env(),
+    )
+    try:
+        async with asyncio.timeout(CLI_TIMEOUT):
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.communicate()
+    assert proc.returncode is not None
+    return Result(proc.returncode, out.decode(), err.decode())
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Service:
+    """A `run.py serve` subprocess whose log lines (stderr) the test reads as they arrive."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
+        self.proc = proc
+        self.port = port
+        self.lines: list[str] = []
+
+    @classmethod
+    async def start(cls, run_py: list[str], config: Path, port: int, cwd: Path) -> Service:
+        """Start the service on ``port``."""
+        proc = await asyncio.create_subprocess_exec(
+            *run_py, "--config", str(config), "serve", "--port", str(port),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            cwd=cwd, env=child_env(),
+        )
+        return cls(proc, port)
+
+    def tail(self, n: int = 15) -> str:
+        """The last log lines, for failure messages."""
+        return "\n".join(self.lines[-n:])
+
+    async def next_line(self) -> str:
+        """The next log line; fails if the service exited first."""
+        assert self.proc.stderr is not None
+        raw = await self.proc.stderr.readline()
+        if not raw:
+            await self.proc.wait()
+            raise AssertionError(f"serve exited (rc={self.proc.returncode}) early; log tail:\n{self.tail()}")
+        line = raw.decode().rstrip("\n")
+        self.lines.append(line)
+        return line
+
+    async def wait_for(self, needle: str, within: float = 60.0) -> str:
+        """Read log lines until one contains ``needle`` (at most ``within`` seconds); returns that line."""
+        try:
+            async with asyncio.timeout(within):
+                while needle not in (line := await self.next_line()):
+                    pass
+                return line
+        except TimeoutError:
+            raise AssertionError(f"no log line with {needle!r} within {within:g} s; tail:\n{self.tail()}") from None
+
+    async def _finish(self) -> int:
+        async with asyncio.timeout(30):
+            _, rest = await self.proc.communicate()  # drains stderr so the pipe closes cleanly
+        self.lines.extend(rest.decode().splitlines())
+        assert self.proc.returncode is not None
+        return self.proc.returncode
+
+    async def stop(self) -> int:
+        """SIGTERM (graceful shutdown); returns the exit code."""
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return await self._finish()
+
+    async def kill(self) -> int:
+        """SIGKILL; returns the exit code."""
+        if self.proc.returncode is None:
+            self.proc.kill()
+        return await self._finish()
+
+
+@contextlib.asynccontextmanager
+async def serving(run_py: list[str], site: Site) -> AsyncIterator[Service]:
+    """A running service that is always gone afterwards, whatever the test did."""
+    service = await Service.start(run_py, site.config, free_port(), site.config.parent)
+    try:
+        yield service
+    finally:
+        if service.proc.returncode is None:
+            await service.kill()
+
+
+async def http_get(port: int, path: str) -> tuple[int, str]:
+    """GET a path of the service; call after its "serving on" line, which it logs once it listens."""
+    async with aiohttp.ClientSession() as session, asyncio.timeout(20):
+        async with session.get(f"http://127.0.0.1:{port}{path}") as resp:
+            return resp.status, await resp.text()
+
+
+@pytest.fixture
+async def city(tmp_path: Path, site: SiteFactory, run_py: list[str]) -> Site:
+    """A site with the SUBSCRIBERS imported through the command line."""
+    config = site()
+    settings = load_settings(config)
+    csv = tmp_path / "subscribers.csv"
+    rows = ["channel,contact,categories,language,tester", *(",".join(row) for row in SUBSCRIBERS)]
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = await run_cli(run_py, config, "subscribers", "import", str(csv), cwd=tmp_path)
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == f"imported {len(SUBSCRIBERS)} subscriber(s)"
+    city = Site(config, settings.path(settings.storage.path), settings.path(settings.storage.outbox_dir))
+    city.ids = {contact: str(sid) for sid, contact in city.query("SELECT id, contact FROM subscribers")}
+    assert len(city.ids) == len(SUBSCRIBERS)
+    return city
+
+
+async def send(run_py: list[str], city: Site, *extra: str, title: str = "避難指示", level: str = "4") -> Result:
+    """`run.py send` of a disaster alert with ``extra`` options."""
+    args = ["send", "--category", "disaster", "--level", level, "--title", title, "--body", BODY]
+    return await run_cli(run_py, city.config, *args, *extra, cwd=city.config.parent)
+
+
+def sent_id(result: Result) -> str:
+    """The alert id `send` printed: exactly one line on stdout, nothing else."""
+    assert result.rc == 0, result.stderr
+    assert ALERT_ID.fullmatch(result.stdout.rstrip("\n")), result.stdout
+    assert result.stdout.count("\n") == 1
+    return result.stdout.strip()
+
+
+async def status(run_py: list[str], city: Site, alert_id: str) -> dict[str, Any]:
+    """`run.py status ID --json`, parsed; channels keyed by name."""
+    result = await run_cli(run_py, city.config, "status", alert_id, "--json", cwd=city.config.parent)
+    assert result.rc == 0, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    report["channels"] = {c["channel"]: c for c in report["channels"]}
+    return report
+
+
+def outbox_files(city: Site, channel: str) -> list[dict[str, Any]]:
+    """Every finished outbox file of ``channel`` (``*.tmp`` leftovers are not messages)."""
+    folder = city.outbox / channel
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
+
+
+def all_outbox_bytes(city: Site) -> Iterator[tuple[Path, str]]:
+    """Every file under the outbox, as text."""
+    if city.outbox.exists():
+        for path in city.outbox.rglob("*"):
+            if path.is_file():
+                yield path, path.read_text(encoding="utf-8", errors="replace")
+
+
+def assert_recipients(files: list[dict[str, Any]], expected: set[str]) -> None:
+    """The files together reach exactly ``expected``, each recipient once."""
+    seen = [r for f in files for r in f["recipients"]]
+    assert sorted(seen) == sorted(expected)
+
+
+def assert_all_sent(report: dict[str, Any], expected: dict[str, int]) -> None:
+    """Every channel of the report sent exactly its expected count and left nothing open or failed."""
+    assert report["state"] == "done"
+    assert set(report["channels"]) == set(expected)
+    for channel, n in expected.items():
+        r = report["channels"][channel]
+        assert r["counts"] == {"pending": 0, "sending": 0, "sent": n, "failed": 0, "superseded": 0}, channel
+        assert r["first_sent"] and r["last_sent"], channel
+        assert r["latency_p50_s"] is not None and r["latency_p50_s"] >= 0, channel
+        assert r["latency_p95_s"] is not None and r["latency_p95_s"] >= r["latency_p50_s"], channel
+        assert r["last_error"] == "", channel
+
+
+def assert_nothing_stored(city: Site) -> None:
+    """No alert, no delivery row, no outbox file."""
+    assert city.query("SELECT count(*) FROM alerts") == [(0,)]
+    assert city.query("SELECT count(*) FROM deliveries") == [(0,)]
+    assert city.query("SELECT count(*) FROM audit WHERE action IN ('create', 'approve')") == [(0,)]
+    assert list(all_outbox_bytes(city)) == []
+
+
+def expected_live(city: Site) -> dict[str, int]:
+    """What a live disaster alert sends per channel."""
+    public = dict.fromkeys(PUBLIC_CHANNELS, 1)
+    return {"email": len(city.audience("email")), "line": len(city.audience("line")), **public}
+
+
+async def test_send_writes_the_outbox_and_status_reports_it_sent(run_py: list[str], city: Site) -> None:
+    result = await send(run_py, city, "--yes")
+    alert_id = sent_id(result)
+    contacts = [c for _, c, *_ in SUBSCRIBERS]
+    assert not [c for c in contacts if c in result.stderr], "personal data in the log"
+
+    for channel in ("email", "line", *PUBLIC_CHANNELS):
+        files = outbox_files(city, channel)
+        assert files, f"no outbox file for {channel}"
+        for f in files:
+            assert f["alert_id"] == alert_id
+            assert f["channel"] == channel
+            assert f["mode"] == "live"
+            assert f["lang"] in load_settings(city.config).city.languages
+            assert {"subject", "text", "html", "ticker", "speech", "recipients"} <= f.keys()
+            assert not any(f[part].startswith(EXERCISE_PREFIX) for part in ("subject", "text", "ticker"))
+        # one file per send() call, and the service logs one line per call
+        call = rf"delivery alert={alert_id} channel={channel} .*recipients=(\d+) .*outcome=sent"
+        calls = re.findall(call, result.stderr)
+        assert sorted(int(n) for n in calls) == sorted(len(f["recipients"]) for f in files), channel
+        if channel in ("email", "line"):
+            assert_recipients(files, city.audience(channel))
+        else:
+            assert len(files) == 1 and files[0]["recipients"] == ["*"], channel
+    email = outbox_files(city, "email")[0]
+    assert "避難指示" in email["subject"] and BODY in email["text"]
+    assert BODY in outbox_files(city, "fm")[0]["speech"]
+    assert "避難指示" in outbox_files(city, "ticker")[0]["ticker"]
+
+    # the outbox holds subscriber ids, never a copy of the contact list
+    for path, text in all_outbox_bytes(city):
+        assert path.name.startswith(alert_id)
+        assert not [c for c in contacts if c in text], f"a contact leaked into {path.name}"
+        assert "@example.jp" not in text
+
+    report = await status(run_py, city, alert_id)
+    assert report["alert"] == alert_id and report["mode"] == "live" and report["title"] == "避難指示"
+    assert_all_sent(report, expected_live(city))
+
+
+async def test_unknown_category_exits_2_naming_the_valid_ones(run_py: list[str], city: Site) -> None:
+    args = ["send", "--category", "tsunami", "--level", "4", "--title", "t", "--body", "b", "--yes"]
+    result = await run_cli(run_py, city.config, *args, cwd=city.config.parent)
+    assert result.rc == 2
+    assert result.stdout == ""
+    assert "unknown category 'tsunami'" in result.stderr
+    for name in load_settings(city.config).categories:
+        assert name in result.stderr
+    assert_nothing_stored(city)
+
+
+async def test_unknown_channel_exits_2_naming_the_valid_ones(run_py: list[str], city: Site) -> None:
+    result = await send(run_py, city, "--yes", "--channels", "email,pager")
+    assert result.rc == 2
+    assert result.stdout == ""
+    assert "pager" in result.stderr
+    valid = result.stderr.split("valid:", 1)[1]
+    for name in load_settings(city.config).enabled_channels:
+        assert name in valid
+    assert_nothing_stored(city)
+
+
+async def test_live_alert_without_yes_and_without_a_terminal_is_refused(run_py: list[str], city: Site) -> None:
+    result = await send(run_py, city)
+    assert result.rc == 2
+    assert result.stdout == ""
+    assert "--yes" in result.stderr
+    # the confirmation shows what would have gone out, counts but not contacts
+    assert "email (3 recipients)" in result.stderr and "line (2 recipients)" in result.stderr
+    assert "@example.jp" not in result.stderr
+    assert_nothing_stored(city)
+
+
+async def test_exercise_reaches_testers_and_marks_every_public_message(run_py: list[str], city: Site) -> None:
+    result = await send(run_py, city, "--exercise", title="訓練用の避難指示")  # no --yes: an exercise needs none
+    alert_id = sent_id(result)
+
+    assert_recipients(outbox_files(city, "email"), city.audience("email", testers_only=True))
+    assert_recipients(outbox_files(city, "line"), city.audience("line", testers_only=True))
+    for channel in ("email", "line", *PUBLIC_CHANNELS):
+        files = outbox_files(city, channel)
+        assert files, channel
+        for f in files:
+            assert f["alert_id"] == alert_id and f["mode"] == "exercise", channel
+            for part in ("subject", "text", "ticker"):
+                assert f[part] == "" or f[part].startswith(EXERCISE_PREFIX), (channel, part, f[part])
+            if f["speech"]:
+                assert "訓練" in f["speech"], channel
+    for channel in ("sns", "website", "ticker"):
+        (f,) = outbox_files(city, channel)
+        assert f["recipients"] == ["*"]
+        assert f["text"].startswith(EXERCISE_PREFIX) or f["ticker"].startswith(EXERCISE_PREFIX), channel
+    (email_file,) = outbox_files(city, "email")
+    assert email_file["subject"].startswith(EXERCISE_PREFIX) and email_file["text"].startswith(EXERCISE_PREFIX)
+
+    report = await status(run_py, city, alert_id)
+    assert report["mode"] == "exercise"
+    assert_all_sent(report, {"email": 1, "line": 1, **dict.fromkeys(PUBLIC_CHANNELS, 1)})
+
+
+async def test_status_of_an_unknown_alert_exits_2(run_py: list[str], city: Site) -> None:
+    result = await run_cli(run_py, city.config, "status", "20990101-000000-abcdef", "--json", cwd=city.config.parent)
+    assert result.rc == 2
+    assert result.stdout == ""
+    assert "no alert '20990101-000000-abcdef'" in result.stderr
+
+
+async def test_no_wait_leaves_rows_pending_until_serve_delivers_them(run_py: list[str], city: Site) -> None:
+    result = await send(run_py, city, "--yes", "--no-wait")
+    alert_id = sent_id(result)
+    assert "no service is running" in result.stderr
+    expected = expected_live(city)
+
+    before = await status(run_py, city, alert_id)
+    assert before["state"] == "approved"
+    for channel, n in expected.items():
+        assert before["channels"][channel]["counts"]["pending"] == n, channel
+        assert before["channels"][channel]["counts"]["sent"] == 0, channel
+    assert list(all_outbox_bytes(city)) == []
+
+    async with serving(run_py, city) as service:
+        await service.wait_for(f"alert {alert_id} done")
+        assert await service.stop() == 0, service.tail()
+    assert any("shutting down" in line for line in service.lines)
+
+    assert_all_sent(await status(run_py, city, alert_id), expected)
+    assert_recipients(outbox_files(city, "email"), city.audience("email"))
+    assert_recipients(outbox_files(city, "line"), city.audience("line"))
+
+
+async def test_send_wakes_the_running_service_which_delivers(run_py: list[str], city: Site) -> None:
+    async with serving(run_py, city) as service:
+        await service.wait_for("serving on")
+        result = await send(run_py, city, "--yes")
+        alert_id = sent_id(result)
+        assert "the running service delivers it" in result.stderr
+        await service.wait_for(f"alert {alert_id} done")
+
+        code, body = await http_get(service.port, "/healthz")
+        assert code == 200
+        health = json.loads(body)
+        assert health["status"] == "ok"
+        assert set(health["channels"]) == set(expected_live(city))
+
+        code, metrics = await http_get(service.port, "/metrics")
+        assert code == 200
+        value = re.search(r'^broadcaster_deliveries\{channel="email",state="sent"\} (\S+)$', metrics, re.MULTILINE)
+        assert value is not None, metrics[:2000]
+        assert float(value[1]) == len(city.audience("email"))
+        pending = re.search(r'^broadcaster_queue_depth\{channel="email"\} (\S+)$', metrics, re.MULTILINE)
+        assert pending is not None and float(pending[1]) == 0
+
+        assert await service.stop() == 0, service.tail()
+
+    assert_all_sent(await status(run_py, city, alert_id), expected_live(city))
+    assert_recipients(outbox_files(city, "email"), city.audience("email"))
+    log = "\n".join(service.lines)
+    assert not [c for _, c, *_ in SUBSCRIBERS if c in log], "personal data in the service log"
+
+
+async def test_serve_logs_the_address_it_listens_on(run_py: list[str], city: Site) -> None:
+    """An operator who starts `serve --port P` must read P in the log, not the config file's port."""
+    async with serving(run_py, city) as service:
+        line = await service.wait_for("serving on")
+        assert f"http://127.0.0.1:{service.port}" in line, line
+        code, body = await http_get(service.port, "/healthz")
+        assert code == 200 and json.loads(body)["status"] == "ok"
+        assert await service.stop() == 0
