@@ -73,8 +73,15 @@ async def run(n: int, folder: Path) -> dict[str, float | int]:
     null = NullChannel("email", renderer)
     channels = ChannelSet(live={"email": null}, exercise={"email": null}, notices=[])
     alert = Alert(
-        id="bench-1", source=Source.STAFF, category="disaster", level=4, title="小山市に避難指示",
-        body="思川の水位が上昇しています。", mode=Mode.LIVE, channels=("email",), created_at=time.time(),
+        id="bench-1",
+        source=Source.STAFF,
+        category="disaster",
+        level=4,
+        title="小山市に避難指示",
+        body="思川の水位が上昇しています。",
+        mode=Mode.LIVE,
+        channels=("email",),
+        created_at=time.time(),
     )
     await store.create_alert(alert, "bench", "bench")
     async with Dispatcher(store, channels, settings) as dispatcher:

@@ -120,10 +120,19 @@ def _alert_from_args(settings: Settings, args: argparse.Namespace) -> Alert:
             raise InputError(f"--{name} is empty")
     alert_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     return Alert(
-        id=alert_id, source=Source.STAFF, category=args.category, level=args.level, title=args.title.strip(),
-        body=args.body.strip(), instruction=args.instruction.strip(), areas=(settings.areas.city,),
-        event_key=alert_id, mode=Mode.EXERCISE if args.exercise else Mode.LIVE, channels=channels,
-        created_at=time.time(), created_by=os.environ.get("USER", "cli"),
+        id=alert_id,
+        source=Source.STAFF,
+        category=args.category,
+        level=args.level,
+        title=args.title.strip(),
+        body=args.body.strip(),
+        instruction=args.instruction.strip(),
+        areas=(settings.areas.city,),
+        event_key=alert_id,
+        mode=Mode.EXERCISE if args.exercise else Mode.LIVE,
+        channels=channels,
+        created_at=time.time(),
+        created_by=os.environ.get("USER", "cli"),
     )
 
 
@@ -222,7 +231,8 @@ async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         counts = " ".join(f"{k}={v}" for k, v in r["counts"].items() if v)
         print(f"  {r['channel']:<8} {counts}")
         if r["first_sent"]:
-            print(f"           sent {r['first_sent']} .. {r['last_sent']}  p50 {r['latency_p50_s']} s  p95 {r['latency_p95_s']} s")
+            span = f"{r['first_sent']} .. {r['last_sent']}"
+            print(f"           sent {span}  p50 {r['latency_p50_s']} s  p95 {r['latency_p95_s']} s")
         if r["last_error"]:
             print(f"           last error: {r['last_error']}")
     return 0
@@ -235,7 +245,8 @@ async def cmd_subscribers(settings: Settings, args: argparse.Namespace) -> int:
         if args.action == "import":
             reader = CsvReader(settings)
             try:
-                with open(args.file, encoding="utf-8-sig", newline="") as f:
+                # the rows are read on the store's thread, inside the import transaction
+                with open(args.file, encoding="utf-8-sig", newline="") as f:  # noqa: ASYNC230
                     n = await store.import_subscribers(checked(reader, f))
             except (OSError, UnicodeDecodeError) as exc:
                 raise InputError(f"{args.file}: {exc}") from None

@@ -8,6 +8,7 @@ work arrives and sleep on a timer only until the next scheduled retry; they neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -68,7 +69,9 @@ class ChannelWorker:
                 await self._chunks.acquire()
                 self.wakeup.clear()  # before claiming, so a wake during the claim is not lost
                 now = time.time()
-                claims = [] if self.stopping else await self.store.claim(self.name, self.claim_size, now + self.lease, now)
+                claims = (
+                    [] if self.stopping else await self.store.claim(self.name, self.claim_size, now + self.lease, now)
+                )
                 if claims:
                     tg.create_task(self._chunk(claims))
                     continue
@@ -161,7 +164,14 @@ class ChannelWorker:
         attempt = max(c.attempts for c in batch)
         log.info(
             "delivery alert=%s channel=%s mode=%s lang=%s recipients=%d attempt=%d elapsed_ms=%.1f outcome=%s%s",
-            alert_id, self.name, alert.mode, lang, len(batch), attempt, elapsed * 1000, outcome,
+            alert_id,
+            self.name,
+            alert.mode,
+            lang,
+            len(batch),
+            attempt,
+            elapsed * 1000,
+            outcome,
             f" error={error!s:.200}" if error else "",
         )
         if self.metrics:
@@ -174,14 +184,14 @@ class ChannelWorker:
             for c in batch:
                 out[c.id] = Outcome(c.id, c.alert_id, DeliveryState.SENT)
             return "sent"
-        failures: Mapping[str, BaseException]
-        if isinstance(error, PartialDelivery):
-            failures = error.failures
-        else:
-            failures = {c.key: error for c in batch}
+        failures: Mapping[str, BaseException] = (
+            error.failures if isinstance(error, PartialDelivery) else {c.key: error for c in batch}
+        )
         for c in batch:
             exc = failures.get(c.key)
-            out[c.id] = Outcome(c.id, c.alert_id, DeliveryState.SENT) if exc is None else self._retry_or_fail(c, exc, now)
+            out[c.id] = (
+                Outcome(c.id, c.alert_id, DeliveryState.SENT) if exc is None else self._retry_or_fail(c, exc, now)
+            )
         return "partial" if isinstance(error, PartialDelivery) else type(error).__name__
 
     def _retry_or_fail(self, claim: Claim, exc: BaseException, now: float) -> Outcome:
@@ -191,7 +201,9 @@ class ChannelWorker:
             at = self.policy.next_attempt(claim.attempts, claim.queued_at, now, exc.retry_after)
             if at is not None:
                 return Outcome(claim.id, claim.alert_id, DeliveryState.PENDING, str(exc), at)
-            return Outcome(claim.id, claim.alert_id, DeliveryState.FAILED, f"gave up after {claim.attempts} attempts: {exc}")
+            return Outcome(
+                claim.id, claim.alert_id, DeliveryState.FAILED, f"gave up after {claim.attempts} attempts: {exc}"
+            )
         return Outcome(claim.id, claim.alert_id, DeliveryState.FAILED, str(exc) or type(exc).__name__)
 
     @staticmethod
@@ -256,10 +268,8 @@ class Dispatcher:
                 await asyncio.shield(self._task)
         except TimeoutError:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         settling = [f for w in self.workers.values() for f in w.settling]
         await asyncio.gather(*settling)  # the store must outlive these writes
         self._task = None

@@ -22,7 +22,10 @@ class Metrics:
             "broadcaster_queue_depth", "Delivery rows waiting to be sent", ["channel"], registry=self.registry
         )
         self.send_seconds = Histogram(
-            "broadcaster_send_seconds", "Time of one send() call", ["channel"], buckets=LATENCY_BUCKETS,
+            "broadcaster_send_seconds",
+            "Time of one send() call",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.attempts = Counter(

@@ -7,11 +7,11 @@ Templates live at templates/<channel>/<kind>.<lang>.j2 (text parts) and <kind>.<
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -119,7 +119,17 @@ class Renderer:
             if exercise and value and part != "speech" and not value.startswith(EXERCISE_PREFIX):
                 value = EXERCISE_PREFIX + value
             out[part] = fit(value, getattr(limits, part), limits.measure)
-        return Message(alert_id=alert.id, channel=channel, lang=lang, mode=alert.mode, html=html, **out)
+        return Message(
+            alert_id=alert.id,
+            channel=channel,
+            lang=lang,
+            mode=alert.mode,
+            html=html,
+            subject=out["subject"],
+            text=out["text"],
+            ticker=out["ticker"],
+            speech=out["speech"],
+        )
 
     @staticmethod
     def _blocks(template: jinja2.Template, ctx: Mapping[str, Any]) -> dict[str, str]:

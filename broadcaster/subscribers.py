@@ -36,7 +36,10 @@ class CsvReader:
         missing = [c for c in REQUIRED if c not in header]
         unknown = [c for c in header if c not in COLUMNS]
         if missing or unknown:
-            self._bad(1, f"header: missing {missing or 'nothing'}, unknown {unknown or 'nothing'}; expected {','.join(COLUMNS)}")
+            self._bad(
+                1,
+                f"header: missing {missing or 'nothing'}, unknown {unknown or 'nothing'}; expected {','.join(COLUMNS)}",
+            )
             return
         seen: set[tuple[str, str]] = set()
         now = time.time()

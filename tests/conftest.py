@@ -35,7 +35,10 @@ def site(tmp_path: Path) -> SiteFactory:
 
     def write(sections: dict[str, dict[str, Any]] | None = None, name: str = "site.toml") -> Path:
         merged: dict[str, dict[str, Any]] = {
-            "storage": {"path": str(tmp_path / "var" / "broadcaster.db"), "outbox_dir": str(tmp_path / "var" / "outbox")},
+            "storage": {
+                "path": str(tmp_path / "var" / "broadcaster.db"),
+                "outbox_dir": str(tmp_path / "var" / "outbox"),
+            },
             "retry": {"base_delay": 0.0, "max_delay": 0.0, "jitter": 0.0},
         }
         for section, values in (sections or {}).items():

@@ -87,9 +87,15 @@ def child_env() -> dict[str, str]:
 async def run_cli(run_py: list[str], config: Path, *args: str, cwd: Path) -> Result:
     """Run one run.py command to completion, stdin closed (no terminal), and capture its output."""
     proc = await asyncio.create_subprocess_exec(
-        *run_py, "--config", str(config), *args,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        cwd=cwd, env=child_env(),
+        *run_py,
+        "--config",
+        str(config),
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env=child_env(),
     )
     try:
         async with asyncio.timeout(CLI_TIMEOUT):
@@ -122,9 +128,17 @@ class Service:
     async def start(cls, run_py: list[str], config: Path, port: int, cwd: Path) -> Service:
         """Start the service on ``port``."""
         proc = await asyncio.create_subprocess_exec(
-            *run_py, "--config", str(config), "serve", "--port", str(port),
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            cwd=cwd, env=child_env(),
+            *run_py,
+            "--config",
+            str(config),
+            "serve",
+            "--port",
+            str(port),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=cwd,
+            env=child_env(),
         )
         return cls(proc, port)
 
@@ -186,9 +200,12 @@ async def serving(run_py: list[str], site: Site) -> AsyncIterator[Service]:
 
 async def http_get(port: int, path: str) -> tuple[int, str]:
     """GET a path of the service; call after its "serving on" line, which it logs once it listens."""
-    async with aiohttp.ClientSession() as session, asyncio.timeout(20):
-        async with session.get(f"http://127.0.0.1:{port}{path}") as resp:
-            return resp.status, await resp.text()
+    async with (
+        aiohttp.ClientSession() as session,
+        asyncio.timeout(20),
+        session.get(f"http://127.0.0.1:{port}{path}") as resp,
+    ):
+        return resp.status, await resp.text()
 
 
 @pytest.fixture

@@ -59,9 +59,15 @@ def free_port() -> int:
 async def run_cli(run_py: list[str], config: Path, *args: str) -> tuple[int, str, str]:
     """Run one run.py command to completion; (exit code, stdout, stderr)."""
     proc = await asyncio.create_subprocess_exec(
-        *run_py, "--config", str(config), *args,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        cwd=config.parent, env=child_env(),
+        *run_py,
+        "--config",
+        str(config),
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=config.parent,
+        env=child_env(),
     )
     try:
         async with asyncio.timeout(60):
@@ -107,9 +113,17 @@ class Service:
 async def serving(run_py: list[str], config: Path) -> AsyncIterator[Service]:
     """`run.py serve` on a free port, SIGKILLed on the way out if the test left it running."""
     proc = await asyncio.create_subprocess_exec(
-        *run_py, "--config", str(config), "serve", "--port", str(free_port()),
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        cwd=config.parent, env=child_env(),
+        *run_py,
+        "--config",
+        str(config),
+        "serve",
+        "--port",
+        str(free_port()),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=config.parent,
+        env=child_env(),
     )
     service = Service(proc, [])
     try:

@@ -33,9 +33,7 @@ class Store(Protocol):
     async def approve(self, alert_id: AlertId, actor: str, origin: str) -> dict[ChannelName, int]:
         """Approve: write the delivery rows, supersede older versions, audit; one transaction."""
 
-    async def claim(
-        self, channel: ChannelName, limit: int, lease_until: Timestamp, now: Timestamp
-    ) -> list[Claim]:
+    async def claim(self, channel: ChannelName, limit: int, lease_until: Timestamp, now: Timestamp) -> list[Claim]:
         """Lease up to ``limit`` due rows of ``channel``, most urgent first."""
 
     async def record(self, channel: ChannelName, outcomes: Sequence[Outcome], now: Timestamp) -> list[AlertId]:

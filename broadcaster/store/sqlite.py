@@ -126,15 +126,31 @@ class SQLiteStore:
             conn.execute(
                 "INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL)",
                 (
-                    alert.id, alert.source, alert.category, alert.level, alert.title, alert.body,
-                    alert.instruction, alert.kind, alert.severity, alert.urgency, alert.certainty,
+                    alert.id,
+                    alert.source,
+                    alert.category,
+                    alert.level,
+                    alert.title,
+                    alert.body,
+                    alert.instruction,
+                    alert.kind,
+                    alert.severity,
+                    alert.urgency,
+                    alert.certainty,
                     json.dumps(alert.areas, ensure_ascii=False),
                     json.dumps(
                         {k: [t.title, t.body, t.instruction] for k, t in alert.translations.items()},
                         ensure_ascii=False,
                     ),
-                    alert.event_key, alert.version, alert.msg_type, alert.mode, alert.expires,
-                    json.dumps(alert.channels), alert.state, alert.created_at, alert.created_by,
+                    alert.event_key,
+                    alert.version,
+                    alert.msg_type,
+                    alert.mode,
+                    alert.expires,
+                    json.dumps(alert.channels),
+                    alert.state,
+                    alert.created_at,
+                    alert.created_by,
                     alert.references,
                 ),
             )
@@ -317,35 +333,20 @@ class SQLiteStore:
             by_state[o.state].append(o)
         with self._tx() as conn:
             for state, group in by_state.items():
-                if state == SENT:
-                    sql = "UPDATE deliveries SET state = 'sent', sent_at = ?, lease_until = NULL WHERE id = ? AND state = 'sending'"
-                    params: list[tuple[Any, ...]] = [(now, o.id) for o in group]
-                elif state == FAILED:
-                    sql = "UPDATE deliveries SET state = 'failed', last_error = ?, lease_until = NULL WHERE id = ? AND state = 'sending'"
-                    params = [(o.error, o.id) for o in group]
-                elif state == PENDING:
-                    sql = """UPDATE deliveries SET state = 'pending', last_error = ?, next_attempt_at = ?,
-                             lease_until = NULL WHERE id = ? AND state = 'sending'"""
-                    params = [(o.error, o.next_attempt_at, o.id) for o in group]
-                else:
-                    raise ValueError(f"cannot record a delivery as {state}")
-                # rows whose lease was lost to another worker are not ours to count
-                changed = Counter(o.alert_id for o in group) if self._apply(conn, sql, params, len(group)) else None
-                if changed is None:
+                sql, params = _RECORD[state](group, now)
+                if conn.executemany(sql, params).rowcount == len(group):
+                    changed = Counter(o.alert_id for o in group)
+                else:  # some leases were lost to another worker: count only the rows we moved
                     changed = self._recount(conn, group, state)
                 self._move(conn, channel, changed, SENDING, state)
             return [a for a in dict.fromkeys(o.alert_id for o in outcomes) if self._finish_if_closed(conn, a)]
 
     @staticmethod
-    def _apply(conn: sqlite3.Connection, sql: str, params: list[tuple[Any, ...]], expected: int) -> bool:
-        return conn.executemany(sql, params).rowcount == expected
-
-    @staticmethod
     def _recount(conn: sqlite3.Connection, group: list[Outcome], state: str) -> Counter[str]:
-        ids = json.dumps([o.id for o in group])
         rows = conn.execute(
-            "SELECT alert_id, count(*) FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) AND state = ? GROUP BY alert_id",
-            (ids, state),
+            """SELECT alert_id, count(*) FROM deliveries
+               WHERE id IN (SELECT value FROM json_each(?)) AND state = ? GROUP BY alert_id""",
+            (json.dumps([o.id for o in group]), state),
         )
         return Counter(dict(rows.fetchall()))
 
@@ -371,7 +372,7 @@ class SQLiteStore:
         row = self.conn.execute(
             "SELECT min(next_attempt_at) FROM deliveries WHERE channel = ? AND state = 'pending'", (channel,)
         ).fetchone()
-        return row[0]
+        return None if row[0] is None else float(row[0])
 
     async def recover(self, now: Timestamp, all_leases: bool) -> int:
         """Make claimed rows of dead workers claimable again."""
@@ -409,7 +410,9 @@ class SQLiteStore:
         for channel, by_state in counts.items():
             where = "alert_id = ? AND channel = ? AND state = 'sent'"
             args = (alert_id, channel)
-            first, last = conn.execute(f"SELECT min(sent_at), max(sent_at) FROM deliveries WHERE {where}", args).fetchone()
+            first, last = conn.execute(
+                f"SELECT min(sent_at), max(sent_at) FROM deliveries WHERE {where}", args
+            ).fetchone()
             n_sent = by_state.get(SENT, 0)
             err = conn.execute(
                 """SELECT last_error FROM deliveries WHERE alert_id = ? AND channel = ? AND last_error != ''
@@ -456,9 +459,7 @@ class SQLiteStore:
                     (s.channel, s.contact, s.language, s.state, int(s.tester), s.created_at, s.updated_at),
                 ).fetchone()[0]
                 conn.execute("DELETE FROM subscriptions WHERE subscriber_id = ?", (sid,))
-                conn.executemany(
-                    "INSERT INTO subscriptions VALUES (?, ?)", [(c, sid) for c in sorted(s.categories)]
-                )
+                conn.executemany("INSERT INTO subscriptions VALUES (?, ?)", [(c, sid) for c in sorted(s.categories)])
                 count += 1
         return count
 
@@ -477,14 +478,22 @@ class SQLiteStore:
             ).fetchall()
             if not rows:
                 return total
-            write([
-                Subscriber(
-                    id=r[0], channel=ContactKind(r[1]), contact=r[2], language=r[3], state=SubscriberState(r[4]),
-                    tester=bool(r[5]), created_at=r[6], updated_at=r[7],
-                    categories=frozenset(r[8].split(",")) if r[8] else frozenset(),
-                )
-                for r in rows
-            ])
+            write(
+                [
+                    Subscriber(
+                        id=r[0],
+                        channel=ContactKind(r[1]),
+                        contact=r[2],
+                        language=r[3],
+                        state=SubscriberState(r[4]),
+                        tester=bool(r[5]),
+                        created_at=r[6],
+                        updated_at=r[7],
+                        categories=frozenset(r[8].split(",")) if r[8] else frozenset(),
+                    )
+                    for r in rows
+                ]
+            )
             total += len(rows)
             last = rows[-1][0]
 
@@ -573,13 +582,49 @@ class SQLiteStore:
         return fresh
 
 
+_Statement = tuple[str, list[tuple[Any, ...]]]
+_ONLY_OURS = "WHERE id = ? AND state = 'sending'"  # a row whose lease we lost is not ours to move
+_RECORD: dict[str, Callable[[list[Outcome], float], _Statement]] = {
+    SENT: lambda group, now: (
+        f"UPDATE deliveries SET state = 'sent', sent_at = ?, lease_until = NULL {_ONLY_OURS}",
+        [(now, o.id) for o in group],
+    ),
+    FAILED: lambda group, now: (
+        f"UPDATE deliveries SET state = 'failed', last_error = ?, lease_until = NULL {_ONLY_OURS}",
+        [(o.error, o.id) for o in group],
+    ),
+    PENDING: lambda group, now: (
+        "UPDATE deliveries SET state = 'pending', last_error = ?, next_attempt_at = ?, lease_until = NULL "
+        + _ONLY_OURS,
+        [(o.error, o.next_attempt_at, o.id) for o in group],
+    ),
+}
+
+
 def _alert(row: sqlite3.Row | tuple[Any, ...]) -> Alert:
     translations = {k: Text(*v) for k, v in json.loads(row[12]).items()}
     return Alert(
-        id=row[0], source=Source(row[1]), category=row[2], level=row[3], title=row[4], body=row[5],
-        instruction=row[6], kind=row[7], severity=Severity(row[8]), urgency=Urgency(row[9]),
-        certainty=Certainty(row[10]), areas=tuple(json.loads(row[11])), translations=translations,
-        event_key=row[13], version=row[14], msg_type=MsgType(row[15]), mode=Mode(row[16]), expires=row[17],
-        channels=tuple(json.loads(row[18])), state=AlertState(row[19]), created_at=row[20],
-        created_by=row[21], references=row[22],
+        id=row[0],
+        source=Source(row[1]),
+        category=row[2],
+        level=row[3],
+        title=row[4],
+        body=row[5],
+        instruction=row[6],
+        kind=row[7],
+        severity=Severity(row[8]),
+        urgency=Urgency(row[9]),
+        certainty=Certainty(row[10]),
+        areas=tuple(json.loads(row[11])),
+        translations=translations,
+        event_key=row[13],
+        version=row[14],
+        msg_type=MsgType(row[15]),
+        mode=Mode(row[16]),
+        expires=row[17],
+        channels=tuple(json.loads(row[18])),
+        state=AlertState(row[19]),
+        created_at=row[20],
+        created_by=row[21],
+        references=row[22],
     )

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Sourced by scripts/run.sh and scripts/test.sh: makes .venv with everything the project needs.
+# Debian packages are installed when running as root; otherwise the missing ones are named.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON=${PYTHON:-python3}
+# python3-venv: the venv module and ensurepip; the rest arrive with the channels that need them
+DEBIAN_PACKAGES=(python3-venv)
+
+if ! command -v "$PYTHON" >/dev/null || ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "error: Python 3.11 or newer is needed as '$PYTHON' (set PYTHON=/path/to/python3.11)" >&2
+  exit 1
+fi
+
+missing=()
+if command -v dpkg-query >/dev/null; then
+  for pkg in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+fi
+# a Python built from source (pyenv) has venv without the Debian package
+if [ ${#missing[@]} -gt 0 ] && "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+  missing=("${missing[@]/python3-venv}")
+  read -r -a missing <<<"${missing[*]}"
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing Debian packages: ${missing[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "error: missing Debian packages; run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+stamp=.venv/.installed
+want=$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setting up .venv (Python packages from pyproject.toml)" >&2
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[test]"
+  echo "$want" >"$stamp"
+fi
