@@ -221,3 +221,12 @@ def test_site_file_adds_a_category_and_keeps_the_defaults(tmp_path: Path) -> Non
     s = load_settings(write_site(tmp_path, parks))
     assert tuple(s.categories) == (*CATEGORY_IDS, "parks")
     assert s.categories["parks"].channels == ("email",)
+
+
+def test_example_production_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BROADCASTER_CONFIG", raising=False)
+    example = Path(__file__).resolve().parent.parent / "config" / "example-production.toml"
+    settings = load_settings(example)
+    assert settings.server.host == "0.0.0.0"
+    assert "sns" not in settings.enabled_channels
+    assert settings.path(settings.storage.path) == Path("/var/lib/broadcaster/broadcaster.db")

@@ -49,6 +49,7 @@ MIGRATIONS: tuple[str, ...] = (
         subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
         PRIMARY KEY (category, subscriber_id)
     ) WITHOUT ROWID;
+    CREATE INDEX subscriptions_subscriber ON subscriptions(subscriber_id);
 
     -- recipient is a subscriber id, or 0 for the one row of a public channel
     CREATE TABLE deliveries (
