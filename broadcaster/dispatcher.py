@@ -24,6 +24,7 @@ from channels import ChannelSet
 from channels.base import Channel
 
 log = logging.getLogger("broadcaster.dispatch")
+STORE_RETRY_S = 1.0  # pause after a failed claim
 CACHE_SIZE = 64  # alerts and renderings a worker keeps; a fan-out touches one or two at a time
 
 
@@ -56,6 +57,7 @@ class ChannelWorker:
         self._alerts: dict[AlertId, Alert] = {}
         self._messages: dict[tuple[AlertId, str], Message] = {}
         self.settling: set[asyncio.Future[None]] = set()  # store writes that must outlive a cancel
+        self._store_failed_at = 0.0
         self.progress = asyncio.Event()  # set after every recorded chunk; watchers clear it
 
     def wake(self) -> None:
@@ -68,10 +70,7 @@ class ChannelWorker:
             while not self.stopping:
                 await self._chunks.acquire()
                 self.wakeup.clear()  # before claiming, so a wake during the claim is not lost
-                now = time.time()
-                claims = (
-                    [] if self.stopping else await self.store.claim(self.name, self.claim_size, now + self.lease, now)
-                )
+                claims = [] if self.stopping else await self._claim()
                 if claims:
                     tg.create_task(self._chunk(claims))
                     continue
@@ -79,8 +78,20 @@ class ChannelWorker:
                 if not self.stopping:
                     await self._idle()
 
+    async def _claim(self) -> list[Claim]:
+        now = time.time()
+        try:
+            return await self.store.claim(self.name, self.claim_size, now + self.lease, now)
+        except Exception:  # a full disk or a locked database must not end the worker for good
+            log.exception("claim failed channel=%s; trying again in %g s", self.name, STORE_RETRY_S)
+            self._store_failed_at = time.time()
+            return []
+
     async def _idle(self) -> None:
-        due = await self.store.next_due(self.name)
+        if time.time() - self._store_failed_at < STORE_RETRY_S:
+            due: float | None = self._store_failed_at + STORE_RETRY_S
+        else:
+            due = await self.store.next_due(self.name)
         timeout = None if due is None else max(0.0, due - time.time())
         try:
             async with asyncio.timeout(timeout):
@@ -231,6 +242,11 @@ class Dispatcher:
             for name, live in channels.live.items()
         }
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while the workers run."""
+        return self._task is not None and not self._task.done()
 
     async def approve(self, alert_id: AlertId, actor: str, origin: str) -> dict[ChannelName, int]:
         """Approve an alert (its delivery rows are written in the same transaction) and wake workers."""

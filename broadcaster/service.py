@@ -78,6 +78,8 @@ async def healthz(request: web.Request) -> web.Response:
         await core.store.counts()
     except Exception as exc:
         return web.json_response({"status": "error", "store": str(exc)}, status=503)
+    if not core.dispatcher.running:
+        return web.json_response({"status": "error", "dispatcher": "stopped"}, status=503)
     return web.json_response(
         {"status": "ok", "uptime_s": round(time.time() - core.started_at, 1), "channels": core.sinks}
     )

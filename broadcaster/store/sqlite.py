@@ -582,20 +582,20 @@ class SQLiteStore:
         return fresh
 
 
-_Statement = tuple[str, list[tuple[Any, ...]]]
-_ONLY_OURS = "WHERE id = ? AND state = 'sending'"  # a row whose lease we lost is not ours to move
+_Statement = tuple[str, Any]
+_OURS = "AND state = 'sending'"  # a row whose lease we lost is not ours to move
 _RECORD: dict[str, Callable[[list[Outcome], float], _Statement]] = {
+    # all rows of a batch share one outcome here, so one statement moves them all
     SENT: lambda group, now: (
-        f"UPDATE deliveries SET state = 'sent', sent_at = ?, lease_until = NULL {_ONLY_OURS}",
-        [(now, o.id) for o in group],
+        f"UPDATE deliveries SET state = 'sent', sent_at = ? WHERE id IN (SELECT value FROM json_each(?)) {_OURS}",
+        [(now, json.dumps([o.id for o in group]))],
     ),
     FAILED: lambda group, now: (
-        f"UPDATE deliveries SET state = 'failed', last_error = ?, lease_until = NULL {_ONLY_OURS}",
+        f"UPDATE deliveries SET state = 'failed', last_error = ? WHERE id = ? {_OURS}",
         [(o.error, o.id) for o in group],
     ),
     PENDING: lambda group, now: (
-        "UPDATE deliveries SET state = 'pending', last_error = ?, next_attempt_at = ?, lease_until = NULL "
-        + _ONLY_OURS,
+        f"UPDATE deliveries SET state = 'pending', last_error = ?, next_attempt_at = ? WHERE id = ? {_OURS}",
         [(o.error, o.next_attempt_at, o.id) for o in group],
     ),
 }
