@@ -9,22 +9,17 @@ and `inflight_chunks` claims at once, that window is at most claim_size × infli
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import re
 import signal
-import socket
-import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from broadcaster.settings import load_settings
+from tests.processes import query, run_cli, serving
 
 SiteFactory = Callable[..., Path]  # the `site` fixture of conftest.py
 
@@ -39,104 +34,6 @@ SITE = {
 }
 SENT_LINE = re.compile(r"channel=email .*recipients=(\d+) .*outcome=sent")
 RECOVERED_LINE = re.compile(r"recovered (\d+) deliveries")
-
-
-def child_env() -> dict[str, str]:
-    """INFO logs (the test reads them), no inherited site file."""
-    env = {k: v for k, v in os.environ.items() if k != "BROADCASTER_CONFIG"}
-    env["BROADCASTER_LOG_LEVEL"] = "INFO"
-    return env
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-async def run_cli(run_py: list[str], config: Path, *args: str) -> tuple[int, str, str]:
-    """Run one run.py command to completion; (exit code, stdout, stderr)."""
-    proc = await asyncio.create_subprocess_exec(
-        *run_py,
-        "--config",
-        str(config),
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=config.parent,
-        env=child_env(),
-    )
-    try:
-        async with asyncio.timeout(60):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-@dataclass
-class Service:
-    """A `run.py serve` subprocess; its stderr is read line by line as the test needs it."""
-
-    proc: asyncio.subprocess.Process
-    lines: list[str]
-
-    async def next_line(self) -> str:
-        """The next log line; fails if the service exited first."""
-        assert self.proc.stderr is not None
-        raw = await self.proc.stderr.readline()
-        if not raw:
-            await self.proc.wait()
-            tail = "\n".join(self.lines[-15:])
-            raise AssertionError(f"serve exited (rc={self.proc.returncode}) early; log tail:\n{tail}")
-        self.lines.append(raw.decode().rstrip("\n"))
-        return self.lines[-1]
-
-    async def end(self, sig: signal.Signals) -> int:
-        """Send ``sig`` (unless it already exited), drain the log, return the exit code."""
-        if self.proc.returncode is None:
-            self.proc.send_signal(sig)
-        async with asyncio.timeout(30):
-            _, rest = await self.proc.communicate()
-        self.lines.extend(rest.decode().splitlines())
-        assert self.proc.returncode is not None
-        return self.proc.returncode
-
-
-@contextlib.asynccontextmanager
-async def serving(run_py: list[str], config: Path) -> AsyncIterator[Service]:
-    """`run.py serve` on a free port, SIGKILLed on the way out if the test left it running."""
-    proc = await asyncio.create_subprocess_exec(
-        *run_py,
-        "--config",
-        str(config),
-        "serve",
-        "--port",
-        str(free_port()),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=config.parent,
-        env=child_env(),
-    )
-    service = Service(proc, [])
-    try:
-        yield service
-    finally:
-        if proc.returncode is None:
-            await service.end(signal.SIGKILL)
-
-
-def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Read the database file directly, read-only."""
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        return conn.execute(sql, args).fetchall()
 
 
 def delivery_states(db: Path, alert_id: str) -> tuple[Counter[str], Counter[str]]:
@@ -178,16 +75,16 @@ async def test_sigkill_mid_fanout_loses_nothing_and_resends_only_the_inflight_wi
     db = settings.path(settings.storage.path)
     outbox = settings.path(settings.storage.outbox_dir) / "email"
 
-    rc, out, err = await run_cli(run_py, config, "subscribers", "import", str(crowd))
-    assert rc == 0, err
-    assert out.strip() == f"imported {SUBSCRIBERS} subscriber(s)"
+    result = await run_cli(run_py, config, "subscribers", "import", str(crowd))
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == f"imported {SUBSCRIBERS} subscriber(s)"
     subscriber_ids = {str(r[0]) for r in query(db, "SELECT id FROM subscribers")}
     assert len(subscriber_ids) == SUBSCRIBERS
 
     send = ["send", "--category", "disaster", "--level", "4", "--title", "避難指示", "--body", "直ちに避難を。"]
-    rc, out, err = await run_cli(run_py, config, *send, "--channels", "email", "--yes", "--no-wait")
-    assert rc == 0, err
-    alert_id = out.strip()
+    result = await run_cli(run_py, config, *send, "--channels", "email", "--yes", "--no-wait")
+    assert result.rc == 0, result.stderr
+    alert_id = result.stdout.strip()
     assert query(db, "SELECT count(*) FROM deliveries WHERE alert_id = ? AND state = 'pending'", alert_id) == [
         (SUBSCRIBERS,)
     ]
@@ -199,7 +96,7 @@ async def test_sigkill_mid_fanout_loses_nothing_and_resends_only_the_inflight_wi
             while reported < KILL_AFTER:
                 if m := SENT_LINE.search(await first.next_line()):
                     reported += int(m[1])
-        assert await first.end(signal.SIGKILL) == -signal.SIGKILL
+        assert await first.kill() == -signal.SIGKILL
     assert not any(f"alert {alert_id} done" in line for line in first.lines)
 
     (state,) = query(db, "SELECT state FROM alerts WHERE id = ?", alert_id)[0]
@@ -216,7 +113,7 @@ async def test_sigkill_mid_fanout_loses_nothing_and_resends_only_the_inflight_wi
         async with asyncio.timeout(90):
             while f"alert {alert_id} done" not in await second.next_line():
                 pass
-        assert await second.end(signal.SIGTERM) == 0, "\n".join(second.lines[-15:])
+        assert await second.stop() == 0, second.tail()
     recovered = [int(m[1]) for line in second.lines if (m := RECOVERED_LINE.search(line))]
     assert recovered == ([len(in_flight)] if in_flight else [])
 
@@ -239,9 +136,9 @@ async def test_sigkill_mid_fanout_loses_nothing_and_resends_only_the_inflight_wi
     assert rows == counted == Counter(sent=SUBSCRIBERS)
     assert recipients(db, alert_id) == subscriber_ids
 
-    rc, out, err = await run_cli(run_py, config, "status", alert_id, "--json")
-    assert rc == 0, err
-    report = json.loads(out)
+    result = await run_cli(run_py, config, "status", alert_id, "--json")
+    assert result.rc == 0, result.stderr
+    report = json.loads(result.stdout)
     assert report["state"] == "done"
     (email,) = report["channels"]
     assert email["channel"] == "email"
