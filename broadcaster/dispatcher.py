@@ -58,6 +58,7 @@ class ChannelWorker:
         self._messages: dict[tuple[AlertId, str], Message] = {}
         self.settling: set[asyncio.Future[None]] = set()  # store writes that must outlive a cancel
         self._store_failed_at = 0.0
+        self._retry_scheduled = False
         self.progress = asyncio.Event()  # set after every recorded chunk; watchers clear it
 
     def wake(self) -> None:
@@ -124,7 +125,8 @@ class ChannelWorker:
             log.info("alert %s done: every delivery reached a final state", alert_id)
         await self.store.release(self.name, unsent)
         self.progress.set()
-        if any(o.state == DeliveryState.PENDING for o in outcomes):
+        if self._retry_scheduled:
+            self._retry_scheduled = False
             self.wake()  # re-plan the idle timer around the new retry
 
     async def _alert(self, alert_id: AlertId) -> Alert | None:
@@ -211,6 +213,7 @@ class ChannelWorker:
         if isinstance(exc, TransientError):
             at = self.policy.next_attempt(claim.attempts, claim.queued_at, now, exc.retry_after)
             if at is not None:
+                self._retry_scheduled = True
                 return Outcome(claim.id, claim.alert_id, DeliveryState.PENDING, str(exc), at)
             return Outcome(
                 claim.id, claim.alert_id, DeliveryState.FAILED, f"gave up after {claim.attempts} attempts: {exc}"

@@ -107,4 +107,8 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (feed, entry_id)
     ) WITHOUT ROWID;
     """,
+    # 2: remember which version replaced an alert, so an in-flight row of it is never retried after
+    """
+    ALTER TABLE alerts ADD COLUMN superseded_by TEXT;
+    """,
 )

@@ -1,0 +1,174 @@
+"""Alerts and their approval: planning the delivery rows and superseding older versions."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from broadcaster.errors import InputError
+from broadcaster.models import (
+    Alert,
+    AlertId,
+    AlertState,
+    Certainty,
+    ChannelName,
+    ContactKind,
+    Mode,
+    MsgType,
+    Severity,
+    Source,
+    Text,
+    Urgency,
+)
+from broadcaster.store import sql_journal
+from broadcaster.store.sql_deliveries import PENDING, SUPERSEDED, finish_if_closed
+from broadcaster.store.sql_subscribers import audience_sql
+
+CORRECTION_PRIORITY = 10  # corrections and cancels jump the queue
+COLUMNS = (
+    "id, source, category, level, title, body, instruction, kind, severity, urgency, certainty, areas, "
+    "translations, event_key, version, msg_type, mode, expires, channels, state, created_at, created_by, refs"
+)
+NEW_ROW = """INSERT OR IGNORE INTO deliveries
+             (alert_id, channel, recipient, lang, state, priority, queued_at, next_attempt_at)"""
+
+
+def create(conn: sqlite3.Connection, alert: Alert, actor: str, origin: str, now: float) -> None:
+    """Store a new alert and audit it."""
+    translations = {k: [t.title, t.body, t.instruction] for k, t in alert.translations.items()}
+    values = (
+        alert.id, alert.source, alert.category, alert.level, alert.title, alert.body, alert.instruction,
+        alert.kind, alert.severity, alert.urgency, alert.certainty, json.dumps(alert.areas, ensure_ascii=False),
+        json.dumps(translations, ensure_ascii=False), alert.event_key, alert.version, alert.msg_type,
+        alert.mode, alert.expires, json.dumps(alert.channels), alert.state, alert.created_at,
+        alert.created_by, alert.references,
+    )  # fmt: skip
+    conn.execute(f"INSERT INTO alerts ({COLUMNS}) VALUES ({', '.join('?' * len(values))})", values)
+    sql_journal.audit(conn, now, actor, "create", alert.id, f"{alert.mode} {alert.msg_type} {alert.category}", origin)
+
+
+def get(conn: sqlite3.Connection, alert_id: AlertId) -> Alert | None:
+    """One alert, or None."""
+    row = conn.execute(f"SELECT {COLUMNS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    return _alert(row) if row else None
+
+
+def newest(conn: sqlite3.Connection, limit: int) -> list[Alert]:
+    """The newest alerts first."""
+    rows = conn.execute(f"SELECT {COLUMNS} FROM alerts ORDER BY created_at DESC LIMIT ?", (limit,))
+    return [_alert(row) for row in rows]
+
+
+def approve(conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str, now: float) -> dict[ChannelName, int]:
+    """Approve: supersede older versions, write the delivery rows and their counts, audit."""
+    alert = get(conn, alert_id)
+    if alert is None:
+        raise InputError(f"no alert {alert_id}")
+    if alert.state not in (AlertState.DRAFT, AlertState.PENDING_APPROVAL):
+        raise InputError(f"alert {alert_id} is {alert.state}, not awaiting approval")
+    older = _supersede(conn, alert) if alert.event_key else []
+    priority = alert.level + (CORRECTION_PRIORITY if alert.msg_type != MsgType.ALERT else 0)
+    row = (PENDING, priority, now, now)  # state, priority, queued_at, next_attempt_at
+    if alert.msg_type != MsgType.CANCEL:
+        for channel in alert.channels:
+            _plan(conn, alert, channel, row)
+    if older:
+        # whoever got an earlier version gets this one too, on the same channel, in the same language
+        conn.execute(
+            f"""{NEW_ROW} SELECT ?, channel, recipient, lang, ?, ?, ?, ? FROM deliveries
+                WHERE alert_id IN ({", ".join("?" * len(older))}) AND state IN ('sent', 'sending')""",
+            (alert.id, *row, *older),
+        )
+    planned = dict(
+        conn.execute("SELECT channel, count(*) FROM deliveries WHERE alert_id = ? GROUP BY channel", (alert.id,))
+    )
+    conn.executemany(
+        "INSERT INTO delivery_counts VALUES (?, ?, 'pending', ?)", [(alert.id, ch, n) for ch, n in planned.items()]
+    )
+    conn.execute(
+        "UPDATE alerts SET state = ?, approved_by = ?, approved_at = ? WHERE id = ?",
+        (AlertState.APPROVED if planned else AlertState.DONE, actor, now, alert.id),
+    )
+    sql_journal.audit(conn, now, actor, "approve", alert.id, json.dumps(planned), origin)
+    return planned
+
+
+def _plan(conn: sqlite3.Connection, alert: Alert, channel: str, row: tuple[Any, ...]) -> None:
+    if channel in ContactKind.__members__.values():
+        conn.execute(
+            f"{NEW_ROW} SELECT ?, ?, s.id, s.language, ?, ?, ?, ? {audience_sql(alert.mode == Mode.EXERCISE)}",
+            (alert.id, channel, *row, alert.category, channel),
+        )
+    else:
+        conn.execute(f"{NEW_ROW} VALUES (?, ?, 0, 'ja', ?, ?, ?, ?)", (alert.id, channel, *row))
+
+
+def _supersede(conn: sqlite3.Connection, alert: Alert) -> list[AlertId]:
+    """Supersede the pending rows of older versions of the event; returns their alert ids.
+
+    Only versions of the same mode count: an exercise must never touch a live chain, nor reach its audience.
+    """
+    older = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM alerts WHERE event_key = ? AND mode = ? AND id != ? AND state IN (?, ?, ?)",
+            (alert.event_key, alert.mode, alert.id, AlertState.APPROVED, AlertState.DISPATCHING, AlertState.DONE),
+        )
+    ]
+    for old in older:
+        conn.execute("UPDATE deliveries SET state = ? WHERE alert_id = ? AND state = ?", (SUPERSEDED, old, PENDING))
+        conn.execute(
+            """INSERT INTO delivery_counts SELECT alert_id, channel, ?, n FROM delivery_counts
+               WHERE alert_id = ? AND state = ? AND n > 0 ON CONFLICT DO UPDATE SET n = n + excluded.n""",
+            (SUPERSEDED, old, PENDING),
+        )
+        conn.execute("UPDATE delivery_counts SET n = 0 WHERE alert_id = ? AND state = ?", (old, PENDING))
+        conn.execute("UPDATE alerts SET superseded_by = ? WHERE id = ?", (alert.id, old))
+        if alert.msg_type == MsgType.CANCEL:
+            conn.execute("UPDATE alerts SET state = ? WHERE id = ?", (AlertState.CANCELLED, old))
+        else:
+            finish_if_closed(conn, old)
+    return older
+
+
+def audience(conn: sqlite3.Connection, alert: Alert) -> dict[ChannelName, int]:
+    """How many recipients each of the alert's channels would reach now (1 for a public channel)."""
+    sizes = {}
+    for channel in alert.channels:
+        if channel in ContactKind.__members__.values():
+            sql = f"SELECT count(*) {audience_sql(alert.mode == Mode.EXERCISE)}"
+            sizes[channel] = conn.execute(sql, (alert.category, channel)).fetchone()[0]
+        else:
+            sizes[channel] = 1
+    return sizes
+
+
+def _alert(row: tuple[Any, ...]) -> Alert:
+    translations: Mapping[str, list[str]] = json.loads(row[12])
+    return Alert(
+        id=row[0],
+        source=Source(row[1]),
+        category=row[2],
+        level=row[3],
+        title=row[4],
+        body=row[5],
+        instruction=row[6],
+        kind=row[7],
+        severity=Severity(row[8]),
+        urgency=Urgency(row[9]),
+        certainty=Certainty(row[10]),
+        areas=tuple(json.loads(row[11])),
+        translations={k: Text(*v) for k, v in translations.items()},
+        event_key=row[13],
+        version=row[14],
+        msg_type=MsgType(row[15]),
+        mode=Mode(row[16]),
+        expires=row[17],
+        channels=tuple(json.loads(row[18])),
+        state=AlertState(row[19]),
+        created_at=row[20],
+        created_by=row[21],
+        references=row[22],
+    )
