@@ -121,9 +121,12 @@ class ChannelWorker:
             await asyncio.shield(settle)
 
     async def _settle(self, outcomes: list[Outcome], unsent: list[int]) -> None:
-        for alert_id in await self.store.record(self.name, outcomes, time.time()):
-            log.info("alert %s done: every delivery reached a final state", alert_id)
-        await self.store.release(self.name, unsent)
+        try:
+            for alert_id in await self.store.record(self.name, outcomes, time.time()):
+                log.info("alert %s done: every delivery reached a final state", alert_id)
+            await self.store.release(self.name, unsent)
+        except Exception:  # the rows stay leased; recovery at the next start sends them again
+            log.exception("recording failed channel=%s rows=%d", self.name, len(outcomes) + len(unsent))
         self.progress.set()
         if self._retry_scheduled:
             self._retry_scheduled = False
