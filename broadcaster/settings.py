@@ -94,6 +94,31 @@ class ChannelSettings(_Section):
     timeout: Positive = 30.0
 
 
+JMA_FEED = "https://www.data.jma.go.jp/developer/xml/feed/"
+JMA_TYPES = (
+    "VPWW53", "VPWW54", "VPWW55", "VPWW56", "VPWW57", "VPWW58", "VPWW59", "VPWW60", "VPWW61",
+    "VXWW50", "VPOA50", "VXKOii", "VXSUii", "VPHW50", "VPHW51", "VXSE51", "VXSE52", "VXSE53",
+    "VXSE61", "VXSE62", "VTSE41", "VTSE51", "VTSE52", "VFVO50", "VPFT50",
+)  # fmt: skip
+
+
+class Jma(_Section):
+    """Polling JMA's Atom feeds (PULL): politely, and each document once."""
+
+    enabled: bool = True
+    feeds: tuple[Annotated[str, Field(pattern=r"^https?://.+\.xml$")], ...] = (
+        JMA_FEED + "extra.xml",
+        JMA_FEED + "eqvol.xml",
+    )
+    interval: Annotated[float, Field(ge=10)] = 60.0  # JMA updates the feeds once a minute
+    second: Annotated[float, Field(ge=0, lt=60)] = 20.0  # poll at about this second past the minute
+    offices: tuple[Annotated[str, Field(pattern=r"^\d{6}$")], ...] = ("090000", "010000")
+    types: tuple[Annotated[str, Field(pattern=r"^[A-Z]{4}(\d{2}|ii)$")], ...] = JMA_TYPES
+    timeout: Positive = 20.0
+    max_bytes: Annotated[int, Field(ge=1024)] = 10_000_000
+    backfill_after: Positive = 600.0  # an outage longer than this is backfilled from the long feeds
+
+
 class Approval(_Section):
     live_min_level: Level = 3
     categories: tuple[str, ...] = ("disaster",)
@@ -110,6 +135,7 @@ class Settings(_Section):
     dispatcher: Dispatcher = Dispatcher()
     channels: dict[str, ChannelSettings]
     approval: Approval = Approval()
+    jma: Jma = Jma()
 
     @field_validator("levels")
     @classmethod
