@@ -102,6 +102,25 @@ JMA_TYPES = (
 )  # fmt: skip
 
 
+JmaType = Annotated[str, Field(pattern=r"^[A-Z]{4}(\d{2}|ii)$")]
+Intensity = Literal["1", "2", "3", "4", "5-", "5+", "6-", "6+", "7"]
+
+
+class PolicyRule(_Section):
+    """One row of the JMA policy table: the first rule that fits a document decides what happens."""
+
+    name: str = Field(min_length=1)  # shown to officers as the reason for the decision
+    kinds: tuple[JmaType, ...] = Field(min_length=1)
+    min_level: Level | None = None  # JMA 警戒レベル of the matched areas
+    max_level: Level | None = None
+    min_intensity: Intensity | None = None  # 震度 observed in the matched areas
+    max_intensity: Intensity | None = None
+    decision: Literal["auto", "approve", "ignore"]
+    category: str = "disaster"
+    channels: tuple[str, ...] = ()  # empty: the category's channels
+    template: str = ""  # template kind, e.g. "earthquake"; empty: the category's default
+
+
 class Jma(_Section):
     """Polling JMA's Atom feeds (PULL): politely, and each document once."""
 
@@ -113,10 +132,11 @@ class Jma(_Section):
     interval: Annotated[float, Field(ge=10)] = 60.0  # JMA updates the feeds once a minute
     second: Annotated[float, Field(ge=0, lt=60)] = 20.0  # poll at about this second past the minute
     offices: tuple[Annotated[str, Field(pattern=r"^\d{6}$")], ...] = ("090000", "010000")
-    types: tuple[Annotated[str, Field(pattern=r"^[A-Z]{4}(\d{2}|ii)$")], ...] = JMA_TYPES
+    types: tuple[JmaType, ...] = JMA_TYPES
     timeout: Positive = 20.0
     max_bytes: Annotated[int, Field(ge=1024)] = 10_000_000
     backfill_after: Positive = 600.0  # an outage longer than this is backfilled from the long feeds
+    policy: tuple[PolicyRule, ...] = ()
 
 
 class Approval(_Section):
@@ -156,6 +176,13 @@ class Settings(_Section):
                         f"categories.{cat_id}.channels: {ch!r} is not a configured channel; "
                         f"configured: {', '.join(self.channels)}"
                     )
+        for i, rule in enumerate(self.jma.policy):
+            where = f"jma.policy.{i} ({rule.name})"
+            if rule.category not in self.categories:
+                raise ValueError(f"{where}.category: unknown category {rule.category!r}")
+            unknown = [ch for ch in rule.channels if ch not in self.channels]
+            if unknown:
+                raise ValueError(f"{where}.channels: {unknown} are not configured channels")
         for cat_id in self.approval.categories:
             if cat_id not in self.categories:
                 raise ValueError(f"approval.categories: unknown category {cat_id!r}")

@@ -65,6 +65,32 @@ BAD_CONFIGS: list[tuple[str, str, str, str]] = [
     ("claim-size-zero", "[dispatcher]\nclaim_size = 0\n", "dispatcher.claim_size", "greater than or equal to 1"),
     ("public-url-ftp", '[city]\npublic_url = "ftp://city.example.jp"\n', "city.public_url", "got 'ftp://"),
     ("languages-not-list", '[city]\nlanguages = "ja"\n', "city.languages", "valid array"),
+    ("jma-feed-not-xml", '[jma]\nfeeds = ["https://example.jp/feed"]\n', "jma.feeds.0", "pattern"),
+    ("jma-office-short", '[jma]\noffices = ["0900"]\n', "jma.offices.0", "got '0900'"),
+    (
+        "policy-bad-decision",
+        '[[jma.policy]]\nname = "x"\nkinds = ["VXSE53"]\ndecision = "maybe"\n',
+        "jma.policy.0.decision",
+        "'auto', 'approve' or 'ignore'",
+    ),
+    (
+        "policy-bad-intensity",
+        '[[jma.policy]]\nname = "x"\nkinds = ["VXSE53"]\nmin_intensity = "5弱"\ndecision = "auto"\n',
+        "jma.policy.0.min_intensity",
+        "got '5弱'",
+    ),
+    (
+        "policy-unknown-category",
+        '[[jma.policy]]\nname = "x"\nkinds = ["VXSE53"]\ndecision = "auto"\ncategory = "parks"\n',
+        "jma.policy.0 (x).category",
+        "unknown category 'parks'",
+    ),
+    (
+        "policy-unknown-kind",
+        '[[jma.policy]]\nname = "x"\nkinds = ["quake"]\ndecision = "auto"\n',
+        "jma.policy.0.kinds.0",
+        "pattern",
+    ),
 ]
 
 
