@@ -12,11 +12,12 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from broadcaster import instance
+from broadcaster import cli_jma, instance
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.errors import ConfigError, InputError
 from broadcaster.models import Alert, AlertState, ChannelReport, Mode, Source
@@ -26,6 +27,7 @@ from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.subscribers import CsvReader, CsvWriter, checked
 from channels import build_channels
+from feeds.jma.ingest import JmaIngest
 
 log = logging.getLogger("broadcaster")
 USAGE_ERROR = 2
@@ -63,6 +65,7 @@ def parser() -> argparse.ArgumentParser:
     subs_cmd.add_parser("export", help="write every subscriber as CSV to standard output")
     lst = subs_cmd.add_parser("list", help="counts by category and channel")
     lst.add_argument("--show-contacts", action="store_true", help="also list contacts (personal data)")
+    cli_jma.add_parser(sub)
     return p
 
 
@@ -78,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
         if args.command in (None, "serve"):
             return serve(settings, getattr(args, "host", None), getattr(args, "port", None))
+        if args.command == "jma":
+            return run_jma(settings, args)
         return asyncio.run(COMMANDS[args.command](settings, args))
     except (ConfigError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -149,8 +154,7 @@ def _confirm_live(alert: Alert, audience: dict[str, int]) -> None:
 async def cmd_send(settings: Settings, args: argparse.Namespace) -> int:
     """Create and approve an alert; deliver it here unless the service is running."""
     alert = _alert_from_args(settings, args)
-    db = settings.path(settings.storage.path)
-    store = await SQLiteStore.open(db)
+    store = await SQLiteStore.open(settings.path(settings.storage.path))
     try:
         if alert.mode == Mode.LIVE and not args.yes:
             _confirm_live(alert, await store.audience(alert))
@@ -159,34 +163,47 @@ async def cmd_send(settings: Settings, args: argparse.Namespace) -> int:
         planned = await store.approve(alert.id, alert.created_by, origin)
         print(alert.id)
         log.info("alert %s approved: %s", alert.id, json.dumps(planned))
-        if await instance.wake(db):
-            log.info("the running service delivers it")
-            return 0
-        lock = None if args.no_wait else instance.try_lock(db)
-        if lock is None:
-            log.info("no service is running; `run.py serve` will deliver it")
-            return 0
-        with lock:
-            await _deliver_here(settings, store, alert.id)
+        await hand_over(settings, store, [alert.id], args.no_wait)
     finally:
         await store.aclose()
     return 0
 
 
-async def _deliver_here(settings: Settings, store: SQLiteStore, alert_id: str) -> None:
+async def hand_over(settings: Settings, store: SQLiteStore, alert_ids: list[str], no_wait: bool = False) -> None:
+    """Wake the running service, or deliver the approved alerts in this process until they are done."""
+    db = settings.path(settings.storage.path)
+    if await instance.wake(db):
+        log.info("the running service delivers it")
+        return
+    lock = None if no_wait else instance.try_lock(db)
+    if lock is None:
+        log.info("no service is running; `run.py serve` will deliver it")
+        return
+    with lock:
+        await _deliver_here(settings, store, alert_ids)
+
+
+async def _open_alerts(store: SQLiteStore, alert_ids: list[str]) -> bool:
+    for alert_id in alert_ids:
+        alert = await store.get_alert(alert_id)
+        if alert is not None and alert.state in (AlertState.APPROVED, AlertState.DISPATCHING):
+            return True
+    return False
+
+
+async def _deliver_here(settings: Settings, store: SQLiteStore, alert_ids: list[str]) -> None:
     await store.recover(time.time(), all_leases=True)
     channels = build_channels(settings, Renderer(settings), os.environ)
     for notice in channels.notices:
         log.info(notice)
     try:
         async with Dispatcher(store, channels, settings) as dispatcher:
+            progress = [w.progress for w in dispatcher.workers.values()]
             while True:
-                alert = await store.get_alert(alert_id)
-                if alert is None or alert.state in (AlertState.DONE, AlertState.CANCELLED):
-                    break
-                progress = [w.progress for w in dispatcher.workers.values()]
                 for event in progress:
-                    event.clear()
+                    event.clear()  # before looking, so progress made while we look is not missed
+                if not await _open_alerts(store, alert_ids):
+                    break
                 waits = [asyncio.ensure_future(e.wait()) for e in progress]
                 await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                 for w in waits:
@@ -266,6 +283,38 @@ async def cmd_subscribers(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await store.aclose()
     return 0
+
+
+async def cmd_jma_replay(settings: Settings, documents: list[tuple[str, bytes]]) -> int:
+    """Hand documents to the JMA pipeline as if the feed had delivered them; prints one line each."""
+    store = await SQLiteStore.open(settings.path(settings.storage.path))
+    try:
+        ingest = JmaIngest(store, settings, store.approve)
+        handled = [await ingest.handle(name, data) for name, data in documents]
+        for h in handled:
+            print(json.dumps({"file": h.source, "kind": h.kind, "decision": h.decision, "reason": h.reason,
+                              "alert": h.alert_id}, ensure_ascii=False))  # fmt: skip
+        auto = [h.alert_id for h in handled if h.alert_id and h.decision == "auto"]
+        if auto:
+            await hand_over(settings, store, auto)
+    finally:
+        await store.aclose()
+    return 1 if any(h.decision == "refused" for h in handled) else 0
+
+
+def run_jma(settings: Settings, args: argparse.Namespace) -> int:
+    """`run.py jma …`."""
+    if args.action == "inspect":
+        return cli_jma.cmd_inspect(settings, args)
+    if args.action == "serve-samples":
+        return cli_jma.cmd_serve_samples(settings, args)
+    documents = []
+    for name in args.files:
+        try:
+            documents.append((Path(name).name, Path(name).read_bytes()))
+        except OSError as exc:
+            raise InputError(f"cannot read {name}: {exc.strerror}") from None
+    return asyncio.run(cmd_jma_replay(settings, documents))
 
 
 COMMANDS = {"send": cmd_send, "status": cmd_status, "subscribers": cmd_subscribers}

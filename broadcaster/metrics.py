@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from broadcaster.models import DeliveryState
 from broadcaster.store import Store
+from feeds.jma.poller import PollerHealth
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -28,9 +29,32 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.jma_last_success = Gauge(
+            "broadcaster_jma_last_success_timestamp", "Last good read of a JMA feed (epoch s)", registry=self.registry
+        )
+        self.jma_backlog = Gauge(
+            "broadcaster_jma_backlog", "JMA documents found, not yet handled", registry=self.registry
+        )
+        self.jma_fetched = Gauge(
+            "broadcaster_jma_fetched", "JMA documents downloaded since start", registry=self.registry
+        )
+        self.jma_refused = Gauge(
+            "broadcaster_jma_refused", "JMA documents given up since start", registry=self.registry
+        )
+        self.jma_failing_feeds = Gauge(
+            "broadcaster_jma_failing_feeds", "JMA feeds whose last read failed", registry=self.registry
+        )
         self.attempts = Counter(
             "broadcaster_send_attempts", "send() calls by outcome", ["channel", "outcome"], registry=self.registry
         )
+
+    def observe_jma(self, health: PollerHealth) -> None:
+        """Copy the JMA poller's health into gauges."""
+        self.jma_last_success.set(health.last_success or 0)
+        self.jma_backlog.set(health.backlog)
+        self.jma_fetched.set(health.fetched)
+        self.jma_refused.set(health.refused)
+        self.jma_failing_feeds.set(sum(1 for f in health.feeds if f.failures))
 
     def observe_send(self, channel: str, seconds: float, outcome: str) -> None:
         """Count one send() call and its duration."""

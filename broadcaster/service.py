@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -9,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import IO
 
+import aiohttp
 from aiohttp import web
 
 from broadcaster import instance
@@ -18,6 +21,10 @@ from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
 from channels import build_channels
+from feeds.jma.ingest import JmaIngest
+from feeds.jma.poller import JmaPoller
+
+USER_AGENT = "city-alert-broadcaster/0.1 (JMA PULL; If-Modified-Since; each document once)"
 
 log = logging.getLogger("broadcaster.service")
 
@@ -32,6 +39,7 @@ class Core:
     metrics: Metrics
     sinks: dict[str, str]  # channel -> what it really writes to, for /healthz
     started_at: float
+    poller: JmaPoller | None = None
 
 
 CORE = web.AppKey("core", Core)
@@ -59,9 +67,10 @@ async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -
     metrics_ = Metrics()
     dispatcher = Dispatcher(store, channels, settings, metrics=metrics_)
     sinks = {name: type(ch).__name__ for name, ch in channels.live.items()}
-    app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, time.time())
+    core = app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, time.time())
     try:
-        async with dispatcher, instance.wake_server(db, dispatcher.wake):
+        async with dispatcher, instance.wake_server(db, dispatcher.wake), _jma(core) as poller:
+            core.poller = poller
             yield
             log.info("shutting down: finishing in-flight sends (up to %g s)", settings.dispatcher.shutdown_grace)
     finally:
@@ -69,6 +78,28 @@ async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -
             await channel.aclose()
         await store.aclose()
         lock.close()
+
+
+@contextlib.asynccontextmanager
+async def _jma(core: Core) -> AsyncIterator[JmaPoller | None]:
+    """Poll the JMA feeds while the service runs (when [jma] enabled)."""
+    if not core.settings.jma.enabled:
+        yield None
+        return
+    ingest = JmaIngest(core.store, core.settings, core.dispatcher.approve)
+
+    async def on_document(url: str, data: bytes) -> None:
+        await ingest.handle(url, data)
+
+    async with aiohttp.ClientSession(headers={"User-Agent": USER_AGENT}) as session:
+        poller = JmaPoller(session, core.store, core.settings.jma, on_document)
+        task = asyncio.create_task(poller.run(), name="jma-poller")
+        try:
+            yield poller
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -80,13 +111,24 @@ async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "error", "store": str(exc)}, status=503)
     if not core.dispatcher.running:
         return web.json_response({"status": "error", "dispatcher": "stopped"}, status=503)
-    return web.json_response(
-        {"status": "ok", "uptime_s": round(time.time() - core.started_at, 1), "channels": core.sinks}
-    )
+    body: dict[str, object] = {"status": "ok", "uptime_s": round(time.time() - core.started_at, 1)}
+    body["channels"] = core.sinks
+    if core.poller is not None:
+        health = core.poller.health()
+        body["jma"] = {
+            "last_success": health.last_success,
+            "last_error": health.last_error,
+            "backlog": health.backlog,
+            "fetched": health.fetched,
+            "refused": health.refused,
+        }
+    return web.json_response(body)
 
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format."""
     core = request.app[CORE]
+    if core.poller is not None:
+        core.metrics.observe_jma(core.poller.health())
     body = await core.metrics.render(core.store, core.settings.enabled_channels)
     return web.Response(body=body, content_type="text/plain", charset="utf-8")

@@ -40,6 +40,7 @@ def site(tmp_path: Path) -> SiteFactory:
                 "outbox_dir": str(tmp_path / "var" / "outbox"),
             },
             "retry": {"base_delay": 0.0, "max_delay": 0.0, "jitter": 0.0},
+            "jma": {"enabled": False},  # tests that poll point [jma] feeds at a local server
         }
         for section, values in (sections or {}).items():
             merged.setdefault(section, {}).update(values)

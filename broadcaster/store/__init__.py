@@ -30,6 +30,9 @@ class Store(Protocol):
     async def list_alerts(self, limit: int = 50) -> list[Alert]:
         """The newest alerts first."""
 
+    async def latest_alert(self, event_key: str, mode: str) -> Alert | None:
+        """The newest version of an event in one mode, or None."""
+
     async def approve(self, alert_id: AlertId, actor: str, origin: str) -> dict[ChannelName, int]:
         """Approve: write the delivery rows, supersede older versions, audit; one transaction."""
 

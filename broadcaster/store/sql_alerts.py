@@ -61,6 +61,15 @@ def newest(conn: sqlite3.Connection, limit: int) -> list[Alert]:
     return [_alert(row) for row in rows]
 
 
+def latest(conn: sqlite3.Connection, event_key: str, mode: str) -> Alert | None:
+    """The newest version of an event (one mode only: exercise and live chains never mix)."""
+    row = conn.execute(
+        f"SELECT {COLUMNS} FROM alerts WHERE event_key = ? AND mode = ? ORDER BY version DESC, created_at DESC LIMIT 1",
+        (event_key, mode),
+    ).fetchone()
+    return _alert(row) if row else None
+
+
 def approve(conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str, now: float) -> dict[ChannelName, int]:
     """Approve: supersede older versions, write the delivery rows and their counts, audit."""
     alert = get(conn, alert_id)

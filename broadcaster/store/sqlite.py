@@ -113,6 +113,10 @@ class SQLiteStore:
         """The newest alerts first."""
         return await self._read(sql_alerts.newest, limit)
 
+    async def latest_alert(self, event_key: str, mode: str) -> Alert | None:
+        """The newest version of an event in one mode, or None."""
+        return await self._read(sql_alerts.latest, event_key, mode)
+
     async def approve(self, alert_id: AlertId, actor: str, origin: str) -> dict[ChannelName, int]:
         """Approve and plan deliveries, superseding older versions, in one transaction."""
         return await self._write(sql_alerts.approve, alert_id, actor, origin, time.time())

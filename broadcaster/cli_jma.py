@@ -1,0 +1,115 @@
+"""`run.py jma …`: inspect a document, replay documents as if the feed had sent them, serve samples."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from broadcaster.errors import InputError
+from broadcaster.settings import Settings
+from feeds.jma.areas import AreaCodes, concerning
+from feeds.jma.atom import AtomError, parse_feed
+from feeds.jma.parse import ignored_reason, parse
+from feeds.jma.policy import decide
+from feeds.jma.xmlsafe import RefusedDocument, is_atom_feed
+from feeds.replay import serve_samples
+
+# --area CODE: which configured code it replaces, by its length
+AREA_BY_LENGTH = {7: "city", 6: "forecast_area", 3: "earthquake_region", 2: "prefecture"}
+
+
+def add_parser(sub: Any) -> None:
+    """Add `jma` and its subcommands to the top-level subparsers."""
+    jma = sub.add_parser("jma", help="JMA 防災情報XML: inspect, replay, serve samples")
+    cmd = jma.add_subparsers(dest="action", required=True)
+    inspect = cmd.add_parser("inspect", help="print what the service would make of one document, as JSON")
+    inspect.add_argument("file")
+    inspect.add_argument("--area", nargs="+", metavar="CODE", help="area codes instead of the configured ones")
+    inspect.add_argument("--json", action="store_true", help="JSON output (the only format; kept for scripts)")
+    replay = cmd.add_parser("replay", help="inject documents as if the feed had delivered them")
+    replay.add_argument("files", nargs="+")
+    serve = cmd.add_parser("serve-samples", help="serve a folder of documents as a local JMA Atom feed")
+    serve.add_argument("folder")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
+
+def area_codes(settings: Settings, given: list[str] | None) -> AreaCodes:
+    """The configured codes, or the --area ones (each replaces the configured code of its length)."""
+    if not given:
+        return AreaCodes.of(settings.areas)
+    codes = dict.fromkeys(AREA_BY_LENGTH.values(), "")
+    for code in given:
+        if not code.isdigit() or len(code) not in AREA_BY_LENGTH:
+            raise InputError(
+                f"--area {code!r}: give 7 (市町村), 6 (府県予報区), 3 (地震細分区域) or 2 (都道府県) digits"
+            )
+        codes[AREA_BY_LENGTH[len(code)]] = code
+    return AreaCodes(**codes)
+
+
+def inspect_document(settings: Settings, data: bytes, source: str, codes: AreaCodes) -> dict[str, Any]:
+    """The `jma inspect` object for one document (or feed); raises RefusedDocument for bad input."""
+    if is_atom_feed(data, max_bytes=settings.jma.max_bytes):
+        try:
+            return {"feed": True, "entries": len(parse_feed(data))}
+        except AtomError as exc:
+            raise RefusedDocument(str(exc)) from None
+    report = parse(data, source=source, max_bytes=settings.jma.max_bytes)
+    match = concerning(report, codes)
+    ignored = ignored_reason(report)
+    verdict = decide(settings.jma.policy, report.kind, match.concerns_area, match.level, match.max_intensity)
+    if ignored:
+        decision, reason = "ignore", ignored
+    elif not match.concerns_area:
+        decision, reason = "ignore", match.reason
+    else:
+        decision, reason = verdict.decision, verdict.reason
+    if report.is_exercise and decision != "ignore":
+        reason += f" (exercise only: {report.status}{'、' + report.notice if report.notice else ''})"
+    return {
+        "kind": report.kind,
+        "title": report.title,
+        "status": report.status,
+        "info_type": report.info_type,
+        "event_id": report.event_id,
+        "serial": report.serial,
+        "reported_at": report.reported_at.isoformat(),
+        "concerns_area": match.concerns_area,
+        "items": [{"code": k.code, "name": k.name, "status": k.status} for k in match.kinds],
+        "level": match.level,
+        "max_intensity": match.max_intensity,
+        "decision": decision,
+        "reason": reason,
+    }
+
+
+def cmd_inspect(settings: Settings, args: argparse.Namespace) -> int:
+    """Print one JSON object; a document that is not JMA XML prints an error object and exits 1."""
+    codes = area_codes(settings, args.area)
+    try:
+        data = Path(args.file).read_bytes()
+        out = inspect_document(settings, data, args.file, codes)
+    except OSError as exc:
+        out, code = {"error": f"cannot read {args.file}: {exc.strerror}"}, 1
+    except RefusedDocument as exc:
+        out, code = {"error": str(exc)}, 1
+    else:
+        code = 0
+    print(json.dumps(out, ensure_ascii=False, indent=None if not sys.stdout.isatty() else 2))
+    return code
+
+
+def cmd_serve_samples(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve a folder as a local JMA feed until interrupted."""
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder")
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the way to stop it
+        asyncio.run(serve_samples(folder, args.host, args.port))
+    return 0

@@ -1,0 +1,229 @@
+"""From a fetched JMA document to alerts: parse, match the city, decide by policy, follow the event.
+
+Warnings are followed as the city's state: each document changes only the kinds it mentions (a
+per-hazard R06 document says nothing about other hazards), and an alert goes out only when what
+is in force changes. So one issuance arriving as VPWW53, VPWW54 and VPWW55 yields one alert, a
+継続 yields none, and a 解除 yields a "lifted" update to everyone who heard the warning. Other
+kinds follow their series (Title, office, EventID): a later Serial or a 訂正 updates, a 取消 cancels.
+Training and test documents only ever make exercise alerts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from broadcaster.models import (
+    Alert,
+    AlertState,
+    Certainty,
+    Mode,
+    MsgType,
+    Severity,
+    Source,
+    Urgency,
+)
+from broadcaster.settings import Settings
+from broadcaster.store import Store
+from feeds.jma import wording
+from feeds.jma.areas import AreaCodes, concerning
+from feeds.jma.parse import ignored_reason, parse
+from feeds.jma.policy import Verdict, decide
+from feeds.jma.report import Kind, Report
+from feeds.jma.xmlsafe import RefusedDocument
+
+log = logging.getLogger("feeds.jma")
+ACTOR = "jma"
+WARNINGS = ("VPWW53", "VPWW54", "VPWW55", "VPWW56", "VPWW57", "VPWW58", "VPWW59", "VPWW60", "VPWW61")
+R06 = WARNINGS[2:]  # the 2026 per-hazard documents: authoritative once seen
+QUAKES = ("VXSE51", "VXSE52", "VXSE53", "VXSE61", "VXSE62")
+SEVERITY = {5: Severity.EXTREME, 4: Severity.SEVERE, 3: Severity.MODERATE, 2: Severity.MINOR}
+Approve = Callable[[str, str, str], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What became of one document: the decision, why, and the alert it made (if any)."""
+
+    source: str
+    kind: str | None
+    decision: str  # auto | approve | ignore | refused
+    reason: str
+    alert_id: str | None = None
+
+
+class JmaIngest:
+    """Turns JMA documents into alerts; ``approve`` plans and wakes delivery (Dispatcher.approve)."""
+
+    def __init__(self, store: Store, settings: Settings, approve: Approve, codes: AreaCodes | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.approve = approve
+        self.codes = codes or AreaCodes.of(settings.areas)
+        self.city = settings.city.name
+
+    async def handle(self, source: str, data: bytes) -> Handled:
+        """Handle one document; never raises for bad input (the reason is logged and returned)."""
+        try:
+            report = parse(data, source=source, max_bytes=self.settings.jma.max_bytes)
+        except RefusedDocument as exc:
+            return self._log(Handled(source, None, "refused", str(exc)))
+        reason = ignored_reason(report)
+        if reason:
+            return self._log(Handled(source, report.kind, "ignore", reason))
+        mode = Mode.EXERCISE if report.is_exercise else Mode.LIVE
+        if report.kind in WARNINGS:
+            return self._log(await self._warnings(source, report, mode))
+        if report.is_cancellation:
+            return self._log(await self._cancel(source, report, mode, self._series(report)))
+        match = concerning(report, self.codes)
+        verdict = decide(self.settings.jma.policy, report.kind, match.concerns_area, match.level, match.max_intensity)
+        if verdict.rule is None or verdict.decision == "ignore":
+            return self._log(Handled(source, report.kind, "ignore", verdict.reason))
+        if report.kind in QUAKES:
+            words = wording.earthquake(report, self.city, match.max_intensity)
+        else:
+            words = wording.other(report, self.city, match.level, match.kinds)
+        series = self._series(report)
+        previous = await self.store.latest_alert(series, mode)  # a later Serial or a 訂正 updates it
+        handled = await self._issue(source, report, mode, series, words, verdict, match.level, previous)
+        return self._log(handled)
+
+    @staticmethod
+    def _series(report: Report) -> str:
+        family = "quake" if report.kind in QUAKES else report.kind
+        return f"jma:{family}:{report.editorial_office}:{report.event_id or report.title}"
+
+    async def _warnings(self, source: str, report: Report, mode: Mode) -> Handled:
+        state_key = f"{mode}:{self.codes.city}"
+        state = json.loads(await self.store.feed_get("jma-warnings", state_key) or '{"kinds": {}}')
+        if report.kind not in R06 and state.get("r06"):
+            return Handled(source, report.kind, "ignore", "the R06 per-hazard documents are authoritative here")
+        if report.is_cancellation:
+            cancelled = await self._cancel(source, report, mode, state.get("event", ""))
+            await self.store.feed_set("jma-warnings", state_key, json.dumps({"kinds": {}, "r06": state.get("r06")}))
+            return cancelled
+        match = concerning(report, self.codes)
+        if not match.concerns_area:
+            return Handled(source, report.kind, "ignore", match.reason)
+        before: dict[str, list[Any]] = state["kinds"]
+        after = self._apply(report, match.kinds, before)
+        state.update(kinds=after, r06=state.get("r06") or report.kind in R06)
+        # 発表 → 継続 is no news; a new kind, a lifted one, or a changed condition or level is
+        changed = {c: v[:1] + v[2:4] for c, v in after.items()} != {c: v[:1] + v[2:4] for c, v in before.items()}
+        handled: Handled | None = (
+            await self._warning_change(source, report, mode, state, before, after) if changed else None
+        )
+        await self.store.feed_set("jma-warnings", state_key, json.dumps(state, ensure_ascii=False))
+        return handled or Handled(source, report.kind, "ignore", "nothing in force changed (継続, or another format)")
+
+    @staticmethod
+    def _apply(report: Report, kinds: tuple[Kind, ...], before: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """What is in force after this document: [name, status, condition, level, source kind] by code."""
+        if report.kind in R06:
+            # a per-hazard document speaks for its own hazard only: other hazards stay as they were
+            named = {k.code for k in kinds}
+            after = {c: v for c, v in before.items() if v[4] != report.kind and c not in named}
+        else:
+            after = {}  # VPWW53/54 list everything in force in the area: what is absent has ended
+        for k in kinds:
+            if k.active and k.code:
+                after[k.code] = [k.name, k.status, k.condition, k.level, report.kind]
+        return after
+
+    async def _warning_change(
+        self,
+        source: str,
+        report: Report,
+        mode: Mode,
+        state: dict[str, Any],
+        before: dict[str, Any],
+        after: dict[str, Any],
+    ) -> Handled:
+        active = [Kind(c, n, s, cond, lv) for c, (n, s, cond, lv, _) in after.items()]
+        lifted = [Kind(c, n, "解除", cond, lv) for c, (n, _, cond, lv, _) in before.items() if c not in after]
+        level = max((k.level for k in active if k.level), default=None)
+        if not before or not state.get("event"):
+            state["event"] = f"jma:warnings:{self.codes.city}:{report.reported_at:%Y%m%d%H%M}"
+        previous = await self.store.latest_alert(state["event"], mode)
+        words = wording.warnings(report, self.city, active, lifted)
+        if not active:
+            state.pop("event")
+            if previous is None:
+                return Handled(source, report.kind, "ignore", "lifted, but no alert had gone out")
+            # whoever heard the warning hears it lifted, on the same channels
+            verdict = Verdict("auto", "解除 of a warning that went out")
+            return await self._issue(source, report, mode, previous.event_key, words, verdict, None, previous)
+        verdict = decide(self.settings.jma.policy, report.kind, True, level, None)
+        if verdict.rule is None or verdict.decision == "ignore":
+            return Handled(source, report.kind, "ignore", verdict.reason)
+        return await self._issue(source, report, mode, state["event"], words, verdict, level, previous)
+
+    async def _cancel(self, source: str, report: Report, mode: Mode, event_key: str) -> Handled:
+        previous = await self.store.latest_alert(event_key, mode) if event_key else None
+        if previous is None or previous.msg_type == MsgType.CANCEL:
+            return Handled(source, report.kind, "ignore", "取消 of nothing that went out")
+        words = wording.cancellation(report, self.city, previous.title)
+        # a cancel needs no second approval: retracting is always safe
+        verdict = Verdict("auto", "取消 of an earlier document")
+        return await self._issue(source, report, mode, event_key, words, verdict, None, previous, MsgType.CANCEL)
+
+    async def _issue(
+        self,
+        source: str,
+        report: Report,
+        mode: Mode,
+        event_key: str,
+        words: wording.Wording,
+        verdict: Verdict,
+        level: int | None,
+        previous: Alert | None = None,
+        msg_type: MsgType | None = None,
+    ) -> Handled:
+        rule = verdict.rule
+        category = rule.category if rule else (previous.category if previous else "disaster")
+        channels = (rule.channels or self.settings.categories[category].channels) if rule else ()
+        if previous is not None:
+            channels = tuple(dict.fromkeys((*channels, *previous.channels)))  # never fewer than heard it
+        enabled = self.settings.enabled_channels
+        alert = Alert(
+            id=f"jma-{report.reported_at:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}",
+            source=Source.JMA,
+            category=category,
+            level=level or (previous.level if previous else 1),
+            title=words.title,
+            body=words.body,
+            instruction=words.instruction,
+            kind=(rule.template if rule else "") or (previous.kind if previous else ""),
+            severity=SEVERITY.get(level or 0, Severity.UNKNOWN),
+            urgency=Urgency.IMMEDIATE if (level or 0) >= 4 or report.kind in QUAKES else Urgency.EXPECTED,
+            certainty=Certainty.OBSERVED if report.kind in QUAKES else Certainty.LIKELY,
+            areas=(self.codes.city,),
+            event_key=event_key,
+            version=previous.version + 1 if previous else 1,
+            msg_type=msg_type or (MsgType.UPDATE if previous else MsgType.ALERT),
+            mode=mode,
+            expires=report.valid_until.timestamp() if report.valid_until else None,
+            channels=tuple(c for c in channels if c in enabled),
+            state=AlertState.DRAFT if verdict.decision == "auto" else AlertState.PENDING_APPROVAL,
+            created_at=time.time(),
+            created_by=ACTOR,
+            references=previous.id if previous else None,
+        )
+        await self.store.create_alert(alert, ACTOR, source)
+        if verdict.decision == "auto":
+            await self.approve(alert.id, ACTOR, source)
+        return Handled(source, report.kind, verdict.decision, verdict.reason, alert.id)
+
+    @staticmethod
+    def _log(handled: Handled) -> Handled:
+        log.info(
+            "jma document=%s kind=%s decision=%s alert=%s reason=%s",
+            handled.source, handled.kind, handled.decision, handled.alert_id or "-", handled.reason,
+        )  # fmt: skip
+        return handled

@@ -1,0 +1,118 @@
+"""Alert text built from a JMA document's structured data, never by pasting its headline alone.
+
+Titles say the level, the place and the kind (「【警戒レベル３】小山市に大雨警報（浸水害）」); bodies say
+what, where, since when and what to do, and end with the credit JMA's terms ask for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from feeds.jma.report import Kind, Report
+
+JST = timezone(timedelta(hours=9))
+CREDIT = "出典：気象庁ホームページ（気象庁防災情報XML）"
+LEVEL_DIGITS = str.maketrans("12345", "１２３４５")
+INTENSITY_NAMES = {
+    "1": "１", "2": "２", "3": "３", "4": "４", "5-": "５弱", "5+": "５強", "6-": "６弱", "6+": "６強", "7": "７",
+    "震度５弱以上未入電": "５弱以上（推定）",
+}  # fmt: skip
+# What the 避難情報に関するガイドライン asks of residents at each 警戒レベル.
+ACTIONS = {
+    5: "命の危険があります。直ちに身の安全を確保してください。",
+    4: "危険な場所から全員避難してください。",
+    3: "高齢者等は危険な場所から避難してください。その他の人も避難の準備をしてください。",
+    2: "ハザードマップ等で避難行動を確認してください。",
+}
+QUAKE_ACTION = "強い揺れに警戒してください。倒れやすい物から離れ、身の安全を確保してください。"
+LEVEL_PREFIX = re.compile(r"^レベル[１-５1-5]")
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """An alert's words in Japanese."""
+
+    title: str
+    body: str
+    instruction: str
+
+
+def jst(moment: datetime) -> str:
+    """「11月2日 11時19分」 in Japan time."""
+    t = moment.astimezone(JST)
+    return f"{t.month}月{t.day}日 {t.hour}時{t.minute:02d}分"
+
+
+def level_tag(level: int | None) -> str:
+    """「【警戒レベル４】」, or nothing below level 2."""
+    return f"【警戒レベル{str(level).translate(LEVEL_DIGITS)}】" if level and level >= 2 else ""
+
+
+def kind_name(kind: Kind) -> str:
+    """The kind without the level already in the tag, with its condition: 大雨警報（浸水害）."""
+    name = LEVEL_PREFIX.sub("", kind.name)
+    condition = kind.condition if kind.condition and "（" not in kind.condition else ""
+    return f"{name}（{condition}）" if condition else name
+
+
+def intensity_name(value: str) -> str:
+    """「５弱」 for "5-"."""
+    return INTENSITY_NAMES.get(value, value)
+
+
+def warnings(report: Report, city: str, active: Sequence[Kind], lifted: Sequence[Kind]) -> Wording:
+    """Warnings and advisories in force in the city now, and those just lifted."""
+    when = jst(report.reported_at)
+    if not active:
+        names = "・".join(kind_name(k) for k in lifted) or "警報・注意報"
+        body = f"{when}、{city}の{names}は解除されました。\n\n{report.headline}".rstrip()
+        return Wording(f"【解除】{city}の{names}が解除されました", f"{body}\n\n{CREDIT}", "")
+    level = max((k.level for k in active if k.level), default=None)
+    top = [k for k in active if k.level == level] if level else list(active)
+    lines = [f"・{k.name}（{k.status}）" if k.status else f"・{k.name}" for k in active]
+    lines += [f"・{k.name}（解除）" for k in lifted]
+    body = f"{when}、{report.publishing_office}が{city}に次の警報・注意報を発表しています。\n" + "\n".join(lines)
+    if report.headline:
+        body += f"\n\n{report.headline}"
+    title = f"{level_tag(level)}{city}に{'・'.join(kind_name(k) for k in top)}"
+    return Wording(title, f"{body}\n\n{CREDIT}", ACTIONS.get(level or 0, ""))
+
+
+def earthquake(report: Report, city: str, intensity: str | None) -> Wording:
+    """震度 in the city, epicentre, magnitude, time and the tsunami note."""
+    quake = report.quake
+    strong = intensity is not None and intensity_name(intensity).startswith(("５", "６", "７"))
+    title = f"【地震情報】{city}で震度{intensity_name(intensity)}" if intensity else f"【地震情報】{report.title}"
+    parts = []
+    if quake and quake.origin_time:
+        parts.append(f"{jst(quake.origin_time)}ころ、地震がありました。")
+    if quake and quake.hypocentre:
+        size = f"、地震の規模（マグニチュード）は{quake.magnitude_text}と推定されます" if quake.magnitude_text else ""
+        parts.append(f"震源地は{quake.hypocentre}{size}。")
+    if intensity:
+        parts.append(f"{city}の震度は{intensity_name(intensity)}です。")
+    if quake and quake.tsunami_comment:
+        parts.append(quake.tsunami_comment.splitlines()[0])
+    body = "\n".join(parts) or report.headline
+    return Wording(title, f"{body}\n\n{CREDIT}", QUAKE_ACTION if strong else "今後の情報に注意してください。")
+
+
+def other(report: Report, city: str, level: int | None, kinds: Sequence[Kind]) -> Wording:
+    """Rivers, 土砂災害警戒情報, 記録的短時間大雨, 竜巻, 噴火, 熱中症: the kind, the place, the text."""
+    named = "・".join(dict.fromkeys(kind_name(k) for k in kinds if k.active)) or LEVEL_PREFIX.sub("", report.title)
+    subject = f"{report.river.name}{named}" if report.river and report.river.name not in named else named
+    when = jst(report.reported_at)
+    texts = report.river.texts[:1] if report.river else ()
+    body = "\n\n".join(t for t in (f"{when}、{report.publishing_office}が発表しました。", report.headline, *texts) if t)
+    return Wording(f"{level_tag(level)}{city}に{subject}", f"{body}\n\n{CREDIT}", ACTIONS.get(level or 0, ""))
+
+
+def cancellation(report: Report, city: str, original_title: str) -> Wording:
+    """A 取消: says what is withdrawn."""
+    body = f"{jst(report.reported_at)}、次の情報は取り消されました：{original_title}"
+    if report.body_text:
+        body += f"\n\n{report.body_text}"
+    return Wording(f"【取消】{original_title}", f"{body}\n\n{CREDIT}", "")
