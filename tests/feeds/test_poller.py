@@ -173,21 +173,6 @@ def data(name: str) -> str:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """The injected HTTP session."""
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    """The folder the local feed server serves."""
-    path = tmp_path / "feed"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     """The poller's clock."""
     return FakeClock()

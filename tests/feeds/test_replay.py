@@ -54,21 +54,6 @@ async def get(session: aiohttp.ClientSession, url: str, **headers: str) -> tuple
         return resp.status, await resp.read(), resp.headers.copy()
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A client session, closed after the test."""
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    """An empty folder to serve."""
-    path = tmp_path / "samples"
-    path.mkdir()
-    return path
-
-
 async def test_every_real_sample_is_listed_and_served_byte_identical(session: aiohttp.ClientSession) -> None:
     documents = sorted(p.name for p in samples().glob("*.xml") if p.name not in FEED_FILES)
     async with serve(make_sample_app(samples())) as base:
