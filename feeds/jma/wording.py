@@ -27,6 +27,9 @@ ACTIONS = {
     3: "高齢者等は危険な場所から避難してください。その他の人も避難の準備をしてください。",
     2: "ハザードマップ等で避難行動を確認してください。",
 }
+# 警戒レベル belongs to the water hazards only; a 暴風警報 is ranked by policy but never tagged with one.
+WATER_HAZARDS = ("大雨", "洪水", "土砂", "高潮", "氾濫")
+STAY_IN = "不要不急の外出は控え、最新の気象情報に注意してください。"
 QUAKE_ACTION = "強い揺れに警戒してください。倒れやすい物から離れ、身の安全を確保してください。"
 LEVEL_PREFIX = re.compile(r"^レベル[１-５1-5]")
 
@@ -71,14 +74,16 @@ def warnings(report: Report, city: str, active: Sequence[Kind], lifted: Sequence
         body = f"{when}、{city}の{names}は解除されました。\n\n{report.headline}".rstrip()
         return Wording(f"【解除】{city}の{names}が解除されました", f"{body}\n\n{CREDIT}", "")
     level = max((k.level for k in active if k.level), default=None)
+    water = max((k.level for k in active if k.level and any(w in k.name for w in WATER_HAZARDS)), default=None)
     top = [k for k in active if k.level == level] if level else list(active)
     lines = [f"・{k.name}（{k.status}）" if k.status else f"・{k.name}" for k in active]
     lines += [f"・{k.name}（解除）" for k in lifted]
     body = f"{when}、{report.publishing_office}が{city}に次の警報・注意報を発表しています。\n" + "\n".join(lines)
     if report.headline:
         body += f"\n\n{report.headline}"
-    title = f"{level_tag(level)}{city}に{'・'.join(kind_name(k) for k in top)}"
-    return Wording(title, f"{body}\n\n{CREDIT}", ACTIONS.get(level or 0, ""))
+    title = f"{level_tag(water)}{city}に{'・'.join(kind_name(k) for k in top)}"
+    action = ACTIONS.get(water or 0) or (STAY_IN if (level or 0) >= 3 else "")
+    return Wording(title, f"{body}\n\n{CREDIT}", action)
 
 
 def earthquake(report: Report, city: str, intensity: str | None) -> Wording:

@@ -78,6 +78,10 @@ async def test_one_issuance_in_two_formats_makes_one_alert(store: SQLiteStore, s
     assert old.decision == "auto" and old.alert_id
     assert new.decision == "ignore" and "nothing in force changed" in new.reason
     assert len(await store.list_alerts()) == 1
+    alert = await store.get_alert(old.alert_id)
+    assert alert is not None
+    assert alert.title == "小山市に暴風警報"  # 警戒レベル is for water hazards: a wind warning gets no level tag
+    assert alert.instruction.startswith("不要不急の外出は控え")
 
 
 def policy_rule(values: dict[str, Any]) -> PolicyRule:
