@@ -39,6 +39,7 @@ from feeds.jma.xmlsafe import RefusedDocument
 
 log = logging.getLogger("feeds.jma")
 ACTOR = "jma"
+HANDLED = "jma-handled"  # feed_state rows: document source -> the alert it made, or the decision
 WARNINGS = ("VPWW53", "VPWW54", "VPWW55", "VPWW56", "VPWW57", "VPWW58", "VPWW59", "VPWW60", "VPWW61")
 R06 = WARNINGS[2:]  # the 2026 per-hazard documents: authoritative once seen
 QUAKES = ("VXSE51", "VXSE52", "VXSE53", "VXSE61", "VXSE62")
@@ -68,7 +69,16 @@ class JmaIngest:
         self.city = settings.city.name
 
     async def handle(self, source: str, data: bytes) -> Handled:
-        """Handle one document; never raises for bad input (the reason is logged and returned)."""
+        """Handle one document once; never raises for bad input (the reason is logged and returned)."""
+        # the poller may hand a document over again after a crash; it must not make a second alert
+        earlier = await self.store.feed_get(HANDLED, source)
+        if earlier is not None:
+            return self._log(Handled(source, None, "ignore", f"already handled ({earlier})"))
+        handled = await self._handle(source, data)
+        await self.store.feed_set(HANDLED, source, handled.alert_id or handled.decision)
+        return handled
+
+    async def _handle(self, source: str, data: bytes) -> Handled:
         try:
             report = parse(data, source=source, max_bytes=self.settings.jma.max_bytes)
         except RefusedDocument as exc:

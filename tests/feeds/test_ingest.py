@@ -189,3 +189,12 @@ async def test_training_and_test_documents_never_reach_a_live_channel(
     assert all(not ch.calls for ch in live), "an exercise reached a live sink"
     assert any(ch.calls for ch in drill)
     assert all("resident@example.jp" not in ch.delivered(handled.alert_id) for ch in drill)
+
+
+async def test_a_document_handed_over_twice_makes_one_alert(store: SQLiteStore, site: SiteFactory) -> None:
+    settings = areas_site(site, OSHU)
+    ingest = JmaIngest(store, settings, store.approve)
+    first, again = await feed(ingest, "32-35_06_03_240613_VXSE53.xml", "32-35_06_03_240613_VXSE53.xml")
+    assert first.alert_id
+    assert again.alert_id is None and again.reason == f"already handled ({first.alert_id})"
+    assert len(await store.list_alerts()) == 1
