@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from feeds.jma.policy import decide
 from feeds.jma.xmlsafe import RefusedDocument, is_atom_feed
 from feeds.replay import serve_samples
 
+NOTHING = ("なし", "発表警報・注意報はなし")  # placeholders saying no kind applies: not items
 # --area CODE: which configured code it replaces, by its length
 AREA_BY_LENGTH = {7: "city", 6: "forecast_area", 3: "earthquake_region", 2: "prefecture"}
 
@@ -40,12 +42,12 @@ def add_parser(sub: Any) -> None:
 
 
 def area_codes(settings: Settings, given: list[str] | None) -> AreaCodes:
-    """The configured codes, or the --area ones (each replaces the configured code of its length)."""
+    """The configured codes, or only the --area ones (each sets the level of its length; the rest match nothing)."""
     if not given:
         return AreaCodes.of(settings.areas)
     codes = dict.fromkeys(AREA_BY_LENGTH.values(), "")
     for code in given:
-        if not code.isdigit() or len(code) not in AREA_BY_LENGTH:
+        if not (code.isascii() and code.isdigit()) or len(code) not in AREA_BY_LENGTH:
             raise InputError(
                 f"--area {code!r}: give 7 (市町村), 6 (府県予報区), 3 (地震細分区域) or 2 (都道府県) digits"
             )
@@ -81,7 +83,7 @@ def inspect_document(settings: Settings, data: bytes, source: str, codes: AreaCo
         "serial": report.serial,
         "reported_at": report.reported_at.isoformat(),
         "concerns_area": match.concerns_area,
-        "items": [{"code": k.code, "name": k.name, "status": k.status} for k in match.kinds],
+        "items": [{"code": k.code, "name": k.name, "status": k.status} for k in match.kinds if k.name not in NOTHING],
         "level": match.level,
         "max_intensity": match.max_intensity,
         "decision": decision,
@@ -105,11 +107,16 @@ def cmd_inspect(settings: Settings, args: argparse.Namespace) -> int:
     return code
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_serve_samples(settings: Settings, args: argparse.Namespace) -> int:
     """Serve a folder as a local JMA feed until interrupted."""
     folder = Path(args.folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder")
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the way to stop it
+    signal.signal(signal.SIGTERM, _interrupt)  # stop on SIGTERM as cleanly as on Ctrl-C
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_samples(folder, args.host, args.port))
     return 0

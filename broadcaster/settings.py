@@ -39,10 +39,10 @@ class City(_Section):
 class Areas(_Section):
     """JMA area codes, kept as strings: leading zeros matter."""
 
-    city: str = Field(pattern=r"^\d{7}$")  # 市町村等 (気象・地震・火山)
-    forecast_area: str = Field(pattern=r"^\d{6}$")  # 府県予報区
-    earthquake_region: str = Field(pattern=r"^\d{3}$")  # 地震 細分区域
-    prefecture: str = Field(pattern=r"^\d{2}$")  # 都道府県
+    city: str = Field(pattern=r"^[0-9]{7}$")  # 市町村等 (気象・地震・火山)
+    forecast_area: str = Field(pattern=r"^[0-9]{6}$")  # 府県予報区
+    earthquake_region: str = Field(pattern=r"^[0-9]{3}$")  # 地震 細分区域
+    prefecture: str = Field(pattern=r"^[0-9]{2}$")  # 都道府県
 
 
 class Server(_Section):
@@ -102,7 +102,7 @@ JMA_TYPES = (
 )  # fmt: skip
 
 
-JmaType = Annotated[str, Field(pattern=r"^[A-Z]{4}(\d{2}|ii)$")]
+JmaType = Annotated[str, Field(pattern=r"^[A-Z]{4}([0-9]{2}|ii)$")]
 Intensity = Literal["1", "2", "3", "4", "5-", "5+", "6-", "6+", "7"]
 
 
@@ -131,7 +131,7 @@ class Jma(_Section):
     )
     interval: Annotated[float, Field(ge=10)] = 60.0  # JMA updates the feeds once a minute
     second: Annotated[float, Field(ge=0, lt=60)] = 20.0  # poll at about this second past the minute
-    offices: tuple[Annotated[str, Field(pattern=r"^\d{6}$")], ...] = ("090000", "010000")
+    offices: tuple[Annotated[str, Field(pattern=r"^[0-9]{6}$")], ...] = ("090000", "010000")
     types: tuple[JmaType, ...] = JMA_TYPES
     timeout: Positive = 20.0
     max_bytes: Annotated[int, Field(ge=1024)] = 10_000_000

@@ -59,6 +59,7 @@ BAD_CONFIGS: list[tuple[str, str, str, str]] = [
     ),
     ("approval-unknown-category", '[approval]\ncategories = ["parks"]\n', "approval.categories", "unknown category"),
     ("city-code-six-digits", '[areas]\ncity = "920800"\n', "areas.city", "got '920800'"),
+    ("city-code-full-width", '[areas]\ncity = "０９２０８００"\n', "areas.city", "got '０９２０８００'"),
     ("city-code-as-integer", "[areas]\ncity = 920800\n", "areas.city", "valid string"),
     ("jitter-above-one", "[retry]\njitter = 1.5\n", "retry.jitter", "less than or equal to 1"),
     ("attempts-zero", "[retry]\nmax_attempts = 0\n", "retry.max_attempts", "greater than 0"),
