@@ -57,6 +57,11 @@ def subscribers(n: int) -> Iterator[Subscriber]:
         yield Subscriber(0, ContactKind.EMAIL, f"resident{i}@example.jp", frozenset({"disaster"}), "ja")
 
 
+async def _done(store: SQLiteStore, alert_id: str) -> bool:
+    alert = await store.get_alert(alert_id)
+    return alert is not None and alert.state == AlertState.DONE
+
+
 def bench_settings(folder: Path) -> Settings:
     """Default settings, storage in ``folder``, the email channel opened wide."""
     site = folder / "bench.toml"
@@ -90,12 +95,9 @@ async def run(n: int, folder: Path) -> dict[str, float | int]:
     )
     await store.create_alert(alert, "bench", "bench")
     async with Dispatcher(store, channels, settings) as dispatcher:
-        worker = dispatcher.workers["email"]
         started = time.perf_counter()
         await dispatcher.approve(alert.id, "bench", "bench")
-        while (a := await store.get_alert(alert.id)) is not None and a.state != AlertState.DONE:
-            worker.progress.clear()
-            await worker.progress.wait()
+        await dispatcher.wait_until(lambda: _done(store, alert.id))
         seconds = time.perf_counter() - started
     report = await store.report(alert.id)
     await store.aclose()

@@ -183,12 +183,13 @@ async def hand_over(settings: Settings, store: SQLiteStore, alert_ids: list[str]
         await _deliver_here(settings, store, alert_ids)
 
 
-async def _open_alerts(store: SQLiteStore, alert_ids: list[str]) -> bool:
+async def _settled(store: SQLiteStore, alert_ids: list[str]) -> bool:
+    """No alert of ``alert_ids`` has deliveries left to make."""
     for alert_id in alert_ids:
         alert = await store.get_alert(alert_id)
         if alert is not None and alert.state in (AlertState.APPROVED, AlertState.DISPATCHING):
-            return True
-    return False
+            return False
+    return True
 
 
 async def _deliver_here(settings: Settings, store: SQLiteStore, alert_ids: list[str]) -> None:
@@ -198,16 +199,7 @@ async def _deliver_here(settings: Settings, store: SQLiteStore, alert_ids: list[
         log.info(notice)
     try:
         async with Dispatcher(store, channels, settings) as dispatcher:
-            progress = [w.progress for w in dispatcher.workers.values()]
-            while True:
-                for event in progress:
-                    event.clear()  # before looking, so progress made while we look is not missed
-                if not await _open_alerts(store, alert_ids):
-                    break
-                waits = [asyncio.ensure_future(e.wait()) for e in progress]
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                for w in waits:
-                    w.cancel()
+            await dispatcher.wait_until(lambda: _settled(store, alert_ids))
     finally:
         for ch in {*channels.live.values(), *channels.exercise.values()}:
             await ch.aclose()

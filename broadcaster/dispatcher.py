@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from broadcaster.errors import DeliveryError, PartialDelivery, PermanentError, TransientError
 from broadcaster.metrics import Metrics
@@ -253,6 +253,21 @@ class Dispatcher:
     def running(self) -> bool:
         """True while the workers run."""
         return self._task is not None and not self._task.done()
+
+    async def wait_until(self, check: Callable[[], Awaitable[bool]]) -> None:
+        """Return once ``check()`` holds, looking again after every recorded chunk (no polling)."""
+        events = [w.progress for w in self.workers.values()]
+        while True:
+            for event in events:
+                event.clear()  # before looking, so progress made while we look is not missed
+            if await check():
+                return
+            waiters = [asyncio.ensure_future(e.wait()) for e in events]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
 
     async def approve(self, alert_id: AlertId, actor: str, origin: str) -> dict[ChannelName, int]:
         """Approve an alert (its delivery rows are written in the same transaction) and wake workers."""

@@ -40,6 +40,7 @@ class Core:
     sinks: dict[str, str]  # channel -> what it really writes to, for /healthz
     started_at: float
     poller: JmaPoller | None = None
+    ingest: JmaIngest | None = None
 
 
 CORE = web.AppKey("core", Core)
@@ -86,7 +87,7 @@ async def _jma(core: Core) -> AsyncIterator[JmaPoller | None]:
     if not core.settings.jma.enabled:
         yield None
         return
-    ingest = JmaIngest(core.store, core.settings, core.dispatcher.approve)
+    ingest = core.ingest = JmaIngest(core.store, core.settings, core.dispatcher.approve)
 
     async def on_document(url: str, data: bytes) -> None:
         await ingest.handle(url, data)
@@ -120,7 +121,8 @@ async def healthz(request: web.Request) -> web.Response:
             "last_error": health.last_error,
             "backlog": health.backlog,
             "fetched": health.fetched,
-            "refused": health.refused,
+            "refused": health.refused,  # given up by the poller: too large, gone, failing
+            "decisions": dict(core.ingest.decisions) if core.ingest else {},  # auto/approve/ignore/refused
         }
     return web.json_response(body)
 

@@ -56,20 +56,9 @@ def channel_set(*live: FakeChannel, exercise: tuple[FakeChannel, ...] | None = N
 
 
 async def until(d: Dispatcher, check: Check, within: float = 10.0) -> None:
-    """Wait on the workers' progress events until ``check`` holds; fail after ``within`` seconds."""
+    """Wait on the workers' progress until ``check`` holds; fail after ``within`` seconds."""
     async with asyncio.timeout(within):
-        while True:
-            for worker in d.workers.values():
-                worker.progress.clear()  # before checking, so progress made during the check is not missed
-            if await check():
-                return
-            waiters = [asyncio.create_task(w.progress.wait()) for w in d.workers.values()]
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
-                await asyncio.wait(waiters)
+        await d.wait_until(check)
 
 
 async def reached(event: asyncio.Event, within: float = 10.0) -> None:

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,7 @@ class JmaIngest:
         self.approve = approve
         self.codes = codes or AreaCodes.of(settings.areas)
         self.city = settings.city.name
+        self.decisions: Counter[str] = Counter()  # documents by decision since start, for /healthz
 
     async def handle(self, source: str, data: bytes) -> Handled:
         """Handle one document once; never raises for bad input (the reason is logged and returned)."""
@@ -230,8 +232,8 @@ class JmaIngest:
             await self.approve(alert.id, ACTOR, source)
         return Handled(source, report.kind, verdict.decision, verdict.reason, alert.id)
 
-    @staticmethod
-    def _log(handled: Handled) -> Handled:
+    def _log(self, handled: Handled) -> Handled:
+        self.decisions[handled.decision] += 1
         log.info(
             "jma document=%s kind=%s decision=%s alert=%s reason=%s",
             handled.source, handled.kind, handled.decision, handled.alert_id or "-", handled.reason,
