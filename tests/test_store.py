@@ -7,6 +7,7 @@ step with the rows for cheap progress reads) still equals a GROUP BY over the de
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 import time
 from collections import Counter
@@ -584,3 +585,21 @@ async def test_report_of_an_alert_with_nothing_sent(store: SQLiteStore) -> None:
     [report] = await store.report("a1")
     assert (report.latency_p50, report.latency_p95, report.first_sent) == (None, None, None)
     assert report.counts["failed"] == 1 and report.last_error == "403 account suspended"
+
+
+async def test_one_subscriber_saved_found_changed_and_bounced(store: SQLiteStore) -> None:
+    new = Subscriber(0, ContactKind.EMAIL, "taro@example.jp", frozenset({"disaster"}), "ja", SubscriberState.PENDING)
+    saved = await store.save_subscriber(new)
+    assert saved.id > 0 and saved.state == SubscriberState.PENDING and saved.categories == {"disaster"}
+    assert await store.get_subscriber("email", "taro@example.jp") == saved
+    assert await store.get_subscriber_by_id(saved.id) == saved
+    assert await store.get_subscriber("email", "hanako@example.jp") is None
+    changed = await store.save_subscriber(dataclasses.replace(new, categories=frozenset({"crime", "health"})))
+    assert changed.id == saved.id and changed.categories == {"crime", "health"}
+    assert await store.set_subscriber_state(saved.id, SubscriberState.ACTIVE)
+    assert not await store.set_subscriber_state(saved.id + 1000, SubscriberState.ACTIVE)
+    assert await store.note_refusals([saved.id], threshold=2) == []
+    assert await store.note_refusals([saved.id], threshold=2) == [saved.id]
+    bounced = await store.get_subscriber_by_id(saved.id)
+    assert bounced is not None and bounced.state == SubscriberState.BOUNCED
+    assert await store.note_refusals([saved.id], threshold=2) == []  # already bounced: reported once

@@ -66,6 +66,21 @@ class Store(Protocol):
     async def audience(self, alert: Alert) -> dict[ChannelName, int]:
         """How many recipients each of the alert's channels would reach now."""
 
+    async def get_subscriber(self, channel: str, contact: str) -> Subscriber | None:
+        """One subscriber by channel and contact, or None."""
+
+    async def get_subscriber_by_id(self, subscriber_id: int) -> Subscriber | None:
+        """One subscriber by id, or None."""
+
+    async def save_subscriber(self, subscriber: Subscriber) -> Subscriber:
+        """Insert or update one subscriber by (channel, contact), categories included; returns it as stored."""
+
+    async def set_subscriber_state(self, subscriber_id: int, state: str) -> bool:
+        """Change one subscriber's state; False if there is no such subscriber."""
+
+    async def note_refusals(self, subscriber_ids: Sequence[int], threshold: int) -> list[int]:
+        """Count a refusal for each; returns those that reached ``threshold`` and are now bounced."""
+
     async def subscriber_counts(self) -> Mapping[tuple[str, str, str], int]:
         """Subscribers by (channel, category, state)."""
 

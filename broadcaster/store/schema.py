@@ -111,4 +111,8 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE alerts ADD COLUMN superseded_by TEXT;
     """,
+    # 3: refusals counted per subscriber, so repeated bounces can pause delivery to them
+    """
+    ALTER TABLE subscribers ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;
+    """,
 )

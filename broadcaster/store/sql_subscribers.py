@@ -26,6 +26,42 @@ def import_all(conn: sqlite3.Connection, subscribers: Iterable[Subscriber]) -> i
     return count
 
 
+SELECT_ONE = """SELECT s.id, s.channel, s.contact, s.language, s.state, s.tester, s.created_at, s.updated_at,
+                      (SELECT group_concat(category, ' ') FROM subscriptions WHERE subscriber_id = s.id)
+               FROM subscribers s"""
+
+
+def get(conn: sqlite3.Connection, channel: str, contact: str) -> Subscriber | None:
+    """One subscriber by channel and contact, or None."""
+    row = conn.execute(f"{SELECT_ONE} WHERE s.channel = ? AND s.contact = ?", (channel, contact)).fetchone()
+    return _subscriber(row) if row else None
+
+
+def get_by_id(conn: sqlite3.Connection, subscriber_id: int) -> Subscriber | None:
+    """One subscriber by id, or None."""
+    row = conn.execute(f"{SELECT_ONE} WHERE s.id = ?", (subscriber_id,)).fetchone()
+    return _subscriber(row) if row else None
+
+
+def set_state(conn: sqlite3.Connection, subscriber_id: int, state: str, now: float) -> bool:
+    """Change a subscriber's state (confirming, pausing, unsubscribing); False if there is no such subscriber."""
+    cur = conn.execute("UPDATE subscribers SET state = ?, updated_at = ? WHERE id = ?", (state, now, subscriber_id))
+    return bool(cur.rowcount)
+
+
+def note_refusals(conn: sqlite3.Connection, subscriber_ids: Iterable[int], threshold: int, now: float) -> list[int]:
+    """Count one refusal each; subscribers reaching ``threshold`` become bounced. Returns those just bounced."""
+    bounced = []
+    for sid in subscriber_ids:
+        row = conn.execute(
+            "UPDATE subscribers SET refusals = refusals + 1 WHERE id = ? RETURNING refusals, state", (sid,)
+        ).fetchone()
+        if row and row[0] >= threshold and row[1] == "active":
+            conn.execute("UPDATE subscribers SET state = 'bounced', updated_at = ? WHERE id = ?", (now, sid))
+            bounced.append(sid)
+    return bounced
+
+
 def export_all(conn: sqlite3.Connection, write: Callable[[list[Subscriber]], None], batch: int) -> int:
     """Pass every subscriber to ``write`` in id order, ``batch`` at a time; returns how many."""
     last, total = 0, 0

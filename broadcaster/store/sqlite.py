@@ -166,6 +166,29 @@ class SQLiteStore:
         """Pass every subscriber to ``write`` in id order, ``batch`` at a time; returns how many."""
         return await self._read(sql_subscribers.export_all, write, batch)
 
+    async def get_subscriber(self, channel: str, contact: str) -> Subscriber | None:
+        """One subscriber by channel and contact, or None."""
+        return await self._read(sql_subscribers.get, channel, contact)
+
+    async def get_subscriber_by_id(self, subscriber_id: int) -> Subscriber | None:
+        """One subscriber by id, or None."""
+        return await self._read(sql_subscribers.get_by_id, subscriber_id)
+
+    async def save_subscriber(self, subscriber: Subscriber) -> Subscriber:
+        """Insert or update one subscriber by (channel, contact), categories included; returns it as stored."""
+        await self._write(sql_subscribers.import_all, [subscriber])
+        stored = await self.get_subscriber(subscriber.channel, subscriber.contact)
+        assert stored is not None
+        return stored
+
+    async def set_subscriber_state(self, subscriber_id: int, state: str) -> bool:
+        """Change one subscriber's state; False if there is no such subscriber."""
+        return await self._write(sql_subscribers.set_state, subscriber_id, state, time.time())
+
+    async def note_refusals(self, subscriber_ids: Sequence[int], threshold: int) -> list[int]:
+        """Count a refusal for each; returns those that reached ``threshold`` and are now bounced."""
+        return await self._write(sql_subscribers.note_refusals, subscriber_ids, threshold, time.time())
+
     async def subscriber_counts(self) -> Mapping[tuple[str, str, str], int]:
         """Subscribers by (channel, category, state)."""
         return await self._read(sql_subscribers.counts)
