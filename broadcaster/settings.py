@@ -139,6 +139,27 @@ class Jma(_Section):
     policy: tuple[PolicyRule, ...] = ()
 
 
+class Email(_Section):
+    """The safety-mail relay. With no host the email channel runs as the outbox."""
+
+    host: str = ""  # SMTP relay; SMTP_USERNAME / SMTP_PASSWORD come from the environment when it needs auth
+    port: int = Field(default=587, ge=1, le=65535)
+    tls: Literal["starttls", "implicit", "none"] = "starttls"
+    sender: str = Field(default="小山市 安全安心メール <anshin@example.jp>", min_length=3)
+    pool: Annotated[int, Field(ge=1, le=64)] = 4  # SMTP connections kept open
+    timeout: Positive = 30.0
+    refusal_threshold: Annotated[int, Field(ge=1)] = 3  # refusals before a subscriber is marked bounced
+    unsubscribe_mailto: str = ""  # address for mailto: List-Unsubscribe; empty leaves it out
+
+
+class Line(_Section):
+    """The LINE official account. With no LINE_CHANNEL_ACCESS_TOKEN the line channel runs as the outbox."""
+
+    api_host: str = ""  # empty: LINE's own hosts; tests point it at a local fake
+    broadcast_categories: tuple[str, ...] = ()  # categories sent to every friend (broadcast), not by subscription
+    request_timeout: Positive = 10.0
+
+
 class Approval(_Section):
     live_min_level: Level = 3
     categories: tuple[str, ...] = ("disaster",)
@@ -156,6 +177,8 @@ class Settings(_Section):
     channels: dict[str, ChannelSettings]
     approval: Approval = Approval()
     jma: Jma = Jma()
+    email: Email = Email()
+    line: Line = Line()
 
     @field_validator("levels")
     @classmethod
