@@ -200,15 +200,21 @@ class ChannelWorker:
             for c in batch:
                 out[c.id] = Outcome(c.id, c.alert_id, DeliveryState.SENT)
             return "sent"
-        failures: Mapping[str, BaseException] = (
-            error.failures if isinstance(error, PartialDelivery) else {c.key: error for c in batch}
-        )
+        if not isinstance(error, PartialDelivery):
+            # One verdict and one retry time for the whole batch, so it is retried as the same batch:
+            # channels derive idempotency keys (LINE's retry key) from the batch's recipients.
+            oldest = min(batch, key=lambda c: (c.queued_at, -c.attempts))
+            whole = self._retry_or_fail(oldest._replace(attempts=max(c.attempts for c in batch)), error, now)
+            for c in batch:
+                out[c.id] = whole._replace(id=c.id, alert_id=c.alert_id)
+            return type(error).__name__
+        failures: Mapping[str, BaseException] = error.failures
         for c in batch:
             exc = failures.get(c.key)
             out[c.id] = (
                 Outcome(c.id, c.alert_id, DeliveryState.SENT) if exc is None else self._retry_or_fail(c, exc, now)
             )
-        return "partial" if isinstance(error, PartialDelivery) else type(error).__name__
+        return "partial"
 
     def _retry_or_fail(self, claim: Claim, exc: BaseException, now: float) -> Outcome:
         if isinstance(exc, TimeoutError):

@@ -16,11 +16,13 @@ from aiohttp import web
 
 from broadcaster import instance
 from broadcaster.dispatcher import Dispatcher
+from broadcaster.line_webhook import LineWebhook, make_webhook_handler, no_reply
 from broadcaster.metrics import Metrics
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
 from channels import build_channels
+from channels.line import LineChannel
 from feeds.jma.ingest import JmaIngest
 from feeds.jma.poller import JmaPoller
 
@@ -41,6 +43,8 @@ class Core:
     started_at: float
     poller: JmaPoller | None = None
     ingest: JmaIngest | None = None
+    line: LineChannel | None = None  # the real LINE channel, when it has its token
+    webhook: LineWebhook | None = None  # when LINE_CHANNEL_SECRET is set
 
 
 CORE = web.AppKey("core", Core)
@@ -52,6 +56,7 @@ def make_app(settings: Settings, lock: IO[bytes]) -> web.Application:
     app.cleanup_ctx.append(lambda app: _lifetime(app, settings, lock))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_post("/line/webhook", line_webhook)
     return app
 
 
@@ -62,19 +67,29 @@ async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -
     if recovered:
         log.info("recovered %d deliveries claimed by a previous run", recovered)
     renderer = Renderer(settings)
-    channels = build_channels(settings, renderer, os.environ)
+    channels = build_channels(settings, renderer, os.environ, store)
     for notice in channels.notices:
         log.warning(notice)
     metrics_ = Metrics()
     dispatcher = Dispatcher(store, channels, settings, metrics=metrics_)
     sinks = {name: type(ch).__name__ for name, ch in channels.live.items()}
     core = app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, time.time())
+    live_line = channels.live.get("line")
+    core.line = live_line if isinstance(live_line, LineChannel) else None
+    secret = os.environ.get("LINE_CHANNEL_SECRET", "")
+    if secret:
+        reply = core.line.reply if core.line else no_reply
+        core.webhook = make_webhook_handler(store, settings, secret, reply)
+    else:
+        log.warning("LINE_CHANNEL_SECRET is not set: /line/webhook answers 503")
     try:
         async with dispatcher, instance.wake_server(db, dispatcher.wake), _jma(core) as poller:
             core.poller = poller
             yield
             log.info("shutting down: finishing in-flight sends (up to %g s)", settings.dispatcher.shutdown_grace)
     finally:
+        if core.webhook is not None:
+            await core.webhook.aclose()  # finish the events it accepted before the store closes
         for channel in {*channels.live.values(), *channels.exercise.values()}:
             await channel.aclose()
         await store.aclose()
@@ -124,7 +139,17 @@ async def healthz(request: web.Request) -> web.Response:
             "refused": health.refused,  # given up by the poller: too large, gone, failing
             "decisions": dict(core.ingest.decisions) if core.ingest else {},  # auto/approve/ignore/refused
         }
+    if core.line is not None:
+        body["line"] = core.line.health()
     return web.json_response(body)
+
+
+async def line_webhook(request: web.Request) -> web.StreamResponse:
+    """LINE's webhook: signature checked, answered at once, events handled in the background."""
+    webhook = request.app[CORE].webhook
+    if webhook is None:
+        return web.json_response({"error": "the LINE webhook is not configured"}, status=503)
+    return await webhook.handle(request)
 
 
 async def metrics(request: web.Request) -> web.Response:

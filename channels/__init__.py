@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from broadcaster.models import ContactKind
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
+from broadcaster.store import Store
+from channels import line
 from channels.base import Channel
 from channels.outbox import OutboxChannel
 
@@ -28,12 +30,15 @@ class ChannelContext:
     settings: Settings
     renderer: Renderer
     environ: Mapping[str, str]
+    store: Store | None = None  # for channels that write back (e.g. refusals that bounce a subscriber)
 
 
 ChannelFactory = Callable[[ChannelContext], Channel]
 
-# name -> factory; the residents' and broadcast channels register here as they are built
-IMPLEMENTATIONS: dict[str, ChannelFactory] = {}
+# name -> factory; the broadcast channels (sns, website, ticker, fm) register here as they are built
+IMPLEMENTATIONS: dict[str, ChannelFactory] = {
+    "line": line.create,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +50,9 @@ class ChannelSet:
     notices: list[str]
 
 
-def build_channels(settings: Settings, renderer: Renderer, environ: Mapping[str, str]) -> ChannelSet:
+def build_channels(
+    settings: Settings, renderer: Renderer, environ: Mapping[str, str], store: Store | None = None
+) -> ChannelSet:
     """Build every enabled channel, falling back to the outbox where it cannot run for real."""
     outbox_dir = settings.path(settings.storage.outbox_dir)
     live: dict[str, Channel] = {}
@@ -59,7 +66,7 @@ def build_channels(settings: Settings, renderer: Renderer, environ: Mapping[str,
             notices.append(f"channel {name}: no implementation yet; writing to {outbox.folder}")
         else:
             try:
-                live[name] = factory(ChannelContext(name, settings, renderer, environ))
+                live[name] = factory(ChannelContext(name, settings, renderer, environ, store))
             except MissingCredentials as exc:
                 live[name] = outbox
                 notices.append(f"channel {name}: {exc}; writing to {outbox.folder}")

@@ -242,6 +242,22 @@ async def test_partial_delivery_retries_or_fails_only_the_failed_recipients(
     assert_counts_consistent(store)
 
 
+async def test_a_failed_batch_is_retried_as_the_same_batch(store: SQLiteStore, settings: Settings) -> None:
+    # Channels key idempotency on a batch's recipients (LINE's retry key), so the batch must stay whole.
+    jittery = RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.05, jitter=1.0, deadline=3600.0)
+    email = FakeChannel("email", script(TransientError("503 try later"), None))
+    await store.import_subscribers(email_subscriber(c) for c in emails(5))
+    await create(store, ("a1", ("email",)))
+
+    async with Dispatcher(store, channel_set(email), settings, policy=jittery) as d:
+        await d.approve("a1", ACTOR, ORIGIN)
+        await until(d, done(store, "a1"))
+
+    rows = delivery_rows(store, "a1")
+    assert len({rows["email", c]["next_attempt_at"] for c in emails(5)}) == 1  # one retry time, jitter or not
+    assert [sorted(c.contacts) for c in email.calls] == [sorted(emails(5))] * 2
+
+
 async def test_a_send_that_times_out_counts_as_transient(store: SQLiteStore, site: SiteFactory) -> None:
     never = asyncio.Event()
 

@@ -1,0 +1,291 @@
+"""The LINE webhook, POST /line/webhook: follow, postback and unfollow keep LINE subscribers in step.
+
+``X-Line-Signature`` (base64 HMAC-SHA256 of the raw body, keyed with LINE_CHANNEL_SECRET) is checked
+before anything else: a bad or missing one gets 400 and nothing is processed. A good request is
+answered 200 at once; its events are processed in a task the handler owns (drained on close), one
+user's events in order. Redelivered events are skipped by webhookEventId (``store.mark_seen``).
+
+- follow: the subscriber is created (categories: disaster, language: ja) or made active again, and
+  greeted with quick-reply buttons: one per category (postback ``cat=<id>`` toggles it) and one per
+  other language (``lang=<code>``).
+- postback: toggles the category or sets the language, saves, and confirms with the buttons again.
+- unfollow: the subscriber becomes gone.
+
+User ids are personal data: they are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from aiohttp import web
+from linebot.v3 import WebhookParser  # type: ignore[import-untyped]
+from linebot.v3.exceptions import InvalidSignatureError  # type: ignore[import-untyped]
+from linebot.v3.webhooks import FollowEvent, PostbackEvent, UnfollowEvent, UserSource  # type: ignore[import-untyped]
+
+from broadcaster.errors import DeliveryError
+from broadcaster.models import ContactKind, Subscriber, SubscriberState
+from broadcaster.settings import Settings
+from broadcaster.store import Store
+
+log = logging.getLogger("broadcaster.line_webhook")
+
+SECRET_ENV = "LINE_CHANNEL_SECRET"
+SEEN_FEED = "line-webhook"  # the store.mark_seen namespace of webhookEventIds
+DEFAULT_CATEGORIES = ("disaster",)
+DEFAULT_LANGUAGE = "ja"
+LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
+MAX_QUICK_REPLIES = 13
+LABEL_LIMIT = 20  # characters in a quick-reply button
+CLOSE_GRACE_S = 5.0
+
+LineJson = dict[str, Any]
+Reply = Callable[[str, Sequence[Mapping[str, Any]]], Awaitable[None]]  # (reply token, LINE messages)
+
+
+async def no_reply(reply_token: str, messages: Sequence[Mapping[str, Any]]) -> None:
+    """The reply function without an access token: subscriptions still change, nobody is answered."""
+
+
+# -- what residents read (pure) -----------------------------------------------------
+
+
+def line_categories(settings: Settings) -> list[str]:
+    """The categories a LINE friend can choose: those that go out on LINE."""
+    return [cat_id for cat_id, cat in settings.categories.items() if "line" in cat.channels]
+
+
+def category_name(settings: Settings, cat_id: str, lang: str) -> str:
+    """A category's name in ``lang`` (Japanese, or English for every other language)."""
+    cat = settings.categories[cat_id]
+    return cat.name if lang == "ja" else cat.name_en
+
+
+def parse_choice(data: str) -> tuple[str, str] | None:
+    """A postback's ``cat=<id>`` or ``lang=<code>`` as (kind, value), or None."""
+    kind, sep, value = data.partition("=")
+    return (kind, value) if sep and kind in ("cat", "lang") and value else None
+
+
+def quick_reply(settings: Settings, sub: Subscriber) -> LineJson:
+    """Buttons: every category (✓ when chosen; a tap toggles it), then every other language."""
+    lang = sub.language
+    items: list[LineJson] = []
+    for cat_id in line_categories(settings):
+        name = category_name(settings, cat_id, lang)
+        label = ("✓" if cat_id in sub.categories else "") + name
+        action = {"type": "postback", "label": label[:LABEL_LIMIT], "data": f"cat={cat_id}", "displayText": name}
+        items.append({"type": "action", "action": action})
+    for code in settings.city.languages:
+        if code != lang:
+            name = LANGUAGE_NAMES.get(code, code)
+            action = {"type": "postback", "label": name[:LABEL_LIMIT], "data": f"lang={code}", "displayText": name}
+            items.append({"type": "action", "action": action})
+    return {"items": items[:MAX_QUICK_REPLIES]}
+
+
+def _chosen(settings: Settings, sub: Subscriber) -> str:
+    names = [category_name(settings, c, sub.language) for c in line_categories(settings) if c in sub.categories]
+    if sub.language == "ja":
+        return "受け取る分野：" + ("、".join(names) or "（なし）")
+    return "You receive: " + (", ".join(names) or "(none)")
+
+
+def greeting(settings: Settings, sub: Subscriber) -> LineJson:
+    """The answer to a follow."""
+    city = settings.city.name
+    if sub.language == "ja":
+        text = (
+            f"{city}の防災・安全情報です。友だち追加ありがとうございます。\n{_chosen(settings, sub)}\n"
+            "下のボタンで分野の受け取り（タップで切り替え）と言語を選べます。"
+        )
+    else:
+        text = (
+            f"Thank you for following {city}'s safety information.\n{_chosen(settings, sub)}\n"
+            "Tap a topic below to switch it on or off, or choose a language."
+        )
+    return {"type": "text", "text": text, "quickReply": quick_reply(settings, sub)}
+
+
+def confirmation(settings: Settings, sub: Subscriber, kind: str, value: str) -> LineJson:
+    """The answer to a postback that changed ``kind`` (cat or lang) to include ``value``."""
+    ja = sub.language == "ja"
+    if kind == "lang":
+        text = "言語を日本語にしました。" if ja else f"Alerts will now come in {LANGUAGE_NAMES.get(value, value)}."
+    else:
+        name = category_name(settings, value, sub.language)
+        if value in sub.categories:
+            text = f"「{name}」の情報を受け取ります。" if ja else f"You will receive {name}."
+        else:
+            text = f"「{name}」の情報を停止しました。" if ja else f"You will no longer receive {name}."
+    return {"type": "text", "text": f"{text}\n{_chosen(settings, sub)}", "quickReply": quick_reply(settings, sub)}
+
+
+# -- the handler ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Turn:
+    """Serialises one user's events; removed when nobody holds or waits for it."""
+
+    lock: asyncio.Lock
+    users: int = 0
+
+
+class LineWebhook:
+    """Checks, acknowledges and processes webhook requests; ``handle`` is the aiohttp handler."""
+
+    def __init__(self, store: Store, settings: Settings, channel_secret: str, reply: Reply) -> None:
+        self.store = store
+        self.settings = settings
+        self.reply = reply
+        self._parser = WebhookParser(channel_secret)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._turns: dict[str, _Turn] = {}
+        self._closing = False
+        self._defaults = frozenset(c for c in DEFAULT_CATEGORIES if c in line_categories(settings))
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """POST /line/webhook: 400 unless signed by LINE; otherwise 200 at once, events processed after."""
+        if self._closing:
+            return web.Response(status=503, text="shutting down")  # LINE redelivers later
+        raw = await request.read()
+        try:
+            payload = self._parser.parse(raw.decode(), request.headers.get("X-Line-Signature", ""), as_payload=True)
+        except InvalidSignatureError:
+            log.warning("line webhook: bad or missing signature; request ignored")
+            return web.Response(status=400, text="invalid signature")
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+            log.warning("line webhook: signed request is not a webhook payload; ignored")
+            return web.Response(status=400, text="malformed payload")
+        events = list(payload.events or [])
+        if events:
+            task = asyncio.create_task(self._process(events), name="line-webhook")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return web.Response(text="OK")
+
+    @property
+    def pending(self) -> int:
+        """Requests accepted whose events are still being processed."""
+        return len(self._tasks)
+
+    async def drain(self) -> None:
+        """Wait until every event accepted so far is processed."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    async def aclose(self, grace: float = CLOSE_GRACE_S) -> None:
+        """Refuse new requests, finish processing within ``grace`` seconds, then cancel the rest."""
+        self._closing = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self.drain()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    async def _process(self, events: list[Any]) -> None:
+        try:
+            ids = [e.webhook_event_id for e in events if getattr(e, "webhook_event_id", None)]
+            fresh = set(await self.store.mark_seen(SEEN_FEED, ids, time.time())) if ids else set()
+        except Exception:
+            log.exception("line webhook: could not record %d event ids; events dropped", len(events))
+            return
+        done = skipped = 0
+        for event in events:
+            event_id = getattr(event, "webhook_event_id", None)
+            if event_id and event_id not in fresh:
+                skipped += 1  # a redelivery of an event already handled
+                continue
+            source = getattr(event, "source", None)
+            user_id = source.user_id if isinstance(source, UserSource) else None
+            if not user_id:
+                continue  # groups and rooms do not subscribe
+            async with self._turn(user_id):
+                try:
+                    await self._handle_event(event, user_id)
+                    done += 1
+                except Exception:
+                    log.exception("line webhook: %s event failed", getattr(event, "type", "unknown"))
+        log.info("line webhook: events=%d handled=%d redelivered=%d", len(events), done, skipped)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, user_id: str) -> AsyncIterator[None]:
+        turn = self._turns.setdefault(user_id, _Turn(asyncio.Lock()))
+        turn.users += 1
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.users -= 1
+            if not turn.users:
+                del self._turns[user_id]
+
+    async def _handle_event(self, event: Any, user_id: str) -> None:
+        if isinstance(event, FollowEvent):
+            sub = await self._subscriber(user_id, reactivate=True)
+            await self._reply(event.reply_token, greeting(self.settings, sub))
+        elif isinstance(event, PostbackEvent):
+            choice = parse_choice(event.postback.data or "")
+            if choice is None:
+                return
+            sub, changed = await self._choose(user_id, *choice)
+            if changed:
+                await self._reply(event.reply_token, confirmation(self.settings, sub, *choice))
+        elif isinstance(event, UnfollowEvent):
+            known = await self.store.get_subscriber(ContactKind.LINE, user_id)
+            if known is not None:
+                await self.store.set_subscriber_state(known.id, SubscriberState.GONE)
+
+    async def _subscriber(self, user_id: str, *, reactivate: bool) -> Subscriber:
+        """The user's subscriber, created with the defaults when new; active again after a follow."""
+        now = time.time()
+        sub = await self.store.get_subscriber(ContactKind.LINE, user_id)
+        if sub is None:
+            sub = Subscriber(
+                id=0,
+                channel=ContactKind.LINE,
+                contact=user_id,
+                categories=self._defaults,
+                language=DEFAULT_LANGUAGE,
+                state=SubscriberState.ACTIVE,
+                created_at=now,
+                updated_at=now,
+            )
+        elif reactivate and sub.state != SubscriberState.ACTIVE:
+            sub = dataclasses.replace(sub, state=SubscriberState.ACTIVE, updated_at=now)
+        else:
+            return sub
+        return await self.store.save_subscriber(sub)
+
+    async def _choose(self, user_id: str, kind: str, value: str) -> tuple[Subscriber, bool]:
+        """Apply a postback choice; returns the subscriber as saved and whether anything changed."""
+        sub = await self._subscriber(user_id, reactivate=False)
+        if kind == "cat" and value in line_categories(self.settings):
+            sub = dataclasses.replace(sub, categories=sub.categories ^ {value})
+        elif kind == "lang" and value in self.settings.city.languages and value != sub.language:
+            sub = dataclasses.replace(sub, language=value)
+        else:
+            return sub, False
+        return await self.store.save_subscriber(dataclasses.replace(sub, updated_at=time.time())), True
+
+    async def _reply(self, reply_token: str | None, message: LineJson) -> None:
+        if not reply_token:
+            return
+        try:
+            await self.reply(reply_token, [message])
+        except DeliveryError as exc:  # the change is saved; only the answer is lost
+            log.warning("line webhook: reply failed: %s", exc)
+
+
+def make_webhook_handler(store: Store, settings: Settings, channel_secret: str, reply: Reply) -> LineWebhook:
+    """The /line/webhook handler: route ``.handle``, and ``await .aclose()`` on shutdown."""
+    return LineWebhook(store, settings, channel_secret, reply)

@@ -1,0 +1,277 @@
+"""The LINE webhook through aiohttp's test client, with a real SQLite store and replies sent through the
+real LINE channel to the fake LINE API (which checks the quick-reply payload as LINE does).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from broadcaster.line_webhook import LineWebhook, make_webhook_handler, parse_choice, quick_reply
+from broadcaster.models import ContactKind, Subscriber, SubscriberState
+from broadcaster.rendering import Renderer
+from broadcaster.settings import Settings
+from broadcaster.store.sqlite import SQLiteStore
+from channels.line import LineChannel
+from tests.fakes.line import TOKEN, FakeLine, Fault, serve
+
+SECRET = "test-channel-secret"
+USER = "U" + "4" * 32
+VALID = "valid"  # post(): sign the body with SECRET
+
+
+@dataclasses.dataclass
+class Hook:
+    """The webhook on a test server, its store, and the fake LINE API that receives its replies."""
+
+    client: TestClient[web.Request, web.Application]
+    webhook: LineWebhook
+    fake: FakeLine
+    store: SQLiteStore
+
+    async def post(self, *events: dict[str, Any], signature: str | None = VALID, raw: bytes | None = None) -> int:
+        """POST a webhook payload; returns the status once every accepted event is processed."""
+        body = raw if raw is not None else json.dumps({"destination": "U" + "0" * 32, "events": list(events)}).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature is not None:
+            headers["X-Line-Signature"] = sign(body) if signature == VALID else signature
+        response = await self.client.post("/line/webhook", data=body, headers=headers)
+        await self.webhook.drain()
+        return response.status
+
+    async def subscriber(self, user: str = USER) -> Subscriber | None:
+        """The user's subscriber as stored."""
+        return await self.store.get_subscriber(ContactKind.LINE, user)
+
+    def reply_to(self, event_id: str) -> dict[str, Any]:
+        """The one message the webhook answered event ``event_id`` with."""
+        [message] = self.fake.replies[f"reply-{event_id}"]
+        return message
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    """X-Line-Signature as LINE computes it."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def event(kind: str, event_id: str, *, user: str = USER, data: str = "", unblocked: bool = False) -> dict[str, Any]:
+    """A webhook event as LINE sends it."""
+    e: dict[str, Any] = {
+        "type": kind,
+        "mode": "active",
+        "timestamp": 1_780_000_000_000,
+        "source": {"type": "user", "userId": user},
+        "webhookEventId": event_id,
+        "deliveryContext": {"isRedelivery": False},
+    }
+    if kind != "unfollow":
+        e["replyToken"] = f"reply-{event_id}"
+    if kind == "follow":
+        e["follow"] = {"isUnblocked": unblocked}
+    if kind == "postback":
+        e["postback"] = {"data": data}
+    return e
+
+
+def choices(message: dict[str, Any]) -> dict[str, str]:
+    """Quick-reply buttons as postback data -> label."""
+    return {i["action"]["data"]: i["action"]["label"] for i in message["quickReply"]["items"]}
+
+
+@pytest.fixture
+async def hook(store: SQLiteStore, settings: Settings) -> AsyncIterator[Hook]:
+    """The webhook routed at /line/webhook, replying through a LineChannel to the fake LINE API."""
+    fake = FakeLine()
+    async with serve(fake) as url:
+        s = settings.model_copy(update={"line": settings.line.model_copy(update={"api_host": url})})
+        channel = LineChannel(TOKEN, s, Renderer(s))
+        webhook = make_webhook_handler(store, s, SECRET, channel.reply)
+        app = web.Application()
+        app.router.add_post("/line/webhook", webhook.handle)
+        try:
+            async with TestClient(TestServer(app)) as client:
+                yield Hook(client, webhook, fake, store)
+        finally:
+            await webhook.aclose()
+            await channel.aclose()
+
+
+# -- pure parts -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "choice"),
+    [
+        ("cat=crime", ("cat", "crime")),
+        ("lang=en", ("lang", "en")),
+        ("cat=", None),
+        ("colour=red", None),
+        ("crime", None),
+        ("", None),
+    ],
+)
+def test_parse_choice(data: str, choice: tuple[str, str] | None) -> None:
+    assert parse_choice(data) == choice
+
+
+def test_quick_reply_fits_line_limits(settings: Settings) -> None:
+    sub = Subscriber(0, ContactKind.LINE, USER, frozenset({"disaster", "health"}), "en")
+    items = quick_reply(settings, sub)["items"]
+    assert 1 <= len(items) <= 13
+    assert all(1 <= len(i["action"]["label"]) <= 20 for i in items)
+    labels = {i["action"]["data"]: i["action"]["label"] for i in items}
+    assert labels["cat=disaster"] == "✓Disaster"
+    assert labels["cat=crime"] == "Crime prevention"
+    assert labels["lang=ja"] == "日本語"
+    assert "lang=en" not in labels  # the language already chosen has no button
+
+
+# -- events -----------------------------------------------------------------------------
+
+
+async def test_follow_creates_an_active_subscriber_and_greets_with_choices(hook: Hook) -> None:
+    assert await hook.post(event("follow", "E1")) == 200
+    sub = await hook.subscriber()
+    assert sub is not None
+    assert (sub.state, sub.categories, sub.language) == (SubscriberState.ACTIVE, frozenset({"disaster"}), "ja")
+    greeting = hook.reply_to("E1")
+    assert "友だち追加" in greeting["text"]
+    assert choices(greeting) == {
+        "cat=disaster": "✓防災",
+        "cat=crime": "防犯",
+        "cat=health": "健康・医療",
+        "cat=childcare": "子育て",
+        "cat=elderly": "高齢者",
+        "cat=general": "行政",
+        "lang=en": "English",
+    }
+
+
+async def test_postbacks_toggle_categories_and_set_the_language(hook: Hook) -> None:
+    await hook.post(event("follow", "E1"))
+    assert await hook.post(event("postback", "E2", data="cat=crime")) == 200
+    assert await hook.post(event("postback", "E3", data="cat=disaster")) == 200
+    sub = await hook.subscriber()
+    assert sub is not None and sub.categories == {"crime"}
+    assert hook.reply_to("E2")["text"].startswith("「防犯」の情報を受け取ります。")
+    assert hook.reply_to("E3")["text"].startswith("「防災」の情報を停止しました。")
+    assert choices(hook.reply_to("E3"))["cat=disaster"] == "防災"
+
+    await hook.post(event("postback", "E4", data="lang=en"))
+    sub = await hook.subscriber()
+    assert sub is not None and sub.language == "en"
+    answer = hook.reply_to("E4")
+    assert answer["text"] == "Alerts will now come in English.\nYou receive: Crime prevention"
+    assert "lang=ja" in choices(answer)
+
+
+@pytest.mark.parametrize("data", ["cat=unknown", "lang=fr", "nonsense"])
+async def test_a_postback_that_changes_nothing_gets_no_answer(hook: Hook, data: str) -> None:
+    await hook.post(event("follow", "E1"))
+    await hook.post(event("postback", "E2", data=data))
+    sub = await hook.subscriber()
+    assert sub is not None and (sub.categories, sub.language) == (frozenset({"disaster"}), "ja")
+    assert "reply-E2" not in hook.fake.replies
+
+
+async def test_unfollow_makes_the_subscriber_gone_and_a_new_follow_brings_them_back(hook: Hook) -> None:
+    await hook.post(event("follow", "E1"))
+    await hook.post(event("postback", "E2", data="cat=crime"))
+    assert await hook.post(event("unfollow", "E3")) == 200
+    sub = await hook.subscriber()
+    assert sub is not None and sub.state == SubscriberState.GONE
+
+    await hook.post(event("follow", "E4", unblocked=True))
+    sub = await hook.subscriber()
+    assert sub is not None
+    assert (sub.state, sub.categories) == (SubscriberState.ACTIVE, frozenset({"disaster", "crime"}))  # choices kept
+
+
+async def test_events_of_several_users_in_one_request(hook: Hook) -> None:
+    other = "U" + "5" * 32
+    await hook.post(event("follow", "E1"), event("follow", "E2", user=other), event("postback", "E3", data="cat=crime"))
+    mine, theirs = await hook.subscriber(), await hook.subscriber(other)
+    assert mine is not None and mine.categories == {"disaster", "crime"}
+    assert theirs is not None and theirs.categories == {"disaster"}
+
+
+# -- signatures and redelivery --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param("", id="empty"),
+        pytest.param(sign(b"{}", SECRET), id="signed-other-body"),
+        pytest.param("wrong-secret", id="wrong-secret"),
+    ],
+)
+async def test_a_bad_or_missing_signature_gets_400_and_nothing_happens(hook: Hook, signature: str | None) -> None:
+    body = json.dumps({"destination": "U" + "0" * 32, "events": [event("follow", "E1")]}).encode()
+    if signature == "wrong-secret":
+        signature = sign(body, "another-secret")
+    assert await hook.post(raw=body, signature=signature) == 400
+    assert await hook.subscriber() is None
+    assert hook.fake.replies == {}
+    # nothing was marked seen either: the same event, properly signed, is still processed
+    assert await hook.post(raw=body) == 200
+    assert await hook.subscriber() is not None
+
+
+async def test_a_signed_body_that_is_not_a_payload_gets_400(hook: Hook) -> None:
+    assert await hook.post(raw=b"not json") == 400
+    assert await hook.post(raw=b'{"events": [{"no": "type"}]}') == 400
+
+
+async def test_a_redelivered_event_is_processed_once(hook: Hook) -> None:
+    await hook.post(event("follow", "E1"))
+    again = event("postback", "E2", data="cat=crime")
+    assert await hook.post(again) == 200
+    again["deliveryContext"] = {"isRedelivery": True}
+    assert await hook.post(again) == 200  # toggling twice would switch crime off again
+    sub = await hook.subscriber()
+    assert sub is not None and sub.categories == {"disaster", "crime"}
+    assert len([t for t in hook.fake.replies if t == "reply-E2"]) == 1
+
+
+# -- answering fast, failing softly, never logging user ids ---------------------------------------
+
+
+async def test_the_webhook_answers_before_the_reply_is_sent(hook: Hook) -> None:
+    hook.fake.inject(Fault.HANG)  # the reply call hangs
+    body = json.dumps({"events": [event("follow", "E1")]}).encode()
+    response = await hook.client.post("/line/webhook", data=body, headers={"X-Line-Signature": sign(body)})
+    assert response.status == 200
+    assert hook.webhook.pending == 1  # still working on it
+    hook.fake.release()  # the hung reply ends with a 500: the answer is lost, the subscription is not
+    await hook.webhook.drain()
+    sub = await hook.subscriber()
+    assert sub is not None and sub.state == SubscriberState.ACTIVE
+
+
+async def test_user_ids_never_reach_the_logs(hook: Hook, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    hook.fake.inject(Fault.ERROR)  # one failed reply is logged too
+    await hook.post(event("follow", "E1"))
+    await hook.post(event("postback", "E2", data="cat=crime"))
+    await hook.post(event("unfollow", "E3"))
+    await hook.post(raw=b"{}", signature="bad")
+    assert "reply failed" in caplog.text
+    assert USER not in caplog.text
+
+
+async def test_after_close_requests_are_refused_for_redelivery(hook: Hook) -> None:
+    await hook.webhook.aclose()
+    assert await hook.post(event("follow", "E1")) == 503
+    assert await hook.subscriber() is None
