@@ -13,7 +13,7 @@ from broadcaster.models import ContactKind
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
-from channels import line
+from channels import email, line
 from channels.base import Channel
 from channels.outbox import OutboxChannel
 
@@ -35,8 +35,21 @@ class ChannelContext:
 
 ChannelFactory = Callable[[ChannelContext], Channel]
 
+
+def _email(ctx: ChannelContext) -> Channel:
+    store, threshold = ctx.store, ctx.settings.email.refusal_threshold
+
+    async def refused(subscriber_ids: list[int]) -> None:
+        # refusals past the threshold mark the subscriber bounced: no more mail to a dead address
+        if store is not None:
+            await store.note_refusals(subscriber_ids, threshold)
+
+    return email.create(ctx, on_refused=refused)
+
+
 # name -> factory; the broadcast channels (sns, website, ticker, fm) register here as they are built
 IMPLEMENTATIONS: dict[str, ChannelFactory] = {
+    "email": _email,
     "line": line.create,
 }
 
