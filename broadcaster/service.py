@@ -14,13 +14,17 @@ from typing import IO
 import aiohttp
 from aiohttp import web
 
-from broadcaster import instance
+from broadcaster import instance, subscription_pages
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.line_webhook import LineWebhook, make_webhook_handler, no_reply
+from broadcaster.mailer import Mailer, make_mailer
 from broadcaster.metrics import Metrics
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
+from broadcaster.subscription import Subscriptions
+from broadcaster.subscription_pages import Pages
+from broadcaster.tokens import SECRET_ENV, Signer
 from channels import build_channels
 from channels.line import LineChannel
 from feeds.jma.ingest import JmaIngest
@@ -57,6 +61,7 @@ def make_app(settings: Settings, lock: IO[bytes]) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/line/webhook", line_webhook)
+    subscription_pages.add_routes(app)
     return app
 
 
@@ -82,6 +87,7 @@ async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -
         core.webhook = make_webhook_handler(store, settings, secret, reply)
     else:
         log.warning("LINE_CHANNEL_SECRET is not set: /line/webhook answers 503")
+    mailer = _subscription_pages(app, settings, renderer, store)
     try:
         async with dispatcher, instance.wake_server(db, dispatcher.wake), _jma(core) as poller:
             core.poller = poller
@@ -90,10 +96,29 @@ async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -
     finally:
         if core.webhook is not None:
             await core.webhook.aclose()  # finish the events it accepted before the store closes
+        if mailer is not None:
+            await mailer.aclose()
         for channel in {*channels.live.values(), *channels.exercise.values()}:
             await channel.aclose()
         await store.aclose()
         lock.close()
+
+
+def _subscription_pages(
+    app: web.Application, settings: Settings, renderer: Renderer, store: SQLiteStore
+) -> Mailer | None:
+    """Put the subscription pages' state on the app; returns their mailer (None: the pages answer 503)."""
+    signer = Signer.from_env(os.environ, required=bool(os.environ.get(SECRET_ENV)))  # set but short: ConfigError
+    if signer is None:
+        log.warning("%s is not set: the subscription pages answer 503", SECRET_ENV)
+        app[subscription_pages.PAGES] = Pages.create(settings, renderer.env, None)
+        return None
+    mailer, notice = make_mailer(settings, os.environ)
+    if notice:
+        log.warning(notice)
+    subscriptions = Subscriptions(store, settings, signer, mailer, renderer.env)
+    app[subscription_pages.PAGES] = Pages.create(settings, renderer.env, subscriptions)
+    return mailer
 
 
 @contextlib.asynccontextmanager

@@ -160,6 +160,19 @@ class Line(_Section):
     request_timeout: Positive = 10.0
 
 
+class Subscriptions(_Section):
+    """The residents' subscription pages (subscribe, confirm, manage, unsubscribe)."""
+
+    confirm_ttl: Positive = 86_400.0  # a confirmation link works this long (seconds)
+    manage_ttl: Positive = 86_400.0  # a link to change one's settings works this long
+    ip_limit: PositiveInt = 20  # form posts one client address may make per ip_period
+    ip_period: Positive = 3600.0
+    address_limit: PositiveInt = 3  # mails one address may be sent per address_period
+    address_period: Positive = 3600.0
+    # behind the city's reverse proxy the client is the last X-Forwarded-For hop; elsewhere a client could forge it
+    trust_forwarded: bool = False
+
+
 class Approval(_Section):
     live_min_level: Level = 3
     categories: tuple[str, ...] = ("disaster",)
@@ -179,6 +192,7 @@ class Settings(_Section):
     jma: Jma = Jma()
     email: Email = Email()
     line: Line = Line()
+    subscriptions: Subscriptions = Subscriptions()
 
     @field_validator("levels")
     @classmethod

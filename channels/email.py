@@ -33,7 +33,7 @@ import re
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, parseaddr
@@ -338,8 +338,8 @@ class EmailChannel:
                     return
                 except (aiosmtplib.SMTPException, OSError) as exc:
                     self._pool.discard(slot)
-                    batch.last_error = TransientError(f"cannot connect to the SMTP relay: {_describe(exc)}")
-                    log.warning("SMTP connect failed: %s", _describe(exc))
+                    batch.last_error = TransientError(f"cannot connect to the SMTP relay: {describe_error(exc)}")
+                    log.warning("SMTP connect failed: %s", describe_error(exc))
                     return
                 if not await self._drain(client, message, batch):
                     self._pool.discard(slot)
@@ -365,25 +365,25 @@ class EmailChannel:
                     batch.failures[to.key] = TransientError(f"address deferred: {text}")
             except aiosmtplib.SMTPSenderRefused as exc:
                 if exc.code >= 500:  # our configuration: nobody else in the batch would be accepted either
-                    batch.stop = PermanentError(f"sender refused: {_describe(exc)}")
+                    batch.stop = PermanentError(f"sender refused: {describe_error(exc)}")
                     batch.failures[to.key] = batch.stop
                     return True
-                batch.failures[to.key] = batch.last_error = TransientError(f"sender deferred: {_describe(exc)}")
+                batch.failures[to.key] = batch.last_error = TransientError(f"sender deferred: {describe_error(exc)}")
                 return False
             except aiosmtplib.SMTPDataError as exc:
                 if exc.code == 421:  # the server is closing the connection
-                    batch.failures[to.key] = batch.last_error = TransientError(f"SMTP relay: {_describe(exc)}")
+                    batch.failures[to.key] = batch.last_error = TransientError(f"SMTP relay: {describe_error(exc)}")
                     return False
                 error = PermanentError if exc.code >= 500 else TransientError
                 batch.failures[to.key] = error(f"message refused: {exc.code} {scrub(exc.message)}")
             except _NotSent as exc:  # the connection was gone before MAIL: this recipient goes to the next one
                 batch.left.appendleft(to)
-                batch.last_error = TransientError(f"SMTP relay: {_describe(exc.__cause__ or exc)}")
+                batch.last_error = TransientError(f"SMTP relay: {describe_error(exc.__cause__ or exc)}")
                 log.info("SMTP connection was closed before MAIL; reconnecting")
                 return False
             except (aiosmtplib.SMTPException, OSError) as exc:
-                batch.failures[to.key] = batch.last_error = TransientError(f"SMTP relay: {_describe(exc)}")
-                log.warning("SMTP connection broke after %d sent in this batch: %s", batch.sent, _describe(exc))
+                batch.failures[to.key] = batch.last_error = TransientError(f"SMTP relay: {describe_error(exc)}")
+                log.warning("SMTP connection broke after %d sent in this batch: %s", batch.sent, describe_error(exc))
                 return False
             else:
                 batch.sent += 1
@@ -450,8 +450,10 @@ def _same(a: DeliveryError, b: DeliveryError) -> bool:
     return type(a) is type(b) and str(a) == str(b)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     """An SMTP or socket error in a few words, without addresses."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{r.code} {scrub(r.message)}" for r in exc.recipients)
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return f"{exc.code} {scrub(exc.message)}"
     if isinstance(exc, TimeoutError):  # aiosmtplib's SMTPTimeoutError is one too
@@ -476,11 +478,18 @@ def create(
         raise MissingCredentials(f"{SECRET_ENV} is not set (it signs the unsubscribe links)")
     signer = Signer.from_env(ctx.environ)  # ConfigError when set but too short: a mistake, not an absence
     assert signer is not None  # required=True never returns None
-    username = ctx.environ.get(USERNAME_ENV) or None
-    password = ctx.environ.get(PASSWORD_ENV) or None
+    factory = smtp_factory(conf, tls_context=tls_context)
+    credentials = smtp_credentials(ctx.environ)
+    return EmailChannel(ctx.settings, ctx.renderer, signer, factory, credentials=credentials, on_refused=on_refused)
+
+
+def smtp_credentials(environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """SMTP_USERNAME and SMTP_PASSWORD, or None when the relay needs no login; MissingCredentials if one is missing."""
+    from channels import MissingCredentials
+
+    username = environ.get(USERNAME_ENV) or None
+    password = environ.get(PASSWORD_ENV) or None
     if (username is None) != (password is None):
         given, missing = (USERNAME_ENV, PASSWORD_ENV) if username else (PASSWORD_ENV, USERNAME_ENV)
         raise MissingCredentials(f"{given} is set but {missing} is not")
-    credentials = (username, password) if username and password else None
-    factory = smtp_factory(conf, tls_context=tls_context)
-    return EmailChannel(ctx.settings, ctx.renderer, signer, factory, credentials=credentials, on_refused=on_refused)
+    return (username, password) if username and password else None

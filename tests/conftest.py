@@ -1,16 +1,18 @@
-"""Shared factories: a site config in a temporary folder, and a real SQLite store on it."""
+"""Shared factories: a site config in a temporary folder, a real SQLite store on it, an SMTP relay."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
+from tests.smtp_server import Relay, running_relay
 
 ROOT = Path(__file__).resolve().parent.parent
 SiteFactory = Callable[..., Path]
@@ -74,3 +76,16 @@ async def store(settings: Settings) -> AsyncIterator[SQLiteStore]:
 def run_py() -> list[str]:
     """The command that runs run.py with this interpreter."""
     return [sys.executable, str(ROOT / "run.py")]
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    """A throwaway certificate authority; the relay's certificate is for 127.0.0.1."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def relay(ca: trustme.CA) -> Iterator[Relay]:
+    """aiosmtpd on 127.0.0.1 requiring STARTTLS and AUTH (tests/smtp_server.py)."""
+    with running_relay(ca) as r:
+        yield r
