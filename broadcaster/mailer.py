@@ -70,10 +70,14 @@ class Smtp:
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to us
         message.set_content(mail.text, charset="utf-8", cte="base64")
         client = self.factory()
-        async with client:
+        try:
+            await client.connect()
             if self.credentials:
                 await client.login(*self.credentials)
             await client.send_message(message)
+            await client.quit()
+        finally:
+            client.close()  # after an error or a cancel too: no socket left behind
 
 
 class Outbox:
@@ -121,9 +125,11 @@ class Mailer:
             async with asyncio.timeout(grace):
                 await self.drain()
         except TimeoutError:
-            for task in self._tasks:
+            unsent = list(self._tasks)
+            for task in unsent:
                 task.cancel()
-            log.warning("dropped %d unsent subscription mails at shutdown", len(self._tasks))
+            await asyncio.gather(*unsent, return_exceptions=True)
+            log.warning("dropped %d unsent subscription mails at shutdown", len(unsent))
 
     async def _send(self, mail: Mail) -> None:
         for attempt, delay in enumerate((*self.delays, None), start=1):

@@ -57,7 +57,7 @@ class Mailbox:
         self.hang = False  # DATA never answers
         self.close_after_data = False  # accept, then close the connection (an idle timeout, sooner)
         self.noops = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified on each accepted message
 
     def authenticate(
         self, server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
@@ -106,6 +106,7 @@ class Mailbox:
                     login,
                 )
             )
+            self._lock.notify_all()
         if self.close_after_data:
             asyncio.get_running_loop().call_soon(server.transport.close)  # after the reply is written
         return "250 2.0.0 OK queued"
@@ -113,6 +114,11 @@ class Mailbox:
     async def handle_NOOP(self, server: SMTPServer, session: Session, envelope: Envelope, arg: str) -> str:
         self.noops += 1
         return "250 OK"
+
+    def wait(self, n: int, timeout: float) -> bool:
+        """Block until ``n`` messages were accepted (False after ``timeout`` seconds); for a worker thread."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self.received) >= n, timeout)
 
     def to(self) -> list[str]:
         """The envelope recipients of every accepted message, in order."""
