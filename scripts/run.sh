@@ -4,4 +4,15 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/bootstrap.sh
+# The links in mails (confirm, settings, unsubscribe) are signed with BROADCASTER_SECRET_KEY. When the
+# environment has none, this machine gets its own, kept in var/ (never committed) so links survive restarts.
+if [ -z "${BROADCASTER_SECRET_KEY:-}" ]; then
+  mkdir -p var
+  if [ ! -s var/secret-key ]; then
+    (umask 077 && .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > var/secret-key)
+    echo "made var/secret-key for BROADCASTER_SECRET_KEY (set the variable to use your own)" >&2
+  fi
+  BROADCASTER_SECRET_KEY="$(cat var/secret-key)"
+  export BROADCASTER_SECRET_KEY
+fi
 exec .venv/bin/python run.py serve "$@"
