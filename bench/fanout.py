@@ -24,6 +24,7 @@ from pathlib import Path
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.models import Alert, AlertState, ContactKind, Message, Mode, Recipients, Source, Subscriber
 from broadcaster.rendering import Renderer
+from broadcaster.service import tune_gc
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from channels import ChannelSet
@@ -94,6 +95,7 @@ async def run(n: int, folder: Path) -> dict[str, float | int]:
         created_at=time.time(),
     )
     await store.create_alert(alert, "bench", "bench")
+    tune_gc()  # as the service does once it has started
     async with Dispatcher(store, channels, settings) as dispatcher:
         started = time.perf_counter()
         await dispatcher.approve(alert.id, "bench", "bench")

@@ -54,6 +54,7 @@ from lxml import etree
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.models import Alert, AlertId, AlertState, ChannelName, Message, Recipients
 from broadcaster.rendering import Renderer
+from broadcaster.service import tune_gc
 from broadcaster.settings import CHANNEL_NAMES, Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from channels import ChannelSet
@@ -360,6 +361,7 @@ async def latency(runs: int, feed_entries: int, folder: Path, samples: Path) -> 
             recorder = Recorder()
             sinks = {name: RecordingChannel(name, renderer, recorder) for name in settings.enabled_channels}
             channels = ChannelSet(live=dict(sinks), exercise=dict(sinks), notices=[])
+            tune_gc()  # as the service does once it has started
             async with Dispatcher(store, channels, settings) as dispatcher:
                 pipeline = Pipeline(store, settings, dispatcher)
                 poller = JmaPoller(session, store, settings.jma, pipeline.on_document)

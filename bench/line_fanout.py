@@ -31,6 +31,7 @@ import aiohttp
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, Source, Subscriber
 from broadcaster.rendering import Renderer
+from broadcaster.service import tune_gc
 from broadcaster.settings import ROOT, Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from channels import ChannelContext, ChannelSet
@@ -122,6 +123,7 @@ async def run(n: int, folder: Path, rate: float = LINE_RATE) -> dict[str, Any]:
         )
         await store.create_alert(alert, "bench", "bench")
         try:
+            tune_gc()  # as the service does once it has started
             async with Dispatcher(store, channels, settings) as dispatcher:
                 fake_cpu = await fake_stats(url)
                 started = time.perf_counter()

@@ -22,7 +22,7 @@ from broadcaster.dispatcher import Dispatcher
 from broadcaster.errors import ConfigError, InputError
 from broadcaster.models import Alert, AlertState, ChannelReport, Mode, Source
 from broadcaster.rendering import Renderer
-from broadcaster.service import make_app
+from broadcaster.service import make_app, tune_gc
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.subscribers import CsvReader, CsvWriter, checked
@@ -198,6 +198,7 @@ async def _deliver_here(settings: Settings, store: SQLiteStore, alert_ids: list[
     for notice in channels.notices:
         log.info(notice)
     try:
+        tune_gc()  # a fan-out of its own: the same collector settings as the service
         async with Dispatcher(store, channels, settings) as dispatcher:
             await dispatcher.wait_until(lambda: _settled(store, alert_ids))
     finally:
