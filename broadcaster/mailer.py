@@ -27,7 +27,7 @@ import aiosmtplib
 
 from broadcaster.settings import Settings
 from channels import MissingCredentials
-from channels.email import describe_error, smtp_credentials, smtp_factory
+from channels.email import abort_connection, describe_error, smtp_credentials, smtp_factory
 
 log = logging.getLogger("broadcaster.mailer")
 
@@ -77,7 +77,7 @@ class Smtp:
             await client.send_message(message)
             await client.quit()
         finally:
-            client.close()  # after an error or a cancel too: no socket left behind
+            abort_connection(client)  # after an error or a cancel too: no socket left behind
 
 
 class Outbox:
@@ -130,6 +130,7 @@ class Mailer:
                 task.cancel()
             await asyncio.gather(*unsent, return_exceptions=True)
             log.warning("dropped %d unsent subscription mails at shutdown", len(unsent))
+        await asyncio.sleep(0)  # aborted transports release their sockets on the loop's next turn
 
     async def _send(self, mail: Mail) -> None:
         for attempt, delay in enumerate((*self.delays, None), start=1):

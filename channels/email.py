@@ -169,7 +169,7 @@ class _Pool:
             if self._credentials:
                 await client.login(*self._credentials)
         except BaseException:
-            _abort(client)
+            abort_connection(client)
             raise
         slot.client, slot.transport = client, client.transport
         return client
@@ -178,7 +178,7 @@ class _Pool:
     def discard(slot: _Slot) -> None:
         """Close the slot's connection without a word to the server."""
         if slot.client is not None:
-            _abort(slot.client, slot.transport)
+            abort_connection(slot.client, slot.transport)
             slot.client = slot.transport = None
 
     async def aclose(self) -> None:
@@ -192,7 +192,7 @@ class _Pool:
         await asyncio.sleep(0)  # the aborted transports release their sockets on the loop's next turn
 
 
-def _abort(client: aiosmtplib.SMTP, transport: asyncio.BaseTransport | None = None) -> None:
+def abort_connection(client: aiosmtplib.SMTP, transport: asyncio.BaseTransport | None = None) -> None:
     """Drop a client's connection at once.
 
     aiosmtplib closes a TLS connection gracefully, waiting for the server's close_notify; from a
