@@ -16,10 +16,12 @@ import logging
 import tomllib
 import urllib.parse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jinja2
 from aiohttp import web
+from multidict import MultiDict
 
 from broadcaster.csrf import FIELD, Csrf
 from broadcaster.errors import InputError
@@ -43,7 +45,7 @@ HEADERS = {
 }
 
 
-def load_text(folder: Any = TEMPLATES / "subscription") -> dict[str, dict[str, str]]:
+def load_text(folder: Path = TEMPLATES / "subscription") -> dict[str, dict[str, str]]:
     """The pages' words per language, from text.toml."""
     with (folder / "text.toml").open("rb") as f:
         data: dict[str, dict[str, str]] = tomllib.load(f)
@@ -186,8 +188,7 @@ async def unsubscribe(request: web.Request) -> web.Response:
     pages = _pages(request)
     if pages.subscriptions is None:
         return _unavailable(request)
-    form = await request.post()
-    if form.get("List-Unsubscribe") == "One-Click":
+    if (await request.post()).get("List-Unsubscribe") == "One-Click":
         if not pages.per_ip.hit(_client(request)):
             return web.Response(status=429, text="too many requests\n")
         try:
@@ -232,18 +233,17 @@ def _client(request: web.Request) -> str:
     return request.remote or "?"
 
 
-async def _accept(request: web.Request) -> tuple[Any, web.Response | None]:
-    """The posted form, or the page refusing it: unavailable, too many posts, or a bad CSRF token."""
+async def _accept(request: web.Request) -> tuple[MultiDict[str], web.Response | None]:
+    """The posted form's text fields, or the page refusing it: unavailable, too many posts, or a bad CSRF token."""
     pages = _pages(request)
     if pages.subscriptions is None or pages.csrf is None:
-        return None, _unavailable(request)
+        return MultiDict(), _unavailable(request)
     if not pages.per_ip.hit(_client(request)):
         log.info("a client reached the form limit")
-        return None, _message(request, "error_title", "too_many", status=429, error=True)
-    form = await request.post()
-    field = form.get(FIELD, "")
-    if not isinstance(field, str) or not pages.csrf.check(request, field):
-        return None, _message(request, "error_title", "bad_form", status=403, error=True)
+        return MultiDict(), _message(request, "error_title", "too_many", status=429, error=True)
+    form = MultiDict((k, v) for k, v in (await request.post()).items() if isinstance(v, str))  # no uploads
+    if not pages.csrf.check(request, form.get(FIELD, "")):
+        return MultiDict(), _message(request, "error_title", "bad_form", status=403, error=True)
     return form, None
 
 

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -294,6 +295,18 @@ async def test_a_bad_form_is_shown_again_with_the_error_and_stores_nothing(
     assert 'aria-invalid="true"' in page or 'class="error"' in page
     assert await s.store.subscriber_counts() == {}
     assert await s.mails() == []
+
+
+async def test_a_file_upload_in_place_of_a_field_is_a_bad_form_not_a_crash(make_site: SiteMaker) -> None:
+    s = await make_site()
+    form = aiohttp.FormData()
+    form.add_field("csrf", await s.csrf())
+    form.add_field("address", b"hanako@example.jp", filename="address.txt", content_type="text/plain")
+    form.add_field("categories", "disaster")
+    form.add_field("language", "ja")
+    response = await s.client.post("/subscribe", data=form)
+    assert response.status == 400 and "メールアドレスの形式" in await response.text()
+    assert await s.store.subscriber_counts() == {}
 
 
 async def test_posts_without_the_csrf_token_of_the_browsers_cookie_are_refused(make_site: SiteMaker) -> None:
