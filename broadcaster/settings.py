@@ -160,6 +160,48 @@ class Line(_Section):
     request_timeout: Positive = 10.0
 
 
+class Website(_Section):
+    """The public pages and feeds (/, /alerts/<id>, Atom, JSON, CAP) and their static export."""
+
+    export_dir: str = ""  # where the static copy goes for the city CMS; empty: no export
+    show_exercises: bool = False  # exercise alerts on the public pages (with their banner), e.g. on a drill day
+    history_days: Annotated[int, Field(ge=1)] = 90  # how far back /alerts/history goes
+    cap_sender: str = "anshin@city.oyama.tochigi.jp"  # CAP <sender>: the city's identifier
+    # 全国地方公共団体コード (JIS X 0402 and its check digit): the CAP area's geocode
+    municipality_code: str = Field(default="092088", pattern=r"^[0-9]{6}$")
+
+
+class Sns(_Section):
+    """Posting to X, and optionally Mastodon and Bluesky. Credentials come from the environment."""
+
+    targets: tuple[Literal["x", "mastodon", "bluesky"], ...] = ("x",)
+    daily_quota: Annotated[int, Field(ge=1)] = 100  # posts per 24 h on X (the account's tier)
+    reserve: Annotated[int, Field(ge=0)] = 20  # of the quota, kept for level ≥ 4 and earthquake alerts
+    hashtags: tuple[str, ...] = ("#小山市",)
+    x_api_base: str = "https://api.twitter.com"  # tests point it at a local fake
+    mastodon_url: str = ""  # the instance, e.g. https://mastodon.example.jp; empty: no Mastodon
+    bluesky_url: str = "https://bsky.social"
+
+
+class Ticker(_Section):
+    """The cable-TV ticker (L字 / 文字スーパー): one line per alert."""
+
+    max_length: Annotated[int, Field(ge=10, le=400)] = 60  # full-width characters
+    station_email: str = ""  # the station's ingest address; empty: no mail
+    tcp_host: str = ""  # optional line push; empty: none
+    tcp_port: int = Field(default=0, ge=0, le=65535)
+
+
+class Fm(_Section):
+    """Community-FM speech: a WAV per alert for the station's drop folder."""
+
+    drop_dir: str = Field(default="var/fm", min_length=1)
+    sample_rate: Annotated[int, Field(ge=8000, le=96000)] = 48_000
+    chime: str = ""  # a WAV to put first; empty: a generated two-tone chime
+    # place names and their readings, applied before synthesis
+    readings: dict[str, str] = {"小山市": "おやまし", "思川": "おもいがわ", "間々田": "ままだ"}
+
+
 class Subscriptions(_Section):
     """The residents' subscription pages (subscribe, confirm, manage, unsubscribe)."""
 
@@ -193,6 +235,10 @@ class Settings(_Section):
     email: Email = Email()
     line: Line = Line()
     subscriptions: Subscriptions = Subscriptions()
+    website: Website = Website()
+    sns: Sns = Sns()
+    ticker: Ticker = Ticker()
+    fm: Fm = Fm()
 
     @field_validator("levels")
     @classmethod

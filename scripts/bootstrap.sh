@@ -5,8 +5,15 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYTHON=${PYTHON:-python3}
-# python3-venv: the venv module and ensurepip; the rest arrive with the channels that need them
-DEBIAN_PACKAGES=(python3-venv)
+# python3-venv: the venv module and ensurepip. g++ and cmake build pyopenjtalk (an sdist); Open JTalk's
+# dictionary and espeak-ng (libespeak-ng1 for pyttsx3) voice the FM channel. BOOTSTRAP_TESTS=1 (test.sh)
+# adds headless Chromium and the Japanese fonts it needs for the page tests.
+DEBIAN_PACKAGES=(python3-venv g++ cmake open-jtalk-mecab-naist-jdic espeak-ng libespeak-ng1)
+if [ "${BOOTSTRAP_TESTS:-0}" = 1 ]; then
+  DEBIAN_PACKAGES+=(chromium fonts-noto-cjk)
+fi
+# pyopenjtalk downloads its dictionary from GitHub unless told where Debian's is (this machine is offline)
+export OPEN_JTALK_DICT_DIR=${OPEN_JTALK_DICT_DIR:-/var/lib/mecab/dic/open-jtalk/naist-jdic}
 
 if ! command -v "$PYTHON" >/dev/null || ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "error: Python 3.11 or newer is needed as '$PYTHON' (set PYTHON=/path/to/python3.11)" >&2

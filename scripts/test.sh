@@ -2,7 +2,7 @@
 # The whole check: lint, types, and every test. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source scripts/bootstrap.sh
+BOOTSTRAP_TESTS=1 source scripts/bootstrap.sh
 .venv/bin/ruff check .
 .venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"
