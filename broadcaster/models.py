@@ -170,6 +170,13 @@ class Recipient(NamedTuple):
 Recipients = Sequence[Recipient]
 
 
+class Published(NamedTuple):
+    """An alert a public channel has carried, and when."""
+
+    alert: Alert
+    sent_at: Timestamp
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """The tracked state of one (alert, channel, recipient)."""

@@ -603,3 +603,19 @@ async def test_one_subscriber_saved_found_changed_and_bounced(store: SQLiteStore
     bounced = await store.get_subscriber_by_id(saved.id)
     assert bounced is not None and bounced.state == SubscriberState.BOUNCED
     assert await store.note_refusals([saved.id], threshold=2) == []  # already bounced: reported once
+
+
+async def test_published_lists_what_a_public_channel_carried_latest_first(store: SQLiteStore) -> None:
+    first, second = make_alert("20261129-100000-aaaaaa", ("email", "sns")), make_alert("20261129-100100-bbbbbb")
+    for alert in (first, second):
+        await approved(store, alert, [])
+    assert await store.published("sns", since=0.0) == []  # approved is not yet carried
+
+    claims = await store.claim("sns", 10, time.time() + 60, time.time())
+    assert [c.alert_id for c in claims] == [first.id, second.id]
+    await store.record("sns", [Outcome(claims[0].id, first.id, SENT)], 1000.0)
+    await store.record("sns", [Outcome(claims[1].id, second.id, FAILED, "quota")], 1001.0)
+    [only] = await store.published("sns", since=0.0)
+    assert only.alert.id == first.id and only.alert.title == first.title and only.sent_at == 1000.0
+    assert await store.published("sns", since=1000.5) == []
+    assert await store.published("email", since=0.0) == []  # subscriber channels have no public row

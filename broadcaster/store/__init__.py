@@ -13,6 +13,7 @@ from broadcaster.models import (
     ChannelReport,
     Claim,
     Outcome,
+    Published,
     Subscriber,
     Timestamp,
 )
@@ -29,6 +30,9 @@ class Store(Protocol):
 
     async def list_alerts(self, limit: int = 50) -> list[Alert]:
         """The newest alerts first."""
+
+    async def published(self, channel: ChannelName, since: Timestamp, limit: int = 500) -> list[Published]:
+        """Alerts a public channel has carried (its row sent) since ``since``, the latest sent first."""
 
     async def latest_alert(self, event_key: str, mode: str) -> Alert | None:
         """The newest version of an event in one mode, or None."""

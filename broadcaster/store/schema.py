@@ -115,4 +115,8 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE subscribers ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: what each public channel has published, newest first (website pages, ticker lines, FM files)
+    """
+    CREATE INDEX deliveries_published ON deliveries(channel, sent_at) WHERE recipient = 0 AND state = 'sent';
+    """,
 )

@@ -17,6 +17,7 @@ from broadcaster.models import (
     ContactKind,
     Mode,
     MsgType,
+    Published,
     Severity,
     Source,
     Text,
@@ -59,6 +60,18 @@ def newest(conn: sqlite3.Connection, limit: int) -> list[Alert]:
     """The newest alerts first."""
     rows = conn.execute(f"SELECT {COLUMNS} FROM alerts ORDER BY created_at DESC LIMIT ?", (limit,))
     return [_alert(row) for row in rows]
+
+
+def published(conn: sqlite3.Connection, channel: ChannelName, since: float, limit: int) -> list[Published]:
+    """Alerts ``channel`` has carried (its one public row sent) since ``since``, the latest sent first."""
+    columns = ", ".join(f"a.{c.strip()}" for c in COLUMNS.split(","))
+    rows = conn.execute(
+        f"""SELECT {columns}, d.sent_at FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+            WHERE d.channel = ? AND d.recipient = 0 AND d.state = 'sent' AND d.sent_at >= ?
+            ORDER BY d.sent_at DESC LIMIT ?""",
+        (channel, since, limit),
+    )
+    return [Published(_alert(row[:-1]), row[-1]) for row in rows]
 
 
 def latest(conn: sqlite3.Connection, event_key: str, mode: str) -> Alert | None:

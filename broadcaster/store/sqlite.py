@@ -23,6 +23,7 @@ from broadcaster.models import (
     ChannelReport,
     Claim,
     Outcome,
+    Published,
     Subscriber,
     Timestamp,
 )
@@ -112,6 +113,10 @@ class SQLiteStore:
     async def list_alerts(self, limit: int = 50) -> list[Alert]:
         """The newest alerts first."""
         return await self._read(sql_alerts.newest, limit)
+
+    async def published(self, channel: ChannelName, since: Timestamp, limit: int = 500) -> list[Published]:
+        """Alerts ``channel`` has carried since ``since``, the latest sent first."""
+        return await self._read(sql_alerts.published, channel, since, limit)
 
     async def latest_alert(self, event_key: str, mode: str) -> Alert | None:
         """The newest version of an event in one mode, or None."""
