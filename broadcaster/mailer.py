@@ -27,7 +27,8 @@ import aiosmtplib
 
 from broadcaster.settings import Settings
 from channels import MissingCredentials
-from channels.email import abort_connection, describe_error, smtp_credentials, smtp_factory
+from channels.email import describe_error, smtp_credentials, smtp_factory
+from channels.smtp_pool import abort_connection
 
 log = logging.getLogger("broadcaster.mailer")
 

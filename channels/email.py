@@ -33,7 +33,7 @@ import re
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, parseaddr
@@ -47,6 +47,7 @@ from broadcaster.rendering import EXERCISE_PREFIX, Renderer
 from broadcaster.settings import Email, Settings
 from broadcaster.tokens import SECRET_ENV, Signer
 from channels.base import Limits
+from channels.smtp_pool import Pool, SmtpFactory
 
 if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
     from channels import ChannelContext
@@ -65,7 +66,6 @@ ANY_ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 MSGID_UNSAFE = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
 
-SmtpFactory = Callable[[], aiosmtplib.SMTP]  # a configured, not yet connected client
 RefusalHook = Callable[[list[int]], Awaitable[object]]  # subscriber ids whose address was refused
 
 
@@ -109,99 +109,6 @@ def mime_body(message: Message, sender: str) -> bytes:
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     return LEADING_DOT.sub(b"..", body)  # dot-stuffed for DATA, once
-
-
-@dataclasses.dataclass(slots=True)
-class _Slot:
-    """One of the pool's connections; ``client`` is None until first used or after it broke."""
-
-    client: aiosmtplib.SMTP | None = None
-    transport: asyncio.BaseTransport | None = None  # kept: after a timeout aiosmtplib forgets it, mid-close
-    last_used: float = 0.0
-
-
-class _Pool:
-    """N SMTP connections, opened lazily, checked with NOOP after idling, dropped when broken."""
-
-    def __init__(self, factory: SmtpFactory, size: int, credentials: tuple[str, str] | None, idle_check: float) -> None:
-        self.size = size
-        self._factory = factory
-        self._credentials = credentials
-        self._idle_check = idle_check
-        self._free: asyncio.LifoQueue[_Slot] = asyncio.LifoQueue()
-        for _ in range(size):
-            self._free.put_nowait(_Slot())
-
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[_Slot]:
-        """Hold one connection; one left by an exception (a cancel too) is closed, as its state is unknown."""
-        slot = await self._free.get()
-        try:
-            yield slot
-        except BaseException:
-            self.discard(slot)
-            raise
-        finally:
-            slot.last_used = time.monotonic()
-            self._free.put_nowait(slot)
-
-    async def ready(self, slot: _Slot) -> aiosmtplib.SMTP:
-        """The slot's connected client: reused when it answers, else (re)connected."""
-        client = slot.client
-        if client is not None and client.is_connected:
-            if time.monotonic() - slot.last_used < self._idle_check:
-                return client
-            try:
-                await client.noop()
-                return client
-            except (aiosmtplib.SMTPException, OSError):
-                log.info("an idle SMTP connection did not answer NOOP; reconnecting")
-        self.discard(slot)
-        client = self._factory()
-        try:
-            await client.connect()  # with STARTTLS configured, EHLO and STARTTLS too
-            if client.is_ehlo_or_helo_needed:
-                try:
-                    await client.ehlo()
-                except aiosmtplib.SMTPHeloError:
-                    await client.helo()
-            # logging in here rather than in connect() keeps a refused login's connection ours to close
-            if self._credentials:
-                await client.login(*self._credentials)
-        except BaseException:
-            abort_connection(client)
-            raise
-        slot.client, slot.transport = client, client.transport
-        return client
-
-    @staticmethod
-    def discard(slot: _Slot) -> None:
-        """Close the slot's connection without a word to the server."""
-        if slot.client is not None:
-            abort_connection(slot.client, slot.transport)
-            slot.client = slot.transport = None
-
-    async def aclose(self) -> None:
-        """QUIT the idle connections and close them (connections in use are closed when released)."""
-        while not self._free.empty():
-            slot = self._free.get_nowait()
-            if slot.client is not None and slot.client.is_connected:
-                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                    await slot.client.execute_command(b"QUIT", timeout=2.0)
-            self.discard(slot)
-        await asyncio.sleep(0)  # the aborted transports release their sockets on the loop's next turn
-
-
-def abort_connection(client: aiosmtplib.SMTP, transport: asyncio.BaseTransport | None = None) -> None:
-    """Drop a client's connection at once.
-
-    aiosmtplib closes a TLS connection gracefully, waiting for the server's close_notify; from a
-    server that hangs, that wait outlives the send and can outlive the event loop.
-    """
-    for t in (client.transport, transport):
-        if isinstance(t, asyncio.WriteTransport):
-            t.abort()
-    client.close()
 
 
 class _Batch:
@@ -259,7 +166,7 @@ class EmailChannel:
         self.unsubscribe_mailto = conf.unsubscribe_mailto
         self.signer = signer
         self.on_refused = on_refused
-        self._pool = _Pool(client_factory, conf.pool, credentials, idle_check)
+        self._pool = Pool(client_factory, conf.pool, credentials, idle_check)
         channel = settings.channels.get(self.name)
         # stop starting messages well before the dispatcher's timeout cancels the whole send(): a
         # cancelled send() counts every recipient as unsent, and those already reached would get it twice
