@@ -619,3 +619,12 @@ async def test_published_lists_what_a_public_channel_carried_latest_first(store:
     assert only.alert.id == first.id and only.alert.title == first.title and only.sent_at == 1000.0
     assert await store.published("sns", since=1000.5) == []
     assert await store.published("email", since=0.0) == []  # subscriber channels have no public row
+
+
+async def test_seen_entries_are_forgotten_after_a_month(store: SQLiteStore) -> None:
+    day = 86_400.0
+    assert await store.mark_seen("jma", ["old", "recent"], now=1_000 * day) == ["old", "recent"]
+    assert await store.mark_seen("jma", ["recent"], now=1_025 * day) == []  # within the month: remembered
+    # a month and more later the first ones are forgotten (once an hour the store prunes)
+    assert await store.mark_seen("jma", ["old", "new"], now=1_031 * day) == ["old", "new"]
+    assert query(store.path, "SELECT count(*) FROM feed_seen") == [(2,)]

@@ -119,4 +119,8 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX deliveries_published ON deliveries(channel, sent_at) WHERE recipient = 0 AND state = 'sent';
     """,
+    # 5: feed entries are forgotten after a month (store.mark_seen)
+    """
+    CREATE INDEX feed_seen_at ON feed_seen(seen_at);
+    """,
 )

@@ -42,3 +42,8 @@ def mark_seen(conn: sqlite3.Connection, feed: str, entry_ids: Sequence[str], now
         for entry_id in entry_ids
         if conn.execute("INSERT OR IGNORE INTO feed_seen VALUES (?, ?, ?)", (feed, entry_id, now)).rowcount
     ]
+
+
+def forget_seen(conn: sqlite3.Connection, before: float) -> int:
+    """Forget entries first seen before ``before``; returns how many."""
+    return conn.execute("DELETE FROM feed_seen WHERE seen_at < ?", (before,)).rowcount

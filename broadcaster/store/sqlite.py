@@ -30,6 +30,9 @@ from broadcaster.models import (
 from broadcaster.store import sql_alerts, sql_deliveries, sql_journal, sql_subscribers
 from broadcaster.store.schema import MIGRATIONS
 
+SEEN_DAYS = 30  # how long mark_seen remembers an entry
+PRUNE_EVERY_S = 3600.0
+
 T = TypeVar("T")
 P = ParamSpec("P")
 Sql = Callable[Concatenate[sqlite3.Connection, P], T]
@@ -42,6 +45,7 @@ class SQLiteStore:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._seen_pruned_at = 0.0
 
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
@@ -217,5 +221,10 @@ class SQLiteStore:
         await self._write(sql_journal.feed_set, feed, key, value)
 
     async def mark_seen(self, feed: str, entry_ids: Sequence[str], now: Timestamp) -> list[str]:
-        """Remember entries; returns those not seen before, in the order given."""
+        """Remember entries; returns those not seen before, in the order given. Forgets those past SEEN_DAYS."""
+        if now - self._seen_pruned_at > PRUNE_EVERY_S:
+            # feeds list an entry for days at most, so month-old ids can never come back; without this the
+            # table grows by every JMA document and webhook event for ever
+            self._seen_pruned_at = now
+            await self._write(sql_journal.forget_seen, now - SEEN_DAYS * 86_400)
         return await self._write(sql_journal.mark_seen, feed, entry_ids, now)
