@@ -15,7 +15,7 @@ from typing import IO
 import aiohttp
 from aiohttp import web
 
-from broadcaster import instance, subscription_pages
+from broadcaster import instance, subscription_pages, website_pages
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.line_webhook import LineWebhook, make_webhook_handler, no_reply
 from broadcaster.mailer import Mailer, make_mailer
@@ -80,6 +80,7 @@ def make_app(settings: Settings, lock: IO[bytes]) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/line/webhook", line_webhook)
     subscription_pages.add_routes(app)
+    website_pages.add_routes(app)
     return app
 
 
@@ -90,6 +91,7 @@ async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -
     if recovered:
         log.info("recovered %d deliveries claimed by a previous run", recovered)
     renderer = Renderer(settings)
+    website_pages.setup(app, store, settings, renderer)
     channels = build_channels(settings, renderer, os.environ, store)
     for notice in channels.notices:
         log.warning(notice)

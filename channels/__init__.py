@@ -13,7 +13,7 @@ from broadcaster.models import ContactKind
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
-from channels import email, line
+from channels import email, line, website
 from channels.base import Channel
 from channels.outbox import OutboxChannel
 
@@ -47,10 +47,11 @@ def _email(ctx: ChannelContext) -> Channel:
     return email.create(ctx, on_refused=refused)
 
 
-# name -> factory; the broadcast channels (sns, website, ticker, fm) register here as they are built
+# name -> factory
 IMPLEMENTATIONS: dict[str, ChannelFactory] = {
     "email": _email,
     "line": line.create,
+    "website": website.create,
 }
 
 

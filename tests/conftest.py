@@ -43,6 +43,7 @@ def site(tmp_path: Path) -> SiteFactory:
             },
             "retry": {"base_delay": 0.0, "max_delay": 0.0, "jitter": 0.0},
             "jma": {"enabled": False},  # tests that poll point [jma] feeds at a local server
+            "fm": {"drop_dir": str(tmp_path / "var" / "fm")},
         }
         for section, values in (sections or {}).items():
             merged.setdefault(section, {}).update(values)
