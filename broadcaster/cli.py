@@ -194,7 +194,7 @@ async def _settled(store: SQLiteStore, alert_ids: list[str]) -> bool:
 
 async def _deliver_here(settings: Settings, store: SQLiteStore, alert_ids: list[str]) -> None:
     await store.recover(time.time(), all_leases=True)
-    channels = build_channels(settings, Renderer(settings), os.environ)
+    channels = build_channels(settings, Renderer(settings), os.environ, store)
     for notice in channels.notices:
         log.info(notice)
     try:

@@ -13,7 +13,7 @@ from broadcaster.models import ContactKind
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
-from channels import email, line, website
+from channels import email, line, sns, website
 from channels.base import Channel
 from channels.outbox import OutboxChannel
 
@@ -51,6 +51,7 @@ def _email(ctx: ChannelContext) -> Channel:
 IMPLEMENTATIONS: dict[str, ChannelFactory] = {
     "email": _email,
     "line": line.create,
+    "sns": sns.create,
     "website": website.create,
 }
 
