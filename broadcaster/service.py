@@ -15,7 +15,7 @@ from typing import IO
 import aiohttp
 from aiohttp import web
 
-from broadcaster import instance, subscription_pages, website_pages
+from broadcaster import fm_feed, instance, subscription_pages, ticker_feed, website_pages
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.line_webhook import LineWebhook, make_webhook_handler, no_reply
 from broadcaster.mailer import Mailer, make_mailer
@@ -81,6 +81,8 @@ def make_app(settings: Settings, lock: IO[bytes]) -> web.Application:
     app.router.add_post("/line/webhook", line_webhook)
     subscription_pages.add_routes(app)
     website_pages.add_routes(app)
+    fm_feed.add_routes(app)
+    ticker_feed.add_routes(app)
     return app
 
 
@@ -92,6 +94,8 @@ async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -
         log.info("recovered %d deliveries claimed by a previous run", recovered)
     renderer = Renderer(settings)
     website_pages.setup(app, store, settings, renderer)
+    fm_feed.setup(app, store, settings, renderer)
+    ticker_feed.setup(app, store, settings, renderer)
     channels = build_channels(settings, renderer, os.environ, store)
     for notice in channels.notices:
         log.warning(notice)

@@ -13,7 +13,7 @@ from broadcaster.models import ContactKind
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
-from channels import email, line, sns, website
+from channels import email, fm, line, sns, ticker, website
 from channels.base import Channel
 from channels.outbox import OutboxChannel
 
@@ -53,6 +53,8 @@ IMPLEMENTATIONS: dict[str, ChannelFactory] = {
     "line": line.create,
     "sns": sns.create,
     "website": website.create,
+    "ticker": ticker.create,
+    "fm": fm.create,
 }
 
 

@@ -254,7 +254,8 @@ def test_exercise_prefix_typed_in_the_title_is_not_repeated(
 def test_exercise_speech_has_no_prefix_but_says_so(settings: Settings) -> None:
     message = Renderer(settings).render("fm", make_alert(mode=Mode.EXERCISE), "ja", base.NO_LIMITS)
     assert EXERCISE_PREFIX not in message.speech
-    assert message.speech.startswith("これは、訓練放送です。")
+    lines = message.speech.splitlines()
+    assert lines[:2] == ["（チャイム）", "これは、訓練放送です。"] and lines[-1] == "これは、訓練放送です。"
 
 
 # -- undefined names and escaping ------------------------------------------------

@@ -55,6 +55,7 @@ class Tweet:
     id: str
     text: str
     reply_to: str | None
+    accepted_at: float = 0.0  # time.time() when the fake accepted it (bench/broadcast_latency.py)
 
 
 def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -162,7 +163,7 @@ class FakeX:
             )
         if any(t.text == text for t in self.tweets.values()):
             return _problem(403, "Forbidden", DUPLICATE)
-        tweet = Tweet(str(next(self._ids)), text, reply_to)
+        tweet = Tweet(str(next(self._ids)), text, reply_to, time.time())
         self.tweets[tweet.id] = tweet
         data = {"id": tweet.id, "text": text, "edit_history_tweet_ids": [tweet.id]}
         return web.json_response({"data": data}, status=201)

@@ -1,0 +1,149 @@
+"""Time from an alert's approval to each broadcast channel's completion, over N alerts (default 100).
+
+The real service path: build_channels() with the real website (with its static export), ticker, sns
+and fm channels, the real Dispatcher, tracking in SQLite. X is the local fake (tests/fakes/x.py) in
+this process. Alerts are approved one after another, each once the previous one is complete on every
+channel, so each latency is that of an alert arriving at a quiet service. Completion means:
+
+- website: its delivery row is sent, i.e. the pages and the static export show it;
+- ticker: its row is sent, i.e. /ticker.txt lists the line;
+- sns: the fake X accepted the thread's first post;
+- fm: the WAV is in the drop folder (the file's modification time).
+
+Each alert is a level-4 disaster alert of about 200 characters (title, body and instruction), the
+size the FM target is set for. Prints one JSON line:
+{"alerts": N, "website": {"p50_ms", "p99_ms"}, "ticker": {...}, "sns": {...}, "fm": {...}}.
+The sns channel is paced at 50 posts/s here (the default config paces X at 1/s), so the figure is
+the channel's own latency, not X's rate limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from broadcaster.dispatcher import Dispatcher
+from broadcaster.models import Alert, Mode, Source
+from broadcaster.rendering import Renderer
+from broadcaster.service import tune_gc
+from broadcaster.settings import Settings, load_settings
+from broadcaster.store.sqlite import SQLiteStore
+from channels import build_channels
+from tests.fakes.x import ENVIRON, FakeX, serve
+
+CHANNELS = ("website", "ticker", "sns", "fm")
+BODY = (
+    "思川の水位が氾濫危険水位に達しました。間々田地区、乙女地区、粟宮地区の一部に避難指示を発令しました。"
+    "避難所は間々田小学校、乙女小学校、小山市立文化センターです。夜間の移動は危険を伴うため、"
+    "近くの頑丈な建物の二階以上へ避難してください。"
+)
+INSTRUCTION = "直ちに安全な場所へ避難してください。午後十時に続報をお知らせします。"
+
+
+def bench_settings(folder: Path, x_base: str) -> Settings:
+    """Default settings with everything in ``folder`` and X pointed at the fake."""
+    site = folder / "bench.toml"
+    site.write_text(
+        f'[storage]\npath = "{folder / "bench.db"}"\noutbox_dir = "{folder / "outbox"}"\n'
+        f'[website]\nexport_dir = "{folder / "export"}"\n'
+        f'[fm]\ndrop_dir = "{folder / "fm"}"\n'
+        f'[sns]\ntargets = ["x"]\nx_api_base = "{x_base}"\ndaily_quota = 100000\nreserve = 0\n'
+        "[channels.sns]\nrate_per_s = 50.0\nburst = 50\n"
+        "[jma]\nenabled = false\n",
+        encoding="utf-8",
+    )
+    return load_settings(site)
+
+
+def make_alert(i: int) -> Alert:
+    """A level-4 disaster alert of about 200 characters, on the broadcast channels."""
+    return Alert(
+        id=f"bench-{i:04d}",
+        source=Source.STAFF,
+        category="disaster",
+        level=4,
+        title=f"小山市に避難指示（第{i}報）",
+        body=BODY,
+        instruction=INSTRUCTION,
+        mode=Mode.LIVE,
+        channels=CHANNELS,
+        created_at=time.time(),
+    )
+
+
+def sent_times(db: Path, alert_id: str) -> dict[str, float]:
+    """When each channel's row of the alert was recorded sent (read-only, beside the store)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT channel, sent_at FROM deliveries WHERE alert_id = ? AND state = 'sent'", (alert_id,))
+        return {channel: sent_at for channel, sent_at in rows}
+
+
+async def run(n: int, folder: Path) -> dict[str, Any]:
+    """Approve ``n`` alerts one after another and collect each channel's latency."""
+    fake = FakeX()
+    latencies: dict[str, list[float]] = {c: [] for c in CHANNELS}
+    async with serve(fake) as x_base:
+        settings = bench_settings(folder, x_base)
+        db = settings.path(settings.storage.path)
+        store = await SQLiteStore.open(db)
+        channels = build_channels(settings, Renderer(settings), {**os.environ, **ENVIRON}, store)
+        not_real = [c for c in CHANNELS if type(channels.live[c]).__name__ == "OutboxChannel"]
+        if not_real:
+            raise SystemExit(f"these channels run as the outbox, so there is nothing to time: {not_real}")
+        tune_gc()  # as the service does once it has started
+        try:
+            async with Dispatcher(store, channels, settings) as dispatcher:
+                for i in range(n):
+                    alert = make_alert(i)
+                    await store.create_alert(alert, "bench", "bench")
+                    approved = time.time()
+                    await dispatcher.approve(alert.id, "bench", "bench")
+
+                    async def complete(alert_id: str = alert.id) -> bool:
+                        return len(await asyncio.to_thread(sent_times, db, alert_id)) == len(CHANNELS)
+
+                    await dispatcher.wait_until(complete)
+                    done = sent_times(db, alert.id)
+                    first_post = min(t.accepted_at for t in fake.tweets.values() if f"/alerts/{alert.id}" in t.text)
+                    wav = settings.path(settings.fm.drop_dir) / f"{alert.id}.wav"
+                    finished = {
+                        "website": done["website"],
+                        "ticker": done["ticker"],
+                        "sns": first_post,
+                        "fm": wav.stat().st_mtime,
+                    }
+                    for name, at in finished.items():
+                        latencies[name].append(at - approved)
+        finally:
+            for channel in {*channels.live.values(), *channels.exercise.values()}:
+                await channel.aclose()
+            await store.aclose()
+    return {"alerts": n, **{c: summary(v) for c, v in latencies.items()}}
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """p50 and p99 in milliseconds."""
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50_ms": round(statistics.median(values) * 1000, 1), "p99_ms": round(cuts[98] * 1000, 1)}
+
+
+def main() -> None:
+    """Parse arguments and print the JSON line."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--alerts", type=int, default=100)
+    args = p.parse_args()
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    with tempfile.TemporaryDirectory(prefix="bench-broadcast-") as folder:
+        print(json.dumps(asyncio.run(run(args.alerts, Path(folder)))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""What community FM has on air, over HTTP: ``/fm/latest.wav``, ``/fm/playlist.m3u`` and ``/fm/<alert_id>.wav``.
+
+"On air" is what the fm channel carried (``store.published("fm", …)``), in live mode, taking only the
+latest version of each event (an alert without an event key is its own event), and leaving out events
+whose latest version is a cancel, alerts past their ``expires``, and alerts without an expiry sent
+more than ``UNEXPIRING_FOR`` ago. The files are the ones the fm channel wrote to the drop folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from broadcaster.models import AlertState, Mode, MsgType, Published, Timestamp
+from broadcaster.rendering import Renderer
+from broadcaster.settings import Settings
+from broadcaster.store import Store
+
+CHANNEL = "fm"
+UNEXPIRING_FOR = 86_400.0  # seconds an alert without ``expires`` stays on the playlist
+ALERT_ID = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+WAV_TYPE = "audio/wav"
+M3U_TYPE = "audio/x-mpegurl"
+NOTHING_ON_AIR = "No live FM announcement is on air now.\n"
+
+
+@dataclass(frozen=True, slots=True)
+class FmFeed:
+    """The state the FM routes need."""
+
+    store: Store
+    drop_dir: Path
+    clock: Callable[[], float] = field(default=time.time)
+
+    async def on_air(self) -> list[Published]:
+        """The live alerts on air now whose WAV is in the drop folder, the latest sent first."""
+        return [p for p in on_air(await self.store.published(CHANNEL, 0.0), self.clock()) if self.wav(p).is_file()]
+
+    def wav(self, item: Published) -> Path:
+        """The WAV the fm channel wrote for an alert."""
+        return self.drop_dir / f"{item.alert.id}.wav"
+
+
+FM_FEED = web.AppKey("fm_feed", FmFeed)
+
+
+def on_air(published: list[Published], now: Timestamp) -> list[Published]:
+    """Live, latest version per event, not cancelled, not expired; the latest sent first."""
+    latest: dict[str, Published] = {}
+    for item in published:
+        alert = item.alert
+        if alert.mode != Mode.LIVE:
+            continue
+        key = alert.event_key or alert.id
+        held = latest.get(key)
+        if held is None or alert.version > held.alert.version:
+            latest[key] = item
+    current = [
+        item
+        for item in latest.values()
+        if item.alert.msg_type != MsgType.CANCEL
+        and item.alert.state != AlertState.CANCELLED
+        and (item.alert.expires > now if item.alert.expires is not None else item.sent_at > now - UNEXPIRING_FOR)
+    ]
+    return sorted(current, key=lambda item: item.sent_at, reverse=True)
+
+
+def duration(path: Path) -> float:
+    """Seconds of audio in a WAV file (0 if it cannot be read)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getnframes() / w.getframerate()
+    except (OSError, wave.Error, EOFError, ZeroDivisionError):
+        return 0.0
+
+
+def playlist(entries: list[tuple[str, float, str]]) -> str:
+    """An extended M3U playlist of (url, seconds, title)."""
+    lines = ["#EXTM3U"]
+    for url, seconds, title in entries:
+        lines.append(f"#EXTINF:{math.ceil(seconds)},{' '.join(title.split())}")
+        lines.append(url)
+    return "\n".join(lines) + "\n"
+
+
+def setup(app: web.Application, store: Store, settings: Settings, renderer: Renderer) -> None:
+    """Put the FM routes' state on the app (called at service start-up)."""
+    app[FM_FEED] = FmFeed(store, settings.path(settings.fm.drop_dir))
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the FM routes."""
+    app.router.add_get("/fm/latest.wav", latest_wav)
+    app.router.add_get("/fm/playlist.m3u", playlist_m3u)
+    app.router.add_get("/fm/{alert_id:" + ALERT_ID + r"}.wav", alert_wav, name="fm_alert")
+
+
+async def latest_wav(request: web.Request) -> web.StreamResponse:
+    """The newest live announcement on air, or 404."""
+    items = await request.app[FM_FEED].on_air()
+    if not items:
+        raise web.HTTPNotFound(text=NOTHING_ON_AIR)
+    return _wav_response(request.app[FM_FEED].wav(items[0]), items[0].alert.id)
+
+
+async def alert_wav(request: web.Request) -> web.StreamResponse:
+    """One announcement, while it is on air; 404 otherwise (a cancelled alert is not served)."""
+    feed, alert_id = request.app[FM_FEED], request.match_info["alert_id"]
+    for item in await feed.on_air():
+        if item.alert.id == alert_id:
+            return _wav_response(feed.wav(item), alert_id)
+    raise web.HTTPNotFound(text=f"Alert {alert_id} is not on air on FM.\n")
+
+
+async def playlist_m3u(request: web.Request) -> web.Response:
+    """Every announcement on air, the newest first, with durations and titles."""
+    feed = request.app[FM_FEED]
+    items = await feed.on_air()
+    seconds = await asyncio.to_thread(lambda: [duration(feed.wav(item)) for item in items])
+    base = request.url.origin()
+    entries = [
+        (str(base.join(request.app.router["fm_alert"].url_for(alert_id=item.alert.id))), secs, item.alert.title)
+        for item, secs in zip(items, seconds, strict=True)
+    ]
+    return web.Response(
+        text=playlist(entries), content_type=M3U_TYPE, charset="utf-8", headers={"Cache-Control": "no-cache"}
+    )
+
+
+def _wav_response(path: Path, alert_id: str) -> web.FileResponse:
+    return web.FileResponse(
+        path, headers={"Content-Type": WAV_TYPE, "Cache-Control": "no-cache", "X-Alert-Id": alert_id}
+    )

@@ -1,0 +1,313 @@
+"""The cable-TV ticker (L字 / 文字スーパー): one full-width line per alert, for the stations' equipment.
+
+The line: the ``ticker`` block of templates/ticker/, on one line, ASCII and half-width kana turned
+full-width (jaconv), control characters and runs of spaces made one full-width space, at most
+``[ticker] max_length`` characters (cut with …). Tags come from the renderer and the macros:
+【訓練】, 【取消】/【更新】, and 【警戒レベルＮ】 for level 3 and above. ``render_ticker`` makes it; the
+poll endpoints (broadcaster/ticker_feed.py) call the same function, so every way of delivery airs the
+same words.
+
+Each line sits in a *slot* named by its key: the alert's event key, or its id when it has none. An
+update of the event replaces the line in its slot; a cancel removes it. A line stays on air until
+its alert expires; one without an expiry stays ``UNTIMED_TTL`` after the alert was created.
+
+The stations take the line three ways; ``send`` does the two that push, each only when configured
+(with neither, ``send`` succeeds at once and the poll endpoints are the delivery):
+
+1. Mail to ``[ticker] station_email`` through the [email] relay. Subject ``【<city>】L字 <alert id>``;
+   the plain-text UTF-8 body, which the station's equipment cuts at the markers::
+
+       ==START==
+       <the line>
+       ==END==
+       ACTION: ADD            (DEL for a cancel: take the line of KEY off the air)
+       KEY: <slot key>
+       ID: <alert id>
+       EXPIRES: 2026-11-26T18:00:00+09:00
+
+2. A TCP push to ``[ticker] tcp_host``:``tcp_port``. One connection per command; the command is one
+   UTF-8 line ending in CRLF, and the station answers one line::
+
+       ADD <key> <expires> <line>\\r\\n    show <line> in slot <key> (replacing what is there) until
+                                         <expires>, seconds since the epoch (UTC)
+       DEL <key>\\r\\n                    take slot <key> off the air (an unknown key is not an error)
+       reply: OK[ <text>]               done
+              ERR <reason>              refused; the same command will be refused again
+              anything else, nothing within the time budget, or a closed connection: try again later
+
+   ``<key>`` is percent-encoded (RFC 3986 unreserved characters stay), so it never holds a space.
+   Both commands are idempotent, so a command sent again after a restart changes nothing.
+
+Every broadcast channel airs an alert at most once: the dispatcher keeps one delivery row per
+(alert, channel), and ``send`` remembers in the store which of the two pushes has succeeded for an
+alert, so a retry after one of them failed repeats only the other. A crash between a station's
+acceptance and that note can repeat a push once; ADD is idempotent, and a repeated mail has the same
+subject. Errors: connection refused, timeouts, 4xx and an unexpected reply are TransientError; a 5xx
+refusal from the relay or ERR from the TCP station is PermanentError. Exercise alerts never reach
+this channel (the core sends them to the outbox); should one arrive, it is refused before any I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import re
+import ssl
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+import aiosmtplib
+import jaconv
+
+from broadcaster.errors import ConfigError, DeliveryError, PermanentError, TransientError
+from broadcaster.models import Alert, AlertId, Message, Mode, MsgType, Recipients, Timestamp
+from broadcaster.rendering import Renderer, fit
+from broadcaster.settings import Settings
+from broadcaster.store import Store
+from channels.base import Limits
+from channels.email import ADDRESS, describe_error
+
+if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
+    from broadcaster.mailer import Mail
+    from channels import ChannelContext
+
+NAME = "ticker"
+ORDER = "ticker.json"  # the Message attachment holding what send() pushes
+UNTIMED_TTL = 24 * 3600.0  # how long a line without an expiry stays on air, from the alert's creation
+JST = timezone(timedelta(hours=9))
+MAX_REPLY = 1024  # bytes of a station's reply line
+DONE_FEED = "ticker-done"  # store.feed_* namespace: which pushes of an alert have succeeded
+CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+SPACES = re.compile(r"\s+")
+
+
+def limits_for(settings: Settings) -> Limits:
+    """The ticker's limits: one line of at most ``[ticker] max_length`` characters."""
+    return Limits(ticker=settings.ticker.max_length, single_line=True)
+
+
+def fullwidth(text: str) -> str:
+    """One line of full-width text: ASCII and half-width kana widened, controls and space runs one 「　」."""
+    text = jaconv.h2z(CONTROLS.sub(" ", text), kana=True, ascii=True, digit=True)
+    return SPACES.sub("\u3000", text).strip()
+
+
+def render_ticker(renderer: Renderer, alert: Alert, lang: str, limits: Limits) -> Message:
+    """The alert rendered for the ticker: its full-width line in ``ticker``, within ``limits``."""
+    # fitted once, after widening: a half-width kana and its sound mark become one character
+    message = renderer.render(NAME, alert, lang, dataclasses.replace(limits, ticker=None))
+    line = fit(fullwidth(message.ticker), limits.ticker, limits.measure)
+    return dataclasses.replace(message, ticker=line)
+
+
+def line_key(alert: Alert) -> str:
+    """The slot an alert's line occupies: its event, or the alert alone."""
+    return alert.event_key or alert.id
+
+
+def expires_at(alert: Alert) -> Timestamp:
+    """When the alert's line leaves the air."""
+    return alert.expires if alert.expires is not None else alert.created_at + UNTIMED_TTL
+
+
+def iso(ts: Timestamp) -> str:
+    """A time as ISO 8601 in Japan time, to the second (e.g. 2026-11-26T18:00:00+09:00)."""
+    return datetime.fromtimestamp(ts, JST).isoformat(timespec="seconds")
+
+
+class Order(NamedTuple):
+    """What the stations are told about one alert: put a line in a slot, or take the slot off."""
+
+    action: str  # "ADD" or "DEL"
+    key: str
+    alert_id: AlertId
+    expires: Timestamp
+    line: str
+
+    @classmethod
+    def of(cls, alert: Alert, line: str) -> Order:
+        """The order for an alert and its rendered line."""
+        action = "DEL" if alert.msg_type == MsgType.CANCEL else "ADD"
+        return cls(action, line_key(alert), alert.id, expires_at(alert), line)
+
+    def command(self) -> bytes:
+        """The TCP command line."""
+        key = urllib.parse.quote(self.key, safe="")
+        text = f"DEL {key}" if self.action == "DEL" else f"ADD {key} {int(self.expires)} {self.line}"
+        return (text + "\r\n").encode("utf-8")
+
+    def mail(self, city: str, to: str) -> Mail:
+        """The mail to the station's ingest address (fixed format, see the module docstring)."""
+        from broadcaster.mailer import Mail  # here: broadcaster.mailer imports the channels package
+
+        body = (
+            f"==START==\n{self.line}\n==END==\n"
+            f"ACTION: {self.action}\nKEY: {self.key}\nID: {self.alert_id}\nEXPIRES: {iso(self.expires)}\n"
+        )
+        return Mail(0, to, f"【{city}】L字 {self.alert_id}", body)
+
+
+class MailTransport(Protocol):
+    """broadcaster.mailer.Smtp: one connection per mail through the [email] relay."""
+
+    async def deliver(self, mail: Mail) -> None:
+        """Send one mail or raise the SMTP or socket error."""
+
+
+class LinePush:
+    """The TCP line push: one connection per command, one reply line."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+
+    async def push(self, command: bytes) -> None:
+        """Send one command and read the station's reply; raises a DeliveryError."""
+        writer: asyncio.StreamWriter | None = None
+        try:
+            reader, writer = await asyncio.open_connection(self.host, self.port, limit=MAX_REPLY)
+            writer.write(command)
+            await writer.drain()
+            reply = await reader.readline()
+        except (OSError, ValueError, asyncio.LimitOverrunError) as exc:
+            raise TransientError(f"ticker station {self.host}:{self.port}: {describe_error(exc)}") from exc
+        finally:
+            if writer is not None:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+        answer = reply.decode("utf-8", "replace").strip()
+        if answer == "OK" or answer.startswith("OK "):
+            return
+        if answer.startswith("ERR"):
+            raise PermanentError(f"ticker station refused the line: {answer[:200]}")
+        raise TransientError(
+            f"ticker station: unexpected reply {answer[:80]!r}" if answer else "ticker station: no reply"
+        )
+
+
+class TickerChannel:
+    """The ticker channel: renders the line; pushes it by mail and TCP where configured."""
+
+    name: str = NAME
+
+    def __init__(
+        self,
+        settings: Settings,
+        renderer: Renderer,
+        *,
+        mail: MailTransport | None = None,
+        push: LinePush | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.limits = limits_for(settings)
+        self.renderer = renderer
+        self.city = settings.city.name
+        self.station_email = settings.ticker.station_email
+        self.mail_transport = mail
+        self.line_push = push
+        self.store = store
+        channel = settings.channels.get(NAME)
+        # both pushes must fit inside the dispatcher's timeout, which would cancel the whole send()
+        self._budget = (channel.timeout if channel else 30.0) / 3
+
+    def render(self, alert: Alert, lang: str) -> Message:
+        """The line, with the stations' order as the attachment ``ticker.json``; no I/O."""
+        message = render_ticker(self.renderer, alert, lang, self.limits)
+        order = Order.of(alert, message.ticker)
+        return dataclasses.replace(
+            message, attachments=((ORDER, json.dumps(order._asdict(), ensure_ascii=False).encode()),)
+        )
+
+    async def send(self, message: Message, to: Recipients) -> None:
+        """Mail and push the order; each target that succeeds is not repeated by a retry."""
+        if message.mode != Mode.LIVE:
+            raise PermanentError("an exercise alert never goes on the air")
+        order = self._order(message)
+        targets: list[tuple[str, Callable[[Order], Awaitable[None]]]] = []
+        if self.line_push is not None:
+            targets.append(("tcp", self._push))
+        if self.mail_transport is not None:
+            targets.append(("mail", self._mail))
+        errors: list[DeliveryError] = []
+        for target, deliver in targets:
+            if await self._done(target, order.alert_id):
+                continue
+            try:
+                async with asyncio.timeout(self._budget):
+                    await deliver(order)
+            except TimeoutError:
+                errors.append(TransientError(f"{target}: no answer within {self._budget:g} s"))
+            except DeliveryError as exc:
+                errors.append(exc)
+            else:
+                await self._note_done(target, order.alert_id)
+        if not errors:
+            return
+        # one that can succeed later keeps the row open; the permanent one is then reported by the last attempt
+        transient = [e for e in errors if isinstance(e, TransientError)]
+        text = "; ".join(str(e) for e in errors)
+        raise TransientError(text) if transient else PermanentError(text)
+
+    @staticmethod
+    def _order(message: Message) -> Order:
+        data = next((d for name, d in message.attachments if name == ORDER), None)
+        if data is None:
+            raise PermanentError("message was not rendered by the ticker channel (no ticker.json)")
+        return Order(**json.loads(data))
+
+    async def _push(self, order: Order) -> None:
+        assert self.line_push is not None
+        await self.line_push.push(order.command())
+
+    async def _mail(self, order: Order) -> None:
+        assert self.mail_transport is not None
+        try:
+            await self.mail_transport.deliver(order.mail(self.city, self.station_email))
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            error = PermanentError if all(r.code >= 500 for r in exc.recipients) else TransientError
+            raise error(f"station address refused: {describe_error(exc)}") from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            error = PermanentError if exc.code >= 500 else TransientError
+            raise error(f"mail relay: {describe_error(exc)}") from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise TransientError(f"mail relay: {describe_error(exc)}") from exc
+
+    async def _done(self, target: str, alert_id: AlertId) -> bool:
+        if self.store is None:
+            return False
+        return await self.store.feed_get(DONE_FEED, f"{alert_id}:{target}") is not None
+
+    async def _note_done(self, target: str, alert_id: AlertId) -> None:
+        if self.store is not None:
+            await self.store.feed_set(DONE_FEED, f"{alert_id}:{target}", str(time.time()))
+
+    async def aclose(self) -> None:
+        """Nothing is kept open between sends."""
+
+
+def create(ctx: ChannelContext, *, tls_context: ssl.SSLContext | None = None) -> TickerChannel:
+    """The ticker channel; needs no credentials of its own (the station mail uses the [email] relay's)."""
+    from broadcaster.mailer import Smtp  # here, not at the top: broadcaster.mailer imports the channels package
+    from channels.email import smtp_credentials
+
+    settings = ctx.settings
+    conf = settings.ticker
+    mail: MailTransport | None = None
+    if conf.station_email:
+        if not ADDRESS.fullmatch(conf.station_email):
+            raise ConfigError(f"ticker.station_email: {conf.station_email!r} is not a plain ASCII address")
+        if not settings.email.host:
+            raise ConfigError("ticker.station_email is set but [email] host is empty: the mail needs a relay")
+        mail = Smtp(settings, smtp_credentials(ctx.environ), tls_context)
+    push = None
+    if conf.tcp_host or conf.tcp_port:
+        if not (conf.tcp_host and conf.tcp_port):
+            raise ConfigError("ticker.tcp_host and ticker.tcp_port: set both for the TCP push, or neither")
+        push = LinePush(conf.tcp_host, conf.tcp_port)
+    return TickerChannel(settings, ctx.renderer, mail=mail, push=push, store=ctx.store)
