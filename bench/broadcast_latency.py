@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
@@ -81,9 +82,9 @@ def make_alert(i: int) -> Alert:
 
 def sent_times(db: Path, alert_id: str) -> dict[str, float]:
     """When each channel's row of the alert was recorded sent (read-only, beside the store)."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT channel, sent_at FROM deliveries WHERE alert_id = ? AND state = 'sent'", (alert_id,))
-        return {channel: sent_at for channel, sent_at in rows}
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        sql = "SELECT channel, sent_at FROM deliveries WHERE alert_id = ? AND state = 'sent'"
+        return {channel: sent_at for channel, sent_at in conn.execute(sql, (alert_id,))}
 
 
 async def run(n: int, folder: Path) -> dict[str, Any]:
