@@ -72,7 +72,7 @@ def make_alert(i: int) -> Alert:
         category="disaster",
         level=4,
         title=f"小山市に避難指示（第{i}報）",
-        body=BODY,
+        body=f"第{i}報。{BODY}",  # alerts differ, as real ones do (X refuses a repeated post)
         instruction=INSTRUCTION,
         mode=Mode.LIVE,
         channels=CHANNELS,
@@ -80,11 +80,11 @@ def make_alert(i: int) -> Alert:
     )
 
 
-def sent_times(db: Path, alert_id: str) -> dict[str, float]:
-    """When each channel's row of the alert was recorded sent (read-only, beside the store)."""
+def rows(db: Path, alert_id: str) -> dict[str, tuple[str, float | None, str]]:
+    """Each channel's row of the alert: state, sent_at, last error (read-only, beside the store)."""
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        sql = "SELECT channel, sent_at FROM deliveries WHERE alert_id = ? AND state = 'sent'"
-        return {channel: sent_at for channel, sent_at in conn.execute(sql, (alert_id,))}
+        sql = "SELECT channel, state, sent_at, last_error FROM deliveries WHERE alert_id = ?"
+        return {channel: (state, sent_at, error) for channel, state, sent_at, error in conn.execute(sql, (alert_id,))}
 
 
 async def run(n: int, folder: Path) -> dict[str, Any]:
@@ -108,11 +108,15 @@ async def run(n: int, folder: Path) -> dict[str, Any]:
                     approved = time.time()
                     await dispatcher.approve(alert.id, "bench", "bench")
 
-                    async def complete(alert_id: str = alert.id) -> bool:
-                        return len(await asyncio.to_thread(sent_times, db, alert_id)) == len(CHANNELS)
+                    async def settled(alert_id: str = alert.id) -> bool:
+                        states = await asyncio.to_thread(rows, db, alert_id)
+                        return all(state not in ("pending", "sending") for state, _, _ in states.values())
 
-                    await dispatcher.wait_until(complete)
-                    done = sent_times(db, alert.id)
+                    await dispatcher.wait_until(settled)
+                    final = rows(db, alert.id)
+                    if failed := {c: error for c, (state, _, error) in final.items() if state != "sent"}:
+                        raise SystemExit(f"alert {alert.id} was not carried everywhere: {failed}")
+                    done = {c: sent_at for c, (_, sent_at, _) in final.items() if sent_at is not None}
                     first_post = min(t.accepted_at for t in fake.tweets.values() if f"/alerts/{alert.id}" in t.text)
                     wav = settings.path(settings.fm.drop_dir) / f"{alert.id}.wav"
                     finished = {

@@ -34,6 +34,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Protocol
 
 from broadcaster.errors import DeliveryError, PermanentError, TransientError
@@ -53,7 +54,8 @@ PostRef = str  # a target's id of one post (for Bluesky, {"uri", "cid"} as JSON)
 PAYLOAD = "sns.json"
 POSTED, FAILED, QUOTA = "sns-posted", "sns-failed", "sns-quota"
 MAX_PARTS = 4  # longer texts are cut: the first post links to the full alert
-COUNTER = " ({}/{})"
+JST = timezone(timedelta(hours=9))
+COUNTER = " ({}/{}{})"  # part, parts, and the issue time: X refuses a reply identical to an earlier post
 DAY = 86_400.0
 REQUEST_TIMEOUT = 10.0  # per call; the dispatcher's channel timeout bounds the whole thread
 KEYS = uuid.UUID("0b7d54a1-3c4e-4f0e-9a52-6d1f1c2b8e37")  # uuid5 namespace of idempotency keys; never change it
@@ -108,9 +110,14 @@ def _cut(unit: str, fits: Callable[[str], bool]) -> tuple[str, str]:
 
 
 def split_thread(
-    body: str, tail: str, limit: int, measure: Callable[[str], int], max_parts: int = MAX_PARTS
+    body: str, tail: str, limit: int, measure: Callable[[str], int], max_parts: int = MAX_PARTS, tag: str = ""
 ) -> list[str]:
-    """``body`` as posts of at most ``limit`` by ``measure``, ``tail`` (link, hashtags) ending the first."""
+    """``body`` as posts of at most ``limit`` by ``measure``, ``tail`` (link, hashtags) ending the first.
+
+    ``tag`` (the issue time) goes in every part's counter: two alerts with the same body, e.g. an
+    update that repeats it, would otherwise make replies X refuses as duplicates.
+    """
+    tag = f" {tag}" if tag else ""
     body = body.strip()
 
     def compose(index: int, text: str, counter: str) -> str:
@@ -120,7 +127,7 @@ def split_thread(
     single = compose(0, body, "")
     if measure(single) <= limit:
         return [single]
-    room = COUNTER.format(max_parts, max_parts)  # as wide as the real counter: max_parts < 10
+    room = COUNTER.format(max_parts, max_parts, tag)  # as wide as the real counter: max_parts < 10
 
     def fits(index: int, text: str) -> bool:
         return measure(compose(index, text, room)) <= limit
@@ -153,7 +160,7 @@ def split_thread(
         rest = "\n".join(parts[last:])
         parts = [*parts[:last], fit(rest, limit, lambda s: measure(compose(last, s, room)))]
     n = len(parts)
-    return [compose(i, p, COUNTER.format(i + 1, n) if n > 1 else "") for i, p in enumerate(parts)]
+    return [compose(i, p, COUNTER.format(i + 1, n, tag) if n > 1 else "") for i, p in enumerate(parts)]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -241,7 +248,8 @@ class SnsChannel:
         lines = message.text.split("\n")
         body = "\n".join(line for line in lines if line.strip() != url)  # the link goes in the first post's tail
         tail = " ".join(p for p in (url, *self.settings.sns.hashtags) if p)
-        threads = {t.name: split_thread(body, tail, t.limit, t.measure) for t in self.targets}
+        issued = datetime.fromtimestamp(alert.created_at, JST).strftime("%-d日%H:%M:%S発表")
+        threads = {t.name: split_thread(body, tail, t.limit, t.measure, tag=issued) for t in self.targets}
         payload = Payload(is_priority(alert), threads)
         return dataclasses.replace(message, attachments=((PAYLOAD, payload.encode()),))
 

@@ -463,3 +463,14 @@ async def test_the_fakes_refuse_what_the_services_refuse(fakes: Fakes) -> None:
         await bluesky.post("あ" * 301, root=None, parent=None, key="k2")
     await bluesky.post("👨\u200d👩\u200d👧" * 300, root=None, parent=None, key="k3")  # 300 clusters fit
     assert len(fakes.bluesky.records) == 1 and not fakes.mastodon.statuses
+
+
+def test_two_alerts_with_one_body_make_different_replies() -> None:
+    # X refuses a post identical to an earlier one: an update repeating the body must not fail on its replies
+    body = "思川の水位が上昇しています。" * 20
+    first = split_thread(body, "https://example.jp/alerts/a", 280, weighted_length, tag="29日14:30発表")
+    again = split_thread(body, "https://example.jp/alerts/b", 280, weighted_length, tag="29日14:45発表")
+    assert len(first) == len(again) > 1
+    assert not set(first) & set(again)
+    assert all("29日14:30発表" in part for part in first)
+    assert all(weighted_length(part) <= 280 for part in first + again)
