@@ -193,6 +193,9 @@ class SiteRenderer:
             translations=translations,
             cap_href=links.cap(alert_id),
             exercise=alert.mode == Mode.EXERCISE,
+            # the event's last change, not the snapshot's time: a page that did not change stays byte-identical
+            updated=jst(event.sent_at),
+            updated_iso=iso(event.sent_at),
         )
 
     def _version(self, p: Published, links: Links, this: bool) -> dict[str, Any]:
@@ -205,8 +208,15 @@ class SiteRenderer:
         }
 
 
-def render_site(snap: Snapshot, settings: Settings, renderer: Renderer) -> Pages:
-    """Every page and feed of the static export, as {relative path: bytes}."""
+def render_site(
+    snap: Snapshot, settings: Settings, renderer: Renderer, cache: dict[tuple[Any, ...], bytes] | None = None
+) -> Pages:
+    """Every page and feed of the static export, as {relative path: bytes}.
+
+    ``cache`` (kept by the caller between exports) holds alert pages and CAP documents by what they
+    are made of, so an export renders only what changed rather than the whole history every time.
+    """
+    cache = {} if cache is None else cache
     site = SiteRenderer(settings, renderer)
     top, deep = Links("", exported=True), Links("../../", exported=True)
     pages: Pages = {
@@ -220,9 +230,14 @@ def render_site(snap: Snapshot, settings: Settings, renderer: Renderer) -> Pages
     for alert_id in snap.by_id:
         if not SAFE_ID.fullmatch(alert_id):  # never a path outside the export; such an id is only served
             continue
-        page = site.alert_page(snap, alert_id, deep)
-        cap = cap_document(snap, settings, alert_id)
+        p, event = snap.by_id[alert_id]
+        versions = tuple((v.alert.id, v.sent_at) for v in event.versions)
+        page_key = ("page", alert_id, snap.status(alert_id), event.status, versions)
+        cap_key = ("cap", alert_id, tuple(a.id for a in snap.earlier(p.alert)))
+        page = cache.get(page_key) or site.alert_page(snap, alert_id, deep)
+        cap = cache.get(cap_key) or cap_document(snap, settings, alert_id)
         if page is not None and cap is not None:
+            cache[page_key], cache[cap_key] = page, cap
             pages[f"alerts/{alert_id}/index.html"] = page
             pages[f"cap/{alert_id}.xml"] = cap
     return pages

@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.models import Alert, Message, Recipients
@@ -33,6 +33,7 @@ from channels.base import NO_LIMITS, Limits
 if TYPE_CHECKING:  # channels/__init__.py imports the channel modules for its registry
     from channels import ChannelContext
 
+CACHE_LIMIT = 4_000  # rendered documents kept between exports (two per alert on the site, and old ones)
 LINKING = ("index.html", "alerts/history/index.html", "alerts.atom", "alerts.json", "cap.atom")  # written last
 
 
@@ -56,6 +57,7 @@ class WebsiteChannel:
         self.export_dir = export_dir
         self.clock = clock
         self._lock = asyncio.Lock()  # one export at a time: a later snapshot never loses to an earlier one
+        self._rendered: dict[tuple[Any, ...], bytes] = {}  # alert pages and CAP documents, by what made them
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The alert as the website shows it (Message.html is its <article>)."""
@@ -72,7 +74,9 @@ class WebsiteChannel:
             raise PermanentError(f"no alert {message.alert_id} in the store")
         async with self._lock:
             snapshot = await load_snapshot(self.store, self.settings, self.clock(), sending=alert)
-            pages = render_site(snapshot, self.settings, self.renderer)
+            if len(self._rendered) > CACHE_LIMIT:
+                self._rendered.clear()
+            pages = render_site(snapshot, self.settings, self.renderer, self._rendered)
             try:
                 await asyncio.to_thread(write_export, self.export_dir, pages)
             except OSError as exc:
@@ -103,10 +107,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        # no fsync: the rename alone keeps readers from ever seeing half a file, and every send rewrites
+        # whatever changed, so a page lost to a power cut comes back with the next alert (measured: the
+        # fsyncs were most of a send's time, bench/broadcast_latency.py)
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
