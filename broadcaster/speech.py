@@ -14,9 +14,12 @@ The output is one mono 16-bit PCM WAV at ``[fm] sample_rate``. Both engines are 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import io
 import multiprocessing
 import os
+import signal
+import sys
 import tempfile
 import threading
 import wave
@@ -235,6 +238,20 @@ def is_japanese(lang: str) -> bool:
     return lang.split("-")[0].lower() == "ja"
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: the kernel ends this worker when the service dies, even by SIGKILL.
+
+    An orphaned worker would hold the service's stderr open and a CPU busy with nobody to hear it.
+    """
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the service died before prctl took effect
+        os._exit(0)
+
+
 def _warm_up() -> None:
     read_sentence("小山")  # each worker loads the dictionary and the voice before its first alert
 
@@ -257,7 +274,12 @@ class Speaker:
 
     def _start_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the service has threads (the store's, asyncio's) whose locks a fork would copy
-        pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        )
         for _ in range(self.processes):
             pool.submit(_warm_up)
         return pool

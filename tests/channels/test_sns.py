@@ -101,9 +101,12 @@ async def fakes(settings: Settings, store: SQLiteStore) -> AsyncIterator[Fakes]:
                 await channel.aclose()
 
 
+CREATED = 1_795_900_000.0  # 2026-11-29 in JST
+
+
 def alert(alert_id: str = "a1", **changes: Any) -> Alert:
-    """A live level-3 disaster alert for SNS."""
-    return dataclasses.replace(make_alert(alert_id, ("sns",)), **changes)
+    """A live level-3 disaster alert for SNS, created at a fixed time (as a stored alert is: renders are equal)."""
+    return dataclasses.replace(make_alert(alert_id, ("sns",)), **({"created_at": CREATED} | changes))
 
 
 async def post(channel: SnsChannel, a: Alert) -> Message:
