@@ -111,9 +111,10 @@ async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -
         core.webhook = make_webhook_handler(store, settings, secret, reply)
     else:
         log.warning("LINE_CHANNEL_SECRET is not set: /line/webhook answers 503")
-    mailer = _subscription_pages(app, settings, renderer, store)
-    tune_gc()
+    mailer: Mailer | None = None
     try:
+        mailer = _subscription_pages(app, settings, renderer, store)  # ConfigError: a short secret key
+        tune_gc()
         async with dispatcher, instance.wake_server(db, dispatcher.wake), _jma(core) as poller:
             core.poller = poller
             yield
