@@ -21,12 +21,13 @@ import secrets
 import time
 import unicodedata
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes import serve as serve
 
 HANDLE, PASSWORD = "oyama-city.bsky.social", "fake-app-password"
 ENVIRON = {"BLUESKY_HANDLE": HANDLE, "BLUESKY_APP_PASSWORD": PASSWORD}
@@ -211,18 +212,3 @@ class FakeBluesky:
                 if held is None or held.cid != ref.get("cid"):  # type: ignore[union-attr]
                     return f"Record/reply/{part} must reference a record"
         return ""
-
-
-@contextlib.asynccontextmanager
-async def serve(fake: FakeBluesky) -> AsyncIterator[str]:
-    """Run the fake on a free local port and yield its base URL."""
-    runner = web.AppRunner(fake.app(), access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}"
-    finally:
-        fake.release()
-        await runner.cleanup()

@@ -22,12 +22,13 @@ import signal
 import time
 import uuid
 from collections import Counter, defaultdict, deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes import serve as serve
 
 TOKEN = "fake-line-channel-access-token"
 USER_ID = re.compile(r"U[0-9a-f]{32}")
@@ -356,21 +357,6 @@ class FakeLine:
                 "cpu_s": round(time.process_time(), 3),
             }
         )
-
-
-@contextlib.asynccontextmanager
-async def serve(fake: FakeLine, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Run the fake on ``host:port`` (0: a free port) and yield its base URL."""
-    runner = web.AppRunner(fake.app(), access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound_host, bound_port = runner.addresses[0][:2]
-        yield f"http://{bound_host}:{bound_port}"
-    finally:
-        fake.release()
-        await runner.cleanup()
 
 
 async def _main(args: argparse.Namespace) -> None:

@@ -15,13 +15,14 @@ import re
 import time
 import unicodedata
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes import serve as serve
 
 TOKEN = "fake-mastodon-token"
 LIMIT = 500
@@ -141,18 +142,3 @@ class FakeMastodon:
             "in_reply_to_id": status.in_reply_to_id,
             "created_at": datetime.now(UTC).isoformat(),
         }
-
-
-@contextlib.asynccontextmanager
-async def serve(fake: FakeMastodon) -> AsyncIterator[str]:
-    """Run the fake on a free local port and yield its base URL."""
-    runner = web.AppRunner(fake.app(), access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}"
-    finally:
-        fake.release()
-        await runner.cleanup()

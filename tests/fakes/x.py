@@ -17,7 +17,6 @@ import hmac
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -26,6 +25,8 @@ from urllib.parse import quote, unquote
 from aiohttp import web
 from oauthlib.oauth1.rfc5849 import signature  # type: ignore[import-untyped]
 from twitter_text import parse_tweet  # type: ignore[import-untyped]
+
+from tests.fakes import serve as serve
 
 CONSUMER_KEY, CONSUMER_SECRET = "fake-x-api-key", "fake-x-api-secret"
 ACCESS_TOKEN, ACCESS_SECRET = "fake-x-access-token", "fake-x-access-token-secret"
@@ -167,18 +168,3 @@ class FakeX:
         self.tweets[tweet.id] = tweet
         data = {"id": tweet.id, "text": text, "edit_history_tweet_ids": [tweet.id]}
         return web.json_response({"data": data}, status=201)
-
-
-@contextlib.asynccontextmanager
-async def serve(fake: FakeX) -> AsyncIterator[str]:
-    """Run the fake on a free local port and yield its base URL."""
-    runner = web.AppRunner(fake.app(), access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}"
-    finally:
-        fake.release()
-        await runner.cleanup()
