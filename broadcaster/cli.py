@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster import cli_jma, instance
+from broadcaster import cli_accounts, cli_jma, instance
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.errors import ConfigError, InputError
 from broadcaster.models import Alert, AlertState, ChannelReport, Mode, Source
@@ -66,6 +66,7 @@ def parser() -> argparse.ArgumentParser:
     lst = subs_cmd.add_parser("list", help="counts by category and channel")
     lst.add_argument("--show-contacts", action="store_true", help="also list contacts (personal data)")
     cli_jma.add_parser(sub)
+    cli_accounts.add_parsers(sub)
     return p
 
 
@@ -310,4 +311,10 @@ def run_jma(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(cmd_jma_replay(settings, documents))
 
 
-COMMANDS = {"send": cmd_send, "status": cmd_status, "subscribers": cmd_subscribers}
+COMMANDS = {
+    "send": cmd_send,
+    "status": cmd_status,
+    "subscribers": cmd_subscribers,
+    "users": cli_accounts.cmd_users,
+    "tokens": cli_accounts.cmd_tokens,
+}

@@ -13,6 +13,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from broadcaster.errors import DeliveryError, PartialDelivery, PermanentError, TransientError
 from broadcaster.metrics import Metrics
@@ -26,6 +27,20 @@ from channels.base import Channel
 log = logging.getLogger("broadcaster.dispatch")
 STORE_RETRY_S = 1.0  # pause after a failed claim
 CACHE_SIZE = 64  # alerts and renderings a worker keeps; a fan-out touches one or two at a time
+
+
+@dataclass
+class ChannelHealth:
+    """How a channel's sends have gone since the service started, for the console."""
+
+    last_success: float | None = None
+    last_failure: float | None = None
+    last_error: str = ""
+
+    @property
+    def failing(self) -> bool:
+        """The latest send failed (retries may still be pending)."""
+        return self.last_failure is not None and (self.last_success or 0.0) < self.last_failure
 
 
 class ChannelWorker:
@@ -60,6 +75,7 @@ class ChannelWorker:
         self._store_failed_at = 0.0
         self._retry_scheduled = False
         self.progress = asyncio.Event()  # set after every recorded chunk; watchers clear it
+        self.health = ChannelHealth()
 
     def wake(self) -> None:
         """Tell the worker there may be new work."""
@@ -177,6 +193,10 @@ class ChannelWorker:
                 error = PermanentError(f"internal error: {exc!r}")
             elapsed = time.monotonic() - started
         outcome = self._judge(batch, error, out)
+        if error is None:
+            self.health.last_success = time.time()
+        else:
+            self.health.last_failure, self.health.last_error = time.time(), f"{error!s:.200}"
         attempt = max(c.attempts for c in batch)
         log.info(
             "delivery alert=%s channel=%s mode=%s lang=%s recipients=%d attempt=%d elapsed_ms=%.1f outcome=%s%s",

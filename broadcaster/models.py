@@ -246,6 +246,7 @@ class ChannelReport:
     latency_p50: float | None
     latency_p95: float | None
     last_error: str
+    next_retry: Timestamp | None = None  # when the earliest row waiting to be retried is due
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,3 +260,38 @@ class AuditEntry:
     target: str
     detail: str
     origin: str
+
+
+class Role(StrEnum):
+    """What a console account may do; one role per account."""
+
+    OPERATOR = "operator"  # compose, send exercises, request live alerts, correct and cancel
+    APPROVER = "approver"  # everything an operator does, and approve other people's live alerts
+    ADMIN = "admin"  # accounts and a read-only view of the config; sends nothing
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A console account. The password is kept only as an argon2 hash."""
+
+    name: str
+    role: Role
+    password_hash: str
+    must_change: bool  # a one-time password from `run.py users add`: change it before anything else
+    failures: int  # wrong passwords in a row
+    locked_until: Timestamp
+    disabled: bool
+    created_at: Timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A logged-in browser. Only a hash of its cookie is stored."""
+
+    id: str  # sha256 of the cookie value
+    user: str
+    mode: Mode  # the console's mode switch: what compose makes
+    lang: Lang
+    created_at: Timestamp
+    seen_at: Timestamp
+    origin: str  # the client address at login

@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from broadcaster import fm_feed, instance, subscription_pages, ticker_feed, website_pages
+from broadcaster.console import app as console_app
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.line_webhook import LineWebhook, make_webhook_handler, no_reply
 from broadcaster.mailer import Mailer, make_mailer
@@ -83,6 +84,7 @@ def make_app(settings: Settings, lock: IO[bytes]) -> web.Application:
     website_pages.add_routes(app)
     fm_feed.add_routes(app)
     ticker_feed.add_routes(app)
+    console_app.add_routes(app)
     return app
 
 
@@ -102,6 +104,7 @@ async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -
     metrics_ = Metrics()
     dispatcher = Dispatcher(store, channels, settings, metrics=metrics_)
     sinks = {name: type(ch).__name__ for name, ch in channels.live.items()}
+    console_app.setup(app, settings, store, dispatcher, renderer, channels)
     core = app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, time.time())
     live_line = channels.live.get("line")
     core.line = live_line if isinstance(live_line, LineChannel) else None

@@ -220,6 +220,21 @@ class Approval(_Section):
     categories: tuple[str, ...] = ("disaster",)
 
 
+class Console(_Section):
+    """The duty officers' console (/console) and the API for other city systems (/api/v1)."""
+
+    idle_timeout: Positive = 1800.0  # a session unused this long (seconds) needs a new login
+    session_lifetime: Positive = 43_200.0  # and any session ends after this long: one night shift
+    login_failures: PositiveInt = 5  # wrong passwords in a row before the account is locked
+    lockout: Positive = 900.0  # seconds an account stays locked
+    ip_login_limit: PositiveInt = 30  # login attempts one client address may make per ip_login_period
+    ip_login_period: Positive = 900.0
+    password_min_length: Annotated[int, Field(ge=8, le=128)] = 12
+    # Secure cookies: "auto" when [city] public_url is https; set "always" behind a TLS proxy on http
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    trust_forwarded: bool = False  # take the client address from X-Forwarded-For (our own proxy only)
+
+
 class Settings(_Section):
     city: City
     areas: Areas
@@ -231,6 +246,7 @@ class Settings(_Section):
     dispatcher: Dispatcher = Dispatcher()
     channels: dict[str, ChannelSettings]
     approval: Approval = Approval()
+    console: Console = Console()
     jma: Jma = Jma()
     email: Email = Email()
     line: Line = Line()

@@ -8,14 +8,19 @@ from typing import Protocol
 from broadcaster.models import (
     Alert,
     AlertId,
+    AlertState,
     AuditEntry,
     ChannelName,
     ChannelReport,
     Claim,
+    Mode,
     Outcome,
     Published,
+    Role,
+    Session,
     Subscriber,
     Timestamp,
+    User,
 )
 
 
@@ -24,6 +29,9 @@ class Store(Protocol):
 
     async def create_alert(self, alert: Alert, actor: str, origin: str) -> None:
         """Store a new alert (draft or pending approval) and audit it."""
+
+    async def update_draft(self, alert: Alert, actor: str, origin: str) -> None:
+        """Replace a draft's words and choices; InputError if it is no longer a draft."""
 
     async def get_alert(self, alert_id: AlertId) -> Alert | None:
         """One alert, or None."""
@@ -39,6 +47,27 @@ class Store(Protocol):
 
     async def approve(self, alert_id: AlertId, actor: str, origin: str) -> dict[ChannelName, int]:
         """Approve: write the delivery rows, supersede older versions, audit; one transaction."""
+
+    async def request_approval(self, alert_id: AlertId, actor: str, origin: str) -> None:
+        """Move a draft to the approval queue, remembering who asked."""
+
+    async def approve_pending(self, alert_id: AlertId, actor: str, origin: str) -> dict[ChannelName, int]:
+        """A second person's approval: an approver who neither wrote nor requested the alert."""
+
+    async def reject(self, alert_id: AlertId, actor: str, reason: str, origin: str) -> None:
+        """Send a pending alert back as a draft, or discard a draft."""
+
+    async def people(self, alert_id: AlertId) -> tuple[str, str, str, Timestamp | None]:
+        """Author, requester and approver of an alert ('' for nobody), and when it was approved."""
+
+    async def alerts_in_state(self, state: AlertState, limit: int = 200) -> list[Alert]:
+        """Alerts in one state, the oldest first."""
+
+    async def search_alerts(self, text: str = "", mode: str = "", limit: int = 50, offset: int = 0) -> list[Alert]:
+        """Alerts whose id, title or body contain ``text``, in ``mode`` ('' for both), the newest first."""
+
+    async def versions(self, event_key: str, mode: str) -> list[Alert]:
+        """Every version of an event in one mode, in order."""
 
     async def claim(self, channel: ChannelName, limit: int, lease_until: Timestamp, now: Timestamp) -> list[Claim]:
         """Lease up to ``limit`` due rows of ``channel``, most urgent first."""
@@ -93,6 +122,51 @@ class Store(Protocol):
 
     async def audit_log(self, limit: int = 100) -> list[AuditEntry]:
         """The newest audit lines first."""
+
+    async def audit_search(self, text: str = "", limit: int = 100, before_id: int | None = None) -> list[AuditEntry]:
+        """Audit lines containing ``text``, newest first, older than ``before_id``."""
+
+    async def audit_export(self, write: Callable[[list[AuditEntry]], None], batch: int = 1000) -> int:
+        """Pass every audit line to ``write`` in order; returns how many."""
+
+    async def add_user(self, user: User, actor: str, origin: str) -> None:
+        """Create a console account; InputError if the name is taken."""
+
+    async def get_user(self, name: str) -> User | None:
+        """One account, or None."""
+
+    async def list_users(self) -> list[User]:
+        """Every account, by name."""
+
+    async def set_password(self, name: str, password_hash: str, must_change: bool, actor: str, origin: str) -> None:
+        """Replace a password, unlocking the account and ending its sessions."""
+
+    async def update_user(self, name: str, role: Role | None, disabled: bool | None, actor: str, origin: str) -> None:
+        """Change an account's role, or switch it off or on."""
+
+    async def note_login(self, name: str, ok: bool, max_failures: int, lockout: float) -> int:
+        """Count a login attempt; returns the failures in a row."""
+
+    async def add_session(self, session: Session) -> None:
+        """Store a new session."""
+
+    async def touch_session(self, session_id: str, idle: float, lifetime: float) -> tuple[Session, User] | None:
+        """A live session and its account, seen now; None once it has ended."""
+
+    async def update_session(self, session_id: str, mode: Mode | None = None, lang: str | None = None) -> None:
+        """Change a session's mode switch or language."""
+
+    async def end_session(self, session_id: str) -> None:
+        """Log out."""
+
+    async def add_token(self, token_id: str, name: str, actor: str, origin: str) -> None:
+        """Store an API token's hash."""
+
+    async def revoke_token(self, name: str, actor: str, origin: str) -> None:
+        """Stop a token working."""
+
+    async def token_name(self, token_id: str) -> str | None:
+        """The name of a working API token by its hash, or None."""
 
     async def feed_get(self, feed: str, key: str) -> str | None:
         """A feed's remembered value (e.g. Last-Modified), or None."""

@@ -123,4 +123,36 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX feed_seen_at ON feed_seen(seen_at);
     """,
+    # 6: the console: accounts, sessions, API tokens, and who asked for a live alert's approval
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        must_change INTEGER NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        locked_until REAL NOT NULL DEFAULT 0,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    -- id is a hash of the cookie value: a copy of the database opens no session
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        mode TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        seen_at REAL NOT NULL,
+        origin TEXT NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions(user);
+    CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,          -- sha256 of the token
+        name TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    ALTER TABLE alerts ADD COLUMN requested_by TEXT;
+    CREATE INDEX alerts_state ON alerts(state);
+    """,
 )

@@ -50,6 +50,22 @@ def create(conn: sqlite3.Connection, alert: Alert, actor: str, origin: str, now:
     sql_journal.audit(conn, now, actor, "create", alert.id, f"{alert.mode} {alert.msg_type} {alert.category}", origin)
 
 
+def update_draft(conn: sqlite3.Connection, alert: Alert, actor: str, origin: str, now: float) -> None:
+    """Replace the words and choices of a draft (only a draft: what was sent is never rewritten)."""
+    translations = {k: [t.title, t.body, t.instruction] for k, t in alert.translations.items()}
+    changed = conn.execute(
+        """UPDATE alerts SET category = ?, level = ?, title = ?, body = ?, instruction = ?, kind = ?, areas = ?,
+                  translations = ?, expires = ?, channels = ?
+           WHERE id = ? AND state = ?""",
+        (alert.category, alert.level, alert.title, alert.body, alert.instruction, alert.kind,
+         json.dumps(alert.areas, ensure_ascii=False), json.dumps(translations, ensure_ascii=False), alert.expires,
+         json.dumps(alert.channels), alert.id, AlertState.DRAFT),
+    ).rowcount  # fmt: skip
+    if not changed:
+        raise InputError(f"alert {alert.id} is not a draft any more; nothing was changed")
+    sql_journal.audit(conn, now, actor, "edit", alert.id, f"{alert.mode} {alert.category}", origin)
+
+
 def get(conn: sqlite3.Connection, alert_id: AlertId) -> Alert | None:
     """One alert, or None."""
     row = conn.execute(f"SELECT {COLUMNS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
@@ -115,6 +131,90 @@ def approve(conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str
     )
     sql_journal.audit(conn, now, actor, "approve", alert.id, json.dumps(planned), origin)
     return planned
+
+
+def request_approval(conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str, now: float) -> None:
+    """Put a draft in front of an approver; whoever asks may not approve it."""
+    alert = get(conn, alert_id)
+    if alert is None:
+        raise InputError(f"no alert {alert_id}")
+    if alert.state != AlertState.DRAFT:
+        raise InputError(f"alert {alert_id} is {alert.state}, not a draft")
+    conn.execute(
+        "UPDATE alerts SET state = ?, requested_by = ? WHERE id = ?", (AlertState.PENDING_APPROVAL, actor, alert_id)
+    )
+    sql_journal.audit(conn, now, actor, "request_approval", alert_id, f"{alert.mode} level {alert.level}", origin)
+
+
+def approve_pending(
+    conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str, now: float
+) -> dict[ChannelName, int]:
+    """The second person's approval: an approver account other than the alert's author and requester."""
+    row = conn.execute("SELECT state, created_by, requested_by FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    if row is None:
+        raise InputError(f"no alert {alert_id}")
+    state, created_by, requested_by = row
+    if state != AlertState.PENDING_APPROVAL:
+        raise InputError(f"alert {alert_id} is {state}, not awaiting approval")
+    if actor in (created_by, requested_by):
+        raise InputError("a live alert needs a second person: you cannot approve your own")
+    role = conn.execute("SELECT role FROM users WHERE name = ? AND disabled = 0", (actor,)).fetchone()
+    if role is None or role[0] != "approver":
+        raise InputError(f"{actor!r} does not have the approver role")
+    return approve(conn, alert_id, actor, origin, now)
+
+
+def reject(conn: sqlite3.Connection, alert_id: AlertId, actor: str, reason: str, origin: str, now: float) -> None:
+    """Send a pending alert back to its author as a draft, or drop a draft (reason says why)."""
+    alert = get(conn, alert_id)
+    if alert is None:
+        raise InputError(f"no alert {alert_id}")
+    if alert.state == AlertState.PENDING_APPROVAL:
+        conn.execute("UPDATE alerts SET state = ?, requested_by = NULL WHERE id = ?", (AlertState.DRAFT, alert_id))
+        sql_journal.audit(conn, now, actor, "reject", alert_id, reason, origin)
+    elif alert.state == AlertState.DRAFT:
+        conn.execute("UPDATE alerts SET state = ? WHERE id = ?", (AlertState.CANCELLED, alert_id))
+        sql_journal.audit(conn, now, actor, "discard", alert_id, reason, origin)
+    else:
+        raise InputError(f"alert {alert_id} is {alert.state}: correct or cancel it instead")
+
+
+def people(conn: sqlite3.Connection, alert_id: AlertId) -> tuple[str, str, str, float | None]:
+    """Who wrote, asked approval for and approved an alert, and when it was approved ('' for nobody)."""
+    row = conn.execute(
+        "SELECT created_by, requested_by, approved_by, approved_at FROM alerts WHERE id = ?", (alert_id,)
+    ).fetchone()
+    if row is None:
+        return "", "", "", None
+    return row[0], row[1] or "", row[2] or "", row[3]
+
+
+def in_state(conn: sqlite3.Connection, state: AlertState, limit: int) -> list[Alert]:
+    """Alerts in one state, the oldest first (the approval queue, the drafts)."""
+    rows = conn.execute(f"SELECT {COLUMNS} FROM alerts WHERE state = ? ORDER BY created_at LIMIT ?", (state, limit))
+    return [_alert(row) for row in rows]
+
+
+def search(conn: sqlite3.Connection, text: str, mode: str, limit: int, offset: int) -> list[Alert]:
+    """Alerts whose id, title or body contain ``text`` ('' for all), in one mode or both, the newest first."""
+    pattern = sql_journal.like_pattern(text)
+    rows = conn.execute(
+        f"""SELECT {COLUMNS} FROM alerts
+            WHERE (id LIKE ?1 ESCAPE '\\' OR title LIKE ?1 ESCAPE '\\' OR body LIKE ?1 ESCAPE '\\')
+              AND (?2 = '' OR mode = ?2)
+            ORDER BY created_at DESC LIMIT ?3 OFFSET ?4""",
+        (pattern, mode, limit, offset),
+    )
+    return [_alert(row) for row in rows]
+
+
+def versions(conn: sqlite3.Connection, event_key: str, mode: str) -> list[Alert]:
+    """Every version of an event in one mode, the first first."""
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM alerts WHERE event_key = ? AND mode = ? ORDER BY version, created_at",
+        (event_key, mode),
+    )
+    return [_alert(row) for row in rows]
 
 
 def _plan(conn: sqlite3.Connection, alert: Alert, channel: str, row: tuple[Any, ...]) -> None:

@@ -205,6 +205,11 @@ def report(conn: sqlite3.Connection, alert_id: AlertId) -> list[ChannelReport]:
                ORDER BY coalesce(sent_at, first_attempt_at) DESC LIMIT 1""",
             args,
         ).fetchone()
+        retry = conn.execute(
+            """SELECT min(next_attempt_at) FROM deliveries
+               WHERE alert_id = ? AND channel = ? AND state = 'pending' AND attempts > 0""",
+            args,
+        ).fetchone()
         n_sent = by_state.get(SENT, 0)
         reports.append(
             ChannelReport(
@@ -215,6 +220,7 @@ def report(conn: sqlite3.Connection, alert_id: AlertId) -> list[ChannelReport]:
                 latency_p50=_latency(conn, args, n_sent, 0.50),
                 latency_p95=_latency(conn, args, n_sent, 0.95),
                 last_error=error[0] if error else "",
+                next_retry=retry[0],
             )
         )
     return reports

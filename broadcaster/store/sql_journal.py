@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from broadcaster.models import AuditEntry
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (with ESCAPE '\\') matching ``text`` anywhere, its wildcards taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def audit(conn: sqlite3.Connection, at: float, actor: str, action: str, target: str, detail: str, origin: str) -> None:
@@ -22,6 +27,29 @@ def audit_log(conn: sqlite3.Connection, limit: int) -> list[AuditEntry]:
         "SELECT id, at, actor, action, target, detail, origin FROM audit ORDER BY id DESC LIMIT ?", (limit,)
     )
     return [AuditEntry(*row) for row in rows]
+
+
+def audit_search(conn: sqlite3.Connection, text: str, limit: int, before_id: int | None) -> list[AuditEntry]:
+    """Lines whose actor, action, target, detail or origin contain ``text``, newest first, older than ``before_id``."""
+    pattern = like_pattern(text)
+    rows = conn.execute(
+        """SELECT id, at, actor, action, target, detail, origin FROM audit
+           WHERE id < ?2 AND (actor || ' ' || action || ' ' || target || ' ' || detail || ' ' || origin)
+                 LIKE ?1 ESCAPE '\\'
+           ORDER BY id DESC LIMIT ?3""",
+        (pattern, before_id if before_id is not None else 2**63 - 1, limit),
+    )
+    return [AuditEntry(*row) for row in rows]
+
+
+def audit_export(conn: sqlite3.Connection, write: Callable[[list[AuditEntry]], None], batch: int) -> int:
+    """Pass every line to ``write`` in id order, ``batch`` at a time; returns how many."""
+    n = 0
+    cursor = conn.execute("SELECT id, at, actor, action, target, detail, origin FROM audit ORDER BY id")
+    while rows := cursor.fetchmany(batch):
+        write([AuditEntry(*row) for row in rows])
+        n += len(rows)
+    return n
 
 
 def feed_get(conn: sqlite3.Connection, feed: str, key: str) -> str | None:

@@ -18,16 +18,21 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from broadcaster.models import (
     Alert,
     AlertId,
+    AlertState,
     AuditEntry,
     ChannelName,
     ChannelReport,
     Claim,
+    Mode,
     Outcome,
     Published,
+    Role,
+    Session,
     Subscriber,
     Timestamp,
+    User,
 )
-from broadcaster.store import sql_alerts, sql_deliveries, sql_journal, sql_subscribers
+from broadcaster.store import sql_accounts, sql_alerts, sql_deliveries, sql_journal, sql_subscribers
 from broadcaster.store.schema import MIGRATIONS
 
 SEEN_DAYS = 30  # how long mark_seen remembers an entry
@@ -110,6 +115,10 @@ class SQLiteStore:
         """Store a new alert and audit it, in one transaction."""
         await self._write(sql_alerts.create, alert, actor, origin, time.time())
 
+    async def update_draft(self, alert: Alert, actor: str, origin: str) -> None:
+        """Replace a draft's words and choices (id, mode and event stay); InputError if it is no longer a draft."""
+        await self._write(sql_alerts.update_draft, alert, actor, origin, time.time())
+
     async def get_alert(self, alert_id: AlertId) -> Alert | None:
         """One alert, or None."""
         return await self._read(sql_alerts.get, alert_id)
@@ -133,6 +142,34 @@ class SQLiteStore:
     async def audience(self, alert: Alert) -> dict[ChannelName, int]:
         """How many recipients each of the alert's channels would reach now."""
         return await self._read(sql_alerts.audience, alert)
+
+    async def request_approval(self, alert_id: AlertId, actor: str, origin: str) -> None:
+        """Move a draft to the approval queue, remembering who asked."""
+        await self._write(sql_alerts.request_approval, alert_id, actor, origin, time.time())
+
+    async def approve_pending(self, alert_id: AlertId, actor: str, origin: str) -> dict[ChannelName, int]:
+        """A second person's approval (an approver, neither author nor requester), planned in one transaction."""
+        return await self._write(sql_alerts.approve_pending, alert_id, actor, origin, time.time())
+
+    async def reject(self, alert_id: AlertId, actor: str, reason: str, origin: str) -> None:
+        """Send a pending alert back as a draft, or discard a draft."""
+        await self._write(sql_alerts.reject, alert_id, actor, reason, origin, time.time())
+
+    async def people(self, alert_id: AlertId) -> tuple[str, str, str, Timestamp | None]:
+        """Author, requester and approver of an alert ('' for nobody), and when it was approved."""
+        return await self._read(sql_alerts.people, alert_id)
+
+    async def alerts_in_state(self, state: AlertState, limit: int = 200) -> list[Alert]:
+        """Alerts in one state, the oldest first."""
+        return await self._read(sql_alerts.in_state, state, limit)
+
+    async def search_alerts(self, text: str = "", mode: str = "", limit: int = 50, offset: int = 0) -> list[Alert]:
+        """Alerts whose id, title or body contain ``text``, in ``mode`` ('' for both), the newest first."""
+        return await self._read(sql_alerts.search, text, mode, limit, offset)
+
+    async def versions(self, event_key: str, mode: str) -> list[Alert]:
+        """Every version of an event in one mode, in order."""
+        return await self._read(sql_alerts.versions, event_key, mode)
 
     # -- deliveries ----------------------------------------------------------
 
@@ -211,6 +248,68 @@ class SQLiteStore:
     async def audit_log(self, limit: int = 100) -> list[AuditEntry]:
         """The newest audit lines first."""
         return await self._read(sql_journal.audit_log, limit)
+
+    async def audit_search(self, text: str = "", limit: int = 100, before_id: int | None = None) -> list[AuditEntry]:
+        """Audit lines containing ``text``, newest first, older than ``before_id`` (for paging)."""
+        return await self._read(sql_journal.audit_search, text, limit, before_id)
+
+    async def audit_export(self, write: Callable[[list[AuditEntry]], None], batch: int = 1000) -> int:
+        """Pass every audit line to ``write`` in order (called on the store's thread); returns how many."""
+        return await self._read(sql_journal.audit_export, write, batch)
+
+    # -- console accounts ----------------------------------------------------
+
+    async def add_user(self, user: User, actor: str, origin: str) -> None:
+        """Create an account; InputError if the name is taken."""
+        await self._write(sql_accounts.add_user, user, actor, origin)
+
+    async def get_user(self, name: str) -> User | None:
+        """One account, or None."""
+        return await self._read(sql_accounts.get_user, name)
+
+    async def list_users(self) -> list[User]:
+        """Every account, by name."""
+        return await self._read(sql_accounts.list_users)
+
+    async def set_password(self, name: str, password_hash: str, must_change: bool, actor: str, origin: str) -> None:
+        """Replace a password (unlocking the account and ending its sessions)."""
+        await self._write(sql_accounts.set_password, name, password_hash, must_change, actor, origin, time.time())
+
+    async def update_user(self, name: str, role: Role | None, disabled: bool | None, actor: str, origin: str) -> None:
+        """Change an account's role, or switch it off or on."""
+        await self._write(sql_accounts.update_user, name, role, disabled, actor, origin, time.time())
+
+    async def note_login(self, name: str, ok: bool, max_failures: int, lockout: float) -> int:
+        """Count a login attempt; returns the failures in a row (the account locks at ``max_failures``)."""
+        return await self._write(sql_accounts.note_login, name, ok, max_failures, lockout, time.time())
+
+    async def add_session(self, session: Session) -> None:
+        """Store a new session."""
+        await self._write(sql_accounts.add_session, session)
+
+    async def touch_session(self, session_id: str, idle: float, lifetime: float) -> tuple[Session, User] | None:
+        """A live session and its account, seen now; None once it has ended (idle, too old, account off)."""
+        return await self._write(sql_accounts.touch_session, session_id, time.time(), idle, lifetime)
+
+    async def update_session(self, session_id: str, mode: Mode | None = None, lang: str | None = None) -> None:
+        """Change a session's mode switch or language."""
+        await self._write(sql_accounts.update_session, session_id, mode, lang)
+
+    async def end_session(self, session_id: str) -> None:
+        """Log out."""
+        await self._write(sql_accounts.end_session, session_id)
+
+    async def add_token(self, token_id: str, name: str, actor: str, origin: str) -> None:
+        """Store an API token's hash."""
+        await self._write(sql_accounts.add_token, token_id, name, actor, origin, time.time())
+
+    async def revoke_token(self, name: str, actor: str, origin: str) -> None:
+        """Stop a token working."""
+        await self._write(sql_accounts.revoke_token, name, actor, origin, time.time())
+
+    async def token_name(self, token_id: str) -> str | None:
+        """The name of a working API token by its hash, or None."""
+        return await self._read(sql_accounts.token_name, token_id)
 
     async def feed_get(self, feed: str, key: str) -> str | None:
         """A remembered feed value, or None."""

@@ -1,0 +1,164 @@
+"""Console accounts: argon2 passwords, logins with lockout, sessions, and API tokens.
+
+Passwords and session cookies are never stored: the store keeps an argon2 hash of a password and a
+SHA-256 of a session cookie or API token (both are 256 random bits, so a fast hash is enough).
+Hashing runs in a thread: argon2 takes tens of milliseconds of CPU on purpose, and the event loop
+must keep delivering alerts meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from broadcaster.errors import InputError
+from broadcaster.models import Mode, Role, Session, User
+from broadcaster.settings import Console
+from broadcaster.store import Store
+
+HASHER = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+TOKEN_PREFIX = "cab_"  # makes a leaked API token easy to find with a secret scanner
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of ``password``."""
+    return HASHER.hash(password)
+
+
+def one_time_password() -> str:
+    """A password to hand over once; its owner must change it at first login."""
+    return secrets.token_urlsafe(12)
+
+
+def digest(token: str) -> str:
+    """What the store keeps of a session cookie or an API token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_name(name: str) -> str:
+    """An account name: 2-32 lowercase letters, digits, '.', '_' or '-'."""
+    if not 2 <= len(name) <= 32 or not set(name) <= NAME_CHARS:
+        raise InputError("an account name is 2-32 characters of a-z, 0-9, '.', '_' and '-'")
+    return name
+
+
+def check_new_password(password: str, name: str, min_length: int) -> None:
+    """Refuse passwords that are short or are the account's name."""
+    if len(password) < min_length:
+        raise InputError(f"the password must be at least {min_length} characters")
+    if name.lower() in password.lower():
+        raise InputError("the password must not contain the account name")
+
+
+class LoginRefused(Exception):
+    """Wrong name or password, or a locked account; never says whether the name exists.
+
+    ``reason`` is "wrong" or "locked" (the console shows its own words for it); ``minutes`` is how
+    long a lock lasts.
+    """
+
+    def __init__(self, reason: str, minutes: int = 0) -> None:
+        super().__init__("wrong name or password" if reason == "wrong" else f"account locked for {minutes} min")
+        self.reason = reason
+        self.minutes = minutes
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A new session: the cookie value goes to the browser, the record to the store."""
+
+    cookie: str
+    session: Session
+    user: User
+
+
+class Accounts:
+    """Logins, sessions and tokens over the store, with the [console] policy."""
+
+    def __init__(self, store: Store, policy: Console) -> None:
+        self.store = store
+        self.policy = policy
+        self._dummy = hash_password(secrets.token_urlsafe(16))  # verified for unknown names: same timing
+
+    async def add_user(self, name: str, role: Role, actor: str, origin: str) -> str:
+        """Create an account; returns its one-time password."""
+        password = one_time_password()
+        user = User(check_name(name), role, await asyncio.to_thread(hash_password, password), True, 0, 0.0, False,
+                    time.time())  # fmt: skip
+        await self.store.add_user(user, actor, origin)
+        return password
+
+    async def reset_password(self, name: str, actor: str, origin: str) -> str:
+        """Give an account a new one-time password (unlocking it); returns the password."""
+        password = one_time_password()
+        await self.store.set_password(name, await asyncio.to_thread(hash_password, password), True, actor, origin)
+        return password
+
+    async def login(self, name: str, password: str, origin: str) -> Login:
+        """Check a password and open a session; LoginRefused says why without telling which part was wrong."""
+        user = await self.store.get_user(name)
+        ok = await asyncio.to_thread(_verify, user.password_hash if user else self._dummy, password)
+        now = time.time()
+        if user is None:
+            await self.store.audit(name[:64], "login.failed", name[:64], "unknown account", origin)
+            raise LoginRefused("wrong")
+        if user.locked_until > now:
+            await self.store.audit(name, "login.refused", name, "account locked", origin)
+            raise LoginRefused("locked", int(user.locked_until - now) // 60 + 1)
+        if user.disabled:
+            await self.store.audit(name, "login.refused", name, "account disabled", origin)
+            raise LoginRefused("wrong")
+        failures = await self.store.note_login(name, ok, self.policy.login_failures, self.policy.lockout)
+        if not ok:
+            locked = failures >= self.policy.login_failures
+            await self.store.audit(name, "login.failed", name, "locked" if locked else f"{failures} in a row", origin)
+            if locked:
+                raise LoginRefused("locked", int(self.policy.lockout) // 60)
+            raise LoginRefused("wrong")
+        cookie = secrets.token_urlsafe(32)
+        session = Session(digest(cookie), name, Mode.EXERCISE, "ja", now, now, origin)
+        await self.store.add_session(session)
+        await self.store.audit(name, "login", name, "", origin)
+        return Login(cookie, session, user)
+
+    async def session(self, cookie: str) -> tuple[Session, User] | None:
+        """The session of a cookie, if it is still live."""
+        if not cookie:
+            return None
+        return await self.store.touch_session(digest(cookie), self.policy.idle_timeout, self.policy.session_lifetime)
+
+    async def change_password(self, user: User, current: str, new: str, origin: str) -> None:
+        """Change one's own password (this ends every session of the account)."""
+        if not await asyncio.to_thread(_verify, user.password_hash, current):
+            raise InputError("the current password is wrong")
+        check_new_password(new, user.name, self.policy.password_min_length)
+        if new == current:
+            raise InputError("the new password must differ from the current one")
+        await self.store.set_password(user.name, await asyncio.to_thread(hash_password, new), False, user.name, origin)
+
+    async def add_token(self, name: str, actor: str, origin: str) -> str:
+        """Make an API token for another city system; returns it (shown once, never stored)."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        await self.store.add_token(digest(token), check_name(name), actor, origin)
+        return token
+
+    async def token(self, header: str) -> str | None:
+        """The name of the system an ``Authorization: Bearer`` header belongs to, or None."""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
+            return None
+        return await self.store.token_name(digest(token.strip()))
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return HASHER.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,1 @@
+"""The duty officers' console and the REST API for other city systems (wiring: console/app.py)."""
