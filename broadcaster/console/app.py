@@ -31,7 +31,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOGIN = "/console/login"
 OPEN_CONSOLE = (LOGIN,)  # console paths that need no session
 OPEN_API = ("/api/v1/openapi.json",)
-API_USER = "console.api_user"  # request key: the name of the system whose token was used
+API_USER = web.RequestKey("console.api_user", str)  # the name of the system whose token was used
 
 
 def add_routes(app: web.Application) -> None:

@@ -100,7 +100,7 @@ class Who:
         return self.session.mode
 
 
-WHO = "console.who"  # request key set by the guard
+WHO = web.RequestKey("console.who", Who)  # set by the guard
 
 
 def console(request: web.Request) -> Console:
