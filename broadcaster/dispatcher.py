@@ -26,6 +26,7 @@ from channels.base import Channel
 
 log = logging.getLogger("broadcaster.dispatch")
 STORE_RETRY_S = 1.0  # pause after a failed claim
+RECHECK_S = 1.0  # wait_until looks again at least this often
 CACHE_SIZE = 64  # alerts and renderings a worker keeps; a fan-out touches one or two at a time
 
 
@@ -290,7 +291,9 @@ class Dispatcher:
                 return
             waiters = [asyncio.ensure_future(e.wait()) for e in events]
             try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                # the events are shared: another watcher may clear one between our check and our wait,
+                # so look again after a while even without a wake-up
+                await asyncio.wait(waiters, timeout=RECHECK_S, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for waiter in waiters:
                     waiter.cancel()

@@ -9,12 +9,23 @@ from typing import Any
 
 import pytest
 import trustme
+from playwright.async_api import Browser, async_playwright
 
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from tests.smtp_server import Relay, running_relay
 
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 SiteFactory = Callable[..., Path]
 
 
@@ -90,3 +101,16 @@ def relay(ca: trustme.CA) -> Iterator[Relay]:
     """aiosmtpd on 127.0.0.1 requiring STARTTLS and AUTH (tests/smtp_server.py)."""
     with running_relay(ca) as r:
         yield r
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Chromium from Debian's package (/usr/bin/chromium), driven by playwright."""
+    if not CHROMIUM.exists():  # noqa: ASYNC240 - one stat before the test starts
+        pytest.fail(f"{CHROMIUM} is missing: run `apt-get install chromium fonts-noto-cjk`")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
+        try:
+            yield b
+        finally:
+            await b.close()

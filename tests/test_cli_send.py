@@ -64,12 +64,13 @@ class Site:
         return query(self.db, sql, *args)
 
 
-async def http_get(port: int, path: str) -> tuple[int, str]:
+async def http_get(port: int, path: str, token: str = "") -> tuple[int, str]:
     """GET a path of the service; call after its "serving on" line, which it logs once it listens."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
         aiohttp.ClientSession() as session,
         asyncio.timeout(20),
-        session.get(f"http://127.0.0.1:{port}{path}") as resp,
+        session.get(f"http://127.0.0.1:{port}{path}", headers=headers) as resp,
     ):
         return resp.status, await resp.text()
 
@@ -307,7 +308,10 @@ async def test_send_wakes_the_running_service_which_delivers(run_py: list[str], 
         assert health["status"] == "ok"
         assert set(health["channels"]) == set(expected_live(city))
 
-        code, metrics = await http_get(service.port, "/metrics")
+        assert (await http_get(service.port, "/metrics"))[0] == 401  # Prometheus scrapes with a token
+        made = await run_cli(run_py, city.config, "tokens", "add", "prometheus")
+        assert made.rc == 0, made.stderr
+        code, metrics = await http_get(service.port, "/metrics", made.stdout.strip())
         assert code == 200
         value = re.search(r'^broadcaster_deliveries\{channel="email",state="sent"\} (\S+)$', metrics, re.MULTILINE)
         assert value is not None, metrics[:2000]

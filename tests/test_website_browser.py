@@ -6,42 +6,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from broadcaster.models import Mode, MsgType
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
 from tests.test_website import SiteFactory, app_for, publish, web_alert, website_settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PHONE = {"width": 360, "height": 740}
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Headless Chromium from /usr/bin/chromium."""
-    if not CHROMIUM.exists():  # noqa: ASYNC240 - one stat before the test starts
-        pytest.fail(f"{CHROMIUM} is missing: run `apt-get install chromium fonts-noto-cjk`")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 @pytest.fixture

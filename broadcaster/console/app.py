@@ -12,13 +12,12 @@ from __future__ import annotations
 import os
 import secrets
 import urllib.parse
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from broadcaster.accounts import Accounts
 from broadcaster.console import admin_pages, alert_pages, api, auth_pages, compose_pages, dashboard_pages
-from broadcaster.console.web import CONSOLE, HEADERS, WHO, Console, Who, console
+from broadcaster.console.web import API_USER, CONSOLE, HEADERS, WHO, Console, Handler, Who, console, jst
 from broadcaster.csrf import FIELD, Csrf
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.rendering import Renderer
@@ -27,11 +26,10 @@ from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.tokens import Signer
 from channels import ChannelSet
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOGIN = "/console/login"
 OPEN_CONSOLE = (LOGIN,)  # console paths that need no session
 OPEN_API = ("/api/v1/openapi.json",)
-API_USER = web.RequestKey("console.api_user", str)  # the name of the system whose token was used
+STREAMS = ("/console/events",)  # an EventSource cannot follow a redirect to the login page: it gets 401
 
 
 def add_routes(app: web.Application) -> None:
@@ -58,6 +56,8 @@ def setup(
     state = Console(settings, store, dispatcher, renderer, channels, Accounts(store, settings.console), csrf,
                     renderer.env)  # fmt: skip
     csrf.secure = state.secure_cookies
+    renderer.env.filters["jst"] = jst
+    renderer.env.globals[compose_pages.CHOICES] = compose_pages.choices(settings)
     app[CONSOLE] = state
 
 
@@ -78,7 +78,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if _under(path, "/console"):
         if path in OPEN_CONSOLE:
             return await _checked_post(request, handler)
-        return await _with_session(request, handler, redirect=request.method == "GET")
+        return await _with_session(request, handler, redirect=request.method == "GET" and path not in STREAMS)
     return await handler(request)
 
 

@@ -9,8 +9,9 @@ its banner, the CSRF field, and the words in the session's language (``t``).
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,8 @@ class Who:
 
 
 WHO = web.RequestKey("console.who", Who)  # set by the guard
+API_USER = web.RequestKey("console.api_user", str)  # set by the guard: the name of the system whose token was used
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def console(request: web.Request) -> Console:
@@ -166,6 +169,14 @@ def page(request: web.Request, template: str, status: int = 200, **context: Any)
     )
     response.text = state.env.get_template(f"console/{template}").render(context)
     return response
+
+
+JST = timezone(timedelta(hours=9))
+
+
+def jst(ts: float | None) -> str:
+    """A timestamp as Japan time to the second (a jinja filter: ``{{ alert.created_at|jst }}``)."""
+    return "" if ts is None else datetime.fromtimestamp(ts, JST).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def see_other(location: str) -> web.Response:

@@ -1,0 +1,168 @@
+"""The alert's page end to end on the real service: exercise apart from live, the live confirmation,
+the second approver, and the one-step cancel and correction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from broadcaster import drafts
+from broadcaster.models import Alert, AlertState, Mode, MsgType, Role, Source
+from tests.console.conftest import Browser, ConsoleSite
+from tests.test_store import email_subscriber
+
+
+async def draft(site: ConsoleSite, author: str, mode: Mode = Mode.EXERCISE, **fields: Any) -> Alert:
+    """A stored draft written by ``author`` (as the compose page stores it)."""
+    body = "思川の水位が上昇しています。18時までに避難してください。"
+    data = {"category": "disaster", "level": 4, "title": "避難指示（警戒レベル4）", "body": body, "mode": mode.value}
+    data |= fields
+    alert = drafts.build(site.settings, drafts.parse(data), author, Source.STAFF)
+    await site.store.create_alert(alert, author, "test")
+    return alert
+
+
+async def residents(site: ConsoleSite) -> None:
+    """Three residents and one tester subscribed to 防災 by email."""
+    for i in range(3):
+        await site.store.save_subscriber(email_subscriber(f"resident{i}@example.jp"))
+    await site.store.save_subscriber(email_subscriber("tester@city.example.jp", tester=True))
+
+
+async def to_live(browser: Browser) -> None:
+    await browser.get("/console/dashboard")
+    reply = await browser.post("/console/mode", {"mode": "live", "next": "/console/dashboard"})
+    assert reply.status == 303
+
+
+async def test_an_exercise_goes_out_with_one_click_and_only_to_exercise_sinks(console_site: ConsoleSite) -> None:
+    await residents(console_site)
+    operator = await console_site.browser("sato", Role.OPERATOR)
+    alert = await draft(console_site, "sato")
+    page = await operator.get(f"/console/alerts/{alert.id}")
+    assert page.status == 200 and "訓練として送信" in page.text and 'data-mode="exercise"' in page.text
+    reply = await operator.post(f"/console/alerts/{alert.id}/send")
+    assert (reply.status, reply.location) == (303, f"/console/alerts/{alert.id}")
+    done = await console_site.settled(alert.id)
+    assert done.state == AlertState.DONE
+    counts = {r.channel: r.counts for r in await console_site.store.report(alert.id)}
+    assert counts["email"]["sent"] == 1  # the tester only, never the three residents
+    outbox = console_site.settings.path(console_site.settings.storage.outbox_dir)
+    public = [p for p in outbox.rglob("*") if p.is_file() and "email" not in p.parts]
+    assert public, "the public channels' exercise copies go to the outbox"
+    for path in public:  # the FM script says it in words: これは、訓練放送です
+        text = path.read_text(encoding="utf-8")
+        assert ("【訓練】" if "fm" not in path.parts else "訓練放送") in text, path
+
+
+async def test_a_live_alert_needs_live_mode_a_typed_word_and_a_second_approver(console_site: ConsoleSite) -> None:
+    await residents(console_site)
+    operator = await console_site.browser("sato", Role.OPERATOR)
+    approver = await console_site.browser("suzuki", Role.APPROVER)
+    alert = await draft(console_site, "sato", Mode.LIVE)
+
+    # in exercise mode a live draft cannot be confirmed
+    reply = await operator.post(f"/console/alerts/{alert.id}/send")
+    assert (reply.status, reply.location) == (303, f"/console/alerts/{alert.id}/confirm")
+    refused = await operator.get(f"/console/alerts/{alert.id}/confirm")
+    assert refused.status == 409 and "本番モード" in refused.text
+
+    await to_live(operator)
+    confirm = await operator.get(f"/console/alerts/{alert.id}/confirm")
+    assert confirm.status == 200
+    # channels, people (the tester is a resident too) and area
+    assert "<td>email</td><td>4 人</td>" in confirm.text and "0920800" in confirm.text
+    wrong = await operator.post(f"/console/alerts/{alert.id}/confirm", {"typed": "はい"})
+    assert wrong.status == 400
+    assert (await console_site.store.get_alert(alert.id)).state == AlertState.DRAFT  # type: ignore[union-attr]
+    reply = await operator.post(f"/console/alerts/{alert.id}/confirm", {"typed": "本番"})
+    assert reply.status == 303
+    assert (await console_site.store.get_alert(alert.id)).state == AlertState.PENDING_APPROVAL  # type: ignore[union-attr]
+    assert await console_site.store.report(alert.id) == []  # nothing planned, nothing sent
+
+    # an operator cannot approve at all
+    reply = await operator.post(f"/console/alerts/{alert.id}/approve", {"checked": "yes"})
+    assert reply.status == 403
+    queue = await approver.get("/console/approvals")
+    assert alert.id in queue.text
+    reply = await approver.post(f"/console/alerts/{alert.id}/approve", {"checked": "yes"})
+    assert reply.status == 303
+    done = await console_site.settled(alert.id)
+    assert done.state == AlertState.DONE
+    counts = {r.channel: r.counts for r in await console_site.store.report(alert.id)}
+    assert counts["email"]["sent"] == 4  # every subscriber of 防災, the tester included
+    _, requester, approver_name, _ = await console_site.store.people(alert.id)
+    assert (requester, approver_name) == ("sato", "suzuki")
+
+
+async def test_no_one_approves_their_own_live_alert(console_site: ConsoleSite) -> None:
+    boss = await console_site.browser("kimura", Role.APPROVER)
+    alert = await draft(console_site, "kimura", Mode.LIVE)
+    await to_live(boss)
+    await boss.get(f"/console/alerts/{alert.id}/confirm")
+    assert (await boss.post(f"/console/alerts/{alert.id}/confirm", {"typed": "本番"})).status == 303
+    page = await boss.get(f"/console/alerts/{alert.id}")
+    assert "自分が作成・依頼した情報は承認できません" in page.text
+    reply = await boss.post(f"/console/alerts/{alert.id}/approve", {"checked": "yes"})
+    assert reply.status == 403
+    assert (await console_site.store.get_alert(alert.id)).state == AlertState.PENDING_APPROVAL  # type: ignore[union-attr]
+    # nor one written by them and put forward by someone else
+    other = await draft(console_site, "kimura", Mode.LIVE, title="別の避難指示")
+    await console_site.store.request_approval(other.id, "sato", "test")
+    assert (await boss.post(f"/console/alerts/{other.id}/approve", {"checked": "yes"})).status == 403
+
+
+async def test_a_live_alert_below_the_policy_goes_out_without_approval(console_site: ConsoleSite) -> None:
+    operator = await console_site.browser("sato", Role.OPERATOR)
+    alert = await draft(console_site, "sato", Mode.LIVE, category="crime", level=1, title="不審者情報")
+    await to_live(operator)
+    await operator.get(f"/console/alerts/{alert.id}/confirm")
+    assert (await operator.post(f"/console/alerts/{alert.id}/confirm", {"typed": "本番"})).status == 303
+    assert (await console_site.settled(alert.id)).state == AlertState.DONE
+
+
+async def test_cancel_is_one_action_needs_no_approval_and_reaches_exactly_the_original(
+    console_site: ConsoleSite,
+) -> None:
+    await residents(console_site)
+    operator = await console_site.browser("sato", Role.OPERATOR)
+    approver = await console_site.browser("suzuki", Role.APPROVER)
+    alert = await draft(console_site, "sato", Mode.LIVE)
+    await console_site.store.request_approval(alert.id, "sato", "test")
+    await approver.get(f"/console/alerts/{alert.id}")
+    assert (await approver.post(f"/console/alerts/{alert.id}/approve", {"checked": "yes"})).status == 303
+    await console_site.settled(alert.id)
+    await console_site.store.save_subscriber(email_subscriber("newcomer@example.jp"))  # joined afterwards
+
+    page = await operator.get(f"/console/alerts/{alert.id}")
+    assert "取り消す" in page.text and "訂正する" in page.text
+    reply = await operator.post(f"/console/alerts/{alert.id}/cancel", {"reason": "誤って発信しました。"})
+    assert reply.status == 303
+    cancel_id = reply.location.rsplit("/", 1)[1]
+    cancel = await console_site.settled(cancel_id)
+    assert cancel.msg_type == MsgType.CANCEL and cancel.references == alert.id and cancel.mode == Mode.LIVE
+    original = {r.channel: r.counts["sent"] for r in await console_site.store.report(alert.id)}
+    withdrawn = {r.channel: r.counts["sent"] for r in await console_site.store.report(cancel_id)}
+    assert withdrawn == original  # the same channels and the same people, the newcomer not among them
+    assert (await console_site.store.get_alert(alert.id)).state == AlertState.CANCELLED  # type: ignore[union-attr]
+    page = await operator.get(f"/console/alerts/{cancel_id}")
+    assert "最初の配信まで" in page.text
+    public = await operator.get(f"/alerts/{alert.id}")
+    assert public.status == 200 and "取り消されました" in public.text
+    # a second cancel has nothing left to cancel
+    assert (await operator.post(f"/console/alerts/{alert.id}/cancel")).status == 409
+
+
+async def test_nothing_unsent_can_be_corrected_or_cancelled(console_site: ConsoleSite) -> None:
+    operator = await console_site.browser("sato", Role.OPERATOR)
+    alert = await draft(console_site, "sato")
+    await operator.get(f"/console/alerts/{alert.id}")
+    assert (await operator.post(f"/console/alerts/{alert.id}/cancel")).status == 409
+    assert (await operator.get(f"/console/alerts/{alert.id}/correct")).status == 409
+
+
+async def test_an_admin_sends_nothing(console_site: ConsoleSite) -> None:
+    admin = await console_site.browser("root", Role.ADMIN)
+    alert = await draft(console_site, "sato")
+    await admin.get(f"/console/alerts/{alert.id}")
+    assert (await admin.post(f"/console/alerts/{alert.id}/send")).status == 403
+    assert (await console_site.store.get_alert(alert.id)).state == AlertState.DRAFT  # type: ignore[union-attr]

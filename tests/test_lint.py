@@ -1,0 +1,130 @@
+"""Lint: a table of alerts and the warnings they must (and must not) get."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from broadcaster import lint
+from broadcaster.models import Alert, Mode, Source, Text
+from broadcaster.settings import Settings, load_settings
+from tests.conftest import SiteFactory
+
+EVERY_CHANNEL = ("email", "line", "sns", "website", "ticker", "fm")
+CLEAN = Alert(
+    id="20261130-180000-abcdef",
+    source=Source.STAFF,
+    category="disaster",
+    level=3,
+    title="思川の水位が上昇しています",
+    body="思川の水位が氾濫危険水位に近づいています。18時ごろ氾濫のおそれがあります。",
+    instruction="川に近づかないでください。",
+    areas=("0920800",),
+    translations={"en": Text("The Omoi River is rising", "It may flood at about 18:00.", "Keep away.")},
+    channels=EVERY_CHANNEL,
+    mode=Mode.EXERCISE,
+    created_at=1_796_032_800.0,
+)
+LONG_SENTENCE = "思川の水位が氾濫危険水位に達しました。"  # 19 characters
+
+
+def alert(**changes: Any) -> Alert:
+    """The clean alert with ``changes``."""
+    return dataclasses.replace(CLEAN, **changes)
+
+
+def codes(settings: Settings, a: Alert) -> list[str]:
+    return [w.code for w in lint.check(settings, a)]
+
+
+def test_a_clean_alert_has_no_warnings(settings: Settings) -> None:
+    assert lint.check(settings, CLEAN) == []
+
+
+WARNS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
+    ("ticker line", {"instruction": "川に近づかないでください。" * 6}, "too_long",
+     {"channel": "ticker", "part": "line", "limit": 60}),
+    ("email subject", {"title": "思" * 115}, "too_long", {"channel": "email", "part": "subject", "lang": "ja"}),
+    ("LINE bubble", {"body": LONG_SENTENCE * 111}, "too_long", {"channel": "line", "part": "bubble"}),
+    ("FM script", {"body": LONG_SENTENCE * 111}, "too_long", {"channel": "fm", "part": "speech", "limit": 4000}),
+    ("X thread", {"body": LONG_SENTENCE * 40}, "thread_long", {"target": "x", "limit": 4}),
+    ("no time, no expiry", {"body": "水位が上昇しています。", "translations": {"en": Text("River", "Rising.")}},
+     "no_time", {}),
+    ("exercise word in live", {"mode": Mode.LIVE, "title": "【テスト】思川"}, "exercise_word", {"word": "テスト"}),
+    ("訓練 in live", {"mode": Mode.LIVE, "body": "避難訓練の18時の集合"}, "exercise_word", {"word": "訓練"}),
+    ("drill in a live translation", {"mode": Mode.LIVE, "translations": {"en": Text("Flood drill", "At 18:00.")}},
+     "exercise_word", {"word": "drill"}),
+    ("live phrase in exercise", {"body": "これは訓練ではありません。18時に避難"}, "live_word",
+     {"word": "これは訓練ではありません"}),
+    ("not a drill in exercise", {"translations": {"en": Text("This is not a drill", "At 18:00.")}}, "live_word",
+     {"word": "This is not a drill"}),
+    ("実際の in exercise", {"instruction": "実際の避難所へ向かってください。"}, "live_word", {"word": "実際の"}),
+    ("missing translation", {"translations": {}}, "no_translation", {"lang": "en"}),
+    ("placeholder left", {"title": "【地区名】に避難指示"}, "placeholder", {"placeholders": "【地区名】"}),
+    ("empty placeholder", {"body": "【　】に避難所を開設しました。18時"}, "placeholder", {"placeholders": "【　】"}),
+    ("English placeholder", {"translations": {"en": Text("Shelter: 【shelter】", "At 18:00.")}}, "placeholder",
+     {"placeholders": "【shelter】"}),
+    ("only punctuation", {"title": "【訓練】！！"}, "empty_title", {}),
+    ("a generic word", {"title": "お知らせ"}, "empty_title", {}),
+    ("blank", {"title": "　"}, "empty_title", {}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("changes", "code", "params"), [row[1:] for row in WARNS], ids=[row[0] for row in WARNS])
+def test_warns(settings: Settings, changes: dict[str, Any], code: str, params: dict[str, Any]) -> None:
+    found = lint.check(settings, alert(**changes))
+    assert any(w.code == code and params.items() <= dict(w.params).items() for w in found), found
+
+
+QUIET: list[tuple[str, dict[str, Any], str]] = [
+    ("an expiry stands for a time", {"body": "水位が上昇", "translations": {}, "expires": 1.9e9}, "no_time"),
+    ("18時", {"body": "18時ごろ"}, "no_time"),
+    ("18:00", {"body": "18:00ごろ"}, "no_time"),
+    ("full-width １８：００", {"body": "１８：００ごろ"}, "no_time"),
+    ("午後6時", {"body": "午後6時ごろ"}, "no_time"),
+    ("6日", {"body": "6日に開設します"}, "no_time"),
+    ("十八時 in the instruction", {"body": "増水", "instruction": "十八時までに避難"}, "no_time"),
+    ("a live phrase in a live alert", {"mode": Mode.LIVE, "body": "これは訓練ではありません。18時"}, "exercise_word"),
+    ("訓練 in an exercise", {"title": "訓練 思川の水位"}, "exercise_word"),
+    ("words that only contain test", {"mode": Mode.LIVE, "translations": {"en": Text("The latest", "At 18:00")}},
+     "exercise_word"),
+    ("a bracketed tag of one's own", {"title": "【重要】思川の水位"}, "placeholder"),
+    ("a short real title", {"title": "地震"}, "empty_title"),
+    ("ticker within 60", {"instruction": "川に近づかないで。"}, "too_long"),
+    ("a translation for every language", {}, "no_translation"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("changes", "code"), [row[1:] for row in QUIET], ids=[row[0] for row in QUIET])
+def test_does_not_warn(settings: Settings, changes: dict[str, Any], code: str) -> None:
+    assert code not in codes(settings, alert(**changes))
+
+
+def test_only_the_alerts_channels_are_measured(settings: Settings) -> None:
+    long = alert(instruction="川に近づかないでください。" * 6, channels=("email", "website"))
+    assert "too_long" not in codes(settings, long)
+
+
+def test_a_longer_ticker_allows_a_longer_line(site: SiteFactory) -> None:
+    wide = load_settings(site({"ticker": {"max_length": 200}}))
+    assert "too_long" not in codes(wide, alert(instruction="川に近づかないでください。" * 6))
+
+
+def test_every_language_the_city_offers_is_checked(site: SiteFactory) -> None:
+    many = load_settings(site({"city": {"languages": ["ja", "en", "vi"]}}))
+    found = lint.check(many, CLEAN)
+    assert [w.params for w in found if w.code == "no_translation"] == [{"lang": "vi"}]
+
+
+def test_the_phrase_placeholders_come_from_the_phrase_file() -> None:
+    known = lint.phrase_placeholders()
+    assert {"地区名", "避難所名", "時刻", "area", "shelter"} <= known
+
+
+def test_placeholders_can_be_given(settings: Settings) -> None:
+    own = alert(title="【町名】で断水")
+    assert "placeholder" not in codes(settings, own)
+    found = lint.check(settings, own, placeholders={"町名"})
+    assert [w.params for w in found if w.code == "placeholder"] == [{"placeholders": "【町名】"}]
