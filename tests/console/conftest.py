@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,23 +159,40 @@ def console_settings(site: SiteFactory) -> Callable[..., Settings]:
     return make
 
 
+SiteMaker = Callable[..., Awaitable[ConsoleSite]]
+SECRET = "a test secret that is long enough"
+
+
 @pytest.fixture
-async def console_site(
+async def make_site(
     console_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[ConsoleSite]:
-    """The whole service (default settings, every channel without credentials) on a test server."""
-    for name in ("LINE_CHANNEL_ACCESS_TOKEN", "LINE_CHANNEL_SECRET", "X_API_KEY", "BROADCASTER_SECRET_KEY"):
+) -> AsyncIterator[SiteMaker]:
+    """Start the whole service with settings ``sections`` (every channel without credentials); closed after."""
+    for name in ("LINE_CHANNEL_ACCESS_TOKEN", "LINE_CHANNEL_SECRET", "X_API_KEY", "SMTP_USERNAME", "SMTP_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
-    settings = console_settings()
-    lock = instance.try_lock(settings.path(settings.storage.path))
-    assert lock is not None
-    app = make_app(settings, lock)
-    server = TestServer(app)
-    await server.start_server()
-    site = ConsoleSite(server, app, [])
-    try:
-        yield site
-    finally:
+    sites: list[ConsoleSite] = []
+
+    async def make(sections: dict[str, dict[str, Any]] | None = None, secret: bool = False) -> ConsoleSite:
+        if secret:
+            monkeypatch.setenv("BROADCASTER_SECRET_KEY", SECRET)
+        else:
+            monkeypatch.delenv("BROADCASTER_SECRET_KEY", raising=False)
+        settings = console_settings(sections)
+        lock = instance.try_lock(settings.path(settings.storage.path))
+        assert lock is not None
+        server = TestServer(make_app(settings, lock))
+        await server.start_server()
+        sites.append(ConsoleSite(server, server.app, []))
+        return sites[-1]
+
+    yield make
+    for site in sites:
         for client in site.clients:
             await client.close()
-        await server.close()
+        await site.server.close()
+
+
+@pytest.fixture
+async def console_site(make_site: SiteMaker) -> ConsoleSite:
+    """The whole service with the default settings on a test server."""
+    return await make_site()

@@ -3,12 +3,16 @@ the second approver, and the one-step cancel and correction."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from broadcaster import drafts
 from broadcaster.models import Alert, AlertState, Mode, MsgType, Role, Source
-from tests.console.conftest import Browser, ConsoleSite
+from feeds.jma.ingest import JmaIngest
+from tests.console.conftest import Browser, ConsoleSite, SiteMaker
 from tests.test_store import email_subscriber
+
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "jma-samples"
 
 
 async def draft(site: ConsoleSite, author: str, mode: Mode = Mode.EXERCISE, **fields: Any) -> Alert:
@@ -166,3 +170,52 @@ async def test_an_admin_sends_nothing(console_site: ConsoleSite) -> None:
     await admin.get(f"/console/alerts/{alert.id}")
     assert (await admin.post(f"/console/alerts/{alert.id}/send")).status == 403
     assert (await console_site.store.get_alert(alert.id)).state == AlertState.DRAFT  # type: ignore[union-attr]
+
+
+async def test_a_jma_document_the_policy_holds_waits_for_an_approver_tagged_with_its_source(
+    make_site: SiteMaker,
+) -> None:
+    site = await make_site({"areas": {"city": "2032300"}})  # a municipality under the volcano's warning
+    document = SAMPLES / "45_01_01_200522_VFVO50.xml"
+    ingest = JmaIngest(site.store, site.settings, site.core.dispatcher.approve)
+    handled = await ingest.handle(document.name, document.read_bytes())
+    assert handled.decision == "approve" and handled.alert_id
+    approver = await site.browser("suzuki", Role.APPROVER)
+    queue = await approver.get("/console/approvals")
+    assert handled.alert_id in queue.text and "気象庁" in queue.text
+    page = await approver.get(f"/console/alerts/{handled.alert_id}")
+    assert document.name in page.text  # where it came from
+    assert "承認して送信" in page.text  # the JMA account wrote it, so any approver may approve
+    reply = await approver.post(f"/console/alerts/{handled.alert_id}/approve", {"checked": "yes"})
+    assert reply.status == 303
+    assert (await site.settled(handled.alert_id)).state == AlertState.DONE
+
+
+async def test_a_correction_comes_prefilled_and_goes_to_whom_the_original_reached(console_site: ConsoleSite) -> None:
+    await residents(console_site)
+    operator = await console_site.browser("sato", Role.OPERATOR)
+    alert = await draft(console_site, "sato", Mode.LIVE, category="disaster", level=2, title="大雨注意 18時まで")
+    await console_site.core.dispatcher.approve(alert.id, "sato", "test")
+    await console_site.settled(alert.id)
+
+    form = await operator.get(f"/console/alerts/{alert.id}/correct")
+    assert form.status == 200 and "大雨注意 18時まで" in form.text  # pre-filled from the original
+    fields: dict[str, Any] = {"category": "disaster", "level": "2", "title": "大雨注意 20時まで（時刻を訂正）"}
+    fields |= {"body": alert.body, "instruction": "", "channels": list(alert.channels), "areas": list(alert.areas)}
+    reply = await operator.post(f"/console/alerts/{alert.id}/correct", fields)
+    assert reply.status == 303, reply.text[:2000]
+    correction_id = reply.location.rsplit("/", 1)[1]
+    correction = await console_site.store.get_alert(correction_id)
+    assert correction is not None and correction.msg_type == MsgType.UPDATE and correction.version == 2
+    assert correction.event_key == alert.event_key and correction.channels == alert.channels
+    # 防災 is in [approval] categories: even a correction of it waits for a second person
+    assert correction.state == AlertState.PENDING_APPROVAL
+    approver = await console_site.browser("suzuki", Role.APPROVER)
+    await approver.get(f"/console/alerts/{correction_id}")
+    assert (await approver.post(f"/console/alerts/{correction_id}/approve", {"checked": "yes"})).status == 303
+    await console_site.settled(correction_id)
+    original = {r.channel: r.counts["sent"] for r in await console_site.store.report(alert.id)}
+    corrected = {r.channel: r.counts["sent"] for r in await console_site.store.report(correction_id)}
+    assert corrected == original
+    page = await operator.get(f"/console/alerts/{alert.id}")
+    assert "新しい版があります" in page.text and correction_id in page.text

@@ -9,22 +9,18 @@ import html
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import markupsafe
-import pytest
-from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser as Chromium
 from playwright.async_api import expect
 
-from broadcaster import drafts, instance
+from broadcaster import drafts
 from broadcaster.console.dashboard_pages import LIVE, MAX_STREAMS
 from broadcaster.models import Alert, ContactKind, Role, Source, Subscriber
-from broadcaster.service import make_app
-from broadcaster.settings import Settings
-from tests.console.conftest import PASSWORD, ConsoleSite
+from tests.console.conftest import PASSWORD, ConsoleSite, SiteMaker
 from tests.processes import free_port
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -194,35 +190,6 @@ async def test_streams_are_bounded_and_end_when_their_clients_go(console_site: C
     assert (await browser.get("/console/dashboard")).status == 200
 
 
-SiteMaker = Callable[..., Awaitable[ConsoleSite]]
-
-
-@pytest.fixture
-async def make_site(
-    console_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[SiteMaker]:
-    """The whole service as ``console_site`` runs it, with settings ``sections``; closed after the test."""
-    for name in ("LINE_CHANNEL_ACCESS_TOKEN", "LINE_CHANNEL_SECRET", "X_API_KEY", "SMTP_USERNAME", "SMTP_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("BROADCASTER_SECRET_KEY", "a test secret that is long enough")
-    sites: list[ConsoleSite] = []
-
-    async def make(sections: dict[str, dict[str, Any]]) -> ConsoleSite:
-        settings = console_settings(sections)
-        lock = instance.try_lock(settings.path(settings.storage.path))
-        assert lock is not None
-        server = TestServer(make_app(settings, lock))
-        await server.start_server()
-        sites.append(ConsoleSite(server, server.app, []))
-        return sites[-1]
-
-    yield make
-    for site in sites:
-        for client in site.clients:
-            await client.close()
-        await site.server.close()
-
-
 async def test_a_stream_ends_when_its_session_would_idle_out(make_site: SiteMaker) -> None:
     site = await make_site({"console": {"idle_timeout": 5.0}})
     browser = await site.browser("sato")
@@ -237,7 +204,7 @@ async def test_a_stream_ends_when_its_session_would_idle_out(make_site: SiteMake
 async def test_channel_health_shows_a_failing_channel_and_its_error(make_site: SiteMaker) -> None:
     # a real email channel whose relay is not there: every SMTP connect fails
     relay = {"host": "127.0.0.1", "port": free_port(), "tls": "none", "timeout": 10.0}
-    failing_site = await make_site({"email": relay, "retry": {"max_attempts": 2}})
+    failing_site = await make_site({"email": relay, "retry": {"max_attempts": 2}}, secret=True)
     await add_tester(failing_site)
     browser = await failing_site.browser("sato")
     page = (await browser.get("/console/dashboard")).text
