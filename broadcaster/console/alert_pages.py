@@ -21,7 +21,7 @@ from aiohttp import web
 
 from broadcaster import drafts
 from broadcaster.console import compose_pages, dashboard_pages, preview
-from broadcaster.console.web import CAN_SEND, HEADERS, Console, client, console, need, page, see_other, who
+from broadcaster.console.web import CAN_SEND, Console, client, console, need, page, see_other, stored_alert, who
 from broadcaster.errors import InputError
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType, Role
 
@@ -43,13 +43,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/console/approvals", approvals)
 
 
-async def _alert(request: web.Request) -> Alert:
-    alert = await console(request).store.get_alert(request.match_info["alert_id"])
-    if alert is None:
-        raise web.HTTPNotFound(text="no such alert", headers=HEADERS)
-    return alert
-
-
 def _refuse(request: web.Request, message: str, status: int = 409) -> web.Response:
     return page(request, "message.html.j2", status=status, message=message)
 
@@ -63,7 +56,7 @@ async def _cancelled(state: Console, alert: Alert) -> bool:
 async def show(request: web.Request) -> web.Response:
     """The alert: its words, people, versions, the preview on every channel, progress, and the actions."""
     state, current = console(request), who(request)
-    alert = await _alert(request)
+    alert = await stored_alert(request)
     author, requester, approver, approved_at = await state.store.people(alert.id)
     versions = await state.store.versions(alert.event_key, alert.mode) if alert.event_key else [alert]
     latest = versions[-1] if versions else alert
@@ -105,7 +98,7 @@ async def _origin(state: Console, alert: Alert) -> str:
 async def send(request: web.Request) -> web.StreamResponse:
     """Send an exercise draft at once; a live draft goes to its confirmation page first."""
     state, current = console(request), need(request, *CAN_SEND)
-    alert = await _alert(request)
+    alert = await stored_alert(request)
     if alert.state != AlertState.DRAFT:
         return _refuse(request, state.text[current.session.lang]["alert_not_draft"])
     if alert.mode == Mode.LIVE:
@@ -117,7 +110,7 @@ async def send(request: web.Request) -> web.StreamResponse:
 async def confirm_form(request: web.Request) -> web.Response:
     """The live confirmation: channels, areas, how many people, and the word to type."""
     state, current = console(request), need(request, *CAN_SEND)
-    alert = await _alert(request)
+    alert = await stored_alert(request)
     refusal = _live_refusal(state, current.session.lang, alert, current.mode)
     if refusal:
         return _refuse(request, refusal)
@@ -155,7 +148,7 @@ def _live_refusal(state: Console, lang: str, alert: Alert, mode: Mode) -> str:
 async def confirm(request: web.Request) -> web.StreamResponse:
     """The second action: typed 本番. Then send now, or queue for approval when the policy says so."""
     state, current = console(request), need(request, *CAN_SEND)
-    alert = await _alert(request)
+    alert = await stored_alert(request)
     t = state.text[current.session.lang]
     refusal = _live_refusal(state, current.session.lang, alert, current.mode)
     if refusal:
@@ -173,7 +166,7 @@ async def confirm(request: web.Request) -> web.StreamResponse:
 async def approve(request: web.Request) -> web.StreamResponse:
     """A second person approves a pending live alert; it goes out at once."""
     state, current = console(request), need(request, Role.APPROVER)
-    alert = await _alert(request)
+    alert = await stored_alert(request)
     if (await request.post()).get("checked") != "yes":
         return _refuse(request, state.text[current.session.lang]["approve_check_first"], status=400)
     try:
@@ -187,7 +180,7 @@ async def approve(request: web.Request) -> web.StreamResponse:
 async def reject(request: web.Request) -> web.StreamResponse:
     """Send a pending alert back to draft (approver), or discard a draft (anyone who may send)."""
     state, current = console(request), who(request)
-    alert = await _alert(request)
+    alert = await stored_alert(request)
     if alert.state == AlertState.PENDING_APPROVAL:
         need(request, Role.APPROVER)
     else:
@@ -203,7 +196,7 @@ async def reject(request: web.Request) -> web.StreamResponse:
 async def _correctable(request: web.Request) -> tuple[Console, Alert] | web.Response:
     """The newest sent version of the alert's event, if it can still be corrected or cancelled."""
     state, current = console(request), need(request, *CAN_SEND)
-    alert = await _alert(request)
+    alert = await stored_alert(request)
     t = state.text[current.session.lang]
     latest = await state.store.latest_alert(alert.event_key, alert.mode) if alert.event_key else alert
     if latest is None or latest.state not in SENT_STATES:

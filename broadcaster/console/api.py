@@ -18,33 +18,40 @@ import functools
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
-from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from pydantic import BaseModel
 
 from broadcaster import drafts
 from broadcaster.cap import JST
+from broadcaster.console import api_schema
+from broadcaster.console.api_schema import (
+    DEFAULT_LIMIT,
+    IDEMPOTENCY_KEY,
+    MAX_BODY,
+    MAX_LIMIT,
+    PREFIX,
+    STATES,
+    AlertList,
+    AlertStatus,
+    AlertSummary,
+    ChannelStatus,
+    Created,
+    Error,
+)
 from broadcaster.console.web import API_USER, Handler, client, console
 from broadcaster.errors import InputError
-from broadcaster.models import Alert, AlertState, ChannelReport, Mode, MsgType, Source, Timestamp
+from broadcaster.models import Alert, AlertState, ChannelReport, Source, Timestamp
 
 log = logging.getLogger("broadcaster.api")
 
-PREFIX = "/api/v1"
-MAX_BODY = 64 * 1024  # a draft is a few KiB at most
-DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 SCAN = 1000  # a state filter looks among this many of the newest alerts
-STATES = frozenset(s.value for s in AlertState)
 IDEMPOTENCY_FEED = "api-idempotency"
-IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")  # visible ASCII
 API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 # held across look-up, create and remember, so two retries that arrive together make one draft, not two
 POSTING = web.AppKey("api.posting", asyncio.Lock)
-SCHEMAS = "#/components/schemas/{model}"
 
 
 class Refused(Exception):
@@ -53,66 +60,6 @@ class Refused(Exception):
     def __init__(self, status: int, error: str, detail: str) -> None:
         super().__init__(detail)
         self.status, self.error, self.detail = status, error, detail
-
-
-# -- what the API answers ----------------------------------------------------------
-
-
-class Error(BaseModel):
-    """Every error answer."""
-
-    error: str = Field(description="a short code, e.g. invalid")
-    detail: str = Field(description="what is wrong; for invalid fields: field: problem; ...")
-
-
-class Created(BaseModel):
-    """The answer to a posted draft."""
-
-    id: str
-    state: AlertState
-    mode: Mode
-    links: dict[str, str] = Field(description="self: this API; console: the page an officer sends it from")
-
-
-class AlertSummary(BaseModel):
-    """An alert in a list."""
-
-    id: str
-    state: AlertState
-    mode: Mode
-    msg_type: MsgType
-    category: str
-    level: int
-    title: str
-    created_at: dt.datetime = Field(description="ISO 8601 in JST (+09:00), to the second")
-    expires: dt.datetime | None
-    links: dict[str, str]
-
-
-class ChannelStatus(BaseModel):
-    """How far one channel has gone with an alert."""
-
-    counts: dict[str, int] = Field(description="delivery rows by state: pending, sending, sent, failed, superseded")
-    first_sent: dt.datetime | None
-    last_sent: dt.datetime | None
-    next_retry: dt.datetime | None
-
-
-class AlertStatus(AlertSummary):
-    """One alert and its delivery status; no recipients."""
-
-    source: Source
-    created_by: str = Field(description="api:<token name> for drafts from this API")
-    version: int
-    references: str | None = Field(description="the alert this one updates or cancels")
-    channels: list[str]
-    deliveries: dict[str, ChannelStatus] = Field(description="per channel; empty until an officer sends it")
-
-
-class AlertList(BaseModel):
-    """The newest alerts first."""
-
-    alerts: list[AlertSummary]
 
 
 def add_routes(app: web.Application) -> None:
@@ -312,104 +259,4 @@ def _status(alert: Alert, reports: list[ChannelReport]) -> AlertStatus:
 
 async def openapi(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 document of this API (public: it holds no data)."""
-    return _json(document())
-
-
-ERRORS = {
-    "400": ("BadRequest", "not JSON, or a bad query or Idempotency-Key"),
-    "401": ("Unauthorized", "no working bearer token"),
-    "404": ("NotFound", "no such alert or route"),
-    "405": ("MethodNotAllowed", "the route does not take this method"),
-    "413": ("TooLarge", f"the body is over {MAX_BODY} bytes"),
-    "415": ("UnsupportedMediaType", "the body is not application/json in UTF-8"),
-    "422": ("Invalid", "a field is wrong (the detail names it), or the Idempotency-Key was used for another body"),
-}
-
-
-@functools.cache
-def document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document, its schemas generated from the models the API reads and answers."""
-    draft = drafts.Draft.model_json_schema(ref_template=SCHEMAS)
-    answers: list[tuple[type[BaseModel], JsonSchemaMode]] = [
-        (m, "serialization") for m in (Error, Created, AlertSummary, ChannelStatus, AlertStatus, AlertList)
-    ]
-    _, generated = models_json_schema(answers, ref_template=SCHEMAS)
-    idempotency = {
-        "name": "Idempotency-Key",
-        "in": "header",
-        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern},
-        "description": "a retry with the same key and body returns the same draft instead of making another",
-    }
-    state = {"name": "state", "in": "query", "schema": {"enum": sorted(STATES)}}
-    limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}}
-    alert_id = {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    body = {"required": True, "content": {"application/json": {"schema": _ref("Draft")}}}
-    location = {"schema": {"type": "string"}, "description": "the new draft's URL in this API"}
-    created = {**_answer("Created", "the draft, waiting for an officer"), "headers": {"Location": location}}
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "City alert broadcaster",
-            "version": "1",
-            "description": "Other city systems post drafts, which a duty officer previews and sends in the console, "
-            "and read their delivery status. Every answer is JSON.",
-        },
-        "security": [{"bearer": []}],
-        "paths": {
-            f"{PREFIX}/drafts": {
-                "post": _operation("createDraft", {"201": created}, "400 401 405 413 415 422", [idempotency], body)
-            },
-            f"{PREFIX}/alerts": {
-                "get": _operation(
-                    "listAlerts", {"200": _answer("AlertList", "the newest first")}, "400 401 405", [state, limit]
-                )
-            },
-            f"{PREFIX}/alerts/{{alert_id}}": {
-                "get": _operation("getAlert", {"200": _answer("AlertStatus", "the alert")}, "401 404 405", [alert_id])
-            },
-            f"{PREFIX}/openapi.json": {
-                "get": {
-                    "operationId": "openapi",
-                    "security": [],
-                    "responses": {"200": {"description": "this document", "content": {"application/json": {}}}},
-                }
-            },
-        },
-        "components": {
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "from `python run.py tokens add NAME`"}
-            },
-            "schemas": {
-                "Draft": {k: v for k, v in draft.items() if k != "$defs"},
-                **draft.get("$defs", {}),
-                **generated["$defs"],
-            },
-            "responses": {name: {"description": text, **_content("Error")} for name, text in ERRORS.values()},
-        },
-    }
-
-
-def _operation(
-    operation_id: str,
-    answers: dict[str, Any],
-    errors: str,
-    parameters: list[dict[str, Any]],
-    body: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    refs = {s: {"$ref": f"#/components/responses/{ERRORS[s][0]}"} for s in errors.split()}
-    found: dict[str, Any] = {"operationId": operation_id, "parameters": parameters, "responses": {**answers, **refs}}
-    if body is not None:
-        found["requestBody"] = body
-    return found
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": SCHEMAS.format(model=name)}
-
-
-def _content(schema: str) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": _ref(schema)}}}
-
-
-def _answer(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description, **_content(schema)}
+    return _json(api_schema.document())

@@ -1,4 +1,4 @@
-"""Compose: the officer's form, 定型文, the preview on every channel, editing drafts, and the FM audio.
+"""Compose: the officer's form, 定型文, the preview on every channel, and editing drafts.
 
 The mode is not a field: a new alert takes the session's mode switch (``who(request).mode``), and an
 edited draft keeps its own. The form saves a draft (state draft); sending is the alert page's job.
@@ -12,31 +12,34 @@ environment at start-up as ``compose_choices``, so a page passes only those six.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import hashlib
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from broadcaster import drafts, lint
-from broadcaster.console import preview
-from broadcaster.console.web import CAN_SEND, HEADERS, client, console, need, page, see_other, who, words
+from broadcaster.console import fm_preview, preview
+from broadcaster.console.web import (
+    CAN_SEND,
+    JST,
+    client,
+    console,
+    need,
+    page,
+    see_other,
+    stored_alert,
+    words,
+)
 from broadcaster.drafts import Draft
 from broadcaster.errors import InputError
 from broadcaster.lint import Phrase
 from broadcaster.models import Alert, AlertState, Mode, MsgType, Source, Text
 from broadcaster.settings import Settings
-from broadcaster.speech import SpeechError
-from channels.fm import FmChannel
 
-JST = timezone(timedelta(hours=9))
 CHOICES = "compose_choices"  # the template global holding the form's choices
 MAX_MINUTES = drafts.MAX_EXPIRY_S // 60
-FM_CACHE_SIZE = 4  # WAVs kept: a minute of 48 kHz speech is about 6 MB
 PARTS = ("title", "body", "instruction")  # the words of an alert in one language
 FIELDS = ("category", "level", *PARTS, "kind")  # the form's single-valued fields
 EXPIRY = ("expires_at", "expires_in")  # a JST date and time, or minutes from now
@@ -48,8 +51,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/console/compose", compose)
     app.router.add_get("/console/alerts/{alert_id}/edit", edit_form)
     app.router.add_post("/console/alerts/{alert_id}/edit", edit)
-    app.router.add_get("/console/alerts/{alert_id}/fm.wav", fm_wav)
-    app[FM_AUDIO] = FmAudio()
+    fm_preview.add_routes(app)
 
 
 def choices(settings: Settings) -> dict[str, Any]:
@@ -302,13 +304,6 @@ async def compose(request: web.Request) -> web.Response:
     return see_other(f"/console/alerts/{alert.id}")
 
 
-async def _stored(request: web.Request) -> Alert:
-    alert = await console(request).store.get_alert(request.match_info["alert_id"])
-    if alert is None:
-        raise web.HTTPNotFound(text="no such alert", headers=HEADERS)
-    return alert
-
-
 def _not_draft(request: web.Request) -> web.Response:
     return page(request, "message.html.j2", status=409, message=words(request)["compose_not_draft"])
 
@@ -316,7 +311,7 @@ def _not_draft(request: web.Request) -> web.Response:
 async def edit_form(request: web.Request) -> web.Response:
     """A draft in the compose form (only a draft: what was sent is corrected, not edited)."""
     need(request, *CAN_SEND)
-    alert = await _stored(request)
+    alert = await stored_alert(request)
     if alert.state != AlertState.DRAFT:
         return _not_draft(request)
     return _edit_page(request, alert, values_of(alert))
@@ -337,7 +332,7 @@ def _edit_page(request: web.Request, alert: Alert, values: dict[str, Any], **kw:
 async def edit(request: web.Request) -> web.Response:
     """Save the edited draft; it keeps its id, event, mode and author."""
     state, current, t = console(request), need(request, *CAN_SEND), words(request)
-    alert = await _stored(request)
+    alert = await stored_alert(request)
     if alert.state != AlertState.DRAFT:
         return _not_draft(request)
     form = await request.post()
@@ -371,52 +366,3 @@ async def edit(request: web.Request) -> web.Response:
     except InputError:
         return _not_draft(request)  # sent or discarded meanwhile
     return see_other(f"/console/alerts/{alert.id}")
-
-
-# -- FM audio ---------------------------------------------------------------------------------
-
-
-class FmAudio:
-    """The last few synthesised previews, one synthesis at a time (the FM channel shares the engine)."""
-
-    def __init__(self, size: int = FM_CACHE_SIZE) -> None:
-        self.size = size
-        self._cache: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
-        self._lock = asyncio.Lock()
-
-    async def get(self, key: tuple[str, str, str], make: Callable[[], Awaitable[bytes]]) -> bytes:
-        """The cached WAV of ``key``, or ``make()``'s, kept."""
-        async with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-            audio = await make()
-            self._cache[key] = audio
-            while len(self._cache) > self.size:
-                self._cache.popitem(last=False)
-            return audio
-
-
-FM_AUDIO = web.AppKey("compose.fm_audio", FmAudio)
-
-
-async def fm_wav(request: web.Request) -> web.Response:
-    """The stored alert read as the FM channel would read it (chime, script twice), as a WAV."""
-    state = console(request)
-    who(request)  # any logged-in role may listen
-    alert = await _stored(request)
-    lang = request.query.get("lang", "ja")
-    lang = lang if lang in alert.languages else "ja"
-    channel = state.channels.live.get("fm")
-    message = preview.render(state, "fm", alert, lang)
-    if not isinstance(channel, FmChannel) or message is None or not message.speech.strip():
-        raise web.HTTPServiceUnavailable(text=words(request)["compose_fm_unavailable"], headers=HEADERS)
-    speech, speaker = message.speech, channel.speaker
-    key = (alert.id, lang, hashlib.sha256(speech.encode()).hexdigest())
-    try:
-        audio = await request.app[FM_AUDIO].get(key, lambda: speaker.wav(speech, lang))
-    except SpeechError as exc:
-        raise web.HTTPServiceUnavailable(
-            text=f"{words(request)['compose_fm_unavailable']} ({exc})", headers=HEADERS
-        ) from None
-    return web.Response(body=audio, content_type="audio/wav", headers=HEADERS)

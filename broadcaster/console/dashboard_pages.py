@@ -28,8 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster.cap import JST
-from broadcaster.console.web import HEADERS, Console, console, lang_of, page, who, words
+from broadcaster.console.web import HEADERS, JST, Console, console, jst, lang_of, page, who, words
 from broadcaster.models import Alert, AlertId, AlertState, DeliveryState
 from broadcaster.store.sqlite import SQLiteStore
 from channels.outbox import OutboxChannel
@@ -115,11 +114,6 @@ def seconds(value: float | None) -> str:
 def clock(timestamp: float | None) -> str:
     """A time of today in JST ("" for none)."""
     return dt.datetime.fromtimestamp(timestamp, JST).strftime("%H:%M:%S") if timestamp else ""
-
-
-def jst(timestamp: float | None) -> str:
-    """A date and time in JST ("" for none)."""
-    return dt.datetime.fromtimestamp(timestamp, JST).strftime("%Y-%m-%d %H:%M:%S") if timestamp else ""
 
 
 async def progress(console: Console, alert_id: str) -> list[ChannelProgress]:

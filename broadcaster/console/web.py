@@ -21,7 +21,7 @@ from aiohttp import web
 from broadcaster.accounts import Accounts
 from broadcaster.csrf import Csrf
 from broadcaster.dispatcher import Dispatcher
-from broadcaster.models import Mode, Role, Session, User
+from broadcaster.models import Alert, Mode, Role, Session, User
 from broadcaster.ratelimit import WindowLimiter
 from broadcaster.rendering import TEMPLATES, Renderer
 from broadcaster.settings import Settings
@@ -169,6 +169,14 @@ def page(request: web.Request, template: str, status: int = 200, **context: Any)
     )
     response.text = state.env.get_template(f"console/{template}").render(context)
     return response
+
+
+async def stored_alert(request: web.Request) -> Alert:
+    """The alert named by the route's ``alert_id``, or a 404."""
+    alert = await console(request).store.get_alert(request.match_info["alert_id"])
+    if alert is None:
+        raise web.HTTPNotFound(text="no such alert", headers=HEADERS)
+    return alert
 
 
 JST = timezone(timedelta(hours=9))

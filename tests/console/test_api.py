@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from broadcaster import drafts
-from broadcaster.console import api
+from broadcaster.console import api_schema
 from broadcaster.models import AlertState, ContactKind, Mode, Source, Subscriber
 from tests.console.conftest import ConsoleSite
 
@@ -223,7 +223,7 @@ INVALID: list[tuple[str, Any, dict[str, str], int, str]] = [
     ("expires without offset", draft(expires="2030-01-01T09:00:00"), {}, 422, "expires needs a UTC offset"),
     ("expires in the past", draft(expires=past()), {}, 422, "expires: must be in the future"),
     ("huge title", draft(title="水" * 200), {}, 422, "title:"),
-    ("huge body", draft(body="x" * (api.MAX_BODY + 1)), {}, 413, "the body is over"),
+    ("huge body", draft(body="x" * (api_schema.MAX_BODY + 1)), {}, 413, "the body is over"),
     ("bad idempotency key", draft(), {"Idempotency-Key": "スペース key"}, 400, "Idempotency-Key:"),
 ]
 
@@ -246,7 +246,7 @@ async def test_an_invalid_draft_is_refused_in_json_and_nothing_is_stored(
 
 async def test_a_chunked_body_over_the_limit_is_refused(console_site: ConsoleSite, river: System) -> None:
     before = await count(console_site)
-    answer = await river.call("POST", "/api/v1/drafts", data=chunked(api.MAX_BODY * 2), headers=JSON)
+    answer = await river.call("POST", "/api/v1/drafts", data=chunked(api_schema.MAX_BODY * 2), headers=JSON)
     assert (answer.status, answer.data["error"]) == (413, "too-large")
     assert await count(console_site) == before
 
@@ -350,7 +350,7 @@ async def test_a_status_answer_matches_its_documented_schema(river: System) -> N
     """The answers are the models the document was generated from, so their fields agree."""
     alert_id = (await river.post(draft())).data["id"]
     status = (await river.call("GET", f"/api/v1/alerts/{alert_id}")).data
-    assert api.AlertStatus.model_validate(status).id == alert_id
-    schemas = api.document()["components"]["schemas"]
+    assert api_schema.AlertStatus.model_validate(status).id == alert_id
+    schemas = api_schema.document()["components"]["schemas"]
     documented = set(schemas["AlertStatus"]["properties"])
     assert set(status) == documented
