@@ -124,6 +124,8 @@ class Accounts:
             raise LoginRefused("wrong")
         cookie = secrets.token_urlsafe(32)
         session = Session(digest(cookie), name, Mode.EXERCISE, "ja", now, now, origin)
+        # sessions nobody returns to are never looked up again: drop the ones past any possible use
+        await self.store.forget_sessions(now - max(self.policy.idle_timeout, self.policy.session_lifetime))
         await self.store.add_session(session)
         await self.store.audit(name, "login", name, "", origin)
         return Login(cookie, session, user)

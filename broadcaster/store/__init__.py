@@ -159,6 +159,9 @@ class Store(Protocol):
     async def end_session(self, session_id: str) -> None:
         """Log out."""
 
+    async def forget_sessions(self, before: Timestamp) -> int:
+        """Drop sessions unused since ``before``; returns how many."""
+
     async def add_token(self, token_id: str, name: str, actor: str, origin: str) -> None:
         """Store an API token's hash."""
 

@@ -299,6 +299,10 @@ class SQLiteStore:
         """Log out."""
         await self._write(sql_accounts.end_session, session_id)
 
+    async def forget_sessions(self, before: Timestamp) -> int:
+        """Drop sessions unused since ``before``; returns how many."""
+        return await self._write(sql_accounts.forget_sessions, before)
+
     async def add_token(self, token_id: str, name: str, actor: str, origin: str) -> None:
         """Store an API token's hash."""
         await self._write(sql_accounts.add_token, token_id, name, actor, origin, time.time())

@@ -168,3 +168,12 @@ async def test_login_never_redirects_to_another_site(console_site: ConsoleSite, 
     await browser.get("/console/login")
     reply = await browser.post("/console/login", {"name": "mori", "password": PASSWORD, "next": target})
     assert (reply.status, reply.location) == (303, "/console/")
+
+
+async def test_sessions_nobody_returns_to_are_dropped_at_the_next_login(console_site: ConsoleSite) -> None:
+    await console_site.browser("ueda", Role.OPERATOR)
+    lifetime = console_site.settings.console.session_lifetime
+    await console_site.store._write(lambda c: c.execute("UPDATE sessions SET seen_at = seen_at - ?", (lifetime + 1,)))
+    await console_site.browser("ono", Role.OPERATOR)
+    users = await console_site.store._read(lambda c: [r[0] for r in c.execute("SELECT user FROM sessions")])
+    assert users == ["ono"]
