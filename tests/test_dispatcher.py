@@ -7,6 +7,7 @@ the channel seam. Tests wait on the workers' ``progress`` events and the store's
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.errors import PartialDelivery, PermanentError, TransientError
-from broadcaster.models import AlertState, ContactKind, DeliveryState, Mode, MsgType, Subscriber
+from broadcaster.models import AlertState, ContactKind, DeliveryState, Mode, MsgType, Source, Subscriber
 from broadcaster.pacing import RetryPolicy, TokenBucket
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
@@ -420,6 +421,8 @@ async def test_cancel_supersedes_pending_rows_and_reaches_exactly_who_got_the_or
 async def test_update_supersedes_pending_rows_and_reaches_who_got_the_older_version(
     store: SQLiteStore, settings: Settings
 ) -> None:
+    """A feed's update (JMA) also reaches whoever subscribed since; an officer's correction does not
+    (tests/console/test_alert_flow.py)."""
     got_v1, *greylisted = emails(3)
 
     async def some_later(call: Call) -> None:
@@ -432,9 +435,8 @@ async def test_update_supersedes_pending_rows_and_reaches_who_got_the_older_vers
     await store.import_subscribers(email_subscriber(c) for c in emails(3))
     await store.create_alert(make_alert("v1", ("email", "sns"), event_key="ev"), ACTOR, ORIGIN)
     # the update is not posted to sns itself, yet reaches it because v1 went there
-    await store.create_alert(
-        make_alert("v2", ("email",), msg_type=MsgType.UPDATE, event_key="ev", version=2), ACTOR, ORIGIN
-    )
+    v2 = make_alert("v2", ("email",), msg_type=MsgType.UPDATE, event_key="ev", version=2)
+    await store.create_alert(dataclasses.replace(v2, source=Source.JMA), ACTOR, ORIGIN)
 
     async with Dispatcher(store, channel_set(email, sns), settings, policy=POLICY) as d:
         await d.approve("v1", ACTOR, ORIGIN)

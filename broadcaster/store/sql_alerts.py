@@ -106,19 +106,21 @@ def approve(conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str
         raise InputError(f"no alert {alert_id}")
     if alert.state not in (AlertState.DRAFT, AlertState.PENDING_APPROVAL):
         raise InputError(f"alert {alert_id} is {alert.state}, not awaiting approval")
-    older = _supersede(conn, alert) if alert.event_key else []
+    older = _older(conn, alert) if alert.event_key else []
     priority = alert.level + (CORRECTION_PRIORITY if alert.msg_type != MsgType.ALERT else 0)
     row = (PENDING, priority, now, now)  # state, priority, queued_at, next_attempt_at
-    if alert.msg_type != MsgType.CANCEL:
+    # An officer's correction reaches exactly whom the event reached or was on its way to; a feed's
+    # update is planned afresh, since a warning that grows may reach more channels and people.
+    exact = alert.msg_type == MsgType.UPDATE and alert.source == Source.STAFF and bool(older)
+    if exact:
+        _copy_rows(conn, alert, older, ("pending",), row)  # before they are superseded below
+    _supersede(conn, alert, older)
+    if alert.msg_type == MsgType.ALERT or (alert.msg_type == MsgType.UPDATE and not exact):
         for channel in alert.channels:
             _plan(conn, alert, channel, row)
     if older:
         # whoever got an earlier version gets this one too, on the same channel, in the same language
-        conn.execute(
-            f"""{NEW_ROW} SELECT ?, channel, recipient, lang, ?, ?, ?, ? FROM deliveries
-                WHERE alert_id IN ({", ".join("?" * len(older))}) AND state IN ('sent', 'sending')""",
-            (alert.id, *row, *older),
-        )
+        _copy_rows(conn, alert, older, ("sent", "sending"), row)
     planned = dict(
         conn.execute("SELECT channel, count(*) FROM deliveries WHERE alert_id = ? GROUP BY channel", (alert.id,))
     )
@@ -227,18 +229,33 @@ def _plan(conn: sqlite3.Connection, alert: Alert, channel: str, row: tuple[Any, 
         conn.execute(f"{NEW_ROW} VALUES (?, ?, 0, 'ja', ?, ?, ?, ?)", (alert.id, channel, *row))
 
 
-def _supersede(conn: sqlite3.Connection, alert: Alert) -> list[AlertId]:
-    """Supersede the pending rows of older versions of the event; returns their alert ids.
+def _older(conn: sqlite3.Connection, alert: Alert) -> list[AlertId]:
+    """The approved older versions of the alert's event.
 
     Only versions of the same mode count: an exercise must never touch a live chain, nor reach its audience.
     """
-    older = [
+    return [
         r[0]
         for r in conn.execute(
             "SELECT id FROM alerts WHERE event_key = ? AND mode = ? AND id != ? AND state IN (?, ?, ?)",
             (alert.event_key, alert.mode, alert.id, AlertState.APPROVED, AlertState.DISPATCHING, AlertState.DONE),
         )
     ]
+
+
+def _copy_rows(
+    conn: sqlite3.Connection, alert: Alert, older: list[AlertId], states: tuple[str, ...], row: tuple[Any, ...]
+) -> None:
+    """Plan ``alert`` for the recipients of older versions' rows in ``states``: same channel, same language."""
+    conn.execute(
+        f"""{NEW_ROW} SELECT ?, channel, recipient, lang, ?, ?, ?, ? FROM deliveries
+            WHERE alert_id IN ({", ".join("?" * len(older))}) AND state IN ({", ".join("?" * len(states))})""",
+        (alert.id, *row, *older, *states),
+    )
+
+
+def _supersede(conn: sqlite3.Connection, alert: Alert, older: list[AlertId]) -> None:
+    """Supersede the pending rows of older versions of the event."""
     for old in older:
         conn.execute("UPDATE deliveries SET state = ? WHERE alert_id = ? AND state = ?", (SUPERSEDED, old, PENDING))
         conn.execute(
@@ -252,7 +269,6 @@ def _supersede(conn: sqlite3.Connection, alert: Alert) -> list[AlertId]:
             conn.execute("UPDATE alerts SET state = ? WHERE id = ?", (AlertState.CANCELLED, old))
         else:
             finish_if_closed(conn, old)
-    return older
 
 
 def audience(conn: sqlite3.Connection, alert: Alert) -> dict[ChannelName, int]:

@@ -197,6 +197,7 @@ async def test_a_correction_comes_prefilled_and_goes_to_whom_the_original_reache
     alert = await draft(console_site, "sato", Mode.LIVE, category="disaster", level=2, title="大雨注意 18時まで")
     await console_site.core.dispatcher.approve(alert.id, "sato", "test")
     await console_site.settled(alert.id)
+    await console_site.store.save_subscriber(email_subscriber("newcomer@example.jp"))  # joined afterwards
 
     form = await operator.get(f"/console/alerts/{alert.id}/correct")
     assert form.status == 200 and "大雨注意 18時まで" in form.text  # pre-filled from the original
@@ -216,6 +217,6 @@ async def test_a_correction_comes_prefilled_and_goes_to_whom_the_original_reache
     await console_site.settled(correction_id)
     original = {r.channel: r.counts["sent"] for r in await console_site.store.report(alert.id)}
     corrected = {r.channel: r.counts["sent"] for r in await console_site.store.report(correction_id)}
-    assert corrected == original
+    assert corrected == original  # the same channels and people; the newcomer never saw the original
     page = await operator.get(f"/console/alerts/{alert.id}")
     assert "新しい版があります" in page.text and correction_id in page.text
