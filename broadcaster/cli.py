@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster import cli_accounts, cli_jma, instance
+from broadcaster import cli_accounts, cli_jma, drafts, instance
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.errors import ConfigError, InputError
 from broadcaster.models import Alert, AlertState, ChannelReport, Mode, Source
@@ -43,7 +43,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default from [server] host)")
     serve.add_argument("--port", type=int, help="listen port (default from [server] port)")
 
-    send = sub.add_parser("send", help="create and approve an alert; prints its id")
+    send = sub.add_parser(
+        "send", help="create and approve an alert (a live one the [approval] policy names waits for an approver)"
+    )
     send.add_argument("--category", required=True, help="category id, e.g. disaster")
     send.add_argument("--level", type=int, required=True, choices=range(1, 6), metavar="1-5")
     send.add_argument("--title", required=True)
@@ -161,6 +163,13 @@ async def cmd_send(settings: Settings, args: argparse.Namespace) -> int:
             _confirm_live(alert, await store.audience(alert))
         origin = f"cli pid={os.getpid()}"
         await store.create_alert(alert, alert.created_by, origin)
+        if drafts.needs_approval(settings, alert):
+            # the shell is no way round the second person: the alert waits in the console like any other
+            await store.request_approval(alert.id, alert.created_by, origin)
+            print(alert.id)
+            url = f"{settings.city.public_url.rstrip('/')}/console/alerts/{alert.id}"
+            print(f"waits for a second person's approval (the [approval] policy): {url}", file=sys.stderr)
+            return 0
         planned = await store.approve(alert.id, alert.created_by, origin)
         print(alert.id)
         log.info("alert %s approved: %s", alert.id, json.dumps(planned))

@@ -77,8 +77,8 @@ async def http_get(port: int, path: str, token: str = "") -> tuple[int, str]:
 
 @pytest.fixture
 async def city(tmp_path: Path, site: SiteFactory, run_py: list[str]) -> Site:
-    """A site with the SUBSCRIBERS imported through the command line."""
-    config = site()
+    """A site with the SUBSCRIBERS imported through the command line; live alerts below 5 need no approver."""
+    config = site({"approval": {"live_min_level": 5, "categories": []}})
     settings = load_settings(config)
     csv = tmp_path / "subscribers.csv"
     rows = ["channel,contact,categories,language,tester", *(",".join(row) for row in SUBSCRIBERS)]
@@ -335,3 +335,18 @@ async def test_serve_logs_the_address_it_listens_on(run_py: list[str], city: Sit
         code, body = await http_get(service.port, "/healthz")
         assert code == 200 and json.loads(body)["status"] == "ok"
         assert await service.stop() == 0
+
+
+async def test_a_live_alert_the_policy_names_waits_for_an_approver_instead_of_going_out(
+    run_py: list[str], site: SiteFactory
+) -> None:
+    config = site()  # the default policy: live 防災 alerts, and any at level 3 or above, need a second person
+    args = ["send", "--category", "disaster", "--level", "4", "--title", "避難指示", "--body", BODY, "--yes"]
+    result = await run_cli(run_py, config, *args)
+    assert result.rc == 0, result.stderr
+    alert_id = result.stdout.strip()
+    assert "waits for a second person's approval" in result.stderr and f"/console/alerts/{alert_id}" in result.stderr
+    db = load_settings(config).path(load_settings(config).storage.path)
+    rows = query(db, "SELECT state, requested_by = created_by FROM alerts WHERE id = ?", alert_id)
+    assert rows == [("pending_approval", 1)]  # asked for by whoever ran it, who may not approve it
+    assert query(db, "SELECT count(*) FROM deliveries WHERE alert_id = ?", alert_id) == [(0,)]

@@ -31,6 +31,7 @@ WINDOW = CLAIM_SIZE * INFLIGHT_CHUNKS  # rows a worker holds unrecorded at any m
 SITE = {
     "channels.email": {"batch_size": 10, "concurrency": 4, "rate_per_s": 200.0, "burst": 10},
     "dispatcher": {"claim_size": CLAIM_SIZE, "inflight_chunks": INFLIGHT_CHUNKS},
+    "approval": {"live_min_level": 5, "categories": []},  # the level-4 alert goes out without a second person
 }
 SENT_LINE = re.compile(r"channel=email .*recipients=(\d+) .*outcome=sent")
 RECOVERED_LINE = re.compile(r"recovered (\d+) deliveries")
