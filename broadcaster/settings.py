@@ -198,6 +198,8 @@ class Fm(_Section):
     drop_dir: str = Field(default="var/fm", min_length=1)
     sample_rate: Annotated[int, Field(ge=8000, le=96000)] = 48_000
     chime: str = ""  # a WAV to put first; empty: a generated two-tone chime
+    # Open JTalk processes: 0 is one per CPU (up to 4); 1 synthesises in a thread of the service instead
+    workers: Annotated[int, Field(ge=0, le=16)] = 0
     # place names and their readings, applied before synthesis
     readings: dict[str, str] = {"小山市": "おやまし", "思川": "おもいがわ", "間々田": "ままだ"}
 

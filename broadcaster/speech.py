@@ -354,7 +354,8 @@ def load_chime(settings: Settings) -> Samples:
 def speaker_from_settings(settings: Settings, processes: int | None = None) -> Speaker:
     """A Speaker for ``[fm]``, Open JTalk checked and warmed up (EngineMissing if it cannot run).
 
-    ``processes`` defaults to one worker process per CPU, up to MAX_PROCESSES; 0 or 1 synthesises in a thread.
+    ``processes`` defaults to ``[fm] workers``, or one worker process per CPU up to MAX_PROCESSES; 0 or 1
+    synthesises in a thread.
     """
     try:
         synthesize_japanese("小山")  # loads the dictionary and the voice now rather than during the first alert
@@ -363,5 +364,5 @@ def speaker_from_settings(settings: Settings, processes: int | None = None) -> S
     except Exception as exc:  # a broken dictionary surfaces as whatever mecab raises
         raise EngineMissing(f"Open JTalk does not run ({exc}): apt-get install open-jtalk-mecab-naist-jdic") from exc
     if processes is None:
-        processes = min(MAX_PROCESSES, os.cpu_count() or 1)
+        processes = settings.fm.workers or min(MAX_PROCESSES, os.cpu_count() or 1)
     return Speaker(settings.fm.sample_rate, settings.fm.readings, load_chime(settings), processes)

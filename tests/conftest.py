@@ -54,7 +54,9 @@ def site(tmp_path: Path) -> SiteFactory:
             },
             "retry": {"base_delay": 0.0, "max_delay": 0.0, "jitter": 0.0},
             "jma": {"enabled": False},  # tests that poll point [jma] feeds at a local server
-            "fm": {"drop_dir": str(tmp_path / "var" / "fm")},
+            # Open JTalk in a thread: a service started per test would otherwise spawn a worker process per
+            # CPU, each loading its own interpreter and dictionary (test_crash keeps the workers on purpose)
+            "fm": {"drop_dir": str(tmp_path / "var" / "fm"), "workers": 1},
         }
         for section, values in (sections or {}).items():
             merged.setdefault(section, {}).update(values)

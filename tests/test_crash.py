@@ -32,6 +32,7 @@ SITE = {
     "channels.email": {"batch_size": 10, "concurrency": 4, "rate_per_s": 200.0, "burst": 10},
     "dispatcher": {"claim_size": CLAIM_SIZE, "inflight_chunks": INFLIGHT_CHUNKS},
     "approval": {"live_min_level": 5, "categories": []},  # the level-4 alert goes out without a second person
+    "fm": {"workers": 2},  # Open JTalk's worker processes must die with the SIGKILLed service, not linger
 }
 SENT_LINE = re.compile(r"channel=email .*recipients=(\d+) .*outcome=sent")
 RECOVERED_LINE = re.compile(r"recovered (\d+) deliveries")
