@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster import drafts
+from broadcaster import drafts, lint
 from broadcaster.console import compose_pages, dashboard_pages, preview
 from broadcaster.console.web import CAN_SEND, Console, client, console, need, page, see_other, stored_alert, who
 from broadcaster.errors import InputError
@@ -142,6 +142,14 @@ def _live_refusal(state: Console, lang: str, alert: Alert, mode: Mode) -> str:
         return t["alert_not_draft"]
     if mode != Mode.LIVE:
         return t["alert_switch_to_live"]  # a live draft cannot go out from an exercise-mode screen
+    return _unfilled(state, lang, alert)
+
+
+def _unfilled(state: Console, lang: str, alert: Alert) -> str:
+    """The one lint warning that stops a live alert: a 定型文's 【placeholder】 still in the text."""
+    for warning in lint.check(state.settings, alert):
+        if warning.code == "placeholder":
+            return state.text[lang]["alert_placeholders_left"].format(**warning.params)
     return ""
 
 
@@ -169,6 +177,9 @@ async def approve(request: web.Request) -> web.StreamResponse:
     alert = await stored_alert(request)
     if (await request.post()).get("checked") != "yes":
         return _refuse(request, state.text[current.session.lang]["approve_check_first"], status=400)
+    unfilled = _unfilled(state, current.session.lang, alert) if alert.mode == Mode.LIVE else ""
+    if unfilled:
+        return _refuse(request, unfilled, status=400)
     try:
         planned = await state.store.approve_pending(alert.id, current.name, client(request))
     except InputError as exc:

@@ -220,3 +220,20 @@ async def test_a_correction_comes_prefilled_and_goes_to_whom_the_original_reache
     assert corrected == original  # the same channels and people; the newcomer never saw the original
     page = await operator.get(f"/console/alerts/{alert.id}")
     assert "新しい版があります" in page.text and correction_id in page.text
+
+
+async def test_a_live_alert_with_a_placeholder_left_cannot_be_sent_or_approved(console_site: ConsoleSite) -> None:
+    operator = await console_site.browser("sato", Role.OPERATOR)
+    approver = await console_site.browser("suzuki", Role.APPROVER)
+    alert = await draft(console_site, "sato", Mode.LIVE, title="【地区名】に避難指示を発令しました")
+    await to_live(operator)
+    page = await operator.get(f"/console/alerts/{alert.id}/confirm")
+    assert page.status == 409 and "【地区名】" in page.text
+    assert (await operator.post(f"/console/alerts/{alert.id}/confirm", {"typed": "本番"})).status == 409
+    await console_site.store.request_approval(alert.id, "sato", "test")  # as if it had got past the page
+    await approver.get(f"/console/alerts/{alert.id}")
+    assert (await approver.post(f"/console/alerts/{alert.id}/approve", {"checked": "yes"})).status == 400
+    assert await console_site.store.report(alert.id) == []
+    exercise = await draft(console_site, "sato", title="【地区名】に避難指示を発令しました")  # a drill may keep them
+    await operator.get(f"/console/alerts/{exercise.id}")
+    assert (await operator.post(f"/console/alerts/{exercise.id}/send")).status == 303
