@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
+from aiohttp import web
+
 
 class WindowLimiter:
     """At most ``limit`` hits per key in each window of ``period`` seconds."""
@@ -40,3 +42,12 @@ class WindowLimiter:
             if now - start < self.period:
                 return
             del self._windows[key]
+
+
+def client_address(request: web.Request, trust_forwarded: bool) -> str:
+    """Whom a request comes from: the peer, or behind our own proxy the last X-Forwarded-For hop."""
+    if trust_forwarded:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.rsplit(",", 1)[-1].strip()  # the hop our own proxy added; earlier ones are forgeable
+    return request.remote or "?"

@@ -26,7 +26,7 @@ from multidict import MultiDict
 from broadcaster.csrf import FIELD, Csrf
 from broadcaster.errors import InputError
 from broadcaster.models import SubscriberState
-from broadcaster.ratelimit import WindowLimiter
+from broadcaster.ratelimit import WindowLimiter, client_address
 from broadcaster.rendering import TEMPLATES
 from broadcaster.settings import Settings
 from broadcaster.subscription import CONFIRM, LANGUAGE_NAMES, MANAGE, Subscriptions, parse_address, read_choice
@@ -226,11 +226,7 @@ def _lang(request: web.Request) -> str:
 
 
 def _client(request: web.Request) -> str:
-    if _pages(request).settings.subscriptions.trust_forwarded:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.rsplit(",", 1)[-1].strip()  # the hop our own proxy added
-    return request.remote or "?"
+    return client_address(request, _pages(request).settings.subscriptions.trust_forwarded)
 
 
 async def _accept(request: web.Request) -> tuple[MultiDict[str], web.Response | None]:

@@ -58,7 +58,6 @@ async def login(request: web.Request) -> web.StreamResponse:
     name, password = str(form.get("name", "")).strip().lower(), str(form.get("password", ""))
     target = _next(form.get("next"))
     origin = client(request)
-    assert state.login_limiter is not None
     if not state.login_limiter.hit(origin):
         await state.store.audit(name[:64] or "?", "login.refused", name[:64], "too many attempts from here", origin)
         t = state.text[_lang(request)]

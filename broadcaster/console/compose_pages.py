@@ -20,10 +20,10 @@ from typing import Any
 from aiohttp import web
 
 from broadcaster import drafts, lint
+from broadcaster.cap import JST
 from broadcaster.console import fm_preview, preview
 from broadcaster.console.web import (
     CAN_SEND,
-    JST,
     client,
     console,
     need,

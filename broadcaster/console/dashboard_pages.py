@@ -28,7 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster.console.web import HEADERS, JST, Console, console, jst, lang_of, page, who, words
+from broadcaster.cap import JST
+from broadcaster.console.web import HEADERS, Console, console, jst, lang_of, page, who, words
 from broadcaster.models import Alert, AlertId, AlertState, DeliveryState
 from broadcaster.store.sqlite import SQLiteStore
 from channels.outbox import OutboxChannel

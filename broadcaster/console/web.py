@@ -11,7 +11,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,11 @@ import jinja2
 from aiohttp import web
 
 from broadcaster.accounts import Accounts
+from broadcaster.cap import JST
 from broadcaster.csrf import Csrf
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.models import Alert, Mode, Role, Session, User
-from broadcaster.ratelimit import WindowLimiter
+from broadcaster.ratelimit import WindowLimiter, client_address
 from broadcaster.rendering import TEMPLATES, Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
@@ -67,7 +68,7 @@ class Console:
     csrf: Csrf
     env: jinja2.Environment
     text: dict[str, dict[str, str]] = field(default_factory=load_text)
-    login_limiter: WindowLimiter | None = None
+    login_limiter: WindowLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         conf = self.settings.console
@@ -133,11 +134,7 @@ CAN_SEND = (Role.OPERATOR, Role.APPROVER)  # compose, send exercises, request li
 
 def client(request: web.Request) -> str:
     """Where a request comes from, for the audit log and the login limit."""
-    if console(request).settings.console.trust_forwarded:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.rsplit(",", 1)[-1].strip()  # the hop our own proxy added
-    return request.remote or "?"
+    return client_address(request, console(request).settings.console.trust_forwarded)
 
 
 def lang_of(request: web.Request) -> str:
@@ -177,9 +174,6 @@ async def stored_alert(request: web.Request) -> Alert:
     if alert is None:
         raise web.HTTPNotFound(text="no such alert", headers=HEADERS)
     return alert
-
-
-JST = timezone(timedelta(hours=9))
 
 
 def jst(ts: float | None) -> str:
