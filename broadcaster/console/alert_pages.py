@@ -164,10 +164,15 @@ async def confirm(request: web.Request) -> web.StreamResponse:
     typed = str((await request.post()).get("typed", "")).strip()
     if typed not in (LIVE_WORD, "LIVE"):
         return await _confirm_page(request, alert, error=t["confirm_type_word"], status=400)
+    return await _release(request, state, alert, current.name)
+
+
+async def _release(request: web.Request, state: Console, alert: Alert, actor: str) -> web.Response:
+    """Send the alert now, or queue it for a second person when the [approval] policy names it."""
     if drafts.needs_approval(state.settings, alert):
-        await state.store.request_approval(alert.id, current.name, client(request))
+        await state.store.request_approval(alert.id, actor, client(request))
     else:
-        await state.dispatcher.approve(alert.id, current.name, client(request))
+        await state.dispatcher.approve(alert.id, actor, client(request))
     return see_other(f"/console/alerts/{alert.id}")
 
 
@@ -222,17 +227,16 @@ async def correct_form(request: web.Request) -> web.Response:
     found = await _correctable(request)
     if isinstance(found, web.Response):
         return found
-    _, latest = found
-    return page(
-        request,
-        "compose.html.j2",
-        action=f"/console/alerts/{latest.id}/correct",
-        values=compose_pages.values_of(latest),
-        errors=[],
-        phrases=[],
-        correction=True,
-        preview=None,
-    )
+    return _correction_form(request, found[1], compose_pages.values_of(found[1]))
+
+
+def _correction_form(
+    request: web.Request, latest: Alert, values: dict[str, Any], errors: list[str] | None = None
+) -> web.Response:
+    """The compose form in correction mode: category, channels and areas stay the original's."""
+    action = f"/console/alerts/{latest.id}/correct"
+    return page(request, "compose.html.j2", status=400 if errors else 200, action=action, values=values,
+                errors=errors or [], phrases=[], correction=True, preview=None)  # fmt: skip
 
 
 async def correct(request: web.Request) -> web.StreamResponse:
@@ -246,24 +250,10 @@ async def correct(request: web.Request) -> web.StreamResponse:
     try:
         changes = compose_pages.draft_from_form(form, state.settings, latest.mode)
     except InputError as exc:
-        return page(
-            request,
-            "compose.html.j2",
-            status=400,
-            action=f"/console/alerts/{latest.id}/correct",
-            values=compose_pages.values_of_form(form),
-            errors=[str(exc)],
-            phrases=[],
-            correction=True,
-            preview=None,
-        )
+        return _correction_form(request, latest, compose_pages.values_of_form(form), [str(exc)])
     alert = drafts.correction(latest, changes, current.name, time.time())
     await state.store.create_alert(alert, current.name, client(request))
-    if drafts.needs_approval(state.settings, alert):
-        await state.store.request_approval(alert.id, current.name, client(request))
-    else:
-        await state.dispatcher.approve(alert.id, current.name, client(request))
-    return see_other(f"/console/alerts/{alert.id}")
+    return await _release(request, state, alert, current.name)
 
 
 async def cancel(request: web.Request) -> web.StreamResponse:
