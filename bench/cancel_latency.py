@@ -29,11 +29,11 @@ from aiohttp import web
 from bench.line_fanout import TOKEN, fake_line, subscribers
 from broadcaster import instance
 from broadcaster.accounts import hash_password
-from broadcaster.console.web import CONSOLE
 from broadcaster.models import Alert, AlertState, Mode, Role, Source
-from broadcaster.service import CORE, make_app
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
+from broadcaster.web.console.web import CONSOLE
+from broadcaster.web.service import CORE, make_app
 from channels.line import TOKEN_ENV
 
 PASSWORD = "bench passphrase for the console"

@@ -30,14 +30,14 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from broadcaster.channel import ChannelContext, ChannelSet
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, Recipient, Source, Subscriber
 from broadcaster.rendering import Renderer
-from broadcaster.service import tune_gc
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
-from channels import ChannelContext, ChannelSet
-from channels.email import BODY, EmailChannel, create
+from broadcaster.web.service import tune_gc
+from channels.email.channel import BODY, EmailChannel, create
 
 SENDER = "anshin@city.example.jp"
 SINK_BACKLOG = 1000

@@ -21,14 +21,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from broadcaster.channel import ChannelSet
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.models import Alert, AlertState, ContactKind, Message, Mode, Recipients, Source, Subscriber
-from broadcaster.rendering import Renderer
-from broadcaster.service import tune_gc
+from broadcaster.rendering import NO_LIMITS, Renderer
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
-from channels import ChannelSet
-from channels.base import NO_LIMITS
+from broadcaster.web.service import tune_gc
 
 
 class NullChannel:

@@ -6,7 +6,7 @@ Prints one JSON line:
  "feed_entries": m, "runs": N, "runs_ok": k, "latency_p50_ms": p50, "latency_p99_ms": p99, "floor_p50_ms": f,
  "phases_p50_ms": {"poll_and_download": …, "ingest": …, "approve": …, "dispatch": …}}
 
-Parsing: every JMA document in ../shared/jma-samples (the two Atom feeds left out) through
+Parsing: every JMA document in tests/data/jma (the two Atom feeds left out) through
 feeds.jma.parse.parse, pass after pass for about a second; the same run times bare lxml parsing the
 same bytes as the baseline, so the ratio is the figure to compare between runs on this noisy machine.
 The 2.3 MB extra_l.xml goes through feeds.jma.atom.parse_feed, best of a few runs.
@@ -51,14 +51,13 @@ import aiohttp
 from aiohttp import web
 from lxml import etree
 
+from broadcaster.channel import ChannelSet
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.models import Alert, AlertId, AlertState, ChannelName, Message, Recipients
-from broadcaster.rendering import Renderer
-from broadcaster.service import tune_gc
+from broadcaster.rendering import NO_LIMITS, Renderer
 from broadcaster.settings import CHANNEL_NAMES, Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
-from channels import ChannelSet
-from channels.base import NO_LIMITS
+from broadcaster.web.service import tune_gc
 from feeds.jma.atom import parse_feed
 from feeds.jma.ingest import Handled, JmaIngest
 from feeds.jma.parse import parse
@@ -66,7 +65,7 @@ from feeds.jma.poller import JmaPoller
 from feeds.replay import make_sample_app
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "jma-samples"
+SAMPLES = ROOT / "tests" / "data" / "jma"
 FEED_FILES = ("extra_l.xml", "eqvol.xml")  # the two real Atom feeds lying among the documents
 QUAKE = "32-35_06_03_240613_VXSE53.xml"  # 震度6強 in 奥州市 (0321500), 岩手県内陸南部 (213), 岩手県 (03)
 QUAKE_EVENT_ID = b"<EventID>20080614084350</EventID>"
@@ -80,7 +79,7 @@ FEED_ENTRIES = 25  # entries the feed keeps listing: the real eqvol.xml sample (
 
 
 def samples_folder() -> Path:
-    """The shared folder of real JMA samples; exits with a message when it is not there."""
+    """The folder of real JMA samples; exits with a message when it is not there."""
     if not (SAMPLES / "extra_l.xml").is_file() or not (SAMPLES / QUAKE).is_file():
         raise SystemExit(f"the real JMA samples are missing: expected them (extra_l.xml, {QUAKE}) in {SAMPLES}")
     return SAMPLES

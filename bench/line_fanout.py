@@ -28,13 +28,13 @@ from typing import Any
 
 import aiohttp
 
+from broadcaster.channel import ChannelContext, ChannelSet
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, Source, Subscriber
 from broadcaster.rendering import Renderer
-from broadcaster.service import tune_gc
 from broadcaster.settings import ROOT, Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
-from channels import ChannelContext, ChannelSet
+from broadcaster.web.service import tune_gc
 from channels.line import TOKEN_ENV, create
 
 TOKEN = "bench-line-token"

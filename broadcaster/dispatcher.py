@@ -15,14 +15,13 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from broadcaster.channel import Channel, ChannelSet
 from broadcaster.errors import DeliveryError, PartialDelivery, PermanentError, TransientError
 from broadcaster.metrics import Metrics
 from broadcaster.models import Alert, AlertId, ChannelName, Claim, DeliveryState, Message, Mode, Outcome, Recipient
 from broadcaster.pacing import RetryPolicy, TokenBucket
 from broadcaster.settings import ChannelSettings, Settings
 from broadcaster.store import Store
-from channels import ChannelSet
-from channels.base import Channel
 
 log = logging.getLogger("broadcaster.dispatch")
 STORE_RETRY_S = 1.0  # pause after a failed claim

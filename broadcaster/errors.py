@@ -6,6 +6,7 @@
     │   ├── PermanentError     retrying cannot help (bad address, 4xx, content refused)
     │   └── PartialDelivery    some recipients of a batch failed; the others were delivered
     ├── ConfigError            settings are wrong; names the key; the program exits with code 2
+    │   └── MissingCredentials a channel's credentials are not in the environment (it runs as the outbox)
     └── InputError             user input (CSV, CLI arguments, forms) is wrong; nothing was stored
 
 Channels translate their library's exceptions into this tree once, at the boundary, with
@@ -47,6 +48,10 @@ class PartialDelivery(DeliveryError):
 
 class ConfigError(BroadcasterError):
     """Invalid configuration; the message names the key and what is wrong."""
+
+
+class MissingCredentials(ConfigError):
+    """A channel's credentials are not in the environment; the message names the variables."""
 
 
 class InputError(BroadcasterError):

@@ -29,17 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from broadcaster.models import Alert, Mode, Text
-from broadcaster.rendering import EXERCISE_PREFIX, Renderer
+from broadcaster.rendering import EXERCISE_PREFIX, Limits, Renderer
 from broadcaster.settings import ROOT, Settings
-from channels import bluesky, email, fm, line, mastodon, sns, ticker, x
-from channels.base import Limits
+from channels import line, ticker
+from channels.email import channel as email
+from channels.fm import channel as fm
+from channels.sns import channel as sns
+from channels.sns.target import COUNTING
 
 PHRASES = ROOT / "config" / "phrases.toml"
 PUBLIC_LANG = "ja"  # public channels (SNS, website, ticker, FM) carry the Japanese words
-SNS_TARGETS = {  # target -> (limit, measure), as channels/sns.py splits for each
-    "x": (x.LIMIT, x.weighted_length),
-    "mastodon": (mastodon.LIMIT, mastodon.mastodon_length),
-    "bluesky": (bluesky.LIMIT, bluesky.graphemes),
+SNS_TARGETS = {  # target -> (limit, measure), as channels/sns splits for each
+    name: (c.limit, c.measure) for name, c in COUNTING.items()
 }
 NUMERAL = "[0-9０-９〇一二三四五六七八九十]"
 TIME_GIVEN = re.compile(

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from broadcaster.models import DeliveryState
 from broadcaster.store import Store
-from feeds.jma.poller import PollerHealth
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class SourceHealth(Protocol):
+    """What a polled source (the JMA poller) reports about itself; the core defines it, feeds/ fill it."""
+
+    @property
+    def last_success(self) -> float | None: ...  # epoch seconds of the newest good read
+    @property
+    def backlog(self) -> int: ...  # documents found, not yet handled
+    @property
+    def fetched(self) -> int: ...  # documents downloaded since start
+    @property
+    def refused(self) -> int: ...  # documents given up since start
+    @property
+    def failing_feeds(self) -> int: ...  # feeds whose last read failed
 
 
 class Metrics:
@@ -48,13 +64,13 @@ class Metrics:
             "broadcaster_send_attempts", "send() calls by outcome", ["channel", "outcome"], registry=self.registry
         )
 
-    def observe_jma(self, health: PollerHealth) -> None:
+    def observe_jma(self, health: SourceHealth) -> None:
         """Copy the JMA poller's health into gauges."""
         self.jma_last_success.set(health.last_success or 0)
         self.jma_backlog.set(health.backlog)
         self.jma_fetched.set(health.fetched)
         self.jma_refused.set(health.refused)
-        self.jma_failing_feeds.set(sum(1 for f in health.feeds if f.failures))
+        self.jma_failing_feeds.set(health.failing_feeds)
 
     def observe_send(self, channel: str, seconds: float, outcome: str) -> None:
         """Count one send() call and its duration."""

@@ -12,20 +12,32 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 
 from broadcaster.models import Alert, Message, Mode
 from broadcaster.settings import ROOT, Settings
 
-if TYPE_CHECKING:  # channels imports this module: a runtime import would be circular
-    from channels.base import Limits
-
 TEMPLATES = ROOT / "templates"
 TEXT_PARTS = ("subject", "text", "ticker", "speech")
 EXERCISE_PREFIX = "【訓練】"
 ELLIPSIS = "…"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Limits:
+    """What a channel can carry; rendering fits every message inside these."""
+
+    subject: int | None = None  # longest subject, or None for no limit
+    text: int | None = None  # longest body text
+    ticker: int | None = None  # longest ticker line
+    speech: int | None = None  # longest speech script
+    single_line: bool = False  # text and ticker become one line
+    measure: Callable[[str], int] = len  # how the channel counts (UTF-16 units, X's weights …)
+
+
+NO_LIMITS = Limits()
 
 
 def make_environment(folder: Path = TEMPLATES) -> jinja2.Environment:

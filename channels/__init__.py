@@ -2,41 +2,26 @@
 
 A configured channel runs its real implementation when one is registered here and its
 credentials are in the environment; otherwise it runs as the outbox, and start-up says so.
+Each factory imports its module when it is called, so a command that builds no channel (``--help``,
+``status``) never loads the SDKs (line-bot-sdk, tweepy, atproto, pyopenjtalk …).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
+from broadcaster.channel import Channel, ChannelContext, ChannelFactory, ChannelSet
+from broadcaster.errors import MissingCredentials
 from broadcaster.models import ContactKind
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
-from channels import email, fm, line, sns, ticker, website
-from channels.base import Channel
 from channels.outbox import OutboxChannel
 
 
-class MissingCredentials(Exception):
-    """A channel's credentials are not in the environment; the message names the variables."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelContext:
-    """What a channel factory may use to build its channel."""
-
-    name: str
-    settings: Settings
-    renderer: Renderer
-    environ: Mapping[str, str]
-    store: Store | None = None  # for channels that write back (e.g. refusals that bounce a subscriber)
-
-
-ChannelFactory = Callable[[ChannelContext], Channel]
-
-
 def _email(ctx: ChannelContext) -> Channel:
+    from channels.email.channel import create
+
     store, threshold = ctx.store, ctx.settings.email.refusal_threshold
 
     async def refused(subscriber_ids: list[int]) -> None:
@@ -44,27 +29,48 @@ def _email(ctx: ChannelContext) -> Channel:
         if store is not None:
             await store.note_refusals(subscriber_ids, threshold)
 
-    return email.create(ctx, on_refused=refused)
+    return create(ctx, on_refused=refused)
+
+
+def _line(ctx: ChannelContext) -> Channel:
+    from channels.line import create
+
+    return create(ctx)
+
+
+def _sns(ctx: ChannelContext) -> Channel:
+    from channels.sns.channel import create
+
+    return create(ctx)
+
+
+def _website(ctx: ChannelContext) -> Channel:
+    from channels.website.channel import create
+
+    return create(ctx)
+
+
+def _ticker(ctx: ChannelContext) -> Channel:
+    from channels.ticker import create
+
+    return create(ctx)
+
+
+def _fm(ctx: ChannelContext) -> Channel:
+    from channels.fm.channel import create
+
+    return create(ctx)
 
 
 # name -> factory
 IMPLEMENTATIONS: dict[str, ChannelFactory] = {
     "email": _email,
-    "line": line.create,
-    "sns": sns.create,
-    "website": website.create,
-    "ticker": ticker.create,
-    "fm": fm.create,
+    "line": _line,
+    "sns": _sns,
+    "website": _website,
+    "ticker": _ticker,
+    "fm": _fm,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelSet:
-    """The channels of one running service: live sinks, exercise sinks, and what start-up reports."""
-
-    live: dict[str, Channel]
-    exercise: dict[str, Channel]
-    notices: list[str]
 
 
 def build_channels(

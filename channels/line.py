@@ -49,12 +49,11 @@ from linebot.v3.messaging import Message as SdkMessage
 
 from broadcaster.errors import DeliveryError, PartialDelivery, PermanentError, TransientError
 from broadcaster.models import BROADCAST_KEY, Alert, AlertId, Message, Mode, Recipient, Recipients
-from broadcaster.rendering import EXERCISE_PREFIX, Renderer, fit
+from broadcaster.rendering import EXERCISE_PREFIX, Limits, Renderer, fit
 from broadcaster.settings import Settings
-from channels.base import Limits
 
 if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
-    from channels import ChannelContext
+    from broadcaster.channel import ChannelContext
 
 log = logging.getLogger("broadcaster.channels.line")
 
@@ -432,7 +431,7 @@ def _error_message(body: object) -> str:
 
 def create(ctx: ChannelContext) -> LineChannel:
     """The LINE channel, or MissingCredentials when the access token is not in the environment."""
-    from channels import MissingCredentials  # here, not at the top: channels/__init__ imports this module
+    from broadcaster.errors import MissingCredentials
 
     token = ctx.environ.get(TOKEN_ENV, "").strip()
     if not token:

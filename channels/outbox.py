@@ -18,8 +18,7 @@ from typing import ClassVar
 
 from broadcaster.errors import TransientError
 from broadcaster.models import Alert, Message, Recipients
-from broadcaster.rendering import Renderer
-from channels.base import NO_LIMITS, Limits
+from broadcaster.rendering import NO_LIMITS, Limits, Renderer
 
 
 class OutboxChannel:

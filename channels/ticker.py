@@ -66,15 +66,14 @@ import jaconv
 
 from broadcaster.errors import ConfigError, DeliveryError, PermanentError, TransientError
 from broadcaster.models import Alert, AlertId, Message, Mode, MsgType, Recipients, Timestamp
-from broadcaster.rendering import Renderer, fit
+from broadcaster.rendering import Limits, Renderer, fit
 from broadcaster.settings import Settings
 from broadcaster.store import Store
-from channels.base import Limits
-from channels.email import ADDRESS, describe_error
+from channels.email.channel import ADDRESS, describe_error
 
 if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
-    from broadcaster.mailer import Mail
-    from channels import ChannelContext
+    from broadcaster.channel import ChannelContext
+    from channels.email.mailer import Mail
 
 NAME = "ticker"
 ORDER = "ticker.json"  # the Message attachment holding what send() pushes
@@ -143,7 +142,7 @@ class Order(NamedTuple):
 
     def mail(self, city: str, to: str) -> Mail:
         """The mail to the station's ingest address (fixed format, see the module docstring)."""
-        from broadcaster.mailer import Mail  # here: broadcaster.mailer imports the channels package
+        from channels.email.mailer import Mail  # here: broadcaster.mailer imports the channels package
 
         body = (
             f"==START==\n{self.line}\n==END==\n"
@@ -293,8 +292,8 @@ class TickerChannel:
 
 def create(ctx: ChannelContext, *, tls_context: ssl.SSLContext | None = None) -> TickerChannel:
     """The ticker channel; needs no credentials of its own (the station mail uses the [email] relay's)."""
-    from broadcaster.mailer import Smtp  # here, not at the top: broadcaster.mailer imports the channels package
-    from channels.email import smtp_credentials
+    from channels.email.channel import smtp_credentials
+    from channels.email.mailer import Smtp  # here, not at the top: broadcaster.mailer imports the channels package
 
     settings = ctx.settings
     conf = settings.ticker

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from broadcaster.errors import PartialDelivery
 from broadcaster.models import BROADCAST_KEY, Alert, Message, Recipient, Recipients
-from channels.base import NO_LIMITS, Limits
+from broadcaster.rendering import NO_LIMITS, Limits
 
 
 @dataclass

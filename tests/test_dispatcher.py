@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from broadcaster.channel import ChannelSet
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.errors import PartialDelivery, PermanentError, TransientError
 from broadcaster.models import AlertState, ContactKind, DeliveryState, Mode, MsgType, Source, Subscriber
 from broadcaster.pacing import RetryPolicy, TokenBucket
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
-from channels import ChannelSet
 from tests.channels_for_tests import PUBLIC, Call, FakeChannel, Gate, Step, deliver, script
 from tests.test_store import (
     ACTOR,

@@ -17,11 +17,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from broadcaster.line_webhook import LineWebhook, make_webhook_handler, parse_choice, quick_reply
 from broadcaster.models import ContactKind, Subscriber, SubscriberState
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
+from broadcaster.web.line_webhook import LineWebhook, make_webhook_handler, parse_choice, quick_reply
 from channels.line import LineChannel
 from tests.fakes.line import TOKEN, FakeLine, Fault, serve
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from broadcaster.mailer import Mail, Mailer, Outbox, Smtp, make_mailer
-from broadcaster.ratelimit import WindowLimiter
 from broadcaster.settings import Settings, load_settings
+from broadcaster.web.ratelimit import WindowLimiter
+from channels.email.mailer import Mail, Mailer, Outbox, Smtp, make_mailer
 from tests.processes import free_port
 from tests.smtp_server import PASSWORD, USER, Relay
 

@@ -15,7 +15,7 @@ import pytest
 
 # A straight import sorts before the from-imports below, and must: importing broadcaster.rendering
 # first fails with a circular import (see test_rendering_imports_on_its_own).
-import channels.base as base
+import broadcaster.rendering as base
 from broadcaster.models import Alert, Mode, Source, Text
 from broadcaster.rendering import (
     ELLIPSIS,

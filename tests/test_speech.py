@@ -19,7 +19,7 @@ import pytest
 
 from broadcaster.errors import ConfigError
 from broadcaster.settings import Settings, load_settings
-from broadcaster.speech import (
+from channels.fm.speech import (
     CHIME_GAP_S,
     LINE_GAP_S,
     Samples,
@@ -33,7 +33,7 @@ from broadcaster.speech import (
     two_tone_chime,
     wav_bytes,
 )
-from broadcaster.spoken import apply_readings, for_synthesis
+from channels.fm.spoken import apply_readings, for_synthesis
 from tests.conftest import SiteFactory
 
 RATE = 48_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broadcaster.spoken import apply_readings, for_synthesis, kanji_number, spoken_form, without_cues
+from channels.fm.spoken import apply_readings, for_synthesis, kanji_number, spoken_form, without_cues
 
 
 @pytest.mark.parametrize(

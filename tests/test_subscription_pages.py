@@ -18,15 +18,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from broadcaster.mailer import Mailer, Smtp
 from broadcaster.models import ContactKind, Subscriber, SubscriberState
 from broadcaster.rendering import make_environment
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
-from broadcaster.subscription import CONFIRM, MANAGE, Subscriptions, parse_address
-from broadcaster.subscription_pages import PAGES, Pages, add_routes, load_text
 from broadcaster.tokens import Signer
-from channels.email import UNSUBSCRIBE
+from broadcaster.web.subscription import CONFIRM, MANAGE, Subscriptions, parse_address
+from broadcaster.web.subscription_pages import PAGES, Pages, add_routes, load_text
+from channels.email.channel import UNSUBSCRIBE
+from channels.email.mailer import Mailer, Smtp
 from tests.smtp_server import PASSWORD, USER, Relay
 from tests.test_store import email_subscriber, make_alert
 

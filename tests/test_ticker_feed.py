@@ -17,12 +17,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from broadcaster.channel import ChannelContext
 from broadcaster.models import Alert, DeliveryState, Mode, MsgType, Outcome
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
-from broadcaster.ticker_feed import add_routes, setup
-from channels import ChannelContext
+from broadcaster.web.ticker import add_routes, setup
 from channels.ticker import UNTIMED_TTL, create, iso, limits_for, render_ticker
 from tests.channels.test_ticker import ticker_alert
 from tests.test_store import ACTOR, ORIGIN

@@ -19,20 +19,21 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from lxml import etree
 
+from broadcaster.channel import ChannelContext, ChannelSet
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.errors import ConfigError, TransientError
 from broadcaster.models import Alert, AlertState, DeliveryState, Mode, MsgType, Outcome, Recipient, Severity, Text
 from broadcaster.pacing import RetryPolicy
 from broadcaster.rendering import Renderer
-from broadcaster.settings import ROOT, Settings, load_settings
+from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
-from broadcaster.website_pages import add_routes, setup
-from channels import ChannelContext, ChannelSet
+from broadcaster.web.website import add_routes, setup
 from channels.outbox import OutboxChannel
-from channels.website import WebsiteChannel, create
+from channels.website.channel import WebsiteChannel, create
+from tests.paths import CAP_XSD
 from tests.test_store import ACTOR, ORIGIN, make_alert
 
-XSD = ROOT.parent / "shared" / "schemas" / "CAP-v1.2.xsd"
+XSD = CAP_XSD
 CAP_NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
 ATOM_NS = {"a": "http://www.w3.org/2005/Atom"}
 CAP_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00")

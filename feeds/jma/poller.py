@@ -84,6 +84,11 @@ class PollerHealth:
     refused: int  # documents given up since start: too large, gone (4xx) or failing too often
     feeds: tuple[FeedHealth, ...]
 
+    @property
+    def failing_feeds(self) -> int:
+        """How many feeds failed on their last read."""
+        return sum(1 for f in self.feeds if f.failures)
+
 
 @dataclass(slots=True)
 class _FeedState:

@@ -22,16 +22,23 @@ from typing import Any
 
 import pytest
 
+from broadcaster.channel import ChannelContext, ChannelSet
 from broadcaster.dispatcher import Dispatcher
-from broadcaster.errors import ConfigError, DeliveryError, PartialDelivery, PermanentError, TransientError
+from broadcaster.errors import (
+    ConfigError,
+    DeliveryError,
+    MissingCredentials,
+    PartialDelivery,
+    PermanentError,
+    TransientError,
+)
 from broadcaster.models import Alert, AlertState, DeliveryState, Message, Mode, Recipient, Source, Text
 from broadcaster.pacing import RetryPolicy
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.tokens import Signer
-from channels import ChannelContext, ChannelSet, MissingCredentials
-from channels.email import BODY, EmailChannel, create, smtp_factory
+from channels.email.channel import BODY, EmailChannel, create, smtp_factory
 from tests.processes import free_port
 from tests.smtp_server import PASSWORD, USER, Relay
 from tests.test_store import ACTOR, ORIGIN, delivery_rows, email_subscriber

@@ -12,15 +12,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from broadcaster import fm_feed
-from broadcaster.errors import PermanentError, TransientError
+from broadcaster.channel import ChannelContext
+from broadcaster.errors import MissingCredentials, PermanentError, TransientError
 from broadcaster.models import Alert, DeliveryState, Message, Mode, MsgType, Outcome, Recipient, Text
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings, load_settings
-from broadcaster.speech import speaker_from_settings
 from broadcaster.store.sqlite import SQLiteStore
-from channels import ChannelContext, MissingCredentials
-from channels.fm import FmChannel, create, drop_paths
+from broadcaster.web import fm as fm_feed
+from channels.fm.channel import FmChannel, create, drop_paths
+from channels.fm.speech import speaker_from_settings
 from tests.conftest import SiteFactory
 from tests.test_speech import check_chime_then_speech, decode, expected_seconds
 from tests.test_store import ACTOR, ORIGIN, make_alert

@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
+from broadcaster.channel import ChannelContext, ChannelSet
 from broadcaster.dispatcher import Dispatcher
-from broadcaster.errors import PartialDelivery, PermanentError, TransientError
+from broadcaster.errors import MissingCredentials, PartialDelivery, PermanentError, TransientError
 from broadcaster.models import Alert, AlertState, ContactKind, DeliveryState, Message, Mode, Recipient, Subscriber, Text
 from broadcaster.pacing import RetryPolicy
 from broadcaster.rendering import ELLIPSIS, EXERCISE_PREFIX, Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
-from channels import ChannelContext, ChannelSet, MissingCredentials
 from channels.line import (
     ALT_TEXT_LIMIT,
     EXERCISE_COLOUR,

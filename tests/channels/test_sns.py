@@ -13,15 +13,13 @@ from typing import Any
 
 import pytest
 
-from broadcaster.errors import PermanentError, TransientError
+from broadcaster.channel import ChannelContext
+from broadcaster.errors import MissingCredentials, PermanentError, TransientError
 from broadcaster.models import Alert, Message, Mode, MsgType, Recipient
 from broadcaster.rendering import ELLIPSIS, EXERCISE_PREFIX, Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
-from channels import ChannelContext, MissingCredentials
-from channels.bluesky import graphemes
-from channels.mastodon import MastodonTarget, mastodon_length
-from channels.sns import (
+from channels.sns.channel import (
     FAILED,
     MAX_PARTS,
     POSTED,
@@ -32,7 +30,8 @@ from channels.sns import (
     is_priority,
     split_thread,
 )
-from channels.x import weighted_length
+from channels.sns.mastodon import MastodonTarget, mastodon_length
+from channels.sns.target import graphemes, weighted_length
 from tests.fakes import bluesky as fake_bluesky
 from tests.fakes import mastodon as fake_mastodon
 from tests.fakes import x as fake_x

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from broadcaster.channel import ChannelContext, ChannelSet
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.models import Alert, AlertState, Message, Mode, MsgType, Recipient, Source
@@ -25,7 +26,6 @@ from broadcaster.pacing import RetryPolicy
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
-from channels import ChannelContext, ChannelSet
 from channels.outbox import OutboxChannel
 from channels.ticker import JST, UNTIMED_TTL, TickerChannel, create, fullwidth
 from tests.processes import free_port

@@ -20,11 +20,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from broadcaster import instance
 from broadcaster.accounts import hash_password
-from broadcaster.console.web import CONSOLE, Console
 from broadcaster.models import Alert, AlertState, Role
-from broadcaster.service import CORE, Core, make_app
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
+from broadcaster.web.console.web import CONSOLE, Console
+from broadcaster.web.service import CORE, Core, make_app
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

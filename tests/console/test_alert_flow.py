@@ -3,16 +3,16 @@ the second approver, and the one-step cancel and correction."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from broadcaster import drafts
 from broadcaster.models import Alert, AlertState, Mode, MsgType, Role, Source
 from feeds.jma.ingest import JmaIngest
 from tests.console.conftest import Browser, ConsoleSite, SiteMaker
+from tests.paths import JMA_SAMPLES
 from tests.test_store import email_subscriber
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "jma-samples"
+SAMPLES = JMA_SAMPLES
 
 
 async def draft(site: ConsoleSite, author: str, mode: Mode = Mode.EXERCISE, **fields: Any) -> Alert:

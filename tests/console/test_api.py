@@ -14,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from broadcaster import drafts
-from broadcaster.console import api_schema
 from broadcaster.models import AlertState, ContactKind, Mode, Source, Subscriber
+from broadcaster.web.console import api_schema
 from tests.console.conftest import ConsoleSite
 
 ISO_JST = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00")

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from broadcaster import drafts, lint
-from broadcaster.console import compose_pages, preview
 from broadcaster.models import AlertState, Mode, Role, Source
+from broadcaster.web.console import compose_pages, preview
 from tests.console.conftest import Browser, ConsoleSite
 
 JST = timezone(timedelta(hours=9))

@@ -18,8 +18,8 @@ from playwright.async_api import Browser as Chromium
 from playwright.async_api import expect
 
 from broadcaster import drafts
-from broadcaster.console.dashboard_pages import LIVE, MAX_STREAMS
 from broadcaster.models import Alert, ContactKind, Role, Source, Subscriber
+from broadcaster.web.console.dashboard_pages import LIVE, MAX_STREAMS
 from tests.console.conftest import PASSWORD, ConsoleSite, SiteMaker
 from tests.processes import free_port
 

@@ -2,7 +2,7 @@
 
 Everything runs as real subprocesses of run.py, on a real SQLite file, with the outbox channels as
 the sinks and `jma serve-samples` as the local JMA server. Input is the real JMA documents in
-../shared/jma-samples (never edited) plus the hostile fixtures beside these tests. Processes are
+tests/data/jma (never edited) plus the hostile fixtures beside these tests. Processes are
 awaited through their log lines and HTTP answers, never through sleeps.
 """
 
@@ -26,12 +26,13 @@ import aiohttp
 import pytest
 
 from broadcaster.settings import load_settings
-from tests.conftest import ROOT
+from tests.paths import JMA_SAMPLES
 from tests.processes import Result, Service, child_env, free_port, query, run_cli, serving
 
 SiteFactory = Callable[..., Path]  # the `site` fixture of conftest.py
 
-SAMPLES = ROOT.parent / "shared" / "jma-samples"
+
+SAMPLES = JMA_SAMPLES
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -64,7 +65,7 @@ def sample(name: str) -> Path:
     """A real JMA document (or feed) from the shared samples; the tests cannot run without them."""
     path = SAMPLES / name
     if not path.is_file():
-        pytest.fail(f"the real JMA samples are missing: expected {path} (see ../shared/jma-samples/README.md)")
+        pytest.fail(f"the real JMA samples are missing: expected {path} (tests/data/jma is part of the repository)")
     return path
 
 

@@ -19,9 +19,10 @@ from broadcaster.settings import PolicyRule, Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from feeds.jma.ingest import Handled, JmaIngest
 from tests.channels_for_tests import FakeChannel
+from tests.paths import JMA_SAMPLES
 from tests.test_dispatcher import channel_set, done, until
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "jma-samples"
+SAMPLES = JMA_SAMPLES
 SiteFactory = Callable[..., Path]
 NARA = {"city": "2920100", "forecast_area": "290000", "earthquake_region": "999", "prefecture": "29"}
 MATSUE = {"city": "3220100", "forecast_area": "320000", "earthquake_region": "999", "prefecture": "32"}
@@ -32,7 +33,7 @@ OSHU = {"city": "0321500", "forecast_area": "030000", "earthquake_region": "213"
 def sample(name: str) -> bytes:
     """A real JMA document; fails, never skips, when the samples are not beside the checkout."""
     path = SAMPLES / name
-    assert path.is_file(), f"JMA sample {path} is missing: the tests need ../shared/jma-samples beside the checkout"
+    assert path.is_file(), f"JMA sample {path} is missing: tests/data/jma is part of the repository"
     return path.read_bytes()
 
 

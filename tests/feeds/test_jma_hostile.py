@@ -1,7 +1,7 @@
 """Hostile and broken input is refused with a reason, never parsed and never a crash (issue: JMA feeds, Tests).
 
 The hand-made inputs are the hostile-*.xml files beside this module, or are built here; real documents
-come from ../shared/jma-samples.
+come from tests/data/jma.
 """
 
 from __future__ import annotations
@@ -17,16 +17,18 @@ from broadcaster.errors import InputError
 from feeds.jma.areas import AreaCodes, concerning
 from feeds.jma.parse import parse
 from feeds.jma.xmlsafe import DEFAULT_MAX_BYTES, RefusedDocument, is_atom_feed, parse_xml
+from tests.paths import JMA_SAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT.parent / "shared" / "jma-samples"
+
+SAMPLES = JMA_SAMPLES
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def sample(name: str) -> bytes:
     """A real JMA document; a missing samples folder fails the test rather than skipping it."""
     if not SAMPLES.is_dir():
-        raise FileNotFoundError(f"JMA samples not found at {SAMPLES}: the shared/ folder must sit beside the repo")
+        raise FileNotFoundError(f"JMA samples not found at {SAMPLES}: restore tests/data/jma with git checkout")
     return (SAMPLES / name).read_bytes()
 
 

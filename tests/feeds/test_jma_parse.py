@@ -1,4 +1,4 @@
-"""Parsing and area matching against JMA's real documents in ../shared/jma-samples (issue: JMA feeds, items 2–3).
+"""Parsing and area matching against JMA's real documents in tests/data/jma (issue: JMA feeds, items 2–3).
 
 Expected values in the golden table were read off the sample files themselves. Where 小山市 is not in a
 sample, the row passes that file's own area codes: matching must work for any configured town.
@@ -20,15 +20,17 @@ from feeds.jma.report import Report, Scope
 from feeds.jma.rivers import river_level
 from feeds.jma.warnings import level_in_name, warning_level
 from feeds.jma.xmlsafe import JST, RefusedDocument, is_atom_feed
+from tests.paths import JMA_SAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT.parent / "shared" / "jma-samples"
+
+SAMPLES = JMA_SAMPLES
 
 
 def sample_files() -> list[Path]:
     """Every sample; a missing folder fails the run (it must never be skipped silently)."""
     if not SAMPLES.is_dir():
-        raise FileNotFoundError(f"JMA samples not found at {SAMPLES}: the shared/ folder must sit beside the repo")
+        raise FileNotFoundError(f"JMA samples not found at {SAMPLES}: restore tests/data/jma with git checkout")
     return sorted(SAMPLES.glob("*.xml"))
 
 

@@ -19,14 +19,14 @@ from multidict import CIMultiDict
 
 from feeds.jma.atom import parse_feed
 from feeds.replay import make_sample_app, serve_samples
-from tests.conftest import ROOT
+from tests.paths import JMA_SAMPLES
 
-SAMPLES = ROOT.parent / "shared" / "jma-samples"
+SAMPLES = JMA_SAMPLES
 FEED_FILES = {"extra_l.xml", "eqvol.xml"}  # the two real Atom feeds lying among the documents
 
 
 def samples() -> Path:
-    """The shared folder of real JMA samples; the tests cannot run without it."""
+    """The folder of real JMA samples; the tests cannot run without it."""
     if not (SAMPLES / "extra_l.xml").is_file():
         pytest.fail(f"the real JMA samples are missing: expected them in {SAMPLES} (see DESIGN.md)")
     return SAMPLES

@@ -1,0 +1,1 @@
+"""The run.py subcommands."""

@@ -1,0 +1,1 @@
+"""Every aiohttp application and page, and the wiring of the whole service."""

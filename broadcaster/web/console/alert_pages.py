@@ -1,0 +1,279 @@
+"""One alert's page and what can be done from it: send, confirm live, approve, reject, correct, cancel.
+
+The rules that keep a false alert hard and a correction fast live here:
+
+- An exercise draft goes out with one button; it can only reach exercise sinks (the dispatcher's
+  exercise channels), whatever its text says.
+- A live draft needs a confirmation page showing its channels, areas and recipient counts, and a
+  second, deliberate action (typing 本番); the session must be in live mode too.
+- A live alert the policy names (``drafts.needs_approval``) waits for a different person with the
+  approver role; the store refuses the author and the requester whatever the page shows.
+- Correct and cancel are one action each from the page of any version of an event. A cancel never
+  waits for approval: withdrawing a false alert must not wait for a second person at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from broadcaster import drafts, lint
+from broadcaster.errors import InputError
+from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType, Role
+from broadcaster.web.console import compose_pages, dashboard_pages, preview
+from broadcaster.web.console.web import CAN_SEND, Console, client, console, need, page, see_other, stored_alert, who
+
+LIVE_WORD = "本番"  # typed to confirm a live alert; the English page accepts LIVE too
+SENT_STATES = (AlertState.APPROVED, AlertState.DISPATCHING, AlertState.DONE)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the pages."""
+    app.router.add_get("/console/alerts/{alert_id}", show)
+    app.router.add_post("/console/alerts/{alert_id}/send", send)
+    app.router.add_get("/console/alerts/{alert_id}/confirm", confirm_form)
+    app.router.add_post("/console/alerts/{alert_id}/confirm", confirm)
+    app.router.add_post("/console/alerts/{alert_id}/approve", approve)
+    app.router.add_post("/console/alerts/{alert_id}/reject", reject)
+    app.router.add_get("/console/alerts/{alert_id}/correct", correct_form)
+    app.router.add_post("/console/alerts/{alert_id}/correct", correct)
+    app.router.add_post("/console/alerts/{alert_id}/cancel", cancel)
+    app.router.add_get("/console/approvals", approvals)
+
+
+def _refuse(request: web.Request, message: str, status: int = 409) -> web.Response:
+    return page(request, "message.html.j2", status=status, message=message)
+
+
+async def _cancelled(state: Console, alert: Alert) -> bool:
+    """Whether the alert's event has been cancelled (by this version or a later one)."""
+    latest = await state.store.latest_alert(alert.event_key, alert.mode) if alert.event_key else alert
+    return latest is not None and latest.msg_type == MsgType.CANCEL and latest.state in SENT_STATES
+
+
+async def show(request: web.Request) -> web.Response:
+    """The alert: its words, people, versions, the preview on every channel, progress, and the actions."""
+    state, current = console(request), who(request)
+    alert = await stored_alert(request)
+    author, requester, approver, approved_at = await state.store.people(alert.id)
+    versions = await state.store.versions(alert.event_key, alert.mode) if alert.event_key else [alert]
+    latest = versions[-1] if versions else alert
+    reports = await state.store.report(alert.id)
+    first_sent = min((r.first_sent for r in reports if r.first_sent), default=None)
+    sent = alert.state in SENT_STATES or alert.state == AlertState.CANCELLED
+    context: dict[str, Any] = {
+        "alert": alert,
+        "level_name": state.settings.levels[alert.level - 1].name,
+        "category": state.settings.categories.get(alert.category),
+        "author": author,
+        "requester": requester,
+        "approver": approver,
+        "approved_at": approved_at,
+        "versions": versions,
+        "latest": latest,
+        "event_cancelled": await _cancelled(state, alert),
+        # the Hawaii measure: from the officer's click (the correction's creation) to its first delivery
+        "to_first_delivery": first_sent - alert.created_at if first_sent and alert.msg_type != MsgType.ALERT else None,
+        "preview": preview.build(state, alert, "ja"),
+        "progress": await dashboard_pages.progress(state, alert.id) if sent else [],
+        "audience": await state.store.audience(alert) if not sent else {},
+        "needs_approval": drafts.needs_approval(state.settings, alert),
+        "can_send": current.user.role in CAN_SEND,
+        "can_approve": current.user.role == Role.APPROVER and current.name not in (author, requester),
+        "source_origin": await _origin(state, alert),
+    }
+    return page(request, "alert.html.j2", **context)
+
+
+async def _origin(state: Console, alert: Alert) -> str:
+    """Where an alert came from, from its creation in the audit log (a JMA document's URL, an API system)."""
+    for entry in await state.store.audit_search(alert.id, limit=20):
+        if entry.action == "create" and entry.target == alert.id:
+            return entry.origin
+    return ""
+
+
+async def send(request: web.Request) -> web.StreamResponse:
+    """Send an exercise draft at once; a live draft goes to its confirmation page first."""
+    state, current = console(request), need(request, *CAN_SEND)
+    alert = await stored_alert(request)
+    if alert.state != AlertState.DRAFT:
+        return _refuse(request, state.text[current.session.lang]["alert_not_draft"])
+    if alert.mode == Mode.LIVE:
+        return see_other(f"/console/alerts/{alert.id}/confirm")
+    await state.dispatcher.approve(alert.id, current.name, client(request))
+    return see_other(f"/console/alerts/{alert.id}")
+
+
+async def confirm_form(request: web.Request) -> web.Response:
+    """The live confirmation: channels, areas, how many people, and the word to type."""
+    state, current = console(request), need(request, *CAN_SEND)
+    alert = await stored_alert(request)
+    refusal = _live_refusal(state, current.session.lang, alert, current.mode)
+    if refusal:
+        return _refuse(request, refusal)
+    return await _confirm_page(request, alert, error="")
+
+
+async def _confirm_page(request: web.Request, alert: Alert, error: str, status: int = 200) -> web.Response:
+    state = console(request)
+    audience = await state.store.audience(alert)
+    return page(
+        request,
+        "confirm.html.j2",
+        status=status,
+        alert=alert,
+        audience=audience,
+        total=sum(n for ch, n in audience.items() if ch in ContactKind.__members__.values()),
+        needs_approval=drafts.needs_approval(state.settings, alert),
+        error=error,
+        live_word=LIVE_WORD,
+        preview=preview.build(state, alert, "ja"),
+    )
+
+
+def _live_refusal(state: Console, lang: str, alert: Alert, mode: Mode) -> str:
+    t = state.text[lang]
+    if alert.mode != Mode.LIVE:
+        return t["alert_not_live"]
+    if alert.state != AlertState.DRAFT:
+        return t["alert_not_draft"]
+    if mode != Mode.LIVE:
+        return t["alert_switch_to_live"]  # a live draft cannot go out from an exercise-mode screen
+    return _unfilled(state, lang, alert)
+
+
+def _unfilled(state: Console, lang: str, alert: Alert) -> str:
+    """The one lint warning that stops a live alert: a 定型文's 【placeholder】 still in the text."""
+    for warning in lint.check(state.settings, alert):
+        if warning.code == "placeholder":
+            return state.text[lang]["alert_placeholders_left"].format(**warning.params)
+    return ""
+
+
+async def confirm(request: web.Request) -> web.StreamResponse:
+    """The second action: typed 本番. Then send now, or queue for approval when the policy says so."""
+    state, current = console(request), need(request, *CAN_SEND)
+    alert = await stored_alert(request)
+    t = state.text[current.session.lang]
+    refusal = _live_refusal(state, current.session.lang, alert, current.mode)
+    if refusal:
+        return _refuse(request, refusal)
+    typed = str((await request.post()).get("typed", "")).strip()
+    if typed not in (LIVE_WORD, "LIVE"):
+        return await _confirm_page(request, alert, error=t["confirm_type_word"], status=400)
+    return await _release(request, state, alert, current.name)
+
+
+async def _release(request: web.Request, state: Console, alert: Alert, actor: str) -> web.Response:
+    """Send the alert now, or queue it for a second person when the [approval] policy names it."""
+    if drafts.needs_approval(state.settings, alert):
+        await state.store.request_approval(alert.id, actor, client(request))
+    else:
+        await state.dispatcher.approve(alert.id, actor, client(request))
+    return see_other(f"/console/alerts/{alert.id}")
+
+
+async def approve(request: web.Request) -> web.StreamResponse:
+    """A second person approves a pending live alert; it goes out at once."""
+    state, current = console(request), need(request, Role.APPROVER)
+    alert = await stored_alert(request)
+    if (await request.post()).get("checked") != "yes":
+        return _refuse(request, state.text[current.session.lang]["approve_check_first"], status=400)
+    unfilled = _unfilled(state, current.session.lang, alert) if alert.mode == Mode.LIVE else ""
+    if unfilled:
+        return _refuse(request, unfilled, status=400)
+    try:
+        planned = await state.store.approve_pending(alert.id, current.name, client(request))
+    except InputError as exc:
+        return _refuse(request, str(exc), status=403)
+    state.dispatcher.wake(planned)
+    return see_other(f"/console/alerts/{alert.id}")
+
+
+async def reject(request: web.Request) -> web.StreamResponse:
+    """Send a pending alert back to draft (approver), or discard a draft (anyone who may send)."""
+    state, current = console(request), who(request)
+    alert = await stored_alert(request)
+    if alert.state == AlertState.PENDING_APPROVAL:
+        need(request, Role.APPROVER)
+    else:
+        need(request, *CAN_SEND)
+    reason = str((await request.post()).get("reason", "")).strip()[:500]
+    try:
+        await state.store.reject(alert.id, current.name, reason, client(request))
+    except InputError as exc:
+        return _refuse(request, str(exc))
+    return see_other(f"/console/alerts/{alert.id}")
+
+
+async def _correctable(request: web.Request) -> tuple[Console, Alert] | web.Response:
+    """The newest sent version of the alert's event, if it can still be corrected or cancelled."""
+    state, current = console(request), need(request, *CAN_SEND)
+    alert = await stored_alert(request)
+    t = state.text[current.session.lang]
+    latest = await state.store.latest_alert(alert.event_key, alert.mode) if alert.event_key else alert
+    if latest is None or latest.state not in SENT_STATES:
+        return _refuse(request, t["correct_nothing_sent"])
+    if latest.msg_type == MsgType.CANCEL:
+        return _refuse(request, t["correct_already_cancelled"])
+    return state, latest
+
+
+async def correct_form(request: web.Request) -> web.Response:
+    """The compose form, filled in from the newest version of the event."""
+    found = await _correctable(request)
+    if isinstance(found, web.Response):
+        return found
+    return _correction_form(request, found[1], compose_pages.values_of(found[1]))
+
+
+def _correction_form(
+    request: web.Request, latest: Alert, values: dict[str, Any], errors: list[str] | None = None
+) -> web.Response:
+    """The compose form in correction mode: category, channels and areas stay the original's."""
+    action = f"/console/alerts/{latest.id}/correct"
+    return page(request, "compose.html.j2", status=400 if errors else 200, action=action, values=values,
+                errors=errors or [], phrases=[], correction=True, preview=None)  # fmt: skip
+
+
+async def correct(request: web.Request) -> web.StreamResponse:
+    """Send the correction: the next version of the event, with priority, to whom the event reached."""
+    found = await _correctable(request)
+    if isinstance(found, web.Response):
+        return found
+    state, latest = found
+    current = who(request)
+    form = await request.post()
+    try:
+        changes = compose_pages.draft_from_form(form, state.settings, latest.mode)
+    except InputError as exc:
+        return _correction_form(request, latest, compose_pages.values_of_form(form), [str(exc)])
+    alert = drafts.correction(latest, changes, current.name, time.time())
+    await state.store.create_alert(alert, current.name, client(request))
+    return await _release(request, state, alert, current.name)
+
+
+async def cancel(request: web.Request) -> web.StreamResponse:
+    """One action: the cancel goes at once, with priority, to exactly whom the event reached."""
+    found = await _correctable(request)
+    if isinstance(found, web.Response):
+        return found
+    state, latest = found
+    current = who(request)
+    reason = str((await request.post()).get("reason", "")).strip()[:1000]
+    alert = drafts.cancellation(latest, current.name, reason, time.time())
+    await state.store.create_alert(alert, current.name, client(request))
+    await state.dispatcher.approve(alert.id, current.name, client(request))
+    return see_other(f"/console/alerts/{alert.id}")
+
+
+async def approvals(request: web.Request) -> web.Response:
+    """Live alerts waiting for a second person, and the drafts (JMA, API, officers) not yet sent."""
+    state = console(request)
+    pending = await state.store.alerts_in_state(AlertState.PENDING_APPROVAL)
+    waiting = await state.store.alerts_in_state(AlertState.DRAFT)
+    people = {a.id: await state.store.people(a.id) for a in pending}
+    return page(request, "approvals.html.j2", pending=pending, drafts=waiting, people=people, now=time.time())

@@ -1,0 +1,262 @@
+"""The REST API (/api/v1) for other city systems: they post drafts and read how alerts went out.
+
+The API never sends anything: what a system posts is a draft that waits in the console until a duty
+officer previews and sends it. The guard in console/app.py has checked the bearer token before a
+handler runs (except for the OpenAPI document). Every answer is JSON, errors included, as
+``{"error": code, "detail": text}``. Any token may read any alert, but never personal data: no
+recipients and no delivery errors (a bounce can quote an address).
+
+The answers are pydantic models, so the OpenAPI document describes exactly what is sent; the request
+body's schema is the ``Draft`` model's, the same validation the console's form uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from broadcaster import drafts
+from broadcaster.errors import InputError
+from broadcaster.models import Alert, AlertState, ChannelReport, Source, Timestamp
+from broadcaster.web.console import api_schema
+from broadcaster.web.console.api_schema import (
+    DEFAULT_LIMIT,
+    IDEMPOTENCY_KEY,
+    MAX_BODY,
+    MAX_LIMIT,
+    PREFIX,
+    STATES,
+    AlertList,
+    AlertStatus,
+    AlertSummary,
+    ChannelStatus,
+    Created,
+    Error,
+)
+from broadcaster.web.console.web import API_USER, Handler, client, console
+from channels.website.cap import JST
+
+log = logging.getLogger("broadcaster.api")
+
+SCAN = 1000  # a state filter looks among this many of the newest alerts
+IDEMPOTENCY_FEED = "api-idempotency"
+API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+# held across look-up, create and remember, so two retries that arrive together make one draft, not two
+POSTING = web.AppKey("api.posting", asyncio.Lock)
+
+
+class Refused(Exception):
+    """A request the API answers with a JSON error."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail = status, error, detail
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the API's routes and its JSON errors."""
+    app[POSTING] = asyncio.Lock()
+    app.middlewares.append(json_errors)
+    app.router.add_post(f"{PREFIX}/drafts", post_draft)
+    app.router.add_get(f"{PREFIX}/alerts", list_alerts)
+    app.router.add_get(f"{PREFIX}/alerts/{{alert_id}}", get_alert)
+    app.router.add_get(f"{PREFIX}/openapi.json", openapi)
+
+
+def _json(
+    data: BaseModel | dict[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    body = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+    dumps = functools.partial(json.dumps, ensure_ascii=False)
+    return web.json_response(body, status=status, headers={**API_HEADERS, **(headers or {})}, dumps=dumps)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer errors under /api as JSON, aiohttp's own 404 and 405 included."""
+    if not (request.path == "/api" or request.path.startswith("/api/")):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except Refused as exc:
+        return _json(Error(error=exc.error, detail=exc.detail), exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        kept = {k: v for k, v in exc.headers.items() if k in ("Allow", "WWW-Authenticate")}
+        code = exc.reason.lower().replace(" ", "-")
+        return _json(Error(error=code, detail=f"{request.method} {request.path}: {exc.reason}"), exc.status, kept)
+    except Exception:
+        log.exception("api: %s %s failed", request.method, request.path)
+        return _json(Error(error="internal", detail="the server failed; the error is in its log"), 500)
+
+
+# -- drafts ---------------------------------------------------------------------
+
+
+async def post_draft(request: web.Request) -> web.Response:
+    """Make a draft from another system's JSON; an officer sends it from the console."""
+    name = request[API_USER]
+    data = await _json_body(request)
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return _created(await _create(request, name, data), replayed=False)
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise Refused(400, "bad-idempotency-key", "Idempotency-Key: 1-200 visible ASCII characters")
+    store = console(request).store
+    fingerprint = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
+    async with request.app[POSTING]:
+        remembered = await store.feed_get(IDEMPOTENCY_FEED, f"{name}:{key}")
+        if remembered is not None:
+            alert_id, _, was = remembered.partition(" ")
+            if was != fingerprint:
+                raise Refused(
+                    422, "idempotency-key-reused", f"Idempotency-Key: already used for another body ({alert_id})"
+                )
+            alert = await store.get_alert(alert_id)
+            if alert is not None:
+                return _created(alert, replayed=True)
+        alert = await _create(request, name, data)
+        # a crash between the two writes costs a second draft on retry, never a lost one
+        await store.feed_set(IDEMPOTENCY_FEED, f"{name}:{key}", f"{alert.id} {fingerprint}")
+    return _created(alert, replayed=False)
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    ctype, charset = request.content_type, (request.charset or "utf-8").lower()
+    if not (ctype == "application/json" or ctype.endswith("+json")) or charset not in ("utf-8", "utf8"):
+        raise Refused(415, "unsupported-media-type", f"send Content-Type: application/json (UTF-8), not {ctype}")
+    if (request.content_length or 0) > MAX_BODY:
+        raise Refused(413, "too-large", f"the body is over {MAX_BODY} bytes")
+    raw = bytearray()
+    async for chunk in request.content.iter_chunked(16_384):  # a chunked body has no length to check first
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise Refused(413, "too-large", f"the body is over {MAX_BODY} bytes")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise Refused(400, "bad-json", "the body is not JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise Refused(400, "bad-json", f"the body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise Refused(422, "invalid", f"request body: a JSON object is expected, not {type(data).__name__}")
+    return data
+
+
+async def _create(request: web.Request, name: str, data: dict[str, Any]) -> Alert:
+    state = console(request)
+    author = f"api:{name}"
+    try:
+        alert = drafts.build(state.settings, drafts.parse(data), author, Source.API)
+    except InputError as exc:
+        raise Refused(422, "invalid", str(exc)) from None
+    await state.store.create_alert(alert, author, client(request))
+    log.info("api: %s made draft %s (%s %s level %d)", name, alert.id, alert.mode, alert.category, alert.level)
+    return alert
+
+
+def _created(alert: Alert, replayed: bool) -> web.Response:
+    links = _links(alert.id)
+    headers = {"Location": links["self"]}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return _json(Created(id=alert.id, state=alert.state, mode=alert.mode, links=links), 201, headers)
+
+
+# -- alerts ---------------------------------------------------------------------
+
+
+async def get_alert(request: web.Request) -> web.Response:
+    """One alert and how far its delivery has gone, per channel."""
+    store = console(request).store
+    alert_id = request.match_info["alert_id"]
+    alert = await store.get_alert(alert_id)
+    if alert is None:
+        raise Refused(404, "not-found", f"alert_id: no alert {alert_id!r}")
+    return _json(_status(alert, await store.report(alert_id)))
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    """The newest alerts, optionally in one state; summary fields only."""
+    store = console(request).store
+    text = request.query.get("limit", str(DEFAULT_LIMIT))
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise Refused(400, "bad-query", f"limit: a whole number from 1 to {MAX_LIMIT}")
+    limit, wanted = int(text), request.query.get("state", "")
+    if wanted and wanted not in STATES:
+        raise Refused(400, "bad-query", f"state: unknown {wanted!r}; valid: {', '.join(AlertState)}")
+    if wanted:  # alerts_in_state lists the oldest first; a system asks about the newest
+        found = [a for a in await store.list_alerts(SCAN) if a.state == wanted][:limit]
+    else:
+        found = await store.list_alerts(limit)
+    return _json(AlertList(alerts=[_summary(a) for a in found]))
+
+
+def _time(timestamp: Timestamp) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(timestamp), JST)  # to the second, as CAP and the website
+
+
+def _maybe(timestamp: Timestamp | None) -> dt.datetime | None:
+    return None if timestamp is None else _time(timestamp)
+
+
+def _links(alert_id: str) -> dict[str, str]:
+    return {"self": f"{PREFIX}/alerts/{alert_id}", "console": f"/console/alerts/{alert_id}"}
+
+
+def _fields(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "state": alert.state,
+        "mode": alert.mode,
+        "msg_type": alert.msg_type,
+        "category": alert.category,
+        "level": alert.level,
+        "title": alert.title,
+        "created_at": _time(alert.created_at),
+        "expires": _maybe(alert.expires),
+        "links": _links(alert.id),
+    }
+
+
+def _summary(alert: Alert) -> AlertSummary:
+    return AlertSummary(**_fields(alert))
+
+
+def _status(alert: Alert, reports: list[ChannelReport]) -> AlertStatus:
+    deliveries = {
+        r.channel: ChannelStatus(
+            counts=dict(r.counts),
+            first_sent=_maybe(r.first_sent),
+            last_sent=_maybe(r.last_sent),
+            next_retry=_maybe(r.next_retry),
+        )
+        for r in reports
+    }
+    return AlertStatus(
+        **_fields(alert),
+        source=alert.source,
+        created_by=alert.created_by,
+        version=alert.version,
+        references=alert.references,
+        channels=list(alert.channels),
+        deliveries=deliveries,
+    )
+
+
+# -- the OpenAPI document ---------------------------------------------------------
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 document of this API (public: it holds no data)."""
+    return _json(api_schema.document())

@@ -1,0 +1,368 @@
+"""Compose: the officer's form, 定型文, the preview on every channel, and editing drafts.
+
+The mode is not a field: a new alert takes the session's mode switch (``who(request).mode``), and an
+edited draft keeps its own. The form saves a draft (state draft); sending is the alert page's job.
+"Preview" and "カテゴリの既定に戻す" re-show the form and store nothing.
+
+``compose.html.j2`` is shared with the correction page: it takes ``action``, ``values`` (from
+``values_of(alert)`` or ``values_of_form(form)``), ``errors``, ``phrases``, ``correction`` and
+``preview``. Its choices (categories, levels, channels, areas, languages) are put on the template
+environment at start-up as ``compose_choices``, so a page passes only those six.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from broadcaster import drafts, lint
+from broadcaster.drafts import Draft
+from broadcaster.errors import InputError
+from broadcaster.lint import Phrase
+from broadcaster.models import Alert, AlertState, Mode, MsgType, Source, Text
+from broadcaster.settings import Settings
+from broadcaster.web.console import fm_preview, preview
+from broadcaster.web.console.web import (
+    CAN_SEND,
+    client,
+    console,
+    need,
+    page,
+    see_other,
+    stored_alert,
+    words,
+)
+from channels.website.cap import JST
+
+CHOICES = "compose_choices"  # the template global holding the form's choices
+MAX_MINUTES = drafts.MAX_EXPIRY_S // 60
+PARTS = ("title", "body", "instruction")  # the words of an alert in one language
+FIELDS = ("category", "level", *PARTS, "kind")  # the form's single-valued fields
+EXPIRY = ("expires_at", "expires_in")  # a JST date and time, or minutes from now
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the pages."""
+    app.router.add_get("/console/compose", compose_form)
+    app.router.add_post("/console/compose", compose)
+    app.router.add_get("/console/alerts/{alert_id}/edit", edit_form)
+    app.router.add_post("/console/alerts/{alert_id}/edit", edit)
+    fm_preview.add_routes(app)
+
+
+def choices(settings: Settings) -> dict[str, Any]:
+    """What the form offers, from the config."""
+    enabled = settings.enabled_channels
+    return {
+        "categories": [
+            {"id": cid, "name": c.name, "name_en": c.name_en, "channels": [ch for ch in c.channels if ch in enabled]}
+            for cid, c in settings.categories.items()
+        ],
+        "levels": [{"level": info.level, "name": info.name} for info in settings.levels],
+        "channels": list(enabled),
+        "areas": [
+            {"code": settings.areas.city, "kind": "city"},
+            {"code": settings.areas.forecast_area, "kind": "forecast_area"},
+        ],
+        "languages": [lang for lang in settings.city.languages if lang != "ja"],
+    }
+
+
+# -- 定型文 ----------------------------------------------------------------------------
+
+
+def phrases_for(settings: Settings) -> list[Phrase]:
+    """The 定型文 whose category this city has."""
+    return [p for p in lint.load_phrases() if p.category in settings.categories]
+
+
+# -- form values -------------------------------------------------------------------------
+
+
+def _one(form: Mapping[str, Any], key: str) -> str:
+    value = form.get(key, "")
+    return value if isinstance(value, str) else ""
+
+
+def _all(form: Mapping[str, Any], key: str) -> list[str]:
+    getall = getattr(form, "getall", None)
+    found = getall(key, []) if getall is not None else form.get(key, [])
+    found = [found] if isinstance(found, str) else found
+    return [v for v in found if isinstance(v, str) and v]
+
+
+def _local(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, JST).strftime("%Y-%m-%dT%H:%M") if ts is not None else ""
+
+
+def _translation(include: bool, text: Text) -> dict[str, Any]:
+    return {"include": include, "title": text.title, "body": text.body, "instruction": text.instruction}
+
+
+def category_channels(settings: Settings, category: str) -> list[str]:
+    """A category's default channels that are switched on."""
+    cat = settings.categories.get(category)
+    return [c for c in cat.channels if c in settings.enabled_channels] if cat else []
+
+
+def default_values(settings: Settings) -> dict[str, Any]:
+    """An empty form: the first category with its channels, the whole city, no level chosen."""
+    category = next(iter(settings.categories))
+    values: dict[str, Any] = dict.fromkeys((*FIELDS, *EXPIRY), "")
+    values.update(category=category, areas=[settings.areas.city], channels=category_channels(settings, category))
+    values["translations"] = {}
+    return values
+
+
+def values_of(alert: Alert) -> dict[str, Any]:
+    """The form filled in from an alert (to edit it, correct it, or copy it)."""
+    return {
+        "category": alert.category,
+        "level": str(alert.level),
+        "title": alert.title,
+        "body": alert.body,
+        "instruction": alert.instruction,
+        "kind": alert.kind,
+        "areas": list(alert.areas),
+        "channels": list(alert.channels),
+        "translations": {lang: _translation(True, t) for lang, t in alert.translations.items()},
+        "expires_at": _local(alert.expires),
+        "expires_in": "",
+        "mode": str(alert.mode),
+    }
+
+
+def values_of_phrase(settings: Settings, phrase: Phrase) -> dict[str, Any]:
+    """The form filled in from a 定型文."""
+    values = default_values(settings)
+    values.update(
+        category=phrase.category,
+        level=str(phrase.level),
+        title=phrase.text.title,
+        body=phrase.text.body,
+        instruction=phrase.text.instruction,
+        channels=category_channels(settings, phrase.category),
+    )
+    values["translations"] = {
+        lang: _translation(True, t) for lang, t in phrase.translations.items() if lang in settings.city.languages
+    }
+    return values
+
+
+def values_of_form(form: Mapping[str, Any]) -> dict[str, Any]:
+    """What the officer typed, as the form shows it again."""
+    langs = {key.split("_")[1] for key in form if key.startswith("tr_")}
+    values: dict[str, Any] = {key: _one(form, key) for key in (*FIELDS, *EXPIRY)}
+    values.update(areas=_all(form, "areas"), channels=_all(form, "channels"))
+    values["translations"] = {
+        lang: {"include": bool(_one(form, f"tr_{lang}")), **{p: _one(form, f"tr_{lang}_{p}") for p in PARTS}}
+        for lang in sorted(langs)
+    }
+    if _one(form, "form_mode"):
+        values["mode"] = _one(form, "form_mode")  # shown only; the mode never comes from the form
+    return values
+
+
+def _expiry(form: Mapping[str, Any], now: datetime) -> datetime | None:
+    at, minutes = _one(form, "expires_at").strip(), _one(form, "expires_in").strip()
+    if at and minutes:
+        raise InputError("expires: give a date and time or minutes from now, not both")
+    if at:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            raise InputError(f"expires: {at!r} is not a date and time") from None
+        return when if when.tzinfo else when.replace(tzinfo=JST)  # the form's clock is Japan time
+    if minutes:
+        if not minutes.isdigit() or not 0 < int(minutes) <= MAX_MINUTES:
+            raise InputError(f"expires: minutes from now must be 1 to {MAX_MINUTES}")
+        return now + timedelta(minutes=int(minutes))
+    return None
+
+
+def draft_from_form(form: Mapping[str, Any], settings: Settings, mode: Mode | str) -> Draft:
+    """The compose form as a Draft in ``mode``; InputError names each bad field."""
+    translations = {
+        lang: {p: _one(form, f"tr_{lang}_{p}") for p in PARTS}
+        for lang in settings.city.languages
+        if lang != "ja" and _one(form, f"tr_{lang}")
+    }
+    errors = []
+    try:
+        expires = _expiry(form, datetime.now(JST))
+    except InputError as exc:
+        errors.append(str(exc))
+        expires = None
+    data: dict[str, Any] = {key: _one(form, key) for key in FIELDS}
+    data |= {
+        "areas": tuple(_all(form, "areas")),
+        "channels": tuple(_all(form, "channels")) or None,
+        "translations": translations,
+        "expires": expires,
+        "mode": Mode(mode).value,
+    }
+    try:
+        draft = drafts.parse(data)
+    except InputError as exc:
+        errors.insert(0, str(exc))
+    if errors:
+        raise InputError("; ".join(errors))
+    return draft
+
+
+def alert_from_form(form: Mapping[str, Any], settings: Settings, author: str, mode: Mode, no_channels: str) -> Alert:
+    """The form as a new draft Alert, every problem reported at once; InputError."""
+    errors = []
+    draft = None
+    try:
+        draft = draft_from_form(form, settings, mode)
+    except InputError as exc:
+        errors.append(str(exc))
+    if not _all(form, "channels"):
+        errors.append(no_channels)  # an empty choice would silently mean "the category's channels"
+    if errors or draft is None:
+        raise InputError("; ".join(errors))
+    return drafts.build(settings, draft, author, Source.STAFF)
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+def form_page(
+    request: web.Request,
+    values: dict[str, Any],
+    *,
+    action: str = "/console/compose",
+    errors: list[str] | None = None,
+    show: preview.Preview | None = None,
+    correction: bool = False,
+    phrases: bool = True,
+    heading: str = "",
+    status: int = 200,
+) -> web.Response:
+    """The compose form."""
+    state = console(request)
+    return page(
+        request,
+        "compose.html.j2",
+        status=status,
+        action=action,
+        values=values,
+        errors=errors or [],
+        phrases=phrases_for(state.settings) if phrases else [],
+        correction=correction,
+        preview=show,
+        heading=heading,
+    )
+
+
+def _problems(exc: InputError) -> list[str]:
+    return [part for part in str(exc).split("; ") if part]
+
+
+async def compose_form(request: web.Request) -> web.Response:
+    """The empty form, or one filled from a 定型文 (?phrase=) or from an earlier alert (?from=)."""
+    state, t = console(request), words(request)
+    need(request, *CAN_SEND)
+    values = default_values(state.settings)
+    if "phrase" in request.query:
+        phrase = next((p for p in phrases_for(state.settings) if p.id == request.query["phrase"]), None)
+        if phrase is None:
+            return form_page(request, values, errors=[t["compose_unknown_phrase"]], status=404)
+        values = values_of_phrase(state.settings, phrase)
+    elif "from" in request.query:
+        original = await state.store.get_alert(request.query["from"])
+        if original is None:
+            return form_page(request, values, errors=[t["compose_unknown_alert"]], status=404)
+        values = values_of(original)
+        values.pop("mode")  # a copy takes the session's mode
+        values["expires_at"] = ""
+        values["channels"] = [c for c in original.channels if c in state.settings.enabled_channels]
+    return form_page(request, values)
+
+
+async def compose(request: web.Request) -> web.Response:
+    """Save the draft and go to its page; or re-show the form with the preview, the category's channels, or errors."""
+    state, current, t = console(request), need(request, *CAN_SEND), words(request)
+    form = await request.post()
+    values, do = values_of_form(form), _one(form, "do")
+    values.pop("mode", None)  # a new alert shows, and takes, the session's mode
+    if do == "defaults":
+        values["channels"] = category_channels(state.settings, values["category"])
+        return form_page(request, values)
+    try:
+        alert = alert_from_form(form, state.settings, current.name, current.mode, t["compose_error_no_channels"])
+    except InputError as exc:
+        return form_page(request, values, errors=_problems(exc), status=400)
+    if do == "preview":
+        return form_page(request, values, show=preview.build(state, alert, stored=False))
+    await state.store.create_alert(alert, current.name, client(request))
+    return see_other(f"/console/alerts/{alert.id}")
+
+
+def _not_draft(request: web.Request) -> web.Response:
+    return page(request, "message.html.j2", status=409, message=words(request)["compose_not_draft"])
+
+
+async def edit_form(request: web.Request) -> web.Response:
+    """A draft in the compose form (only a draft: what was sent is corrected, not edited)."""
+    need(request, *CAN_SEND)
+    alert = await stored_alert(request)
+    if alert.state != AlertState.DRAFT:
+        return _not_draft(request)
+    return _edit_page(request, alert, values_of(alert))
+
+
+def _edit_page(request: web.Request, alert: Alert, values: dict[str, Any], **kw: Any) -> web.Response:
+    return form_page(
+        request,
+        values,
+        action=f"/console/alerts/{alert.id}/edit",
+        phrases=False,
+        correction=alert.msg_type != MsgType.ALERT,
+        heading=words(request)["compose_title_edit"],
+        **kw,
+    )
+
+
+async def edit(request: web.Request) -> web.Response:
+    """Save the edited draft; it keeps its id, event, mode and author."""
+    state, current, t = console(request), need(request, *CAN_SEND), words(request)
+    alert = await stored_alert(request)
+    if alert.state != AlertState.DRAFT:
+        return _not_draft(request)
+    form = await request.post()
+    values, do = values_of_form(form), _one(form, "do")
+    values["mode"] = str(alert.mode)
+    if do == "defaults":
+        values["channels"] = category_channels(state.settings, values["category"])
+        return _edit_page(request, alert, values)
+    try:
+        new = alert_from_form(form, state.settings, current.name, alert.mode, t["compose_error_no_channels"])
+    except InputError as exc:
+        return _edit_page(request, alert, values, errors=_problems(exc), status=400)
+    edited = dataclasses.replace(
+        new,
+        id=alert.id,
+        source=alert.source,
+        kind=alert.kind,
+        event_key=alert.event_key,
+        version=alert.version,
+        msg_type=alert.msg_type,
+        created_at=alert.created_at,
+        created_by=alert.created_by,
+        references=alert.references,
+    )
+    if alert.msg_type != MsgType.ALERT:  # a correction's draft keeps the original's reach
+        edited = dataclasses.replace(edited, category=alert.category, channels=alert.channels, areas=alert.areas)
+    if do == "preview":
+        return _edit_page(request, alert, values, show=preview.build(state, edited, stored=False))
+    try:
+        await state.store.update_draft(edited, current.name, client(request))
+    except InputError:
+        return _not_draft(request)  # sent or discarded meanwhile
+    return see_other(f"/console/alerts/{alert.id}")

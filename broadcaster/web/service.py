@@ -1,0 +1,219 @@
+"""The all-in-one service: store, channels, dispatcher and web endpoints with one lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import IO
+
+import aiohttp
+from aiohttp import web
+
+from broadcaster import instance
+from broadcaster.dispatcher import Dispatcher
+from broadcaster.metrics import Metrics
+from broadcaster.rendering import Renderer
+from broadcaster.settings import Settings
+from broadcaster.store.sqlite import SQLiteStore
+from broadcaster.tokens import SECRET_ENV, Signer
+from broadcaster.web import fm as fm_feed
+from broadcaster.web import subscription_pages
+from broadcaster.web import ticker as ticker_feed
+from broadcaster.web import website as website_pages
+from broadcaster.web.console import app as console_app
+from broadcaster.web.line_webhook import LineWebhook, make_webhook_handler, no_reply
+from broadcaster.web.subscription import Subscriptions
+from broadcaster.web.subscription_pages import Pages
+from channels import build_channels
+from channels.email.mailer import Mailer, make_mailer
+from channels.line import LineChannel
+from feeds.jma.ingest import JmaIngest
+from feeds.jma.poller import JmaPoller
+
+USER_AGENT = "city-alert-broadcaster/0.1 (JMA PULL; If-Modified-Since; each document once)"
+
+log = logging.getLogger("broadcaster.service")
+
+
+GC_THRESHOLDS = (20_000, 20, 20)  # young collections per 20,000 allocations, not 700
+
+
+def tune_gc() -> None:
+    """Keep the garbage collector from pausing a fan-out; call once everything long-lived exists.
+
+    A fan-out to 100,000 people makes a few hundred thousand short-lived objects. With Python's
+    defaults that sets off full collections that scan every object the process holds (modules,
+    templates, the SDKs), pausing the loop ~100 ms each time (measured: bench/line_fanout.py).
+    Freezing what exists at start-up takes it out of those scans, and fewer young collections
+    mean fewer full ones; cyclic garbage is still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+@dataclass
+class Core:
+    """What the running service's handlers share."""
+
+    settings: Settings
+    store: SQLiteStore
+    dispatcher: Dispatcher
+    metrics: Metrics
+    sinks: dict[str, str]  # channel -> what it really writes to, for /healthz
+    started_at: float
+    poller: JmaPoller | None = None
+    ingest: JmaIngest | None = None
+    line: LineChannel | None = None  # the real LINE channel, when it has its token
+    webhook: LineWebhook | None = None  # when LINE_CHANNEL_SECRET is set
+
+
+CORE = web.AppKey("core", Core)
+
+
+def make_app(settings: Settings, lock: IO[bytes]) -> web.Application:
+    """The aiohttp application; the core starts and stops with it. ``lock`` is the instance lock."""
+    app = web.Application()
+    app.cleanup_ctx.append(lambda app: _lifetime(app, settings, lock))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/line/webhook", line_webhook)
+    subscription_pages.add_routes(app)
+    website_pages.add_routes(app)
+    fm_feed.add_routes(app)
+    ticker_feed.add_routes(app)
+    console_app.add_routes(app)
+    return app
+
+
+async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -> AsyncIterator[None]:
+    db = settings.path(settings.storage.path)
+    store = await SQLiteStore.open(db)
+    recovered = await store.recover(time.time(), all_leases=True)  # we hold the lock: every lease is stale
+    if recovered:
+        log.info("recovered %d deliveries claimed by a previous run", recovered)
+    renderer = Renderer(settings)
+    website_pages.setup(app, store, settings, renderer)
+    fm_feed.setup(app, store, settings, renderer)
+    ticker_feed.setup(app, store, settings, renderer)
+    channels = build_channels(settings, renderer, os.environ, store)
+    for notice in channels.notices:
+        log.warning(notice)
+    metrics_ = Metrics()
+    dispatcher = Dispatcher(store, channels, settings, metrics=metrics_)
+    sinks = {name: type(ch).__name__ for name, ch in channels.live.items()}
+    console_app.setup(app, settings, store, dispatcher, renderer, channels)
+    core = app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, time.time())
+    live_line = channels.live.get("line")
+    core.line = live_line if isinstance(live_line, LineChannel) else None
+    secret = os.environ.get("LINE_CHANNEL_SECRET", "")
+    if secret:
+        reply = core.line.reply if core.line else no_reply
+        core.webhook = make_webhook_handler(store, settings, secret, reply)
+    else:
+        log.warning("LINE_CHANNEL_SECRET is not set: /line/webhook answers 503")
+    mailer: Mailer | None = None
+    try:
+        mailer = _subscription_pages(app, settings, renderer, store)  # ConfigError: a short secret key
+        tune_gc()
+        async with dispatcher, instance.wake_server(db, dispatcher.wake), _jma(core) as poller:
+            core.poller = poller
+            yield
+            log.info("shutting down: finishing in-flight sends (up to %g s)", settings.dispatcher.shutdown_grace)
+    finally:
+        if core.webhook is not None:
+            await core.webhook.aclose()  # finish the events it accepted before the store closes
+        if mailer is not None:
+            await mailer.aclose()
+        for channel in {*channels.live.values(), *channels.exercise.values()}:
+            await channel.aclose()
+        await store.aclose()
+        lock.close()
+
+
+def _subscription_pages(
+    app: web.Application, settings: Settings, renderer: Renderer, store: SQLiteStore
+) -> Mailer | None:
+    """Put the subscription pages' state on the app; returns their mailer (None: the pages answer 503)."""
+    signer = Signer.from_env(os.environ, required=bool(os.environ.get(SECRET_ENV)))  # set but short: ConfigError
+    if signer is None:
+        log.warning("%s is not set: the subscription pages answer 503", SECRET_ENV)
+        app[subscription_pages.PAGES] = Pages.create(settings, renderer.env, None)
+        return None
+    mailer, notice = make_mailer(settings, os.environ)
+    if notice:
+        log.warning(notice)
+    subscriptions = Subscriptions(store, settings, signer, mailer, renderer.env)
+    app[subscription_pages.PAGES] = Pages.create(settings, renderer.env, subscriptions)
+    return mailer
+
+
+@contextlib.asynccontextmanager
+async def _jma(core: Core) -> AsyncIterator[JmaPoller | None]:
+    """Poll the JMA feeds while the service runs (when [jma] enabled)."""
+    if not core.settings.jma.enabled:
+        yield None
+        return
+    ingest = core.ingest = JmaIngest(core.store, core.settings, core.dispatcher.approve)
+
+    async def on_document(url: str, data: bytes) -> None:
+        await ingest.handle(url, data)
+
+    async with aiohttp.ClientSession(headers={"User-Agent": USER_AGENT}) as session:
+        poller = JmaPoller(session, core.store, core.settings.jma, on_document)
+        task = asyncio.create_task(poller.run(), name="jma-poller")
+        try:
+            yield poller
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness and readiness: the store answers and the workers run."""
+    core = request.app[CORE]
+    try:
+        await core.store.counts()
+    except Exception as exc:
+        return web.json_response({"status": "error", "store": str(exc)}, status=503)
+    if not core.dispatcher.running:
+        return web.json_response({"status": "error", "dispatcher": "stopped"}, status=503)
+    body: dict[str, object] = {"status": "ok", "uptime_s": round(time.time() - core.started_at, 1)}
+    body["channels"] = core.sinks
+    if core.poller is not None:
+        health = core.poller.health()
+        body["jma"] = {
+            "last_success": health.last_success,
+            "last_error": health.last_error,
+            "backlog": health.backlog,
+            "fetched": health.fetched,
+            "refused": health.refused,  # given up by the poller: too large, gone, failing
+            "decisions": dict(core.ingest.decisions) if core.ingest else {},  # auto/approve/ignore/refused
+        }
+    if core.line is not None:
+        body["line"] = core.line.health()
+    return web.json_response(body)
+
+
+async def line_webhook(request: web.Request) -> web.StreamResponse:
+    """LINE's webhook: signature checked, answered at once, events handled in the background."""
+    webhook = request.app[CORE].webhook
+    if webhook is None:
+        return web.json_response({"error": "the LINE webhook is not configured"}, status=503)
+    return await webhook.handle(request)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format."""
+    core = request.app[CORE]
+    if core.poller is not None:
+        core.metrics.observe_jma(core.poller.health())
+    body = await core.metrics.render(core.store, core.settings.enabled_channels)
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")

@@ -1,0 +1,326 @@
+"""The residents' subscription pages: /subscribe, /subscribe/confirm, /manage, /unsubscribe.
+
+Server-rendered, no JavaScript, Japanese first with the other page languages one link away
+(``?lang=en``). Every form carries a CSRF token; posts are limited per client address. Links from
+mails lead to a page with one button, so that a mail scanner that opens links changes nothing;
+the exception is RFC 8058's one-click POST, which mail providers send without a page (the signed
+token in its URL is the authority there).
+
+Without BROADCASTER_SECRET_KEY there are no tokens to sign, and every page says the service is
+unavailable (503) instead of half working.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from multidict import MultiDict
+
+from broadcaster.errors import InputError
+from broadcaster.models import SubscriberState
+from broadcaster.rendering import TEMPLATES
+from broadcaster.settings import Settings
+from broadcaster.web.csrf import FIELD, Csrf
+from broadcaster.web.ratelimit import WindowLimiter, client_address
+from broadcaster.web.subscription import CONFIRM, LANGUAGE_NAMES, MANAGE, Subscriptions, parse_address, read_choice
+from channels.email.channel import UNSUBSCRIBE
+
+log = logging.getLogger("broadcaster.subscription_pages")
+
+ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058's POST body
+HEADERS = {
+    "Cache-Control": "no-store",  # pages may carry tokens
+    "Referrer-Policy": "no-referrer",  # and so may their URLs
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+def load_text(folder: Path = TEMPLATES / "subscription") -> dict[str, dict[str, str]]:
+    """The pages' words per language, from text.toml."""
+    with (folder / "text.toml").open("rb") as f:
+        data: dict[str, dict[str, str]] = tomllib.load(f)
+    return data
+
+
+@dataclass
+class Pages:
+    """What the page handlers share; ``subscriptions`` and ``csrf`` are None without a secret key."""
+
+    settings: Settings
+    env: jinja2.Environment
+    subscriptions: Subscriptions | None
+    csrf: Csrf | None
+    text: dict[str, dict[str, str]]
+    per_ip: WindowLimiter
+
+    @classmethod
+    def create(cls, settings: Settings, env: jinja2.Environment, subscriptions: Subscriptions | None) -> Pages:
+        """Pages for ``subscriptions`` (None: answer 503)."""
+        csrf = None
+        if subscriptions is not None:
+            csrf = Csrf(subscriptions.signer.secret, secure=settings.city.public_url.startswith("https:"))
+        conf = settings.subscriptions
+        return cls(settings, env, subscriptions, csrf, load_text(), WindowLimiter(conf.ip_limit, conf.ip_period))
+
+
+PAGES = web.AppKey("subscription_pages", Pages)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the pages; the service puts a Pages under PAGES when it starts."""
+    app.router.add_get("/subscribe", subscribe_form)
+    app.router.add_post("/subscribe", subscribe)
+    app.router.add_get("/subscribe/confirm", confirm_form)
+    app.router.add_post("/subscribe/confirm", confirm)
+    app.router.add_get("/manage", manage_form)
+    app.router.add_post("/manage", manage)
+    app.router.add_get("/unsubscribe", unsubscribe_form)
+    app.router.add_post("/unsubscribe", unsubscribe)
+    app.router.add_static("/static", TEMPLATES / "static", append_version=False)
+
+
+# -- handlers ---------------------------------------------------------------------------
+
+
+async def subscribe_form(request: web.Request) -> web.Response:
+    """The empty form: the city's default categories ticked, alerts in the page's language."""
+    pages, lang = _pages(request), _lang(request)
+    if pages.subscriptions is None:
+        return _unavailable(request)
+    language = lang if lang in pages.settings.city.languages else "ja"
+    return _form_page(request, "subscribe", chosen={"disaster"}, language=language)
+
+
+async def subscribe(request: web.Request) -> web.Response:
+    """Check the form, then mail whatever fits the address; the answer is the same for every address."""
+    form, refused = await _accept(request)
+    if refused is not None:
+        return refused
+    subs, lang = _subs(request), _lang(request)
+    chosen, language, raw = form.getall("categories", []), form.get("language", ""), form.get("address", "")
+    choice, errors = read_choice(subs.settings, chosen, language)
+    try:
+        address = parse_address(raw)
+    except InputError:
+        errors.add("address")
+    if choice is None or errors:
+        page = _form_page(request, "subscribe", chosen=set(chosen), language=language, errors=errors, address=raw)
+        page.set_status(400)
+        return page
+    await subs.request(address, choice, lang)
+    return _message(request, "sent_title", "sent_body")
+
+
+async def confirm_form(request: web.Request) -> web.Response:
+    """The page a confirmation link opens: one button."""
+    return await _action_page(request, CONFIRM, "/subscribe/confirm", "confirm_title", "confirm_body", "submit_confirm")
+
+
+async def confirm(request: web.Request) -> web.Response:
+    """Confirm the subscription; the page links to the settings."""
+    form, refused = await _accept(request)
+    if refused is not None:
+        return refused
+    subs, lang = _subs(request), _lang(request)
+    try:
+        subscriber = await subs.confirm(form.get("t", ""))
+    except InputError:
+        return _bad_link(request)
+    href = subs.link("/manage", MANAGE, subscriber.id, subs.settings.subscriptions.manage_ttl, lang, site=False)
+    return _message(request, "confirmed_title", "confirmed_body", link=(href, "manage_link"))
+
+
+async def manage_form(request: web.Request) -> web.Response:
+    """A subscriber's settings, from a settings link."""
+    pages = _pages(request)
+    if pages.subscriptions is None:
+        return _unavailable(request)
+    token = request.query.get("t", "")
+    try:
+        subscriber = await pages.subscriptions.lookup(token, MANAGE)
+    except InputError:
+        return _bad_link(request)
+    if subscriber.state not in (SubscriberState.ACTIVE, SubscriberState.PAUSED):
+        return _bad_link(request)
+    chosen, language = set(subscriber.categories), subscriber.language
+    paused = subscriber.state == SubscriberState.PAUSED
+    return _form_page(request, "manage", chosen=chosen, language=language, token=token, paused=paused)
+
+
+async def manage(request: web.Request) -> web.Response:
+    """Save a subscriber's settings."""
+    form, refused = await _accept(request)
+    if refused is not None:
+        return refused
+    subs, token = _subs(request), form.get("t", "")
+    chosen, language, paused = form.getall("categories", []), form.get("language", ""), bool(form.get("paused"))
+    choice, errors = read_choice(subs.settings, chosen, language)
+    if choice is None:
+        page = _form_page(request, "manage", chosen=set(chosen), language=language, errors=errors, token=token)
+        page.set_status(400)
+        return page
+    try:
+        await subs.update(token, choice, paused)
+    except InputError:
+        return _bad_link(request)
+    return _message(request, "saved_title", "paused_body" if paused else "saved_body")
+
+
+async def unsubscribe_form(request: web.Request) -> web.Response:
+    """The page the List-Unsubscribe link opens in a browser: one button."""
+    return await _action_page(
+        request, UNSUBSCRIBE, "/unsubscribe", "unsubscribe_title", "unsubscribe_body", "submit_unsubscribe"
+    )
+
+
+async def unsubscribe(request: web.Request) -> web.Response:
+    """Unsubscribe: RFC 8058 one-click (no page, no cookie), or the button of a page."""
+    pages = _pages(request)
+    if pages.subscriptions is None:
+        return _unavailable(request)
+    if (await request.post()).get("List-Unsubscribe") == "One-Click":
+        if not pages.per_ip.hit(_client(request)):
+            return web.Response(status=429, text="too many requests\n")
+        try:
+            await pages.subscriptions.unsubscribe(request.query.get("t", ""))
+        except InputError:
+            return web.Response(status=400, text="this link is not valid\n")
+        return web.Response(text="unsubscribed\n")
+    form, refused = await _accept(request)
+    if refused is not None:
+        return refused
+    purpose = MANAGE if form.get("from") == "manage" else UNSUBSCRIBE
+    try:
+        await pages.subscriptions.unsubscribe(form.get("t", "") or request.query.get("t", ""), purpose)
+    except InputError:
+        return _bad_link(request)
+    return _message(request, "unsubscribed_title", "unsubscribed_body", link=("/subscribe", "subscribe_again"))
+
+
+# -- pieces -----------------------------------------------------------------------------
+
+
+def _pages(request: web.Request) -> Pages:
+    return request.app[PAGES]
+
+
+def _subs(request: web.Request) -> Subscriptions:
+    subscriptions = _pages(request).subscriptions
+    assert subscriptions is not None  # _accept answered 503 otherwise
+    return subscriptions
+
+
+def _lang(request: web.Request) -> str:
+    lang = request.query.get("lang", "ja")
+    return lang if lang in _pages(request).text else "ja"
+
+
+def _client(request: web.Request) -> str:
+    return client_address(request, _pages(request).settings.subscriptions.trust_forwarded)
+
+
+async def _accept(request: web.Request) -> tuple[MultiDict[str], web.Response | None]:
+    """The posted form's text fields, or the page refusing it: unavailable, too many posts, or a bad CSRF token."""
+    pages = _pages(request)
+    if pages.subscriptions is None or pages.csrf is None:
+        return MultiDict(), _unavailable(request)
+    if not pages.per_ip.hit(_client(request)):
+        log.info("a client reached the form limit")
+        return MultiDict(), _message(request, "error_title", "too_many", status=429, error=True)
+    form = MultiDict((k, v) for k, v in (await request.post()).items() if isinstance(v, str))  # no uploads
+    if not pages.csrf.check(request, form.get(FIELD, "")):
+        return MultiDict(), _message(request, "error_title", "bad_form", status=403, error=True)
+    return form, None
+
+
+def _render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
+    pages, lang = _pages(request), _lang(request)
+    response = web.Response(status=status, content_type="text/html", charset="utf-8", headers=HEADERS)
+    csrf = pages.csrf.token(request, response) if pages.csrf else ""
+    query = {k: v for k, v in request.query.items() if k == "t"}
+    languages = [
+        (code, words["language_name"], f"{request.path}?{urllib.parse.urlencode({**query, 'lang': code})}")
+        for code, words in pages.text.items()
+    ]
+    template = pages.env.get_template(f"subscription/{name}.html.j2")
+    response.text = template.render(
+        t=pages.text[lang], lang=lang, city=pages.settings.city, languages=languages, csrf=csrf, **context
+    )
+    return response
+
+
+def _form_page(
+    request: web.Request,
+    name: str,
+    *,
+    chosen: set[str],
+    language: str,
+    errors: set[str] | None = None,
+    **context: Any,
+) -> web.Response:
+    settings, lang = _pages(request).settings, _lang(request)
+    categories = [(cid, c.name if lang == "ja" else c.name_en) for cid, c in settings.categories.items()]
+    alert_languages = [(code, LANGUAGE_NAMES.get(code, code)) for code in settings.city.languages]
+    context.setdefault("address", "")
+    return _render(
+        request,
+        name,
+        categories=categories,
+        alert_languages=alert_languages,
+        chosen=chosen,
+        language=language,
+        errors=errors or set(),
+        **context,
+    )
+
+
+async def _action_page(
+    request: web.Request, purpose: str, action: str, title: str, body: str, button: str
+) -> web.Response:
+    pages = _pages(request)
+    if pages.subscriptions is None:
+        return _unavailable(request)
+    token = request.query.get("t", "")
+    try:
+        await pages.subscriptions.lookup(token, purpose)
+    except InputError:
+        return _bad_link(request)
+    t = pages.text[_lang(request)]
+    action = f"{action}?lang={_lang(request)}"
+    return _render(request, "action", title=t[title], body=t[body], button=t[button], action=action, token=token)
+
+
+def _message(
+    request: web.Request,
+    title: str,
+    body: str,
+    *,
+    status: int = 200,
+    error: bool = False,
+    link: tuple[str, str] | None = None,
+) -> web.Response:
+    lang = _lang(request)
+    t = _pages(request).text[lang]
+    shown = None
+    if link:
+        href = link[0] if "?" in link[0] or lang == "ja" else f"{link[0]}?lang={lang}"
+        shown = {"href": href, "text": t[link[1]]}
+    return _render(request, "message", status, title=t[title], body=t[body], error=error, link=shown)
+
+
+def _bad_link(request: web.Request) -> web.Response:
+    return _message(request, "error_title", "bad_link", status=400, error=True, link=("/subscribe", "subscribe_again"))
+
+
+def _unavailable(request: web.Request) -> web.Response:
+    return _message(request, "error_title", "unavailable", status=503, error=True)

@@ -1,0 +1,130 @@
+"""The public website, served: /, /alerts/history, /alerts/<id>, /alerts.atom, /alerts.json, /cap.atom,
+/cap/<id>.xml and /static/website.css. No login, no JavaScript, no cookies.
+
+Each request reads one Snapshot of what the website channel carried (broadcaster/site_model.py) and
+renders one page from it with the code the static export uses (broadcaster/site.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from broadcaster.on_air import Snapshot, load_snapshot
+from broadcaster.rendering import Renderer
+from broadcaster.settings import Settings
+from broadcaster.store import Store
+from channels.website.feeds import alerts_atom, alerts_json, cap_atom, cap_document
+from channels.website.pages import CSS, SiteRenderer
+
+HEADERS = {
+    "Cache-Control": "public, max-age=30",  # alerts change; a short cache spares the store under a rush
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # the level colours are a <style> made from config; nothing else inline, no scripts at all
+    "Content-Security-Policy": "default-src 'none'; style-src 'self' 'unsafe-inline'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'self'",
+}
+HTML = "text/html"
+ATOM = "application/atom+xml"
+CAP = "application/cap+xml"
+
+
+@dataclass
+class Website:
+    """What the page handlers share."""
+
+    store: Store
+    settings: Settings
+    site: SiteRenderer
+    css: bytes
+    clock: Callable[[], float] = time.time
+
+    async def snapshot(self) -> Snapshot:
+        """What the website shows now."""
+        return await load_snapshot(self.store, self.settings, self.clock())
+
+
+WEBSITE = web.AppKey("website", Website)
+
+
+def setup(app: web.Application, store: Store, settings: Settings, renderer: Renderer) -> None:
+    """Put the pages' state on the app (called at service start-up)."""
+    app[WEBSITE] = Website(store, settings, SiteRenderer(settings, renderer), CSS.read_bytes())
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the public pages and feeds."""
+    app.router.add_get("/", current)
+    app.router.add_get("/alerts/history", history)
+    app.router.add_get("/alerts.atom", atom_feed)
+    app.router.add_get("/alerts.json", json_feed)
+    app.router.add_get("/cap.atom", cap_feed)
+    app.router.add_get("/cap/{alert_id}.xml", cap_xml)
+    app.router.add_get("/alerts/{alert_id}", alert)
+    app.router.add_get("/static/website.css", stylesheet)
+
+
+def _response(body: bytes, content_type: str, status: int = 200) -> web.Response:
+    return web.Response(body=body, content_type=content_type, charset="utf-8", status=status, headers=HEADERS)
+
+
+def _not_found() -> web.Response:
+    body = (
+        '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>見つかりません</title></head>'
+        '<body><main><h1>この情報は見つかりません</h1><p><a href="/">発表中の情報へ</a></p></main></body></html>'
+    )
+    return _response(body.encode(), HTML, status=404)
+
+
+async def current(request: web.Request) -> web.Response:
+    """The current alerts, most severe first."""
+    website = request.app[WEBSITE]
+    return _response(website.site.current_page(await website.snapshot()), HTML)
+
+
+async def history(request: web.Request) -> web.Response:
+    """The alerts of the last history_days."""
+    website = request.app[WEBSITE]
+    return _response(website.site.history_page(await website.snapshot()), HTML)
+
+
+async def alert(request: web.Request) -> web.Response:
+    """One alert version; 404 for one the website does not show."""
+    website = request.app[WEBSITE]
+    page = website.site.alert_page(await website.snapshot(), request.match_info["alert_id"])
+    return _not_found() if page is None else _response(page, HTML)
+
+
+async def atom_feed(request: web.Request) -> web.Response:
+    """Atom 1.0 of the alerts."""
+    website = request.app[WEBSITE]
+    return _response(alerts_atom(await website.snapshot(), website.settings), ATOM)
+
+
+async def json_feed(request: web.Request) -> web.Response:
+    """JSON of the current and recent alerts."""
+    website = request.app[WEBSITE]
+    return _response(alerts_json(await website.snapshot(), website.settings), "application/json")
+
+
+async def cap_feed(request: web.Request) -> web.Response:
+    """The Atom index of the CAP documents."""
+    website = request.app[WEBSITE]
+    return _response(cap_atom(await website.snapshot(), website.settings), ATOM)
+
+
+async def cap_xml(request: web.Request) -> web.Response:
+    """One alert as CAP 1.2."""
+    website = request.app[WEBSITE]
+    document = cap_document(await website.snapshot(), website.settings, request.match_info["alert_id"])
+    return _not_found() if document is None else _response(document, CAP)
+
+
+async def stylesheet(request: web.Request) -> web.Response:
+    """The pages' stylesheet."""
+    return web.Response(body=request.app[WEBSITE].css, content_type="text/css", charset="utf-8", headers=HEADERS)

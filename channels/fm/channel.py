@@ -1,0 +1,134 @@
+"""Community FM: a spoken announcement per alert, as a WAV and its script in the station's drop folder.
+
+``render`` makes the speech script from templates/fm (chime cue, 「こちらは、小山市です。」, the
+announcement, 「繰り返します。」, the announcement again) with numbers, dates and times in spoken form.
+``send`` synthesises it in a worker thread (broadcaster/speech.py: chime + Open JTalk, or espeak-ng for
+other languages) and writes ``<alert_id>.txt`` and then ``<alert_id>.wav`` into ``[fm] drop_dir``, each
+through a hidden temporary file and an atomic rename, so the station's watcher only ever sees a
+complete pair once the .wav appears.
+
+Idempotent per alert: the file names depend only on the alert id, and a resend whose script is
+already there beside its WAV (a retry, or a restart after a send that was not recorded) writes
+nothing, so the watcher sees no new file and the station does not air it again.
+
+Errors: a script that cannot be synthesised is permanent; a drop folder that cannot be written is
+transient (a full disk or an unmounted share may come back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from broadcaster.errors import PermanentError, TransientError
+from broadcaster.models import Alert, Message, Recipients
+from broadcaster.rendering import Limits, Renderer
+from broadcaster.settings import Settings
+from channels.fm.speech import EngineMissing, Speaker, SpeechError, speaker_from_settings
+from channels.fm.spoken import spoken_form
+
+if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
+    from broadcaster.channel import ChannelContext
+
+log = logging.getLogger("broadcaster.channels.fm")
+
+LIMITS = Limits(speech=4000)  # read twice at about 8 characters a second: a long announcement already
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # alert ids become file names in the drop folder
+
+
+def drop_paths(drop_dir: Path, alert_id: str) -> tuple[Path, Path]:
+    """The (script, audio) files of one alert in the drop folder."""
+    return drop_dir / f"{alert_id}.txt", drop_dir / f"{alert_id}.wav"
+
+
+class FmChannel:
+    """Writes each alert's announcement to the station's drop folder."""
+
+    name: str = "fm"
+    limits: Limits = LIMITS
+
+    def __init__(self, settings: Settings, renderer: Renderer, speaker: Speaker) -> None:
+        self.renderer = renderer
+        self.speaker = speaker
+        self.drop_dir = settings.path(settings.fm.drop_dir)
+
+    def render(self, alert: Alert, lang: str) -> Message:
+        """The speech script (Message.speech); Japanese numbers, dates and times in spoken form."""
+        message = self.renderer.render(self.name, alert, lang, self.limits)
+        if lang.split("-")[0] != "ja":
+            return message
+        return dataclasses.replace(message, speech=spoken_form(message.speech))
+
+    async def send(self, message: Message, to: Recipients) -> None:
+        """Synthesise the script off the event loop and drop ``<alert_id>.txt`` then ``<alert_id>.wav``."""
+        if not SAFE_ID.fullmatch(message.alert_id):
+            raise PermanentError(f"alert id {message.alert_id!r} cannot be a file name")
+        if not message.speech.strip():
+            raise PermanentError("the speech script is empty")
+        script = message.speech.rstrip("\n") + "\n"
+        txt, wav = drop_paths(self.drop_dir, message.alert_id)
+        try:
+            if await asyncio.to_thread(_already_dropped, txt, wav, script):
+                log.info("fm: %s is already in the drop folder; not written again", message.alert_id)
+                return
+        except OSError as exc:
+            raise TransientError(f"FM drop folder {self.drop_dir}: {exc.strerror or exc}") from exc
+        try:
+            audio = await self.speaker.wav(message.speech, message.lang)
+        except SpeechError as exc:
+            raise PermanentError(f"speech synthesis failed: {exc}") from exc
+        try:
+            await asyncio.to_thread(_drop, txt, script.encode(), wav, audio)
+        except OSError as exc:
+            raise TransientError(f"FM drop folder {self.drop_dir}: {exc.strerror or exc}") from exc
+
+    async def aclose(self) -> None:
+        """Stop the speaker's worker processes."""
+        await asyncio.to_thread(self.speaker.close)
+
+
+def _already_dropped(txt: Path, wav: Path, script: str) -> bool:
+    """True when this very script and its audio are already in the folder."""
+    if not wav.is_file():
+        return False
+    try:
+        return txt.read_text(encoding="utf-8") == script
+    except (FileNotFoundError, UnicodeDecodeError):
+        return False
+
+
+def _drop(txt: Path, script: bytes, wav: Path, audio: bytes) -> None:
+    """Write the script, then the audio: each whole or not at all."""
+    txt.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(txt, script)
+    _write_atomically(wav, audio)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    # hidden and without the final suffix, so a watcher matching *.wav never picks up a half-written file
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def create(ctx: ChannelContext) -> FmChannel:
+    """The FM channel, or MissingCredentials (the outbox stands in) when Open JTalk cannot run here."""
+    from broadcaster.errors import MissingCredentials
+
+    try:
+        speaker = speaker_from_settings(ctx.settings)
+    except EngineMissing as exc:
+        raise MissingCredentials(str(exc)) from exc
+    return FmChannel(ctx.settings, ctx.renderer, speaker)

@@ -1,0 +1,368 @@
+"""Speech audio for community FM: a chime, then the script read by Open JTalk (Japanese) or espeak-ng (others).
+
+The output is one mono 16-bit PCM WAV at ``[fm] sample_rate``. Both engines are synchronous C code, so
+``Speaker.wav`` runs them in a worker thread: the event loop never waits on synthesis.
+
+- Japanese: pyopenjtalk with Debian's ``open-jtalk-mecab-naist-jdic`` (``OPEN_JTALK_DICT_DIR``; without it
+  pyopenjtalk tries to download a dictionary from GitHub). It is read line by line, which skips lines
+  with nothing to say: pyopenjtalk crashes the whole process on text without a phoneme.
+- Other languages: pyttsx3's espeak-ng driver, writing a 22,050 Hz file. espeak-ng is one engine per
+  process, so one lock serialises it; ``runAndWait`` is called once after setting the rate and voice
+  (pyttsx3 2.99 otherwise writes no file for some rates) and once for the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import io
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+import threading
+import wave
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from broadcaster.errors import ConfigError
+from broadcaster.settings import Settings
+from channels.fm.spoken import for_synthesis, without_cues
+
+DICT_DIR_ENV = "OPEN_JTALK_DICT_DIR"
+DEBIAN_DICT_DIR = "/var/lib/mecab/dic/open-jtalk/naist-jdic"
+# pyopenjtalk reads the variable once, when it is imported; this module must therefore set it first
+os.environ.setdefault(DICT_DIR_ENV, DEBIAN_DICT_DIR)
+
+Samples = NDArray[np.int16]
+LINE_GAP_S = 0.35  # silence between the script's lines (Open JTalk adds a little of its own)
+CHIME_GAP_S = 0.6  # silence between the chime and the first word
+ESPEAK_RATE = 165  # words per minute: slower than espeak's 175, for radio
+ESPEAK_ALIASES = {"zh": "cmn", "tl": "fil"}
+MAX_PROCESSES = 4  # Open JTalk worker processes; one per CPU up to this
+FILTER_TAPS = 101  # low-pass before downsampling, so 48 kHz speech does not alias at 16 kHz
+
+_espeak_lock = threading.Lock()
+
+
+class SpeechError(Exception):
+    """Synthesis failed; the message says why."""
+
+
+class EngineMissing(SpeechError):
+    """A speech engine cannot run on this machine; the message names what to install."""
+
+
+# -- engines -----------------------------------------------------------------------
+
+
+def openjtalk() -> ModuleType:
+    """pyopenjtalk, after checking that its dictionary is on disk (it would otherwise try to download one)."""
+    folder = Path(os.environ.get(DICT_DIR_ENV) or DEBIAN_DICT_DIR)
+    if not (folder / "sys.dic").is_file():
+        raise EngineMissing(
+            f"Open JTalk dictionary not found in {folder} ({DICT_DIR_ENV}): "
+            "apt-get install open-jtalk-mecab-naist-jdic, or point OPEN_JTALK_DICT_DIR at a naist-jdic folder"
+        )
+    try:
+        import pyopenjtalk  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise EngineMissing(f"pyopenjtalk cannot be imported ({exc}): pip install 'pyopenjtalk>=0.4,<0.5'") from exc
+    return pyopenjtalk  # type: ignore[no-any-return]
+
+
+def sentences(text: str) -> list[str]:
+    """The text cut into sentences (at line ends and 。), the unit Open JTalk reads and the pool shares out."""
+    out: list[str] = []
+    for line in text.splitlines():
+        parts = [part.strip() + "。" for part in line.split("。") if part.strip()]
+        if parts and not line.rstrip().endswith("。"):
+            parts[-1] = parts[-1].removesuffix("。")
+        out.extend(parts)
+    return out
+
+
+def read_sentence(sentence: str) -> tuple[bytes, int]:
+    """One sentence read by Open JTalk: int16 samples as bytes (empty if nothing to say) and the rate.
+
+    Module-level and returning bytes so that it can run in a worker process.
+    """
+    jtalk = openjtalk()
+    labels = jtalk.extract_fullcontext(sentence)
+    if not labels:  # punctuation only: synthesising it would crash the process
+        return b"", 0
+    audio, rate = jtalk.synthesize(labels)
+    return to_int16(audio).tobytes(), int(rate)
+
+
+def join_sentences(parts: list[tuple[bytes, int]]) -> tuple[Samples, int]:
+    """Sentences' audio one after another with a short pause; SpeechError if there is none."""
+    spoken = [(np.frombuffer(data, dtype=np.int16), rate) for data, rate in parts if data]
+    if not spoken:
+        raise SpeechError("the script has nothing Open JTalk can read")
+    rate = spoken[0][1]
+    pieces: list[Samples] = []
+    for samples, _ in spoken:
+        if pieces:
+            pieces.append(silence(LINE_GAP_S, rate))
+        pieces.append(samples)
+    return np.concatenate(pieces), rate
+
+
+def synthesize_japanese(text: str) -> tuple[Samples, int]:
+    """Japanese text read by Open JTalk in this thread, as 16-bit samples and their rate."""
+    order = sentences(text)
+    # the announcement is read twice: each sentence is synthesised once
+    audio = {sentence: read_sentence(sentence) for sentence in dict.fromkeys(order)}
+    return join_sentences([audio[sentence] for sentence in order])
+
+
+def espeak_voice(engine: Any, lang: str) -> str:
+    """The espeak-ng voice id for a language code (en → gmw/en), or SpeechError."""
+    base = lang.lower().replace("_", "-")
+    wanted = [base, base.split("-")[0]]
+    wanted.append(ESPEAK_ALIASES.get(wanted[1], wanted[1]))
+    for name in wanted:
+        for voice in engine.getProperty("voices"):
+            if name in [str(code).lower() for code in voice.languages] or str(voice.id).endswith("/" + name):
+                return str(voice.id)
+    raise SpeechError(f"espeak-ng has no voice for language {lang!r}")
+
+
+def synthesize_espeak(text: str, lang: str) -> tuple[Samples, int]:
+    """Text read by espeak-ng through pyttsx3, as 16-bit samples and their rate."""
+    try:
+        import pyttsx3  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise EngineMissing(f"pyttsx3 cannot be imported ({exc}): pip install pyttsx3") from exc
+    with _espeak_lock, tempfile.TemporaryDirectory(prefix="fm-espeak-") as tmp:
+        path = Path(tmp) / "speech.wav"
+        try:
+            engine = pyttsx3.init("espeak")
+            engine.setProperty("voice", espeak_voice(engine, lang))
+            engine.setProperty("rate", ESPEAK_RATE)
+            engine.runAndWait()  # flushes the property changes: without it some rates give no file
+            engine.save_to_file(text, str(path))
+            engine.runAndWait()
+        except (OSError, RuntimeError) as exc:  # libespeak-ng.so.1 missing, or the driver failing
+            raise EngineMissing(f"espeak-ng does not run ({exc}): apt-get install espeak-ng libespeak-ng1") from exc
+        if not path.is_file():
+            raise SpeechError("espeak-ng wrote no audio")
+        samples, rate = read_wav(path.read_bytes())
+    if not samples.size:
+        raise SpeechError("espeak-ng wrote no audio")
+    return samples, rate
+
+
+# -- samples -----------------------------------------------------------------------
+
+
+def to_int16(audio: NDArray[Any]) -> Samples:
+    """Float samples on the int16 scale (what pyopenjtalk returns) as int16, clipped."""
+    clipped: NDArray[np.float64] = np.clip(np.rint(audio), -32768, 32767)
+    return clipped.astype(np.int16)
+
+
+def silence(seconds: float, rate: int) -> Samples:
+    """``seconds`` of silence."""
+    return np.zeros(round(seconds * rate), dtype=np.int16)
+
+
+def resample(samples: Samples, src: int, dst: int) -> Samples:
+    """Samples at ``src`` Hz converted to ``dst`` Hz (linear interpolation, low-passed first when going down)."""
+    if src == dst or not samples.size:
+        return samples
+    x = samples.astype(np.float64)
+    if dst < src:
+        # a windowed-sinc low-pass at the new Nyquist frequency keeps high partials from folding back
+        cutoff = 0.5 * dst / src
+        n = np.arange(FILTER_TAPS) - (FILTER_TAPS - 1) / 2
+        taps = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(FILTER_TAPS)
+        x = np.convolve(x, taps / taps.sum(), mode="same")
+    count = round(len(x) * dst / src)
+    t = np.arange(count) * (src / dst)
+    return to_int16(np.interp(t, np.arange(len(x)), x))
+
+
+def two_tone_chime(rate: int) -> Samples:
+    """The generated chime: two bell-like tones falling a major third (ピン・ポーン)."""
+    tones = []
+    for freq, seconds in ((659.25, 0.55), (523.25, 0.9)):  # E5 then C5
+        t = np.arange(round(seconds * rate)) / rate
+        envelope = np.minimum(t / 0.008, 1.0) * np.exp(-t * 3.5)
+        wave_ = np.sin(2 * np.pi * freq * t) + 0.35 * np.sin(4 * np.pi * freq * t) + 0.1 * np.sin(6 * np.pi * freq * t)
+        tones.append(0.42 * 32767 * envelope * wave_ / 1.45)
+    return to_int16(np.concatenate(tones))
+
+
+def read_wav(data: bytes) -> tuple[Samples, int]:
+    """Mono samples and the rate of a 16-bit PCM WAV (channels are averaged); SpeechError otherwise."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as w:
+            if w.getsampwidth() != 2:
+                raise SpeechError(f"{8 * w.getsampwidth()}-bit WAV: only 16-bit PCM is supported")
+            channels, rate = w.getnchannels(), w.getframerate()
+            frames = w.readframes(w.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise SpeechError(f"not a PCM WAV file: {exc}") from exc
+    samples = np.frombuffer(frames, dtype="<i2")
+    if channels > 1:
+        samples = to_int16(samples[: len(samples) // channels * channels].reshape(-1, channels).mean(axis=1))
+    return samples.astype(np.int16), rate
+
+
+def wav_bytes(samples: Samples, rate: int) -> bytes:
+    """A mono 16-bit PCM WAV file."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.astype("<i2").tobytes())
+    return out.getvalue()
+
+
+# -- the speaker -------------------------------------------------------------------
+
+
+def is_japanese(lang: str) -> bool:
+    """True for ja and ja-JP."""
+    return lang.split("-")[0].lower() == "ja"
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: the kernel ends this worker when the service dies, even by SIGKILL.
+
+    An orphaned worker would hold the service's stderr open and a CPU busy with nobody to hear it.
+    """
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the service died before prctl took effect
+        os._exit(0)
+
+
+def _warm_up() -> None:
+    read_sentence("小山")  # each worker loads the dictionary and the voice before its first alert
+
+
+class Speaker:
+    """Turns a speech script into the WAV the station airs: chime, pause, speech.
+
+    With ``processes`` > 1, Japanese sentences are shared out to that many worker processes: Open JTalk
+    holds the GIL while it synthesises, so threads would not run in parallel. Call ``close`` when done.
+    """
+
+    def __init__(self, sample_rate: int, readings: Mapping[str, str], chime: Samples, processes: int = 0) -> None:
+        self.sample_rate = sample_rate
+        self.readings = dict(readings)
+        self.chime = chime
+        self.processes = processes
+        self._pool: ProcessPoolExecutor | None = None
+        if processes > 1:
+            self._pool = self._start_pool()
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the service has threads (the store's, asyncio's) whose locks a fork would copy
+        pool = ProcessPoolExecutor(
+            self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        )
+        for _ in range(self.processes):
+            pool.submit(_warm_up)
+        return pool
+
+    def speech(self, script: str, lang: str) -> Samples:
+        """The script read aloud at this speaker's rate, without the chime (in this thread)."""
+        if is_japanese(lang):
+            samples, rate = synthesize_japanese(for_synthesis(script, self.readings))
+        else:
+            samples, rate = synthesize_espeak(_one_line(script), lang)
+        return resample(samples, rate, self.sample_rate)
+
+    def synthesize(self, script: str, lang: str) -> bytes:
+        """The complete WAV, synthesised in this thread (blocking: use ``wav`` from async code)."""
+        return self.assemble(self.speech(script, lang))
+
+    def assemble(self, speech: Samples) -> bytes:
+        """The WAV file: chime, pause, speech."""
+        return wav_bytes(np.concatenate([self.chime, silence(CHIME_GAP_S, self.sample_rate), speech]), self.sample_rate)
+
+    async def wav(self, script: str, lang: str) -> bytes:
+        """The complete WAV, synthesised off the event loop (worker processes or a worker thread)."""
+        pool = self._pool
+        if pool is None or not is_japanese(lang):
+            return await asyncio.to_thread(self.synthesize, script, lang)
+        order = sentences(for_synthesis(script, self.readings))
+        unique = sorted(set(order), key=len, reverse=True)  # longest first: the workers finish together
+        loop = asyncio.get_running_loop()
+        try:
+            parts = await asyncio.gather(*(loop.run_in_executor(pool, read_sentence, s) for s in unique))
+        except BrokenProcessPool as exc:  # a worker died (Open JTalk crashed on this text): start afresh
+            self._pool = self._start_pool()
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+            raise SpeechError(f"an Open JTalk worker process died reading this script: {exc}") from exc
+        audio = dict(zip(unique, parts, strict=True))
+
+        def finish() -> bytes:
+            samples, rate = join_sentences([audio[sentence] for sentence in order])
+            return self.assemble(resample(samples, rate, self.sample_rate))
+
+        return await asyncio.to_thread(finish)
+
+    def close(self) -> None:
+        """Stop the worker processes (blocks until they have exited)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _one_line(script: str) -> str:
+    text = " ".join(line.strip() for line in without_cues(script).splitlines() if line.strip())
+    if not text:
+        raise SpeechError("the script is empty")
+    return text
+
+
+def load_chime(settings: Settings) -> Samples:
+    """The configured chime WAV at the FM sample rate, or the generated two-tone chime; ConfigError if unreadable."""
+    rate = settings.fm.sample_rate
+    if not settings.fm.chime:
+        return two_tone_chime(rate)
+    path = settings.path(settings.fm.chime)
+    try:
+        samples, src = read_wav(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"fm.chime: cannot read {path}: {exc.strerror or exc}") from exc
+    except SpeechError as exc:
+        raise ConfigError(f"fm.chime: {path}: {exc}") from exc
+    return resample(samples, src, rate)
+
+
+def speaker_from_settings(settings: Settings, processes: int | None = None) -> Speaker:
+    """A Speaker for ``[fm]``, Open JTalk checked and warmed up (EngineMissing if it cannot run).
+
+    ``processes`` defaults to ``[fm] workers``, or one worker process per CPU up to MAX_PROCESSES; 0 or 1
+    synthesises in a thread.
+    """
+    try:
+        synthesize_japanese("小山")  # loads the dictionary and the voice now rather than during the first alert
+    except EngineMissing:
+        raise
+    except Exception as exc:  # a broken dictionary surfaces as whatever mecab raises
+        raise EngineMissing(f"Open JTalk does not run ({exc}): apt-get install open-jtalk-mecab-naist-jdic") from exc
+    if processes is None:
+        processes = settings.fm.workers or min(MAX_PROCESSES, os.cpu_count() or 1)
+    return Speaker(settings.fm.sample_rate, settings.fm.readings, load_chime(settings), processes)

@@ -1,0 +1,331 @@
+"""SNS: each alert as a thread on X, and on Mastodon and Bluesky where configured.
+
+Rendering is pure: the template's text (title, body, instruction, link) is split per target into a
+reply thread that fits the target's own count (X's weighted length, Mastodon's and Bluesky's
+graphemes). Splits fall at sentence ends (。！？) or line ends, else at a space or 、, and only as a last
+resort inside a run of text. The first post carries the link to the alert's page and the hashtags; a
+thread of several posts is numbered "(1/3)". The threads travel in the Message as ``sns.json``.
+
+Idempotency per (alert, target) survives crashes and retries: after each post its id is added to
+``feed_set("sns-posted", "<alert>:<target>", [ids])`` (under ``asyncio.shield``, so a timeout cannot
+lose it), and a target whose thread is complete is skipped, so X posted and Mastodon 500 never posts
+twice to X. A half-posted thread continues under its last post. Mastodon also gets an Idempotency-Key
+per (alert, part) for the window between its answer and our record. A permanent refusal is remembered
+in ``sns-failed`` and not tried again.
+
+X's posting cap is scarce. ``[sns] daily_quota`` posts per rolling 24 h are counted durably (a JSON
+list of times in ``sns-quota``), and ``reserve`` of them only serve alerts of level ≥ 4 and earthquakes.
+A thread that does not fit now is a TransientError with ``retry_after`` until enough posts age out; one
+that could never fit (more posts than its share of the cap) is a PermanentError, since waiting cannot help.
+Other targets are posted meanwhile. Errors: transient if any target's failure is transient (the
+retry skips what is done); permanent when every failure is permanent and nothing was posted; when some
+target carried the alert and the others failed for good, the send succeeds and the failures are logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from broadcaster.errors import DeliveryError, MissingCredentials, PermanentError, TransientError
+from broadcaster.models import Alert, AlertId, Message, Recipients
+from broadcaster.rendering import Limits, Renderer, fit
+from broadcaster.settings import Settings
+from broadcaster.store import Store
+from channels.sns.target import PostRef, Target, weighted_length
+
+if TYPE_CHECKING:
+    from broadcaster.channel import ChannelContext
+
+log = logging.getLogger("broadcaster.channels.sns")
+
+PAYLOAD = "sns.json"
+POSTED, FAILED, QUOTA = "sns-posted", "sns-failed", "sns-quota"
+MAX_PARTS = 4  # longer texts are cut: the first post links to the full alert
+JST = timezone(timedelta(hours=9))
+COUNTER = " ({}/{}{})"  # part, parts, and the issue time: X refuses a reply identical to an earlier post
+DAY = 86_400.0
+REQUEST_TIMEOUT = 10.0  # per call; the dispatcher's channel timeout bounds the whole thread
+KEYS = uuid.UUID("0b7d54a1-3c4e-4f0e-9a52-6d1f1c2b8e37")  # uuid5 namespace of idempotency keys; never change it
+SENTENCE = re.compile(r"(?<=[。！？\n])|(?<=[.!?] )")
+SOFT_BREAK = re.compile(r"[ 、，,　]")
+
+
+# -- pure parts ---------------------------------------------------------------------
+
+
+def is_priority(alert: Alert) -> bool:
+    """True for alerts the X reserve is kept for: level ≥ 4, and earthquakes."""
+    kind = alert.kind.lower()
+    return alert.level >= 4 or "quake" in kind
+
+
+def idempotency_key(alert_id: AlertId, target: str, part: int) -> str:
+    """The key of one post: the same (alert, target, part) always gives the same key."""
+    return str(uuid.uuid5(KEYS, f"{alert_id}\n{target}\n{part}"))
+
+
+def _cut(unit: str, fits: Callable[[str], bool]) -> tuple[str, str]:
+    """The longest head of ``unit`` that fits, ending at a space or 、 when one is near; and the rest."""
+    lo, hi = 1, len(unit)  # at least one character, so splitting always moves on
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(unit[:mid]):
+            lo = mid
+        else:
+            hi = mid - 1
+    breaks = [m.end() for m in SOFT_BREAK.finditer(unit, 0, lo + 1) if m.end() <= lo]
+    if breaks and breaks[-1] > lo // 2:
+        lo = breaks[-1]
+    return unit[:lo].rstrip(), unit[lo:].lstrip()
+
+
+def split_thread(
+    body: str, tail: str, limit: int, measure: Callable[[str], int], max_parts: int = MAX_PARTS, tag: str = ""
+) -> list[str]:
+    """``body`` as posts of at most ``limit`` by ``measure``, ``tail`` (link, hashtags) ending the first.
+
+    ``tag`` (the issue time) goes in every part's counter: two alerts with the same body, e.g. an
+    update that repeats it, would otherwise make replies X refuses as duplicates.
+    """
+    tag = f" {tag}" if tag else ""
+    body = body.strip()
+
+    def compose(index: int, text: str, counter: str) -> str:
+        head = "\n".join(p for p in (text.rstrip(), tail) if p) if index == 0 else text.rstrip()
+        return head + counter
+
+    single = compose(0, body, "")
+    if measure(single) <= limit:
+        return [single]
+    room = COUNTER.format(max_parts, max_parts, tag)  # as wide as the real counter: max_parts < 10
+
+    def fits(index: int, text: str) -> bool:
+        return measure(compose(index, text, room)) <= limit
+
+    units: list[str] = []
+    for piece in SENTENCE.split(body):
+        if units and not piece.strip():
+            units[-1] += piece  # a line break stays with the sentence it ends
+        elif piece:
+            units.append(piece)
+    parts: list[str] = []
+    current = ""
+    while units:
+        unit = units.pop(0)
+        if fits(len(parts), current + unit):
+            current += unit
+        elif current.strip():
+            parts.append(current.strip())
+            current = ""
+            units.insert(0, unit.lstrip())
+        else:
+            head, rest = _cut(unit, functools.partial(fits, len(parts)))
+            parts.append(head)
+            if rest:
+                units.insert(0, rest)
+    if current.strip():
+        parts.append(current.strip())
+    if len(parts) > max_parts:
+        last = max_parts - 1
+        rest = "\n".join(parts[last:])
+        parts = [*parts[:last], fit(rest, limit, lambda s: measure(compose(last, s, room)))]
+    n = len(parts)
+    return [compose(i, p, COUNTER.format(i + 1, n, tag) if n > 1 else "") for i, p in enumerate(parts)]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Payload:
+    """What ``render`` decided: whether the alert may use the X reserve, and each target's thread."""
+
+    priority: bool
+    threads: dict[str, list[str]]
+
+    def encode(self) -> bytes:
+        """The ``sns.json`` attachment."""
+        return json.dumps({"priority": self.priority, "threads": self.threads}, ensure_ascii=False).encode()
+
+    @classmethod
+    def decode(cls, message: Message) -> Payload | None:
+        """The payload of a rendered Message, or None."""
+        for name, data in message.attachments:
+            if name == PAYLOAD:
+                raw = json.loads(data)
+                return cls(bool(raw["priority"]), {k: list(v) for k, v in raw["threads"].items()})
+        return None
+
+
+# -- the X quota --------------------------------------------------------------------
+
+
+class Quota:
+    """X posts per rolling 24 h, counted in the store, with a reserve for priority alerts."""
+
+    def __init__(self, store: Store, limit: int, reserve: int, clock: Callable[[], float] = time.time) -> None:
+        self.store, self.limit, self.reserve, self.clock = store, limit, min(reserve, limit), clock
+
+    async def recent(self) -> list[float]:
+        """Times of the posts of the last 24 h, oldest first."""
+        now = self.clock()
+        return sorted(t for t in json.loads(await self.store.feed_get(QUOTA, "x") or "[]") if t > now - DAY)
+
+    async def check(self, posts: int, priority: bool) -> None:
+        """Raise unless ``posts`` more fit now; TransientError says when they will."""
+        cap = self.limit if priority else self.limit - self.reserve
+        if posts > cap:
+            raise PermanentError(f"X quota: a thread of {posts} posts can never fit in {cap} posts a day")
+        recent = await self.recent()
+        excess = len(recent) + posts - cap
+        if excess > 0:
+            wait = max(1.0, recent[excess - 1] + DAY - self.clock())
+            kind = "the whole quota" if priority else f"the quota less the reserve of {self.reserve}"
+            raise TransientError(f"X quota: {len(recent)} posts in 24 h, {kind} is {cap}", retry_after=wait)
+
+    async def spend(self) -> None:
+        """Count one post now."""
+        recent = await self.recent()
+        recent.append(self.clock())
+        await self.store.feed_set(QUOTA, "x", json.dumps(recent))
+
+
+# -- the channel --------------------------------------------------------------------
+
+
+class SnsChannel:
+    """Posts each alert as a thread to every configured SNS target that has credentials."""
+
+    name: str = "sns"
+    limits: Limits = Limits(measure=weighted_length)  # threads are fitted per target by split_thread
+
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        settings: Settings,
+        renderer: Renderer,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.targets = list(targets)
+        self.settings = settings
+        self.renderer = renderer
+        self.store = store
+        self.quota = Quota(store, settings.sns.daily_quota, settings.sns.reserve, clock)
+        self._quota_lock = asyncio.Lock()  # check-then-spend for X must not interleave
+
+    def render(self, alert: Alert, lang: str) -> Message:
+        """The template's text, and each target's thread in the ``sns.json`` attachment."""
+        message = self.renderer.render(self.name, alert, lang, self.limits)
+        url = str(self.renderer.context(alert, lang)["url"])
+        lines = message.text.split("\n")
+        body = "\n".join(line for line in lines if line.strip() != url)  # the link goes in the first post's tail
+        tail = " ".join(p for p in (url, *self.settings.sns.hashtags) if p)
+        issued = datetime.fromtimestamp(alert.created_at, JST).strftime("%-d日%H:%M:%S発表")
+        threads = {t.name: split_thread(body, tail, t.limit, t.measure, tag=issued) for t in self.targets}
+        payload = Payload(is_priority(alert), threads)
+        return dataclasses.replace(message, attachments=((PAYLOAD, payload.encode()),))
+
+    async def send(self, message: Message, to: Recipients) -> None:
+        """Post the alert's thread to each target not yet done; raises DeliveryError (see the module doc)."""
+        payload = Payload.decode(message)
+        if payload is None:
+            raise PermanentError("sns: the message was not rendered by the sns channel (no sns.json)")
+        errors: dict[str, DeliveryError] = {}
+        carried = False
+        for target in self.targets:
+            parts = payload.threads.get(target.name)
+            if not parts:
+                errors[target.name] = PermanentError(f"sns: no thread rendered for {target.name}")
+                continue
+            try:
+                await self._thread(target, message.alert_id, parts, payload.priority)
+                carried = True
+            except DeliveryError as exc:
+                errors[target.name] = exc
+        if not errors:
+            return
+        summary = "; ".join(str(e) for e in errors.values())
+        transient = [e for e in errors.values() if isinstance(e, TransientError)]
+        if transient:
+            waits = [e.retry_after for e in transient]
+            raise TransientError(summary, retry_after=None if None in waits else min(w for w in waits if w is not None))
+        if not carried:
+            raise PermanentError(summary)
+        log.error("sns alert=%s carried, but not everywhere: %s", message.alert_id, summary)
+
+    async def _thread(self, target: Target, alert_id: AlertId, parts: list[str], priority: bool) -> None:
+        key = f"{alert_id}:{target.name}"
+        failed = await self.store.feed_get(FAILED, key)
+        if failed is not None:
+            raise PermanentError(failed)
+        posted: list[PostRef] = json.loads(await self.store.feed_get(POSTED, key) or "[]")
+        if len(posted) >= len(parts):
+            return
+        async with self._quota_lock if target.counts_quota else contextlib.nullcontext():
+            if target.counts_quota:
+                await self.quota.check(len(parts) - len(posted), priority)
+            for index in range(len(posted), len(parts)):
+                root, parent = (posted[0], posted[-1]) if posted else (None, None)
+                try:
+                    ref = await target.post(
+                        parts[index], root=root, parent=parent, key=idempotency_key(alert_id, target.name, index)
+                    )
+                except PermanentError as exc:
+                    await asyncio.shield(self.store.feed_set(FAILED, key, str(exc)))
+                    raise
+                posted.append(ref)
+                # once posted it must be recorded, even if the dispatcher's timeout cancels us right now
+                await asyncio.shield(self._record(key, posted, target.counts_quota))
+        log.info("sns alert=%s target=%s posted %d part(s)", alert_id, target.name, len(parts))
+
+    async def _record(self, key: str, posted: list[PostRef], counts_quota: bool) -> None:
+        await self.store.feed_set(POSTED, key, json.dumps(posted))
+        if counts_quota:
+            await self.quota.spend()
+
+    async def aclose(self) -> None:
+        """Close every target's connection."""
+        for target in self.targets:
+            await target.aclose()
+
+
+def create(ctx: ChannelContext) -> SnsChannel:
+    """The SNS channel with every configured target that has credentials; MissingCredentials if none has."""
+    if ctx.store is None:
+        raise MissingCredentials("sns needs the store to remember what it posted (build_channels got none)")
+    s = ctx.settings.sns
+    conf = ctx.settings.channels.get(ctx.name)
+    timeout = min(REQUEST_TIMEOUT, conf.timeout) if conf else REQUEST_TIMEOUT
+    targets: list[Target] = []
+    missing: list[str] = []
+    for name in dict.fromkeys(s.targets):
+        try:
+            # each target's module loads its SDK, so only the configured ones are imported
+            if name == "x":
+                from channels.sns import x
+
+                targets.append(x.from_env(ctx.environ, s.x_api_base, timeout))
+            elif name == "mastodon":
+                from channels.sns import mastodon
+
+                targets.append(mastodon.from_env(ctx.environ, s.mastodon_url, timeout))
+            else:
+                from channels.sns import bluesky
+
+                targets.append(bluesky.from_env(ctx.environ, s.bluesky_url, ctx.store, timeout))
+        except MissingCredentials as exc:
+            missing.append(str(exc))
+    if not targets:
+        raise MissingCredentials("; ".join(missing) or "[sns] targets is empty")
+    for reason in missing:
+        log.warning("sns: %s; posting to the other targets only", reason)
+    return SnsChannel(targets, ctx.settings, ctx.renderer, ctx.store)

@@ -1,0 +1,1 @@
+"""The city website: the channel, its pages, its feeds and CAP 1.2."""

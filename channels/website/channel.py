@@ -1,0 +1,124 @@
+"""The city website: the pages the service serves, and a static export of them for the city CMS.
+
+Publishing needs no credentials. The served pages read ``store.published("website", …)``, so an alert
+is on them once its delivery row is 'sent', that is, once send() has returned. With
+``[website] export_dir`` set, send() also writes the whole site (the same pages and feeds, see
+broadcaster/site.py) into that folder, with the alert being sent already on it.
+
+The export is idempotent, like every broadcast channel: it writes the site as it is, so a retry or
+a restart that sends the same alert again writes the same files. Each file goes to a temporary name
+in its folder and is moved into place with os.replace, so a reader (or a crash) never sees half a
+file; alert pages and CAP documents go first and the pages that link to them last. Files that did not
+change are left alone. Pages and CAP documents of alerts the site no longer shows are removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from broadcaster.errors import ConfigError, PermanentError, TransientError
+from broadcaster.models import Alert, Message, Recipients
+from broadcaster.on_air import load_snapshot
+from broadcaster.rendering import NO_LIMITS, Limits, Renderer
+from broadcaster.settings import Settings
+from broadcaster.store import Store
+from channels.website.pages import render_site
+
+if TYPE_CHECKING:  # channels/__init__.py imports the channel modules for its registry
+    from broadcaster.channel import ChannelContext
+
+CACHE_LIMIT = 4_000  # rendered documents kept between exports (two per alert on the site, and old ones)
+LINKING = ("index.html", "alerts/history/index.html", "alerts.atom", "alerts.json", "cap.atom")  # written last
+
+
+class WebsiteChannel:
+    """Publishes alerts on the city website; send() refreshes the static export when there is one."""
+
+    name: str = "website"
+    limits: Limits = NO_LIMITS
+
+    def __init__(
+        self,
+        settings: Settings,
+        renderer: Renderer,
+        store: Store | None,
+        export_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.renderer = renderer
+        self.store = store
+        self.export_dir = export_dir
+        self.clock = clock
+        self._lock = asyncio.Lock()  # one export at a time: a later snapshot never loses to an earlier one
+        self._rendered: dict[tuple[Any, ...], bytes] = {}  # alert pages and CAP documents, by what made them
+
+    def render(self, alert: Alert, lang: str) -> Message:
+        """The alert as the website shows it (Message.html is its <article>)."""
+        return self.renderer.render(self.name, alert, lang, self.limits)
+
+    async def send(self, message: Message, to: Recipients) -> None:
+        """Publish: the pages read the store; write the static export when one is configured."""
+        if self.export_dir is None:
+            return
+        if self.store is None:
+            raise PermanentError("the website export needs the store")
+        alert = await self.store.get_alert(message.alert_id)
+        if alert is None:
+            raise PermanentError(f"no alert {message.alert_id} in the store")
+        async with self._lock:
+            snapshot = await load_snapshot(self.store, self.settings, self.clock(), sending=alert)
+            if len(self._rendered) > CACHE_LIMIT:
+                self._rendered.clear()
+            pages = render_site(snapshot, self.settings, self.renderer, self._rendered)
+            try:
+                await asyncio.to_thread(write_export, self.export_dir, pages)
+            except OSError as exc:
+                raise TransientError(f"website export to {self.export_dir} failed: {exc.strerror or exc}") from exc
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+def write_export(folder: Path, pages: Mapping[str, bytes]) -> None:
+    """Write ``pages`` under ``folder`` atomically, file by file, linking pages last; prune what left the site."""
+    order = sorted(pages, key=lambda path: (path in LINKING, path))
+    for path in order:
+        _write_atomic(folder / path, pages[path])
+    for stale in [*folder.glob("cap/*.xml"), *folder.glob("alerts/*/index.html")]:
+        if stale.relative_to(folder).as_posix() not in pages:
+            stale.unlink(missing_ok=True)
+            if stale.name == "index.html" and not any(stale.parent.iterdir()):
+                stale.parent.rmdir()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    try:
+        if path.read_bytes() == data:
+            return
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        # no fsync: the rename alone keeps readers from ever seeing half a file, and every send rewrites
+        # whatever changed, so a page lost to a power cut comes back with the next alert (measured: the
+        # fsyncs were most of a send's time, bench/broadcast_latency.py)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def create(ctx: ChannelContext) -> WebsiteChannel:
+    """The website channel; it needs no credentials. A bad ``[website] export_dir`` is a ConfigError."""
+    configured = ctx.settings.website.export_dir
+    export_dir = ctx.settings.path(configured) if configured else None
+    if export_dir is not None and export_dir.exists() and not export_dir.is_dir():
+        raise ConfigError(f"website.export_dir: {export_dir} exists and is not a folder")
+    return WebsiteChannel(ctx.settings, ctx.renderer, ctx.store, export_dir)
