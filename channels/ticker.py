@@ -58,12 +58,12 @@ import ssl
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import aiosmtplib
 import jaconv
 
+from broadcaster.clock import iso_jst
 from broadcaster.errors import ConfigError, DeliveryError, PermanentError, TransientError
 from broadcaster.models import Alert, AlertId, Message, Mode, MsgType, Recipients, Timestamp
 from broadcaster.rendering import Limits, Renderer, fit
@@ -78,7 +78,6 @@ if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
 NAME = "ticker"
 ORDER = "ticker.json"  # the Message attachment holding what send() pushes
 UNTIMED_TTL = 24 * 3600.0  # how long a line without an expiry stays on air, from the alert's creation
-JST = timezone(timedelta(hours=9))
 MAX_REPLY = 1024  # bytes of a station's reply line
 DONE_FEED = "ticker-done"  # store.feed_* namespace: which pushes of an alert have succeeded
 CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -116,7 +115,7 @@ def expires_at(alert: Alert) -> Timestamp:
 
 def iso(ts: Timestamp) -> str:
     """A time as ISO 8601 in Japan time, to the second (e.g. 2026-11-26T18:00:00+09:00)."""
-    return datetime.fromtimestamp(ts, JST).isoformat(timespec="seconds")
+    return iso_jst(ts)
 
 
 class Order(NamedTuple):

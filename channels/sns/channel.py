@@ -34,9 +34,9 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from broadcaster.clock import jst
 from broadcaster.errors import DeliveryError, MissingCredentials, PermanentError, TransientError
 from broadcaster.models import Alert, AlertId, Message, Recipients
 from broadcaster.rendering import Limits, Renderer, fit
@@ -52,7 +52,6 @@ log = logging.getLogger("broadcaster.channels.sns")
 PAYLOAD = "sns.json"
 POSTED, FAILED, QUOTA = "sns-posted", "sns-failed", "sns-quota"
 MAX_PARTS = 4  # longer texts are cut: the first post links to the full alert
-JST = timezone(timedelta(hours=9))
 COUNTER = " ({}/{}{})"  # part, parts, and the issue time: X refuses a reply identical to an earlier post
 DAY = 86_400.0
 REQUEST_TIMEOUT = 10.0  # per call; the dispatcher's channel timeout bounds the whole thread
@@ -229,7 +228,7 @@ class SnsChannel:
         lines = message.text.split("\n")
         body = "\n".join(line for line in lines if line.strip() != url)  # the link goes in the first post's tail
         tail = " ".join(p for p in (url, *self.settings.sns.hashtags) if p)
-        issued = datetime.fromtimestamp(alert.created_at, JST).strftime("%-d日%H:%M:%S発表")
+        issued = jst(alert.created_at).strftime("%-d日%H:%M:%S発表")
         threads = {t.name: split_thread(body, tail, t.limit, t.measure, tag=issued) for t in self.targets}
         payload = Payload(is_priority(alert), threads)
         return dataclasses.replace(message, attachments=((PAYLOAD, payload.encode()),))

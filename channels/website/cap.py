@@ -7,18 +7,17 @@ the same whenever it is rendered, and an Update or Cancel can name its originals
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Sequence
 
 from lxml import etree
 
+from broadcaster.clock import iso_jst
 from broadcaster.models import Alert, Mode, MsgType
 from broadcaster.rendering import EXERCISE_PREFIX
 from broadcaster.settings import Settings
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
 GEOCODE_MUNICIPALITY = "JIS X 0402"  # 全国地方公共団体コード with its check digit
 GEOCODE_JMA = "JMA areaCode"  # 気象庁 市町村等 (気象・地震・火山情報)
 MSG_TYPES = {MsgType.ALERT: "Alert", MsgType.UPDATE: "Update", MsgType.CANCEL: "Cancel"}
@@ -30,7 +29,7 @@ UNSAFE = re.compile(r"[\s,<&]")  # CAP identifiers may hold no spaces, commas, <
 
 def cap_time(timestamp: float) -> str:
     """A CAP dateTime: JST, to the second, with the +09:00 offset."""
-    return dt.datetime.fromtimestamp(timestamp, JST).isoformat(timespec="seconds")
+    return iso_jst(timestamp)
 
 
 def identifier(alert: Alert) -> str:

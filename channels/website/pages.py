@@ -8,7 +8,6 @@ server, and from disk. The feeds and CAP documents carry absolute links from ``[
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,11 +15,11 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from broadcaster import clock
 from broadcaster.models import Alert, AlertId, Mode, Published
 from broadcaster.on_air import STATUS_NAMES, Event, Snapshot, Status, headline
 from broadcaster.rendering import TEMPLATES, Renderer, candidates
 from broadcaster.settings import Settings
-from channels.website.cap import JST
 from channels.website.feeds import alerts_atom, alerts_json, cap_atom, cap_document
 
 CSS = TEMPLATES / "static" / "website.css"
@@ -96,13 +95,13 @@ def level_css(settings: Settings) -> str:
 
 def jst(timestamp: float) -> str:
     """A time as residents read it: 2026年11月29日(日) 17:16."""
-    t = dt.datetime.fromtimestamp(timestamp, JST)
+    t = clock.jst(timestamp)
     return f"{t.year}年{t.month}月{t.day}日({WEEKDAYS[t.weekday()]}) {t.hour:02d}:{t.minute:02d}"
 
 
 def iso(timestamp: float) -> str:
     """A time for <time datetime>: JST with its offset."""
-    return dt.datetime.fromtimestamp(timestamp, JST).isoformat(timespec="seconds")
+    return clock.iso_jst(timestamp)
 
 
 class SiteRenderer:

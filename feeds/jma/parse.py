@@ -15,6 +15,7 @@ from datetime import UTC
 
 from lxml import etree
 
+from broadcaster.clock import JST
 from feeds.jma.quakes import QUAKE_KINDS, TSUNAMI_KINDS, parse_quake, parse_tsunami
 from feeds.jma.report import Doc, Parts, Report
 from feeds.jma.rivers import parse_river
@@ -26,7 +27,6 @@ from feeds.jma.xmlsafe import (
     DEFAULT_MAX_BYTES,
     HEAD,
     JMX,
-    JST,
     Element,
     RefusedDocument,
     find,

@@ -8,8 +8,9 @@ its own scope, so the matcher can use the finest one the document has. Intensiti
 
 from __future__ import annotations
 
+from broadcaster.clock import JST
 from feeds.jma.report import AreaItem, Doc, Kind, Parts, Quake, Scope
-from feeds.jma.xmlsafe import ELEMENT_BASIS, JST, Element, attr, find, findall, text, to_datetime
+from feeds.jma.xmlsafe import ELEMENT_BASIS, Element, attr, find, findall, text, to_datetime
 
 QUAKE_KINDS = frozenset({"VXSE51", "VXSE52", "VXSE53", "VXSE61", "VXSE62"})
 TSUNAMI_KINDS = frozenset({"VTSE41", "VTSE51", "VTSE52"})

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
+from broadcaster.clock import JST
 from feeds.jma.report import Kind, Report
 
-JST = timezone(timedelta(hours=9))
 CREDIT = "出典：気象庁ホームページ（気象庁防災情報XML）"
 LEVEL_DIGITS = str.maketrans("12345", "１２３４５")
 INTENSITY_NAMES = {

@@ -14,7 +14,7 @@ before and after parsing: JMA never sends one, so any DTD is hostile or a mistak
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, tzinfo
 
 from lxml import etree
 
@@ -33,7 +33,6 @@ ELEMENT_BASIS = JMX + "elementBasis1/"  # jmx_eb: Magnitude, Coordinate, WaterLe
 BODY_NAMESPACES = frozenset({METEOROLOGY, SEISMOLOGY, VOLCANOLOGY})
 ATOM = "http://www.w3.org/2005/Atom"
 
-JST = timezone(timedelta(hours=9))
 
 
 class RefusedDocument(InputError):

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from broadcaster.channel import ChannelContext, ChannelSet
+from broadcaster.clock import JST
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.models import Alert, AlertState, Message, Mode, MsgType, Recipient, Source
@@ -27,7 +28,7 @@ from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from channels.outbox import OutboxChannel
-from channels.ticker import JST, UNTIMED_TTL, TickerChannel, create, fullwidth
+from channels.ticker import UNTIMED_TTL, TickerChannel, create, fullwidth
 from tests.processes import free_port
 from tests.smtp_server import PASSWORD, USER, Relay
 from tests.test_store import ACTOR, ORIGIN, delivery_rows

@@ -13,13 +13,14 @@ from typing import NamedTuple
 
 import pytest
 
+from broadcaster.clock import JST
 from broadcaster.settings import JMA_TYPES, Settings
 from feeds.jma.areas import AreaCodes, concerning, highest_intensity
 from feeds.jma.parse import HANDLED_KINDS, IGNORED, KIND_BY_TITLE, ignored_reason, office_code_of, parse
 from feeds.jma.report import Report, Scope
 from feeds.jma.rivers import river_level
 from feeds.jma.warnings import level_in_name, warning_level
-from feeds.jma.xmlsafe import JST, RefusedDocument, is_atom_feed
+from feeds.jma.xmlsafe import RefusedDocument, is_atom_feed
 from tests.paths import JMA_SAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]

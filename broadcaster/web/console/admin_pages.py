@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster import tokens
+from broadcaster import clock, tokens
 from broadcaster.errors import InputError
 from broadcaster.models import AuditEntry, Role, User
 from broadcaster.web import line_webhook
@@ -29,7 +29,6 @@ from channels import line
 from channels.email import channel as email
 from channels.outbox import OutboxChannel
 from channels.sns import bluesky, mastodon, x
-from channels.website.cap import JST
 
 USERS = "/console/admin/users"
 AUDIT_PAGE = 100  # lines per page of /console/audit
@@ -256,7 +255,7 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
     current = need(request, Role.APPROVER, Role.ADMIN)
     store, q = console(request).store, _query(request)
     await store.audit(current.name, "audit.export", "", f"q={q}" if q else "", client(request))
-    stamp = dt.datetime.now(JST).strftime("%Y%m%d-%H%M%S")
+    stamp = dt.datetime.now(clock.JST).strftime("%Y%m%d-%H%M%S")
     response = web.StreamResponse(
         headers={**HEADERS, "Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'}
     )

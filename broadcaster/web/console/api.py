@@ -25,6 +25,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from broadcaster import drafts
+from broadcaster.clock import JST
 from broadcaster.errors import InputError
 from broadcaster.models import Alert, AlertState, ChannelReport, Source, Timestamp
 from broadcaster.web.console import api_schema
@@ -43,7 +44,6 @@ from broadcaster.web.console.api_schema import (
     Error,
 )
 from broadcaster.web.console.web import API_USER, Handler, client, console
-from channels.website.cap import JST
 
 log = logging.getLogger("broadcaster.api")
 

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from broadcaster import drafts, lint
+from broadcaster.clock import JST
 from broadcaster.drafts import Draft
 from broadcaster.errors import InputError
 from broadcaster.lint import Phrase
@@ -36,7 +37,6 @@ from broadcaster.web.console.web import (
     stored_alert,
     words,
 )
-from channels.website.cap import JST
 
 CHOICES = "compose_choices"  # the template global holding the form's choices
 MAX_MINUTES = drafts.MAX_EXPIRY_S // 60

@@ -18,7 +18,6 @@ dashboards cost the store little more than one.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import time
 import urllib.parse
@@ -28,11 +27,11 @@ from typing import Any
 
 from aiohttp import web
 
+from broadcaster.clock import jst as in_jst
 from broadcaster.models import Alert, AlertId, AlertState, DeliveryState
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web.console.web import HEADERS, Console, console, jst, lang_of, page, who, words
 from channels.outbox import OutboxChannel
-from channels.website.cap import JST
 
 RECENT = 20  # alerts on the dashboard besides those still being delivered
 PAGE_SIZE = 50  # history rows per page
@@ -114,7 +113,7 @@ def seconds(value: float | None) -> str:
 
 def clock(timestamp: float | None) -> str:
     """A time of today in JST ("" for none)."""
-    return dt.datetime.fromtimestamp(timestamp, JST).strftime("%H:%M:%S") if timestamp else ""
+    return in_jst(timestamp).strftime("%H:%M:%S") if timestamp else ""
 
 
 async def progress(console: Console, alert_id: str) -> list[ChannelProgress]:

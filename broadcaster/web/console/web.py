@@ -20,6 +20,7 @@ from aiohttp import web
 
 from broadcaster.accounts import Accounts
 from broadcaster.channel import ChannelSet
+from broadcaster.clock import JST
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.models import Alert, Mode, Role, Session, User
 from broadcaster.rendering import TEMPLATES, Renderer
@@ -27,7 +28,6 @@ from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web.csrf import Csrf
 from broadcaster.web.ratelimit import WindowLimiter, client_address
-from channels.website.cap import JST
 
 TEXT_DIR = TEMPLATES / "console" / "text"
 LANGS = ("ja", "en")
