@@ -11,12 +11,12 @@ import asyncio
 import dataclasses
 import itertools
 import json
-import os
 import time
 from pathlib import Path
 from typing import ClassVar
 
 from broadcaster.errors import TransientError
+from broadcaster.files import write_atomic
 from broadcaster.models import Alert, Message, Recipients
 from broadcaster.rendering import NO_LIMITS, Limits, Renderer
 
@@ -47,17 +47,10 @@ class OutboxChannel:
         name = f"{message.alert_id}.{message.lang}.{time.time_ns()}-{next(self._seq)}.json"
         data = json.dumps(record, ensure_ascii=False, indent=1).encode()
         try:
-            await asyncio.to_thread(self._write, self.folder / name, data)
+            # no fsync: the outbox is for people to read, and a lost file loses no delivery's record
+            await asyncio.to_thread(write_atomic, self.folder / name, data)
         except OSError as exc:
             raise TransientError(f"outbox write failed: {exc.strerror}") from exc
-
-    @staticmethod
-    def _write(path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
 
     async def aclose(self) -> None:
         """Nothing to release."""

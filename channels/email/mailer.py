@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import ssl
 import time
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from typing import NamedTuple, Protocol
 import aiosmtplib
 
 from broadcaster.errors import MissingCredentials
+from broadcaster.files import write_atomic
 from broadcaster.settings import Settings
 from channels.email.channel import describe_error, smtp_credentials, smtp_factory
 from channels.email.pool import abort_connection
@@ -93,10 +93,7 @@ class Outbox:
         await asyncio.to_thread(self._write, f"{time.time_ns()}-{mail.subscriber_id}.txt", text.encode())
 
     def _write(self, name: str, data: bytes) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / (name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, self.folder / name)
+        write_atomic(self.folder / name, data)  # no fsync: the resident can ask for the mail again
 
 
 class Mailer:

@@ -20,13 +20,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import re
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from broadcaster.errors import PermanentError, TransientError
+from broadcaster.files import write_atomic
 from broadcaster.models import Alert, Message, Recipients
 from broadcaster.rendering import Limits, Renderer
 from broadcaster.settings import Settings
@@ -104,23 +103,10 @@ def _already_dropped(txt: Path, wav: Path, script: str) -> bool:
 
 
 def _drop(txt: Path, script: bytes, wav: Path, audio: bytes) -> None:
-    """Write the script, then the audio: each whole or not at all."""
-    txt.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(txt, script)
-    _write_atomically(wav, audio)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    # hidden and without the final suffix, so a watcher matching *.wav never picks up a half-written file
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write the script, then the audio: each whole or not at all, and on disk before the next."""
+    # fsynced: once the .wav is there the station may air it, and a send is never written again
+    write_atomic(txt, script, fsync=True)
+    write_atomic(wav, audio, fsync=True)
 
 
 def create(ctx: ChannelContext) -> FmChannel:

@@ -15,13 +15,13 @@ change are left alone. Pages and CAP documents of alerts the site no longer show
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from broadcaster.errors import ConfigError, PermanentError, TransientError
+from broadcaster.files import write_atomic
 from broadcaster.models import Alert, Message, Recipients
 from broadcaster.on_air import load_snapshot
 from broadcaster.rendering import NO_LIMITS, Limits, Renderer
@@ -103,16 +103,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
             return
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        # no fsync: the rename alone keeps readers from ever seeing half a file, and every send rewrites
-        # whatever changed, so a page lost to a power cut comes back with the next alert (measured: the
-        # fsyncs were most of a send's time, bench/broadcast_latency.py)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # no fsync: the rename alone keeps readers from ever seeing half a file, and every send rewrites
+    # whatever changed, so a page lost to a power cut comes back with the next alert (measured: the
+    # fsyncs were most of a send's time, bench/broadcast_latency.py)
+    write_atomic(path, data)
 
 
 def create(ctx: ChannelContext) -> WebsiteChannel:
