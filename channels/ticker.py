@@ -69,7 +69,8 @@ from broadcaster.models import Alert, AlertId, Message, Mode, MsgType, Recipient
 from broadcaster.rendering import Limits, Renderer, fit
 from broadcaster.settings import Settings
 from broadcaster.store import Store
-from channels.email.channel import ADDRESS, describe_error
+from channels.email.channel import ADDRESS
+from channels.email.smtp_errors import delivery_error, describe_error
 
 if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
     from broadcaster.channel import ChannelContext
@@ -267,14 +268,9 @@ class TickerChannel:
         assert self.mail_transport is not None
         try:
             await self.mail_transport.deliver(order.mail(self.city, self.station_email))
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            error = PermanentError if all(r.code >= 500 for r in exc.recipients) else TransientError
-            raise error(f"station address refused: {describe_error(exc)}") from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            error = PermanentError if exc.code >= 500 else TransientError
-            raise error(f"mail relay: {describe_error(exc)}") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise TransientError(f"mail relay: {describe_error(exc)}") from exc
+            refused = isinstance(exc, aiosmtplib.SMTPRecipientsRefused)
+            raise delivery_error(exc, "station address refused" if refused else "mail relay") from exc
 
     async def _done(self, target: str, alert_id: AlertId) -> bool:
         if self.store is None:

@@ -17,7 +17,9 @@ Errors, per recipient of a batch:
 - a dropped connection, a timeout or any other 4xx is transient for the message in flight; the
   worker reconnects once and goes on, and whatever it could not send comes back transient, so a
   retry never sends twice to someone this call reached;
-- failed authentication or a refused sender is permanent for everyone not yet sent.
+- failed authentication or a refused sender (a 5xx) is permanent for everyone not yet sent.
+
+Which replies are permanent is decided once for every SMTP sender, in channels/email/smtp_errors.py.
 
 Addresses are personal data: they never appear in logs or in error messages (server replies are
 scrubbed of anything that looks like an address).
@@ -47,6 +49,7 @@ from broadcaster.rendering import EXERCISE_PREFIX, Limits, Renderer
 from broadcaster.settings import Email, Settings
 from broadcaster.tokens import SECRET_ENV, Signer
 from channels.email.pool import Pool, SmtpFactory
+from channels.email.smtp_errors import delivery_error, describe_error, is_permanent
 
 if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
     from broadcaster.channel import ChannelContext
@@ -61,16 +64,10 @@ RECONNECTS = 1  # reconnections a worker makes in one send() after its connectio
 LIMITS = Limits(subject=120)  # longer subjects are cut on phones and in list views
 # what this channel puts on an SMTP line and in To: a dot-atom local part and a host name, ASCII only
 ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
-ANY_ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 MSGID_UNSAFE = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
 
 RefusalHook = Callable[[list[int]], Awaitable[object]]  # subscriber ids whose address was refused
-
-
-def scrub(text: str) -> str:
-    """A server reply without the addresses servers like to quote back."""
-    return ANY_ADDRESS.sub("<address>", text)[:200]
 
 
 def smtp_factory(conf: Email, *, tls_context: ssl.SSLContext | None = None, validate_certs: bool = True) -> SmtpFactory:
@@ -239,13 +236,16 @@ class EmailChannel:
             async with self._pool.slot() as slot:
                 try:
                     client = await self._pool.ready(slot)
-                except aiosmtplib.SMTPAuthenticationError as exc:
-                    batch.stop = PermanentError(f"SMTP authentication failed: {exc.code} {scrub(exc.message)}")
-                    return
                 except (aiosmtplib.SMTPException, OSError) as exc:
                     self._pool.discard(slot)
-                    batch.last_error = TransientError(f"cannot connect to the SMTP relay: {describe_error(exc)}")
-                    log.warning("SMTP connect failed: %s", describe_error(exc))
+                    login = isinstance(exc, aiosmtplib.SMTPAuthenticationError)
+                    what = "SMTP authentication failed" if login else "cannot connect to the SMTP relay"
+                    error = delivery_error(exc, what)
+                    if isinstance(error, PermanentError):  # wrong credentials: nobody in the batch gets through
+                        batch.stop = error
+                    else:
+                        batch.last_error = error
+                        log.warning("SMTP connect failed: %s", describe_error(exc))
                     return
                 if not await self._drain(client, message, batch):
                     self._pool.discard(slot)
@@ -263,32 +263,29 @@ class EmailChannel:
                 batch.failures[to.key] = exc
                 self._refused(batch, to)
             except aiosmtplib.SMTPRecipientRefused as exc:
-                text = f"{exc.code} {scrub(exc.message)}"
-                if exc.code >= 500:
-                    batch.failures[to.key] = PermanentError(f"address refused: {text}")
+                refused = is_permanent(exc)
+                batch.failures[to.key] = delivery_error(exc, "address refused" if refused else "address deferred")
+                if refused:
                     self._refused(batch, to)
-                else:
-                    batch.failures[to.key] = TransientError(f"address deferred: {text}")
             except aiosmtplib.SMTPSenderRefused as exc:
-                if exc.code >= 500:  # our configuration: nobody else in the batch would be accepted either
-                    batch.stop = PermanentError(f"sender refused: {describe_error(exc)}")
-                    batch.failures[to.key] = batch.stop
+                if is_permanent(exc):  # our configuration: nobody else in the batch would be accepted either
+                    batch.stop = batch.failures[to.key] = delivery_error(exc, "sender refused")
                     return True
-                batch.failures[to.key] = batch.last_error = TransientError(f"sender deferred: {describe_error(exc)}")
+                batch.failures[to.key] = batch.last_error = delivery_error(exc, "sender deferred")
                 return False
             except aiosmtplib.SMTPDataError as exc:
-                if exc.code == 421:  # the server is closing the connection
-                    batch.failures[to.key] = batch.last_error = TransientError(f"SMTP relay: {describe_error(exc)}")
+                closing = exc.code == 421  # the server is closing the connection
+                batch.failures[to.key] = error = delivery_error(exc, "SMTP relay" if closing else "message refused")
+                if closing:
+                    batch.last_error = error
                     return False
-                error = PermanentError if exc.code >= 500 else TransientError
-                batch.failures[to.key] = error(f"message refused: {exc.code} {scrub(exc.message)}")
             except _NotSent as exc:  # the connection was gone before MAIL: this recipient goes to the next one
                 batch.left.appendleft(to)
                 batch.last_error = TransientError(f"SMTP relay: {describe_error(exc.__cause__ or exc)}")
                 log.info("SMTP connection was closed before MAIL; reconnecting")
                 return False
             except (aiosmtplib.SMTPException, OSError) as exc:
-                batch.failures[to.key] = batch.last_error = TransientError(f"SMTP relay: {describe_error(exc)}")
+                batch.failures[to.key] = batch.last_error = delivery_error(exc, "SMTP relay")
                 log.warning("SMTP connection broke after %d sent in this batch: %s", batch.sent, describe_error(exc))
                 return False
             else:
@@ -354,18 +351,6 @@ class _NotSent(Exception):
 
 def _same(a: DeliveryError, b: DeliveryError) -> bool:
     return type(a) is type(b) and str(a) == str(b)
-
-
-def describe_error(exc: BaseException) -> str:
-    """An SMTP or socket error in a few words, without addresses."""
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        return "; ".join(f"{r.code} {scrub(r.message)}" for r in exc.recipients)
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return f"{exc.code} {scrub(exc.message)}"
-    if isinstance(exc, TimeoutError):  # aiosmtplib's SMTPTimeoutError is one too
-        return "timed out"
-    text = scrub(str(exc))
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def create(

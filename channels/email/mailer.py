@@ -27,8 +27,9 @@ import aiosmtplib
 from broadcaster.errors import MissingCredentials
 from broadcaster.files import write_atomic
 from broadcaster.settings import Settings
-from channels.email.channel import describe_error, smtp_credentials, smtp_factory
+from channels.email.channel import smtp_credentials, smtp_factory
 from channels.email.pool import abort_connection
+from channels.email.smtp_errors import describe_error, is_permanent
 
 log = logging.getLogger("broadcaster.mailer")
 
@@ -136,7 +137,7 @@ class Mailer:
                 await self.transport.deliver(mail)
             except (OSError, aiosmtplib.SMTPException) as exc:
                 error = describe_error(exc)
-                if delay is None or _permanent(exc):
+                if delay is None or is_permanent(exc):
                     self.failed += 1
                     log.error("mail to subscriber %d: gave up at attempt %d: %s", mail.subscriber_id, attempt, error)
                     return
@@ -145,13 +146,6 @@ class Mailer:
             else:
                 self.sent += 1
                 return
-
-
-def _permanent(exc: BaseException) -> bool:
-    """A 5xx: sending again would be refused again."""
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):  # no code of its own; one per recipient
-        return all(r.code >= 500 for r in exc.recipients)
-    return isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500
 
 
 def make_mailer(
