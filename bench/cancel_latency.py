@@ -34,7 +34,7 @@ from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web.console.web import CONSOLE
 from broadcaster.web.service import CORE, make_app
-from channels.line import TOKEN_ENV
+from channels.line.channel import TOKEN_ENV
 
 PASSWORD = "bench passphrase for the console"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -138,7 +138,9 @@ async def run(n: int, after: float, folder: Path) -> dict[str, Any]:
             core, console = app[CORE], app[CONSOLE]
             await core.store.import_subscribers(subscribers(n))
             await console.accounts.add_user("officer", Role.OPERATOR, "bench", "bench")
-            await core.store.set_password("officer", hash_password(PASSWORD), False, "bench", "bench")
+            await core.store.set_password(
+                "officer", hash_password(PASSWORD, settings.console.password_hash), False, "bench", "bench"
+            )
             async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
                 csrf = await log_in(http, base)
                 busy, idle = live_alert("bench-busy"), live_alert("bench-idle")

@@ -19,17 +19,21 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from broadcaster.errors import InputError
 from broadcaster.models import Mode, Role, Session, User
-from broadcaster.settings import Console
+from broadcaster.settings import Console, PasswordHash
 from broadcaster.store import Store
 
-HASHER = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 TOKEN_PREFIX = "cab_"  # makes a leaked API token easy to find with a secret scanner
 
 
-def hash_password(password: str) -> str:
+def hasher(cost: PasswordHash) -> PasswordHasher:
+    """argon2id at the [console.password_hash] cost."""
+    return PasswordHasher(time_cost=cost.time_cost, memory_cost=cost.memory_cost, parallelism=cost.parallelism)
+
+
+def hash_password(password: str, cost: PasswordHash) -> str:
     """The argon2id hash of ``password``."""
-    return HASHER.hash(password)
+    return hasher(cost).hash(password)
 
 
 def one_time_password() -> str:
@@ -85,26 +89,28 @@ class Accounts:
     def __init__(self, store: Store, policy: Console) -> None:
         self.store = store
         self.policy = policy
-        self._dummy = hash_password(secrets.token_urlsafe(16))  # verified for unknown names: same timing
+        self._hasher = hasher(policy.password_hash)
+        # verified for unknown names, at the cost real hashes have: the timing tells nothing
+        self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
 
     async def add_user(self, name: str, role: Role, actor: str, origin: str) -> str:
         """Create an account; returns its one-time password."""
         password = one_time_password()
-        user = User(check_name(name), role, await asyncio.to_thread(hash_password, password), True, 0, 0.0, False,
-                    time.time())  # fmt: skip
+        user = User(check_name(name), role, await asyncio.to_thread(self._hasher.hash, password), True, 0, 0.0,
+                    False, time.time())  # fmt: skip
         await self.store.add_user(user, actor, origin)
         return password
 
     async def reset_password(self, name: str, actor: str, origin: str) -> str:
         """Give an account a new one-time password (unlocking it); returns the password."""
         password = one_time_password()
-        await self.store.set_password(name, await asyncio.to_thread(hash_password, password), True, actor, origin)
+        await self.store.set_password(name, await asyncio.to_thread(self._hasher.hash, password), True, actor, origin)
         return password
 
     async def login(self, name: str, password: str, origin: str) -> Login:
         """Check a password and open a session; LoginRefused says why without telling which part was wrong."""
         user = await self.store.get_user(name)
-        ok = await asyncio.to_thread(_verify, user.password_hash if user else self._dummy, password)
+        ok = await asyncio.to_thread(self._verify, user.password_hash if user else self._dummy, password)
         now = time.time()
         if user is None:
             await self.store.audit(name[:64], "login.failed", name[:64], "unknown account", origin)
@@ -138,12 +144,13 @@ class Accounts:
 
     async def change_password(self, user: User, current: str, new: str, origin: str) -> None:
         """Change one's own password (this ends every session of the account)."""
-        if not await asyncio.to_thread(_verify, user.password_hash, current):
+        if not await asyncio.to_thread(self._verify, user.password_hash, current):
             raise InputError("the current password is wrong")
         check_new_password(new, user.name, self.policy.password_min_length)
         if new == current:
             raise InputError("the new password must differ from the current one")
-        await self.store.set_password(user.name, await asyncio.to_thread(hash_password, new), False, user.name, origin)
+        hashed = await asyncio.to_thread(self._hasher.hash, new)
+        await self.store.set_password(user.name, hashed, False, user.name, origin)
 
     async def add_token(self, name: str, actor: str, origin: str) -> str:
         """Make an API token for another city system; returns it (shown once, never stored)."""
@@ -158,9 +165,9 @@ class Accounts:
             return None
         return await self.store.token_name(digest(token.strip()))
 
-
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return HASHER.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    def _verify(self, password_hash: str, password: str) -> bool:
+        # the hash names its own cost, so hashes made at an earlier cost still verify
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False

@@ -1,6 +1,9 @@
 """Settings: config/default.toml, an optional site file over it, validated once at start-up.
 
-Secrets never live in these files; channels read them from the environment (see README).
+config/default.toml is the one home of every default: the classes below give each key its type and
+its limits, never a value, so the file and the code cannot disagree. Only JMA policy rules, rows
+of a table a site writes itself, have defaults here. Secrets never live in these files; channels
+read them from the environment (see README).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ CHANNEL_NAMES = ("email", "line", "sns", "website", "ticker", "fm")
 
 Positive = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
 Level = Annotated[int, Field(ge=1, le=5)]
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class _Section(BaseModel):
@@ -31,9 +36,14 @@ class _Section(BaseModel):
 
 class City(_Section):
     name: str = Field(min_length=1)
-    name_kana: str = ""
+    name_kana: str  # the name's reading, for FM; empty: [fm.readings] alone
+    name_en: str = Field(min_length=1)  # the name in every language other than Japanese
     public_url: str = Field(pattern=r"^https?://")
-    languages: tuple[str, ...] = ("ja",)
+    languages: tuple[str, ...] = Field(min_length=1)
+
+    def name_in(self, lang: str) -> str:
+        """The city's name for text in ``lang``."""
+        return self.name if lang == "ja" else self.name_en
 
 
 class Areas(_Section):
@@ -46,14 +56,14 @@ class Areas(_Section):
 
 
 class Server(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    host: str
+    port: Port
 
 
 class Storage(_Section):
-    backend: Literal["sqlite"] = "sqlite"
-    path: str = Field(default="var/broadcaster.db", min_length=1)
-    outbox_dir: str = Field(default="var/outbox", min_length=1)
+    backend: Literal["sqlite"]
+    path: str = Field(min_length=1)
+    outbox_dir: str = Field(min_length=1)
 
 
 class Category(_Section):
@@ -71,35 +81,27 @@ class LevelInfo(_Section):
 class Retry(_Section):
     """The one retry policy: bounded attempts, a deadline, backoff with jitter."""
 
-    max_attempts: PositiveInt = 8
-    base_delay: Annotated[float, Field(ge=0)] = 1.0
-    max_delay: Annotated[float, Field(ge=0)] = 300.0
-    jitter: Annotated[float, Field(ge=0, le=1)] = 0.5
-    deadline: Positive = 3600.0
+    max_attempts: PositiveInt
+    base_delay: NonNegative
+    max_delay: NonNegative
+    jitter: Annotated[float, Field(ge=0, le=1)]
+    deadline: Positive
 
 
 class Dispatcher(_Section):
-    claim_size: Annotated[int, Field(ge=1, le=10_000)] = 1000
-    inflight_chunks: Annotated[int, Field(ge=1, le=16)] = 2
-    lease_seconds: Positive = 120.0
-    shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
+    claim_size: Annotated[int, Field(ge=1, le=10_000)]
+    inflight_chunks: Annotated[int, Field(ge=1, le=16)]
+    lease_seconds: Positive
+    shutdown_grace: NonNegative
 
 
 class ChannelSettings(_Section):
-    enabled: bool = True
-    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 1
-    concurrency: Annotated[int, Field(ge=1, le=1000)] = 4
-    rate_per_s: Positive = 10.0  # calls to send() per second, a token bucket
-    burst: PositiveInt = 10
-    timeout: Positive = 30.0
-
-
-JMA_FEED = "https://www.data.jma.go.jp/developer/xml/feed/"
-JMA_TYPES = (
-    "VPWW53", "VPWW54", "VPWW55", "VPWW56", "VPWW57", "VPWW58", "VPWW59", "VPWW60", "VPWW61",
-    "VXWW50", "VPOA50", "VXKOii", "VXSUii", "VPHW50", "VPHW51", "VXSE51", "VXSE52", "VXSE53",
-    "VXSE61", "VXSE62", "VTSE41", "VTSE51", "VTSE52", "VFVO50", "VPFT50",
-)  # fmt: skip
+    enabled: bool
+    batch_size: Annotated[int, Field(ge=1, le=10_000)]
+    concurrency: Annotated[int, Field(ge=1, le=1000)]
+    rate_per_s: Positive  # calls to send() per second, a token bucket
+    burst: PositiveInt
+    timeout: Positive
 
 
 JmaType = Annotated[str, Field(pattern=r"^[A-Z]{4}([0-9]{2}|ii)$")]
@@ -124,139 +126,140 @@ class PolicyRule(_Section):
 class Jma(_Section):
     """Polling JMA's Atom feeds (PULL): politely, and each document once."""
 
-    enabled: bool = True
-    feeds: tuple[Annotated[str, Field(pattern=r"^https?://.+\.xml$")], ...] = (
-        JMA_FEED + "extra.xml",
-        JMA_FEED + "eqvol.xml",
-    )
-    interval: Annotated[float, Field(ge=10)] = 60.0  # JMA updates the feeds once a minute
-    second: Annotated[float, Field(ge=0, lt=60)] = 20.0  # poll at about this second past the minute
-    offices: tuple[Annotated[str, Field(pattern=r"^[0-9]{6}$")], ...] = ("090000", "010000")
-    types: tuple[JmaType, ...] = JMA_TYPES
-    timeout: Positive = 20.0
-    max_bytes: Annotated[int, Field(ge=1024)] = 10_000_000
-    backfill_after: Positive = 600.0  # an outage longer than this is backfilled from the long feeds
-    policy: tuple[PolicyRule, ...] = ()
+    enabled: bool
+    feeds: tuple[Annotated[str, Field(pattern=r"^https?://.+\.xml$")], ...]
+    interval: Annotated[float, Field(ge=10)]
+    second: Annotated[float, Field(ge=0, lt=60)]
+    offices: tuple[Annotated[str, Field(pattern=r"^[0-9]{6}$")], ...]
+    types: tuple[JmaType, ...]
+    timeout: Positive
+    max_bytes: Annotated[int, Field(ge=1024)]
+    backfill_after: Positive
+    policy: tuple[PolicyRule, ...]
 
 
 class Email(_Section):
     """The safety-mail relay. With no host the email channel runs as the outbox."""
 
-    host: str = ""  # SMTP relay; SMTP_USERNAME / SMTP_PASSWORD come from the environment when it needs auth
-    port: int = Field(default=587, ge=1, le=65535)
-    tls: Literal["starttls", "implicit", "none"] = "starttls"
-    sender: str = Field(default="小山市 安全安心メール <anshin@example.jp>", min_length=3)
-    pool: Annotated[int, Field(ge=1, le=64)] = 4  # SMTP connections kept open
-    timeout: Positive = 30.0
-    refusal_threshold: Annotated[int, Field(ge=1)] = 3  # refusals before a subscriber is marked bounced
-    unsubscribe_mailto: str = ""  # address for mailto: List-Unsubscribe; empty leaves it out
+    host: str
+    port: Port
+    tls: Literal["starttls", "implicit", "none"]
+    sender: str = Field(min_length=3)
+    pool: Annotated[int, Field(ge=1, le=64)]
+    timeout: Positive
+    refusal_threshold: Annotated[int, Field(ge=1)]
+    unsubscribe_mailto: str
 
 
 class Line(_Section):
     """The LINE official account. With no LINE_CHANNEL_ACCESS_TOKEN the line channel runs as the outbox."""
 
-    api_host: str = ""  # empty: LINE's own hosts; tests point it at a local fake
-    broadcast_categories: tuple[str, ...] = ()  # categories sent to every friend (broadcast), not by subscription
-    request_timeout: Positive = 10.0
+    api_host: str
+    broadcast_categories: tuple[str, ...]
+    request_timeout: Positive
 
 
 class Website(_Section):
     """The public pages and feeds (/, /alerts/<id>, Atom, JSON, CAP) and their static export."""
 
-    export_dir: str = ""  # where the static copy goes for the city CMS; empty: no export
-    show_exercises: bool = False  # exercise alerts on the public pages (with their banner), e.g. on a drill day
-    history_days: Annotated[int, Field(ge=1)] = 90  # how far back /alerts/history goes
-    cap_sender: str = "anshin@city.oyama.tochigi.jp"  # CAP <sender>: the city's identifier
-    # 全国地方公共団体コード (JIS X 0402 and its check digit): the CAP area's geocode
-    municipality_code: str = Field(default="092088", pattern=r"^[0-9]{6}$")
+    export_dir: str
+    show_exercises: bool
+    history_days: Annotated[int, Field(ge=1)]
+    cap_sender: str = Field(min_length=1)
+    municipality_code: str = Field(pattern=r"^[0-9]{6}$")  # checked against [areas] city
 
 
 class Sns(_Section):
     """Posting to X, and optionally Mastodon and Bluesky. Credentials come from the environment."""
 
-    targets: tuple[Literal["x", "mastodon", "bluesky"], ...] = ("x",)
-    daily_quota: Annotated[int, Field(ge=1)] = 100  # posts per 24 h on X (the account's tier)
-    reserve: Annotated[int, Field(ge=0)] = 20  # of the quota, kept for level ≥ 4 and earthquake alerts
-    hashtags: tuple[str, ...] = ("#小山市",)
-    x_api_base: str = "https://api.twitter.com"  # tests point it at a local fake
-    mastodon_url: str = ""  # the instance, e.g. https://mastodon.example.jp; empty: no Mastodon
-    bluesky_url: str = "https://bsky.social"
+    targets: tuple[Literal["x", "mastodon", "bluesky"], ...]
+    daily_quota: Annotated[int, Field(ge=1)]
+    reserve: Annotated[int, Field(ge=0)]
+    hashtags: tuple[str, ...]
+    x_api_base: str
+    mastodon_url: str
+    bluesky_url: str
 
 
 class Ticker(_Section):
     """The cable-TV ticker (L字 / 文字スーパー): one line per alert."""
 
-    max_length: Annotated[int, Field(ge=10, le=400)] = 60  # full-width characters
-    station_email: str = ""  # the station's ingest address; empty: no mail
-    tcp_host: str = ""  # optional line push; empty: none
-    tcp_port: int = Field(default=0, ge=0, le=65535)
+    max_length: Annotated[int, Field(ge=10, le=400)]
+    station_email: str
+    tcp_host: str
+    tcp_port: int = Field(ge=0, le=65535)
 
 
 class Fm(_Section):
     """Community-FM speech: a WAV per alert for the station's drop folder."""
 
-    drop_dir: str = Field(default="var/fm", min_length=1)
-    sample_rate: Annotated[int, Field(ge=8000, le=96000)] = 48_000
-    chime: str = ""  # a WAV to put first; empty: a generated two-tone chime
-    # Open JTalk processes: 0 is one per CPU (up to 4); 1 synthesises in a thread of the service instead
-    workers: Annotated[int, Field(ge=0, le=16)] = 0
-    # place names and their readings, applied before synthesis
-    readings: dict[str, str] = {"小山市": "おやまし", "思川": "おもいがわ", "間々田": "ままだ"}
+    drop_dir: str = Field(min_length=1)
+    sample_rate: Annotated[int, Field(ge=8000, le=96000)]
+    chime: str
+    workers: Annotated[int, Field(ge=0, le=16)]
+    readings: dict[str, str]  # place name -> reading; a site's table replaces this one (see _merge)
 
 
 class Subscriptions(_Section):
     """The residents' subscription pages (subscribe, confirm, manage, unsubscribe)."""
 
-    confirm_ttl: Positive = 86_400.0  # a confirmation link works this long (seconds)
-    manage_ttl: Positive = 86_400.0  # a link to change one's settings works this long
-    ip_limit: PositiveInt = 20  # form posts one client address may make per ip_period
-    ip_period: Positive = 3600.0
-    address_limit: PositiveInt = 3  # mails one address may be sent per address_period
-    address_period: Positive = 3600.0
-    # behind the city's reverse proxy the client is the last X-Forwarded-For hop; elsewhere a client could forge it
-    trust_forwarded: bool = False
+    confirm_ttl: Positive
+    manage_ttl: Positive
+    ip_limit: PositiveInt
+    ip_period: Positive
+    address_limit: PositiveInt
+    address_period: Positive
+    trust_forwarded: bool
 
 
 class Approval(_Section):
-    live_min_level: Level = 3
-    categories: tuple[str, ...] = ("disaster",)
+    live_min_level: Level
+    categories: tuple[str, ...]
+
+
+class PasswordHash(_Section):
+    """argon2id's cost for console passwords; the limits keep a typo from costing minutes or gigabytes."""
+
+    time_cost: Annotated[int, Field(ge=1, le=100)]  # passes over the memory
+    memory_cost: Annotated[int, Field(ge=8, le=4 * 1024 * 1024)]  # KiB; argon2 needs 8 per lane
+    parallelism: Annotated[int, Field(ge=1, le=64)]  # lanes
 
 
 class Console(_Section):
     """The duty officers' console (/console) and the API for other city systems (/api/v1)."""
 
-    idle_timeout: Positive = 1800.0  # a session unused this long (seconds) needs a new login
-    session_lifetime: Positive = 43_200.0  # and any session ends after this long: one night shift
-    login_failures: PositiveInt = 5  # wrong passwords in a row before the account is locked
-    lockout: Positive = 900.0  # seconds an account stays locked
-    ip_login_limit: PositiveInt = 30  # login attempts one client address may make per ip_login_period
-    ip_login_period: Positive = 900.0
-    password_min_length: Annotated[int, Field(ge=8, le=128)] = 12
-    # Secure cookies: "auto" when [city] public_url is https; set "always" behind a TLS proxy on http
-    secure_cookies: Literal["auto", "always", "never"] = "auto"
-    trust_forwarded: bool = False  # take the client address from X-Forwarded-For (our own proxy only)
+    idle_timeout: Positive
+    session_lifetime: Positive
+    login_failures: PositiveInt
+    lockout: Positive
+    ip_login_limit: PositiveInt
+    ip_login_period: Positive
+    password_min_length: Annotated[int, Field(ge=8, le=128)]
+    secure_cookies: Literal["auto", "always", "never"]
+    trust_forwarded: bool
+    password_hash: PasswordHash
 
 
 class Settings(_Section):
     city: City
     areas: Areas
-    server: Server = Server()
-    storage: Storage = Storage()
+    server: Server
+    storage: Storage
     categories: dict[str, Category]
     levels: tuple[LevelInfo, ...]
-    retry: Retry = Retry()
-    dispatcher: Dispatcher = Dispatcher()
+    retry: Retry
+    dispatcher: Dispatcher
     channels: dict[str, ChannelSettings]
-    approval: Approval = Approval()
-    console: Console = Console()
-    jma: Jma = Jma()
-    email: Email = Email()
-    line: Line = Line()
-    subscriptions: Subscriptions = Subscriptions()
-    website: Website = Website()
-    sns: Sns = Sns()
-    ticker: Ticker = Ticker()
-    fm: Fm = Fm()
+    approval: Approval
+    console: Console
+    jma: Jma
+    email: Email
+    line: Line
+    subscriptions: Subscriptions
+    website: Website
+    sns: Sns
+    ticker: Ticker
+    fm: Fm
 
     @field_validator("levels")
     @classmethod
@@ -267,9 +270,6 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Settings:
-        for name in self.channels:
-            if name not in CHANNEL_NAMES:
-                raise ValueError(f"channels.{name}: unknown channel {name!r}; valid: {', '.join(CHANNEL_NAMES)}")
         for cat_id, cat in self.categories.items():
             for ch in cat.channels:
                 if ch not in self.channels:
@@ -287,6 +287,19 @@ class Settings(_Section):
         for cat_id in self.approval.categories:
             if cat_id not in self.categories:
                 raise ValueError(f"approval.categories: unknown category {cat_id!r}")
+        expected = municipality_code(self.areas.city)
+        if self.website.municipality_code != expected:
+            # a site file for another town that forgot this key would publish CAP for the wrong city
+            raise ValueError(
+                f"website.municipality_code: {self.website.municipality_code!r} is not the code of "
+                f"areas.city {self.areas.city!r}; expected {expected!r}"
+            )
+        cost = self.console.password_hash
+        if cost.memory_cost < 8 * cost.parallelism:
+            raise ValueError(
+                f"console.password_hash.memory_cost: argon2 needs at least 8 KiB per lane, "
+                f"{8 * cost.parallelism} for parallelism = {cost.parallelism} (got {cost.memory_cost})"
+            )
         return self
 
     @property
@@ -294,17 +307,35 @@ class Settings(_Section):
         """Names of the channels switched on, in config order."""
         return tuple(name for name, ch in self.channels.items() if ch.enabled)
 
+    @property
+    def readings(self) -> dict[str, str]:
+        """Place names and their readings for speech: the city's own name, then [fm.readings]."""
+        own = {self.city.name: self.city.name_kana} if self.city.name_kana else {}
+        return own | self.fm.readings
+
     def path(self, configured: str) -> Path:
         """A configured path, relative ones taken from the project root."""
         p = Path(configured)
         return p if p.is_absolute() else ROOT / p
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def municipality_code(jma_city: str) -> str:
+    """The 全国地方公共団体コード of a JMA 市町村等 code: its first five digits and their check digit."""
+    five = jma_city[:5]
+    remainder = sum(int(d) * w for d, w in zip(five, (6, 5, 4, 3, 2), strict=True)) % 11
+    return five + str((11 - remainder) % 10)
+
+
+# Tables a site file replaces whole instead of key by key: another town's place names are not ours.
+REPLACED_TABLES = frozenset({("fm", "readings")})
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
     merged = dict(base)
     for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+        where = (*path, key)
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict) and where not in REPLACED_TABLES:
+            merged[key] = _merge(merged[key], value, where)
         else:
             merged[key] = value
     return merged
@@ -334,12 +365,22 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
+def _unknown_channels(data: Mapping[str, Any]) -> str:
+    channels = data.get("channels")
+    unknown = [name for name in channels if name not in CHANNEL_NAMES] if isinstance(channels, dict) else []
+    valid = ", ".join(CHANNEL_NAMES)
+    return "; ".join(f"channels.{name}: unknown channel {name!r}; valid: {valid}" for name in unknown)
+
+
 def load_settings(site: str | Path | None = None) -> Settings:
     """Load default.toml, overlay the site file (argument or BROADCASTER_CONFIG), validate."""
     data = _read_toml(DEFAULT_CONFIG)
     site = site or os.environ.get("BROADCASTER_CONFIG") or None
     if site:
         data = _merge(data, _read_toml(Path(site)))
+    unknown = _unknown_channels(data)
+    if unknown:  # said first: the keys such a channel lacks would hide the real mistake
+        raise ConfigError(f"invalid configuration: {unknown}")
     try:
         # JSON mode keeps strict typing (no "8080" for a port) while taking TOML arrays as tuples.
         return Settings.model_validate_json(json.dumps(data, default=str))

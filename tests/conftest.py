@@ -27,6 +27,7 @@ CHROMIUM_FLAGS = [
     "--disable-quic",
 ]
 SiteFactory = Callable[..., Path]
+TEST_PASSWORD_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 
 
 def toml_value(value: Any) -> str:
@@ -57,6 +58,8 @@ def site(tmp_path: Path) -> SiteFactory:
             # Open JTalk in a thread: a service started per test would otherwise spawn a worker process per
             # CPU, each loading its own interpreter and dictionary (test_crash keeps the workers on purpose)
             "fm": {"drop_dir": str(tmp_path / "var" / "fm"), "workers": 1},
+            # argon2's cheapest sensible cost: every console test hashes passwords, and the real cost is CPU on purpose
+            "console.password_hash": dict(TEST_PASSWORD_HASH),
         }
         for section, values in (sections or {}).items():
             merged.setdefault(section, {}).update(values)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Callable
+import tomllib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import pytest
+from argon2 import profiles
+from pydantic import BaseModel
 
 from broadcaster.errors import ConfigError
-from broadcaster.settings import CHANNEL_NAMES, load_settings
+from broadcaster.settings import CHANNEL_NAMES, ROOT, PolicyRule, Settings, load_settings, municipality_code
 
 SiteFactory = Callable[..., Path]  # the conftest `site` fixture
 CATEGORY_IDS = ("disaster", "crime", "health", "childcare", "elderly", "general")
@@ -257,3 +260,128 @@ def test_example_production_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.server.host == "0.0.0.0"
     assert "sns" not in settings.enabled_channels
     assert settings.path(settings.storage.path) == Path("/var/lib/broadcaster/broadcaster.db")
+
+
+# -- config/default.toml is the one home of every default ------------------------------------
+
+
+def section_models(model: type[BaseModel]) -> Iterator[tuple[str, type[BaseModel]]]:
+    """Every settings class reachable from ``model`` (itself included), with a dotted path."""
+    yield model.__name__, model
+    for name, field in model.model_fields.items():
+        for inner in nested_models(field.annotation):
+            yield from ((f"{name}.{path}", m) for path, m in section_models(inner))
+
+
+def nested_models(annotation: Any) -> list[type[BaseModel]]:
+    """The settings classes a field holds: itself, or the values of its dict or tuple."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in nested_models(arg)]
+
+
+def key_problems(model: type[BaseModel], table: Any, where: str) -> list[str]:
+    """Keys of ``model`` that ``table`` lacks (those without a default) and keys it has that ``model`` lacks."""
+    if not isinstance(table, dict):
+        return [f"{where}: not a table"]
+    problems = [f"{where}.{k}: missing" for k, f in model.model_fields.items() if f.is_required() and k not in table]
+    problems += [f"{where}.{k}: unknown" for k in table if k not in model.model_fields]
+    for key, field in model.model_fields.items():
+        if key not in table:
+            continue
+        for inner in nested_models(field.annotation):
+            origin = get_origin(field.annotation)
+            if origin is dict:
+                items = table[key].items() if isinstance(table[key], dict) else [("?", table[key])]
+            elif origin is tuple:
+                items = enumerate(table[key])
+            else:
+                items = [("", table[key])]
+            for name, value in items:
+                problems += key_problems(inner, value, f"{where}.{key}" + (f".{name}" if name != "" else ""))
+    return problems
+
+
+def test_default_toml_has_every_key_and_no_other() -> None:
+    with (ROOT / "config" / "default.toml").open("rb") as f:
+        defaults = tomllib.load(f)
+    assert key_problems(Settings, defaults, "default.toml") == []
+
+
+def test_no_default_lives_in_the_code() -> None:
+    # only rows of the JMA policy table, which a site writes itself, may leave keys out
+    with_defaults = [
+        f"{path}.{name}"
+        for path, model in section_models(Settings)
+        if model is not PolicyRule
+        for name, field in model.model_fields.items()
+        if not field.is_required()
+    ]
+    assert with_defaults == []
+
+
+def test_the_default_password_cost_is_argon2s_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BROADCASTER_CONFIG", raising=False)
+    cost = load_settings().console.password_hash
+    low_memory = profiles.RFC_9106_LOW_MEMORY
+    assert (cost.time_cost, cost.memory_cost, cost.parallelism) == (
+        low_memory.time_cost,
+        low_memory.memory_cost,
+        low_memory.parallelism,
+    )
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "what"),
+    [
+        ("[console.password_hash]\ntime_cost = 0\n", "console.password_hash.time_cost", "greater than or equal to 1"),
+        (
+            "[console.password_hash]\nmemory_cost = 4\n",
+            "console.password_hash.memory_cost",
+            "greater than or equal to 8",
+        ),
+        ("[console.password_hash]\nparallelism = 0\n", "console.password_hash.parallelism", "greater than or equal"),
+        ("[console.password_hash]\nparallelism = 1.5\n", "console.password_hash.parallelism", "valid integer"),
+        (
+            "[console.password_hash]\nmemory_cost = 16\nparallelism = 4\n",
+            "console.password_hash.memory_cost",
+            "at least 8 KiB per lane, 32 for parallelism = 4 (got 16)",
+        ),
+        (
+            '[areas]\ncity = "0920300"\n',  # 栃木市, with Oyama's municipality code left in place
+            "website.municipality_code",
+            "'092088' is not the code of areas.city '0920300'; expected '092037'",
+        ),
+    ],
+    ids=["time-zero", "memory-too-small", "no-lanes", "lanes-float", "memory-per-lane", "municipality-code"],
+)
+def test_cross_checked_keys_name_the_key(tmp_path: Path, toml: str, key: str, what: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write_site(tmp_path, toml))
+    assert re.search(rf"(^|[ ;]){re.escape(key)}: ", str(caught.value)), caught.value
+    assert what in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("jma_city", "code"),
+    [
+        ("0920800", "092088"),  # 小山市
+        ("0920300", "092037"),  # 栃木市
+        ("0920100", "092011"),  # 宇都宮市: remainder 0
+        ("1310100", "131016"),  # 千代田区
+        ("0900000", "090000"),  # 栃木県's own code: remainder 1
+    ],
+)
+def test_municipality_code_of_a_jma_city_code(jma_city: str, code: str) -> None:
+    assert municipality_code(jma_city) == code
+
+
+def test_a_sites_readings_replace_the_default_table(tmp_path: Path) -> None:
+    s = load_settings(write_site(tmp_path, '[fm.readings]\n"巴波川" = "うずまがわ"\n'))
+    assert s.fm.readings == {"巴波川": "うずまがわ"}
+    assert s.readings == {"小山市": "おやまし", "巴波川": "うずまがわ"}  # the city's own name from [city] name_kana
+
+
+def test_other_tables_still_merge_key_by_key(tmp_path: Path) -> None:
+    s = load_settings(write_site(tmp_path, "[console.password_hash]\ntime_cost = 2\n"))
+    assert (s.console.password_hash.time_cost, s.console.password_hash.memory_cost) == (2, 65536)

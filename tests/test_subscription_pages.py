@@ -392,7 +392,7 @@ async def test_english_pages_and_an_english_mail(make_site: SiteMaker) -> None:
 
     await s.subscribe(ADDRESS, ("disaster",), language="en", path="/subscribe?lang=en")
     [mail] = await s.mails()
-    assert mail["Subject"] == "小山市 safety mail: please confirm your subscription"
+    assert mail["Subject"] == "Oyama City safety mail: please confirm your subscription"
     confirm = link_in(mail)
     assert confirm.endswith("&lang=en")
     assert "Confirm your subscription" in await (await s.client.get(confirm)).text()

@@ -99,7 +99,7 @@ def _chosen(settings: Settings, sub: Subscriber) -> str:
 
 def greeting(settings: Settings, sub: Subscriber) -> LineJson:
     """The answer to a follow."""
-    city = settings.city.name
+    city = settings.city.name_in(sub.language)
     if sub.language == "ja":
         text = (
             f"{city}の防災・安全情報です。友だち追加ありがとうございます。\n{_chosen(settings, sub)}\n"

@@ -253,7 +253,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _warm_up() -> None:
-    read_sentence("小山")  # each worker loads the dictionary and the voice before its first alert
+    read_sentence("防災")  # each worker loads the dictionary and the voice before its first alert
 
 
 class Speaker:
@@ -358,11 +358,11 @@ def speaker_from_settings(settings: Settings, processes: int | None = None) -> S
     synthesises in a thread.
     """
     try:
-        synthesize_japanese("小山")  # loads the dictionary and the voice now rather than during the first alert
+        synthesize_japanese("防災")  # loads the dictionary and the voice now rather than during the first alert
     except EngineMissing:
         raise
     except Exception as exc:  # a broken dictionary surfaces as whatever mecab raises
         raise EngineMissing(f"Open JTalk does not run ({exc}): apt-get install open-jtalk-mecab-naist-jdic") from exc
     if processes is None:
         processes = settings.fm.workers or min(MAX_PROCESSES, os.cpu_count() or 1)
-    return Speaker(settings.fm.sample_rate, settings.fm.readings, load_chime(settings), processes)
+    return Speaker(settings.fm.sample_rate, settings.readings, load_chime(settings), processes)

@@ -96,7 +96,7 @@ def _info(root: etree._Element, alert: Alert, settings: Settings, lang: str, url
     _sub(info, "certainty", alert.certainty.value)
     if alert.expires is not None:
         _sub(info, "expires", cap_time(alert.expires))
-    _sub(info, "senderName", settings.city.name)
+    _sub(info, "senderName", settings.city.name_in(lang))
     headline = text.title.removeprefix(EXERCISE_PREFIX).lstrip()
     _sub(info, "headline", EXERCISE_PREFIX + headline if alert.mode == Mode.EXERCISE else headline)
     if text.body:
@@ -105,7 +105,7 @@ def _info(root: etree._Element, alert: Alert, settings: Settings, lang: str, url
         _sub(info, "instruction", text.instruction)
     _sub(info, "web", url)
     area = _sub(info, "area")
-    _sub(area, "areaDesc", "、".join(alert.areas) if alert.areas else settings.city.name)
+    _sub(area, "areaDesc", "、".join(alert.areas) if alert.areas else settings.city.name_in(lang))
     for name, value in ((GEOCODE_MUNICIPALITY, settings.website.municipality_code), (GEOCODE_JMA, settings.areas.city)):
         geocode = _sub(area, "geocode")
         _sub(geocode, "valueName", name)

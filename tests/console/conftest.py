@@ -120,7 +120,8 @@ class ConsoleSite:
     async def add_user(self, name: str, role: Role, password: str = PASSWORD) -> None:
         """An account as `run.py users add` makes it, with its password already changed to ``password``."""
         await self.console.accounts.add_user(name, role, "test", "test")
-        await self.store.set_password(name, hash_password(password), False, name, "test")
+        hashed = hash_password(password, self.settings.console.password_hash)
+        await self.store.set_password(name, hashed, False, name, "test")
 
     async def browser(self, name: str, role: Role = Role.OPERATOR) -> Browser:
         """A browser logged in as ``name`` (the account is made when it does not exist)."""

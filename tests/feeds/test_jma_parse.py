@@ -14,7 +14,7 @@ from typing import NamedTuple
 import pytest
 
 from broadcaster.clock import JST
-from broadcaster.settings import JMA_TYPES, Settings
+from broadcaster.settings import Settings
 from feeds.jma.areas import AreaCodes, concerning, highest_intensity
 from feeds.jma.parse import HANDLED_KINDS, IGNORED, KIND_BY_TITLE, ignored_reason, office_code_of, parse
 from feeds.jma.report import Report, Scope
@@ -388,8 +388,8 @@ def test_office_code_of() -> None:
     assert office_code_of("") == ""
 
 
-def test_kinds_and_reasons() -> None:
-    assert set(JMA_TYPES) == HANDLED_KINDS  # the poller's default types are exactly what we parse
+def test_kinds_and_reasons(settings: Settings) -> None:
+    assert set(settings.jma.types) == HANDLED_KINDS  # the poller's default types are exactly what we parse
     assert set(IGNORED) == set(KIND_BY_TITLE.values()) - HANDLED_KINDS
     eew = load("37_01_01_240613_VXSE43.xml")
     assert ignored_reason(eew) == f"VXSE43 緊急地震速報（警報）: {IGNORED['VXSE43']}"
