@@ -32,6 +32,14 @@ async def mails(relay: Relay, n: int, within: float = 30.0) -> list[EmailMessage
     return [m.parsed() for m in relay.mailbox.received[:n]]
 
 
+async def settled(db: Path, alert_id: str, within: float = 30.0) -> None:
+    """Wait until the service has finished delivering ``alert_id`` (its state is done)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while query(db, "SELECT state FROM alerts WHERE id = ?", alert_id) != [("done",)]:
+        assert asyncio.get_running_loop().time() < deadline, f"alert {alert_id} not done within {within:g} s"
+        await asyncio.sleep(0.05)
+
+
 def text_of(mail: EmailMessage) -> str:
     body = mail.get_body(("plain",))
     assert body is not None
@@ -104,7 +112,9 @@ async def test_subscribe_confirm_receive_and_unsubscribe_in_one_click(
 
         again = await run_cli(run_py, config, *send, "--body", "二度目のお知らせ")
         assert again.rc == 0, again.stderr
-        await asyncio.sleep(1.0)  # time enough for a delivery that should not happen
+        [(second,)] = query(db, "SELECT id FROM alerts ORDER BY created_at DESC LIMIT 1")
+        await settled(db, second)  # every channel has finished with it: a mail would have arrived by now
+        assert query(db, "SELECT COUNT(*) FROM deliveries WHERE alert_id = ? AND channel = 'email'", second) == [(0,)]
         assert len(relay.mailbox.received) == 2
     finally:
         rc = await service.stop()
