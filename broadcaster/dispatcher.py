@@ -298,7 +298,11 @@ class Dispatcher:
                     waiter.cancel()
 
     async def approve(self, alert_id: AlertId, actor: str, origin: str) -> dict[ChannelName, int]:
-        """Approve an alert (its delivery rows are written in the same transaction) and wake workers."""
+        """Plan an alert as it stands, with no policy check, and wake workers: for tests and benchmarks.
+
+        The service, the console and the CLI send through ``broadcaster.lifecycle``, which applies the
+        approval policy and wakes the workers through ``wake``.
+        """
         planned = await self.store.approve(alert_id, actor, origin)
         self.wake(planned)
         return planned

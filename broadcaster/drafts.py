@@ -133,12 +133,6 @@ def build(settings: Settings, draft: Draft, author: str, source: Source, now: fl
     )
 
 
-def needs_approval(settings: Settings, alert: Alert) -> bool:
-    """Whether a second person must approve: a live alert at or above the level, or of a listed category."""
-    rule = settings.approval
-    return alert.mode == Mode.LIVE and (alert.level >= rule.live_min_level or alert.category in rule.categories)
-
-
 def correction(original: Alert, changes: Draft, author: str, now: float | None = None) -> Alert:
     """The next version of ``original``'s event with new words: same event, mode and channels."""
     now = time.time() if now is None else now

@@ -23,12 +23,21 @@ from broadcaster.models import (
     User,
 )
 
+FeedRow = tuple[str, str, str]  # (feed, key, value): one remembered feed value
+
 
 class Store(Protocol):
     """Durable state. Writes that belong together happen in one transaction."""
 
-    async def create_alert(self, alert: Alert, actor: str, origin: str) -> None:
-        """Store a new alert (draft or pending approval) and audit it."""
+    async def create_alert(
+        self, alert: Alert, actor: str, origin: str, *, approve: bool = False, state: Sequence[FeedRow] = ()
+    ) -> dict[ChannelName, int]:
+        """Store a new alert (draft or pending approval) and audit it; one transaction with what follows.
+
+        ``approve`` plans it as ``approve`` does (returns the rows by channel; {} otherwise), and the
+        ``state`` rows are remembered as ``feed_set`` does: a source's memory of the decision commits
+        with the alert it made, or not at all.
+        """
 
     async def update_draft(self, alert: Alert, actor: str, origin: str) -> None:
         """Replace a draft's words and choices; InputError if it is no longer a draft."""
@@ -176,6 +185,9 @@ class Store(Protocol):
 
     async def feed_set(self, feed: str, key: str, value: str) -> None:
         """Remember a feed value."""
+
+    async def feed_set_many(self, rows: Sequence[FeedRow]) -> None:
+        """Remember several feed values in one transaction."""
 
     async def mark_seen(self, feed: str, entry_ids: Sequence[str], now: Timestamp) -> list[str]:
         """Remember feed entries; returns those not seen before, in order."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from broadcaster.errors import InputError
@@ -36,8 +36,16 @@ NEW_ROW = """INSERT OR IGNORE INTO deliveries
              (alert_id, channel, recipient, lang, state, priority, queued_at, next_attempt_at)"""
 
 
-def create(conn: sqlite3.Connection, alert: Alert, actor: str, origin: str, now: float) -> None:
-    """Store a new alert and audit it."""
+def create(
+    conn: sqlite3.Connection,
+    alert: Alert,
+    actor: str,
+    origin: str,
+    now: float,
+    approve_it: bool = False,
+    state: Sequence[tuple[str, str, str]] = (),
+) -> dict[ChannelName, int]:
+    """Store a new alert and audit it; plan it too with ``approve_it``; remember the feed ``state`` rows."""
     translations = {k: [t.title, t.body, t.instruction] for k, t in alert.translations.items()}
     values = (
         alert.id, alert.source, alert.category, alert.level, alert.title, alert.body, alert.instruction,
@@ -48,6 +56,9 @@ def create(conn: sqlite3.Connection, alert: Alert, actor: str, origin: str, now:
     )  # fmt: skip
     conn.execute(f"INSERT INTO alerts ({COLUMNS}) VALUES ({', '.join('?' * len(values))})", values)
     sql_journal.audit(conn, now, actor, "create", alert.id, f"{alert.mode} {alert.msg_type} {alert.category}", origin)
+    planned = approve(conn, alert.id, actor, origin, now) if approve_it else {}
+    sql_journal.feed_set_many(conn, state)
+    return planned
 
 
 def update_draft(conn: sqlite3.Connection, alert: Alert, actor: str, origin: str, now: float) -> None:

@@ -63,6 +63,11 @@ def feed_set(conn: sqlite3.Connection, feed: str, key: str, value: str) -> None:
     conn.execute("INSERT OR REPLACE INTO feed_state VALUES (?, ?, ?)", (feed, key, value))
 
 
+def feed_set_many(conn: sqlite3.Connection, rows: Sequence[tuple[str, str, str]]) -> None:
+    """Remember several values: (feed, key, value) each."""
+    conn.executemany("INSERT OR REPLACE INTO feed_state VALUES (?, ?, ?)", rows)
+
+
 def mark_seen(conn: sqlite3.Connection, feed: str, entry_ids: Sequence[str], now: float) -> list[str]:
     """Remember entries; returns those not seen before, in the order given."""
     return [

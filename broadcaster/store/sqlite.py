@@ -32,7 +32,7 @@ from broadcaster.models import (
     Timestamp,
     User,
 )
-from broadcaster.store import sql_accounts, sql_alerts, sql_deliveries, sql_journal, sql_subscribers
+from broadcaster.store import FeedRow, sql_accounts, sql_alerts, sql_deliveries, sql_journal, sql_subscribers
 from broadcaster.store.schema import MIGRATIONS
 
 SEEN_DAYS = 30  # how long mark_seen remembers an entry
@@ -111,9 +111,11 @@ class SQLiteStore:
 
     # -- alerts and approval -------------------------------------------------
 
-    async def create_alert(self, alert: Alert, actor: str, origin: str) -> None:
-        """Store a new alert and audit it, in one transaction."""
-        await self._write(sql_alerts.create, alert, actor, origin, time.time())
+    async def create_alert(
+        self, alert: Alert, actor: str, origin: str, *, approve: bool = False, state: Sequence[FeedRow] = ()
+    ) -> dict[ChannelName, int]:
+        """Store a new alert and audit it; with ``approve`` plan it; remember ``state``; one transaction."""
+        return await self._write(sql_alerts.create, alert, actor, origin, time.time(), approve, state)
 
     async def update_draft(self, alert: Alert, actor: str, origin: str) -> None:
         """Replace a draft's words and choices (id, mode and event stay); InputError if it is no longer a draft."""
@@ -322,6 +324,11 @@ class SQLiteStore:
     async def feed_set(self, feed: str, key: str, value: str) -> None:
         """Remember a feed value."""
         await self._write(sql_journal.feed_set, feed, key, value)
+
+    async def feed_set_many(self, rows: Sequence[FeedRow]) -> None:
+        """Remember several feed values in one transaction."""
+        if rows:
+            await self._write(sql_journal.feed_set_many, rows)
 
     async def mark_seen(self, feed: str, entry_ids: Sequence[str], now: Timestamp) -> list[str]:
         """Remember entries; returns those not seen before, in the order given. Forgets those past SEEN_DAYS."""

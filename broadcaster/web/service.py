@@ -17,6 +17,7 @@ from aiohttp import web
 
 from broadcaster import instance
 from broadcaster.dispatcher import Dispatcher
+from broadcaster.lifecycle import Lifecycle
 from broadcaster.metrics import Metrics
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
@@ -160,7 +161,7 @@ async def _jma(core: Core) -> AsyncIterator[JmaPoller | None]:
     if not core.settings.jma.enabled:
         yield None
         return
-    ingest = core.ingest = JmaIngest(core.store, core.settings, core.dispatcher.approve)
+    ingest = core.ingest = JmaIngest(Lifecycle(core.store, core.settings, core.dispatcher.wake))
 
     async def on_document(url: str, data: bytes) -> None:
         await ingest.handle(url, data)

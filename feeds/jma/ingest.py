@@ -6,22 +6,27 @@ is in force changes. So one issuance arriving as VPWW53, VPWW54 and VPWW55 yield
 継続 yields none, and a 解除 yields a "lifted" update to everyone who heard the warning. Other
 kinds follow their series (Title, office, EventID): a later Serial or a 訂正 updates, a 取消 cancels.
 Training and test documents only ever make exercise alerts.
+
+Deciding reads the store; everything a document changes is written at the end in one transaction
+through the lifecycle: the alert (planned at once for an ``auto`` decision), the followed warnings,
+and the "handled" marker. A crash before that commit leaves no trace, so the poller's retry handles
+the document afresh; after it, the marker stops a second alert.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from broadcaster.lifecycle import Lifecycle
 from broadcaster.models import (
     Alert,
-    AlertState,
     Certainty,
     Mode,
     MsgType,
@@ -29,8 +34,7 @@ from broadcaster.models import (
     Source,
     Urgency,
 )
-from broadcaster.settings import Settings
-from broadcaster.store import Store
+from broadcaster.store import FeedRow
 from feeds.jma import wording
 from feeds.jma.areas import AreaCodes, concerning
 from feeds.jma.parse import ignored_reason, parse
@@ -41,11 +45,11 @@ from feeds.jma.xmlsafe import RefusedDocument
 log = logging.getLogger("feeds.jma")
 ACTOR = "jma"
 HANDLED = "jma-handled"  # feed_state rows: document source -> the alert it made, or the decision
+WARNINGS_STATE = "jma-warnings"  # feed_state rows: "<mode>:<city code>" -> the warnings in force (JSON)
 WARNINGS = ("VPWW53", "VPWW54", "VPWW55", "VPWW56", "VPWW57", "VPWW58", "VPWW59", "VPWW60", "VPWW61")
 R06 = WARNINGS[2:]  # the 2026 per-hazard documents: authoritative once seen
 QUAKES = ("VXSE51", "VXSE52", "VXSE53", "VXSE61", "VXSE62")
 SEVERITY = {5: Severity.EXTREME, 4: Severity.SEVERE, 3: Severity.MODERATE, 2: Severity.MINOR}
-Approve = Callable[[str, str, str], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +63,24 @@ class Handled:
     alert_id: str | None = None
 
 
-class JmaIngest:
-    """Turns JMA documents into alerts; ``approve`` plans and wakes delivery (Dispatcher.approve)."""
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """A document's outcome before it is written: the alert to issue, and the warnings state to keep."""
 
-    def __init__(self, store: Store, settings: Settings, approve: Approve, codes: AreaCodes | None = None) -> None:
-        self.store = store
-        self.settings = settings
-        self.approve = approve
-        self.codes = codes or AreaCodes.of(settings.areas)
-        self.city = settings.city.name
+    handled: Handled
+    alert: Alert | None = None
+    state: tuple[FeedRow, ...] = ()
+
+
+class JmaIngest:
+    """Turns JMA documents into alerts, issued through the lifecycle (which wakes delivery)."""
+
+    def __init__(self, lifecycle: Lifecycle, codes: AreaCodes | None = None) -> None:
+        self.lifecycle = lifecycle
+        self.store = lifecycle.store
+        self.settings = lifecycle.settings
+        self.codes = codes or AreaCodes.of(self.settings.areas)
+        self.city = self.settings.city.name
         self.decisions: Counter[str] = Counter()  # documents by decision since start, for /healthz
 
     async def handle(self, source: str, data: bytes) -> Handled:
@@ -76,63 +89,73 @@ class JmaIngest:
         earlier = await self.store.feed_get(HANDLED, source)
         if earlier is not None:
             return self._log(Handled(source, None, "ignore", f"already handled ({earlier})"))
-        handled = await self._handle(source, data)
-        await self.store.feed_set(HANDLED, source, handled.alert_id or handled.decision)
-        return handled
+        decided = await self._decide(source, data)
+        handled = decided.handled
+        state = (*decided.state, (HANDLED, source, handled.alert_id or handled.decision))
+        if decided.alert is None:
+            await self.store.feed_set_many(state)
+        else:
+            await self.lifecycle.issue(decided.alert, source, send_now=handled.decision == "auto", state=state)
+        return self._log(handled)
 
-    async def _handle(self, source: str, data: bytes) -> Handled:
+    async def _decide(self, source: str, data: bytes) -> _Decided:
         try:
             report = parse(data, source=source, max_bytes=self.settings.jma.max_bytes)
         except RefusedDocument as exc:
-            return self._log(Handled(source, None, "refused", str(exc)))
+            return _Decided(Handled(source, None, "refused", str(exc)))
         reason = ignored_reason(report)
         if reason:
-            return self._log(Handled(source, report.kind, "ignore", reason))
+            return _Decided(Handled(source, report.kind, "ignore", reason))
         mode = Mode.EXERCISE if report.is_exercise else Mode.LIVE
         if report.kind in WARNINGS:
-            return self._log(await self._warnings(source, report, mode))
+            return await self._warnings(source, report, mode)
         if report.is_cancellation:
-            return self._log(await self._cancel(source, report, mode, self._series(report)))
+            return await self._cancel(source, report, mode, self._series(report))
         match = concerning(report, self.codes)
         verdict = decide(self.settings.jma.policy, report.kind, match.concerns_area, match.level, match.max_intensity)
         if verdict.rule is None or verdict.decision == "ignore":
-            return self._log(Handled(source, report.kind, "ignore", verdict.reason))
+            return _Decided(Handled(source, report.kind, "ignore", verdict.reason))
         if report.kind in QUAKES:
             words = wording.earthquake(report, self.city, match.max_intensity)
         else:
             words = wording.other(report, self.city, match.level, match.kinds)
         series = self._series(report)
         previous = await self.store.latest_alert(series, mode)  # a later Serial or a 訂正 updates it
-        handled = await self._issue(source, report, mode, series, words, verdict, match.level, previous)
-        return self._log(handled)
+        return self._issue(source, report, mode, series, words, verdict, match.level, previous)
 
     @staticmethod
     def _series(report: Report) -> str:
         family = "quake" if report.kind in QUAKES else report.kind
         return f"jma:{family}:{report.editorial_office}:{report.event_id or report.title}"
 
-    async def _warnings(self, source: str, report: Report, mode: Mode) -> Handled:
+    async def _warnings(self, source: str, report: Report, mode: Mode) -> _Decided:
         state_key = f"{mode}:{self.codes.city}"
-        state = json.loads(await self.store.feed_get("jma-warnings", state_key) or '{"kinds": {}}')
+        state = json.loads(await self.store.feed_get(WARNINGS_STATE, state_key) or '{"kinds": {}}')
         if report.kind not in R06 and state.get("r06"):
-            return Handled(source, report.kind, "ignore", "the R06 per-hazard documents are authoritative here")
+            return _Decided(
+                Handled(source, report.kind, "ignore", "the R06 per-hazard documents are authoritative here")
+            )
         if report.is_cancellation:
             cancelled = await self._cancel(source, report, mode, state.get("event", ""))
-            await self.store.feed_set("jma-warnings", state_key, json.dumps({"kinds": {}, "r06": state.get("r06")}))
-            return cancelled
+            cleared = json.dumps({"kinds": {}, "r06": state.get("r06")})
+            return dataclasses.replace(cancelled, state=((WARNINGS_STATE, state_key, cleared),))
         match = concerning(report, self.codes)
         if not match.concerns_area:
-            return Handled(source, report.kind, "ignore", match.reason)
+            return _Decided(Handled(source, report.kind, "ignore", match.reason))
         before: dict[str, list[Any]] = state["kinds"]
         after = self._apply(report, match.kinds, before)
         state.update(kinds=after, r06=state.get("r06") or report.kind in R06)
         # 発表 → 継続 is no news; a new kind, a lifted one, or a changed condition or level is
         changed = {c: v[:1] + v[2:4] for c, v in after.items()} != {c: v[:1] + v[2:4] for c, v in before.items()}
-        handled: Handled | None = (
-            await self._warning_change(source, report, mode, state, before, after) if changed else None
-        )
-        await self.store.feed_set("jma-warnings", state_key, json.dumps(state, ensure_ascii=False))
-        return handled or Handled(source, report.kind, "ignore", "nothing in force changed (継続, or another format)")
+        if changed:
+            decided = await self._warning_change(source, report, mode, state, before, after)
+        else:
+            decided = _Decided(
+                Handled(source, report.kind, "ignore", "nothing in force changed (継続, or another format)")
+            )
+        # the state is dumped after _warning_change, which names (or ends) the event it follows
+        kept = (WARNINGS_STATE, state_key, json.dumps(state, ensure_ascii=False))
+        return dataclasses.replace(decided, state=(kept,))
 
     @staticmethod
     def _apply(report: Report, kinds: tuple[Kind, ...], before: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -156,7 +179,7 @@ class JmaIngest:
         state: dict[str, Any],
         before: dict[str, Any],
         after: dict[str, Any],
-    ) -> Handled:
+    ) -> _Decided:
         active = [Kind(c, n, s, cond, lv) for c, (n, s, cond, lv, _) in after.items()]
         lifted = [Kind(c, n, "解除", cond, lv) for c, (n, _, cond, lv, _) in before.items() if c not in after]
         level = max((k.level for k in active if k.level), default=None)
@@ -167,25 +190,25 @@ class JmaIngest:
         if not active:
             state.pop("event")
             if previous is None:
-                return Handled(source, report.kind, "ignore", "lifted, but no alert had gone out")
+                return _Decided(Handled(source, report.kind, "ignore", "lifted, but no alert had gone out"))
             # whoever heard the warning hears it lifted, on the same channels
             verdict = Verdict("auto", "解除 of a warning that went out")
-            return await self._issue(source, report, mode, previous.event_key, words, verdict, None, previous)
+            return self._issue(source, report, mode, previous.event_key, words, verdict, None, previous)
         verdict = decide(self.settings.jma.policy, report.kind, True, level, None)
         if verdict.rule is None or verdict.decision == "ignore":
-            return Handled(source, report.kind, "ignore", verdict.reason)
-        return await self._issue(source, report, mode, state["event"], words, verdict, level, previous)
+            return _Decided(Handled(source, report.kind, "ignore", verdict.reason))
+        return self._issue(source, report, mode, state["event"], words, verdict, level, previous)
 
-    async def _cancel(self, source: str, report: Report, mode: Mode, event_key: str) -> Handled:
+    async def _cancel(self, source: str, report: Report, mode: Mode, event_key: str) -> _Decided:
         previous = await self.store.latest_alert(event_key, mode) if event_key else None
         if previous is None or previous.msg_type == MsgType.CANCEL:
-            return Handled(source, report.kind, "ignore", "取消 of nothing that went out")
+            return _Decided(Handled(source, report.kind, "ignore", "取消 of nothing that went out"))
         words = wording.cancellation(report, self.city, previous.title)
         # a cancel needs no second approval: retracting is always safe
         verdict = Verdict("auto", "取消 of an earlier document")
-        return await self._issue(source, report, mode, event_key, words, verdict, None, previous, MsgType.CANCEL)
+        return self._issue(source, report, mode, event_key, words, verdict, None, previous, MsgType.CANCEL)
 
-    async def _issue(
+    def _issue(
         self,
         source: str,
         report: Report,
@@ -196,7 +219,7 @@ class JmaIngest:
         level: int | None,
         previous: Alert | None = None,
         msg_type: MsgType | None = None,
-    ) -> Handled:
+    ) -> _Decided:
         rule = verdict.rule
         category = rule.category if rule else (previous.category if previous else "disaster")
         channels = (rule.channels or self.settings.categories[category].channels) if rule else ()
@@ -222,15 +245,11 @@ class JmaIngest:
             mode=mode,
             expires=report.valid_until.timestamp() if report.valid_until else None,
             channels=tuple(c for c in channels if c in enabled),
-            state=AlertState.DRAFT if verdict.decision == "auto" else AlertState.PENDING_APPROVAL,
             created_at=time.time(),
             created_by=ACTOR,
             references=previous.id if previous else None,
         )
-        await self.store.create_alert(alert, ACTOR, source)
-        if verdict.decision == "auto":
-            await self.approve(alert.id, ACTOR, source)
-        return Handled(source, report.kind, verdict.decision, verdict.reason, alert.id)
+        return _Decided(Handled(source, report.kind, verdict.decision, verdict.reason, alert.id), alert)
 
     def _log(self, handled: Handled) -> Handled:
         self.decisions[handled.decision] += 1

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from broadcaster import drafts
+from broadcaster.lifecycle import Lifecycle
 from broadcaster.models import Alert, AlertState, Mode, MsgType, Role, Source
+from broadcaster.settings import municipality_code
 from feeds.jma.ingest import JmaIngest
 from tests.console.conftest import Browser, ConsoleSite, SiteMaker
 from tests.paths import JMA_SAMPLES
@@ -175,9 +177,12 @@ async def test_an_admin_sends_nothing(console_site: ConsoleSite) -> None:
 async def test_a_jma_document_the_policy_holds_waits_for_an_approver_tagged_with_its_source(
     make_site: SiteMaker,
 ) -> None:
-    site = await make_site({"areas": {"city": "2032300"}})  # a municipality under the volcano's warning
+    # a municipality under the volcano's warning
+    site = await make_site(
+        {"areas": {"city": "2032300"}, "website": {"municipality_code": municipality_code("2032300")}}
+    )
     document = SAMPLES / "45_01_01_200522_VFVO50.xml"
-    ingest = JmaIngest(site.store, site.settings, site.core.dispatcher.approve)
+    ingest = JmaIngest(Lifecycle(site.store, site.settings, site.core.dispatcher.wake))
     handled = await ingest.handle(document.name, document.read_bytes())
     assert handled.decision == "approve" and handled.alert_id
     approver = await site.browser("suzuki", Role.APPROVER)

@@ -1,12 +1,14 @@
 """From JMA documents to alerts: event logic, exercise separation, lifted, cancelled and corrected.
 
-Real JMA samples, a real SQLite store, and the real approval (store.approve plans the delivery rows).
+Real JMA samples, a real SQLite store, and the real lifecycle (an auto decision plans the delivery rows).
 Where a sample is not about 小山市, the site config gives the areas of the sample's own town.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,13 +16,15 @@ from typing import Any
 import pytest
 
 from broadcaster.dispatcher import Dispatcher
+from broadcaster.lifecycle import Lifecycle
 from broadcaster.models import AlertState, Mode, MsgType, Subscriber
-from broadcaster.settings import PolicyRule, Settings, load_settings
+from broadcaster.settings import PolicyRule, Settings, load_settings, municipality_code
 from broadcaster.store.sqlite import SQLiteStore
-from feeds.jma.ingest import Handled, JmaIngest
+from feeds.jma.ingest import HANDLED, WARNINGS_STATE, Handled, JmaIngest
 from tests.channels_for_tests import FakeChannel
 from tests.paths import JMA_SAMPLES
 from tests.test_dispatcher import channel_set, done, until
+from tests.test_store import opened, query, table_sizes
 
 SAMPLES = JMA_SAMPLES
 SiteFactory = Callable[..., Path]
@@ -38,8 +42,9 @@ def sample(name: str) -> bytes:
 
 
 def areas_site(site: SiteFactory, areas: dict[str, str], **sections: dict[str, Any]) -> Settings:
-    """Settings whose city is the sample's own town."""
-    return load_settings(site({"areas": areas, **sections}))
+    """Settings whose city is the sample's own town (its CAP code too, as a site file for it must say)."""
+    town = {"areas": areas, "website": {"municipality_code": municipality_code(areas["city"])}}
+    return load_settings(site(town | sections))
 
 
 async def feed(ingest: JmaIngest, *names: str) -> list[Handled]:
@@ -49,7 +54,7 @@ async def feed(ingest: JmaIngest, *names: str) -> list[Handled]:
 
 async def test_a_warning_then_its_lifting_reaches_the_same_channels(store: SQLiteStore, site: SiteFactory) -> None:
     settings = areas_site(site, NARA)
-    ingest = JmaIngest(store, settings, store.approve)
+    ingest = JmaIngest(Lifecycle(store, settings))
     issued, again, lifted = await feed(
         ingest, "15_08_01_130412_VPWW53.xml", "15_08_02_130412_VPWW53.xml", "15_08_05_130412_VPWW53.xml"
     )
@@ -72,9 +77,9 @@ async def test_a_warning_then_its_lifting_reaches_the_same_channels(store: SQLit
 
 async def test_one_issuance_in_two_formats_makes_one_alert(store: SQLiteStore, site: SiteFactory) -> None:
     policy = {"name": "暴風警報", "kinds": ["VPWW53", "VPWW54"], "decision": "auto", "channels": ["website"]}
-    settings = load_settings(site({"areas": CHIYODA}))
+    settings = areas_site(site, CHIYODA)
     settings = settings.model_copy(update={"jma": settings.jma.model_copy(update={"policy": (policy_rule(policy),)})})
-    ingest = JmaIngest(store, settings, store.approve)
+    ingest = JmaIngest(Lifecycle(store, settings))
     old, new = await feed(ingest, "15_13_01_161226_VPWW53.xml", "15_13_01_161226_VPWW54.xml")
     assert old.decision == "auto" and old.alert_id
     assert new.decision == "ignore" and "nothing in force changed" in new.reason
@@ -92,7 +97,7 @@ def policy_rule(values: dict[str, Any]) -> PolicyRule:
 
 async def test_a_per_hazard_document_never_lifts_another_hazard(store: SQLiteStore, site: SiteFactory) -> None:
     settings = areas_site(site, MATSUE)
-    ingest = JmaIngest(store, settings, store.approve)
+    ingest = JmaIngest(Lifecycle(store, settings))
     landslide, rain = await feed(ingest, "15_17_01_250630_VPWW56.xml", "15_17_01_250630_VPWW55.xml")
     assert landslide.decision == "auto", landslide.reason  # レベル２土砂災害注意報: website
     assert rain.decision == "auto" and rain.alert_id
@@ -106,7 +111,7 @@ async def test_a_per_hazard_document_never_lifts_another_hazard(store: SQLiteSto
 
 async def test_legacy_documents_are_ignored_once_r06_documents_arrive(store: SQLiteStore, site: SiteFactory) -> None:
     settings = areas_site(site, MATSUE)
-    ingest = JmaIngest(store, settings, store.approve)
+    ingest = JmaIngest(Lifecycle(store, settings))
     [_, legacy] = [await ingest.handle(n, sample(n)) for n in ("15_17_01_250630_VPWW55.xml",)] + [
         await ingest.handle("renamed_VPWW53.xml", sample("15_08_01_130412_VPWW53.xml"))
     ]
@@ -115,7 +120,7 @@ async def test_legacy_documents_are_ignored_once_r06_documents_arrive(store: SQL
 
 async def test_a_cancellation_cancels_the_earthquake_alert(store: SQLiteStore, site: SiteFactory) -> None:
     settings = areas_site(site, OSHU)
-    ingest = JmaIngest(store, settings, store.approve)
+    ingest = JmaIngest(Lifecycle(store, settings))
     quake, cancel = await feed(ingest, "32-35_06_03_240613_VXSE53.xml", "32-35_06_06_100915_VXSE53.xml")
     assert quake.alert_id and cancel.alert_id
     original = await store.get_alert(quake.alert_id)
@@ -133,7 +138,7 @@ async def test_a_cancellation_cancels_the_earthquake_alert(store: SQLiteStore, s
 async def test_a_correction_replaces_the_earlier_alert(store: SQLiteStore, site: SiteFactory) -> None:
     # No real 訂正 of a handled type is among the samples: this one is the real VXSE53 restated as 訂正.
     settings = areas_site(site, OSHU)
-    ingest = JmaIngest(store, settings, store.approve)
+    ingest = JmaIngest(Lifecycle(store, settings))
     data = sample("32-35_06_03_240613_VXSE53.xml")
     corrected = data.replace("<InfoType>発表</InfoType>".encode(), "<InfoType>訂正</InfoType>".encode())
     assert corrected != data
@@ -148,7 +153,7 @@ async def test_a_correction_replaces_the_earlier_alert(store: SQLiteStore, site:
 async def test_documents_that_do_not_concern_the_city_or_are_refused_make_nothing(
     store: SQLiteStore, settings: Settings
 ) -> None:
-    ingest = JmaIngest(store, settings, store.approve)
+    ingest = JmaIngest(Lifecycle(store, settings))
     elsewhere = await ingest.handle("a.xml", sample("15_17_01_250630_VPWW55.xml"))  # 島根県
     assert elsewhere.decision == "ignore" and elsewhere.alert_id is None
     refused = await ingest.handle("b.xml", b"<html><body>503</body></html>")
@@ -181,7 +186,7 @@ async def test_training_and_test_documents_never_reach_a_live_channel(
     drill = [FakeChannel(n) for n in settings.enabled_channels]
     await store.import_subscribers([Subscriber(0, "email", "resident@example.jp", frozenset({"disaster"}))])  # type: ignore[arg-type]
     async with Dispatcher(store, channel_set(*live, exercise=tuple(drill)), settings) as dispatcher:
-        ingest = JmaIngest(store, settings, dispatcher.approve)
+        ingest = JmaIngest(Lifecycle(store, settings, dispatcher.wake))
         handled = await ingest.handle(name, data)
         assert handled.alert_id, handled.reason
         alert = await store.get_alert(handled.alert_id)
@@ -194,8 +199,62 @@ async def test_training_and_test_documents_never_reach_a_live_channel(
 
 async def test_a_document_handed_over_twice_makes_one_alert(store: SQLiteStore, site: SiteFactory) -> None:
     settings = areas_site(site, OSHU)
-    ingest = JmaIngest(store, settings, store.approve)
+    ingest = JmaIngest(Lifecycle(store, settings))
     first, again = await feed(ingest, "32-35_06_03_240613_VXSE53.xml", "32-35_06_03_240613_VXSE53.xml")
     assert first.alert_id
     assert again.alert_id is None and again.reason == f"already handled ({first.alert_id})"
     assert len(await store.list_alerts()) == 1
+
+
+# -- the handled marker commits with what the document made --------------------------
+
+
+REFUSE_FEED_STATE = "CREATE TRIGGER refuse BEFORE INSERT ON feed_state BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+
+
+@pytest.mark.parametrize(
+    ("name", "town"),
+    [
+        ("32-35_06_03_240613_VXSE53.xml", None),  # 震度4 in 小山市: auto, on its own event
+        ("15_08_01_130412_VPWW53.xml", NARA),  # a warning: auto, and the warnings now followed
+    ],
+)
+async def test_a_write_that_fails_midway_leaves_nothing_and_the_retry_after_a_restart_makes_one_alert(
+    site: SiteFactory, name: str, town: dict[str, str] | None
+) -> None:
+    settings = areas_site(site, town) if town else load_settings(site())
+    db = settings.path(settings.storage.path)
+    async with opened(db) as store:
+        # a real failure inside the one transaction, after the alert and its delivery rows are written
+        with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+            conn.execute(REFUSE_FEED_STATE)
+        before = table_sizes(db)
+        with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+            await JmaIngest(Lifecycle(store, settings)).handle(name, sample(name))
+        assert table_sizes(db) == before  # no alert, no delivery rows, no audit line
+        assert query(db, "SELECT count(*) FROM feed_state") == [(0,)]  # neither the marker nor the warnings
+        with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+            conn.execute("DROP TRIGGER refuse")
+
+    # the poller hands the document over again after a restart: a new process, a new store on the same file
+    async with opened(db) as store:
+        first = await JmaIngest(Lifecycle(store, settings)).handle(name, sample(name))
+        assert first.decision == "auto" and first.alert_id
+    async with opened(db) as store:  # and once more after another restart, this time after the commit
+        again = await JmaIngest(Lifecycle(store, settings)).handle(name, sample(name))
+        assert again.alert_id is None and again.reason == f"already handled ({first.alert_id})"
+        [alert] = await store.list_alerts()
+        assert alert.id == first.alert_id and alert.state == AlertState.APPROVED  # planned in the same commit
+        assert await store.feed_get(HANDLED, name) == first.alert_id
+        if town:
+            assert await store.feed_get(WARNINGS_STATE, f"live:{town['city']}") is not None
+
+
+async def test_a_document_that_makes_no_alert_is_marked_handled_too(store: SQLiteStore, settings: Settings) -> None:
+    ingest = JmaIngest(Lifecycle(store, settings))
+    await ingest.handle("elsewhere.xml", sample("15_17_01_250630_VPWW55.xml"))  # 島根県
+    await ingest.handle("html.xml", b"<html><body>503</body></html>")
+    assert await store.feed_get(HANDLED, "elsewhere.xml") == "ignore"
+    assert await store.feed_get(HANDLED, "html.xml") == "refused"
+    again = await ingest.handle("html.xml", b"<html><body>503</body></html>")
+    assert again.reason == "already handled (refused)"

@@ -6,10 +6,13 @@ The rules that keep a false alert hard and a correction fast live here:
   exercise channels), whatever its text says.
 - A live draft needs a confirmation page showing its channels, areas and recipient counts, and a
   second, deliberate action (typing 本番); the session must be in live mode too.
-- A live alert the policy names (``drafts.needs_approval``) waits for a different person with the
+- A live alert the policy names (``lifecycle.needs_approval``) waits for a different person with the
   approver role; the store refuses the author and the requester whatever the page shows.
 - Correct and cancel are one action each from the page of any version of an event. A cancel never
   waits for approval: withdrawing a false alert must not wait for a second person at 3 a.m.
+
+What each action does to the alert is ``broadcaster.lifecycle``'s; these pages check the person's
+role and the typed confirmation, and say in words why something is refused.
 """
 
 from __future__ import annotations
@@ -19,14 +22,18 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster import drafts, lint
+from broadcaster import lint
 from broadcaster.errors import InputError
+from broadcaster.lifecycle import SENT_STATES, Uncorrectable
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType, Role
 from broadcaster.web.console import compose_pages, dashboard_pages, preview
 from broadcaster.web.console.web import CAN_SEND, Console, client, console, need, page, see_other, stored_alert, who
 
 LIVE_WORD = "本番"  # typed to confirm a live alert; the English page accepts LIVE too
-SENT_STATES = (AlertState.APPROVED, AlertState.DISPATCHING, AlertState.DONE)
+UNCORRECTABLE = {
+    Uncorrectable.NOTHING_SENT: "correct_nothing_sent",
+    Uncorrectable.CANCELLED: "correct_already_cancelled",
+}
 
 
 def add_routes(app: web.Application) -> None:
@@ -79,7 +86,7 @@ async def show(request: web.Request) -> web.Response:
         "preview": preview.build(state, alert, "ja"),
         "progress": await dashboard_pages.progress(state, alert.id) if sent else [],
         "audience": await state.store.audience(alert) if not sent else {},
-        "needs_approval": drafts.needs_approval(state.settings, alert),
+        "needs_approval": state.lifecycle.needs_approval(alert),
         "can_send": current.user.role in CAN_SEND,
         "can_approve": current.user.role == Role.APPROVER and current.name not in (author, requester),
         "source_origin": await _origin(state, alert),
@@ -103,8 +110,7 @@ async def send(request: web.Request) -> web.StreamResponse:
         return _refuse(request, state.text[current.session.lang]["alert_not_draft"])
     if alert.mode == Mode.LIVE:
         return see_other(f"/console/alerts/{alert.id}/confirm")
-    await state.dispatcher.approve(alert.id, current.name, client(request))
-    return see_other(f"/console/alerts/{alert.id}")
+    return await _release(request, state, alert, current.name)
 
 
 async def confirm_form(request: web.Request) -> web.Response:
@@ -127,7 +133,7 @@ async def _confirm_page(request: web.Request, alert: Alert, error: str, status: 
         alert=alert,
         audience=audience,
         total=sum(n for ch, n in audience.items() if ch in ContactKind.__members__.values()),
-        needs_approval=drafts.needs_approval(state.settings, alert),
+        needs_approval=state.lifecycle.needs_approval(alert),
         error=error,
         live_word=LIVE_WORD,
         preview=preview.build(state, alert, "ja"),
@@ -147,7 +153,7 @@ def _live_refusal(state: Console, lang: str, alert: Alert, mode: Mode) -> str:
 
 def _unfilled(state: Console, lang: str, alert: Alert) -> str:
     """The one lint warning that stops a live alert: a 定型文's 【placeholder】 still in the text."""
-    for warning in lint.check(state.settings, alert):
+    for warning in lint.check(state.settings, alert, state.channels.renderers):
         if warning.code == "placeholder":
             return state.text[lang]["alert_placeholders_left"].format(**warning.params)
     return ""
@@ -168,11 +174,11 @@ async def confirm(request: web.Request) -> web.StreamResponse:
 
 
 async def _release(request: web.Request, state: Console, alert: Alert, actor: str) -> web.Response:
-    """Send the alert now, or queue it for a second person when the [approval] policy names it."""
-    if drafts.needs_approval(state.settings, alert):
-        await state.store.request_approval(alert.id, actor, client(request))
-    else:
-        await state.dispatcher.approve(alert.id, actor, client(request))
+    """Send the draft now, or queue it for a second person when the [approval] policy names it."""
+    try:
+        await state.lifecycle.release(alert.id, actor, client(request))
+    except InputError as exc:  # sent or discarded since the page was shown
+        return _refuse(request, str(exc))
     return see_other(f"/console/alerts/{alert.id}")
 
 
@@ -186,10 +192,9 @@ async def approve(request: web.Request) -> web.StreamResponse:
     if unfilled:
         return _refuse(request, unfilled, status=400)
     try:
-        planned = await state.store.approve_pending(alert.id, current.name, client(request))
+        await state.lifecycle.approve(alert.id, current.name, client(request))
     except InputError as exc:
         return _refuse(request, str(exc), status=403)
-    state.dispatcher.wake(planned)
     return see_other(f"/console/alerts/{alert.id}")
 
 
@@ -203,7 +208,7 @@ async def reject(request: web.Request) -> web.StreamResponse:
         need(request, *CAN_SEND)
     reason = str((await request.post()).get("reason", "")).strip()[:500]
     try:
-        await state.store.reject(alert.id, current.name, reason, client(request))
+        await state.lifecycle.reject(alert.id, current.name, reason, client(request))
     except InputError as exc:
         return _refuse(request, str(exc))
     return see_other(f"/console/alerts/{alert.id}")
@@ -213,12 +218,9 @@ async def _correctable(request: web.Request) -> tuple[Console, Alert] | web.Resp
     """The newest sent version of the alert's event, if it can still be corrected or cancelled."""
     state, current = console(request), need(request, *CAN_SEND)
     alert = await stored_alert(request)
-    t = state.text[current.session.lang]
-    latest = await state.store.latest_alert(alert.event_key, alert.mode) if alert.event_key else alert
-    if latest is None or latest.state not in SENT_STATES:
-        return _refuse(request, t["correct_nothing_sent"])
-    if latest.msg_type == MsgType.CANCEL:
-        return _refuse(request, t["correct_already_cancelled"])
+    latest = await state.lifecycle.correctable(alert)
+    if isinstance(latest, Uncorrectable):
+        return _refuse(request, state.text[current.session.lang][UNCORRECTABLE[latest]])
     return state, latest
 
 
@@ -251,9 +253,11 @@ async def correct(request: web.Request) -> web.StreamResponse:
         changes = compose_pages.draft_from_form(form, state.settings, latest.mode)
     except InputError as exc:
         return _correction_form(request, latest, compose_pages.values_of_form(form), [str(exc)])
-    alert = drafts.correction(latest, changes, current.name, time.time())
-    await state.store.create_alert(alert, current.name, client(request))
-    return await _release(request, state, alert, current.name)
+    try:
+        released = await state.lifecycle.correct(latest, changes, current.name, client(request))
+    except InputError as exc:  # cancelled meanwhile
+        return _refuse(request, str(exc))
+    return see_other(f"/console/alerts/{released.alert_id}")
 
 
 async def cancel(request: web.Request) -> web.StreamResponse:
@@ -264,10 +268,11 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     state, latest = found
     current = who(request)
     reason = str((await request.post()).get("reason", "")).strip()[:1000]
-    alert = drafts.cancellation(latest, current.name, reason, time.time())
-    await state.store.create_alert(alert, current.name, client(request))
-    await state.dispatcher.approve(alert.id, current.name, client(request))
-    return see_other(f"/console/alerts/{alert.id}")
+    try:
+        released = await state.lifecycle.cancel(latest, current.name, reason, client(request))
+    except InputError as exc:  # cancelled meanwhile
+        return _refuse(request, str(exc))
+    return see_other(f"/console/alerts/{released.alert_id}")
 
 
 async def approvals(request: web.Request) -> web.Response:

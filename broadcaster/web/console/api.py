@@ -18,7 +18,7 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -28,6 +28,7 @@ from broadcaster import drafts
 from broadcaster.clock import JST
 from broadcaster.errors import InputError
 from broadcaster.models import Alert, AlertState, ChannelReport, Source, Timestamp
+from broadcaster.store import FeedRow
 from broadcaster.web.console import api_schema
 from broadcaster.web.console.api_schema import (
     DEFAULT_LIMIT,
@@ -125,9 +126,10 @@ async def post_draft(request: web.Request) -> web.Response:
             alert = await store.get_alert(alert_id)
             if alert is not None:
                 return _created(alert, replayed=True)
-        alert = await _create(request, name, data)
-        # a crash between the two writes costs a second draft on retry, never a lost one
-        await store.feed_set(IDEMPOTENCY_FEED, f"{name}:{key}", f"{alert.id} {fingerprint}")
+        # the key is remembered in the draft's own transaction: a retry after a crash finds both or neither
+        alert = await _create(
+            request, name, data, lambda a: [(IDEMPOTENCY_FEED, f"{name}:{key}", f"{a.id} {fingerprint}")]
+        )
     return _created(alert, replayed=False)
 
 
@@ -153,14 +155,16 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-async def _create(request: web.Request, name: str, data: dict[str, Any]) -> Alert:
-    state = console(request)
+async def _create(
+    request: web.Request, name: str, data: dict[str, Any], remember: Callable[[Alert], list[FeedRow]] | None = None
+) -> Alert:
+    lifecycle = console(request).lifecycle
     author = f"api:{name}"
     try:
-        alert = drafts.build(state.settings, drafts.parse(data), author, Source.API)
+        alert = lifecycle.build(drafts.parse(data), author, Source.API)
     except InputError as exc:
         raise Refused(422, "invalid", str(exc)) from None
-    await state.store.create_alert(alert, author, client(request))
+    await lifecycle.save(alert, author, client(request), remember(alert) if remember else ())
     log.info("api: %s made draft %s (%s %s level %d)", name, alert.id, alert.mode, alert.category, alert.level)
     return alert
 

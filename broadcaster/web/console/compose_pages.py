@@ -300,7 +300,7 @@ async def compose(request: web.Request) -> web.Response:
         return form_page(request, values, errors=_problems(exc), status=400)
     if do == "preview":
         return form_page(request, values, show=preview.build(state, alert, stored=False))
-    await state.store.create_alert(alert, current.name, client(request))
+    await state.lifecycle.save(alert, current.name, client(request))
     return see_other(f"/console/alerts/{alert.id}")
 
 
@@ -362,7 +362,7 @@ async def edit(request: web.Request) -> web.Response:
     if do == "preview":
         return _edit_page(request, alert, values, show=preview.build(state, edited, stored=False))
     try:
-        await state.store.update_draft(edited, current.name, client(request))
+        await state.lifecycle.edit(edited, current.name, client(request))
     except InputError:
         return _not_draft(request)  # sent or discarded meanwhile
     return see_other(f"/console/alerts/{alert.id}")

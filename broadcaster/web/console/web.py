@@ -22,6 +22,7 @@ from broadcaster.accounts import Accounts
 from broadcaster.channel import ChannelSet
 from broadcaster.clock import JST
 from broadcaster.dispatcher import Dispatcher
+from broadcaster.lifecycle import Lifecycle
 from broadcaster.models import Alert, Mode, Role, Session, User
 from broadcaster.rendering import TEMPLATES, Renderer
 from broadcaster.settings import Settings
@@ -69,10 +70,12 @@ class Console:
     env: jinja2.Environment
     text: dict[str, dict[str, str]] = field(default_factory=load_text)
     login_limiter: WindowLimiter = field(init=False)
+    lifecycle: Lifecycle = field(init=False)  # every change of an alert's state goes through it
 
     def __post_init__(self) -> None:
         conf = self.settings.console
         self.login_limiter = WindowLimiter(conf.ip_login_limit, conf.ip_login_period)
+        self.lifecycle = Lifecycle(self.store, self.settings, self.dispatcher.wake)
 
     @property
     def secure_cookies(self) -> bool:

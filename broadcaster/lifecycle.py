@@ -1,0 +1,164 @@
+"""The alert lifecycle: create, release under the approval policy, approve, reject, correct, cancel.
+
+The console, the REST API, ``run.py send`` and the feeds all go through here, so the rules hold
+whoever asks:
+
+- A live alert the [approval] policy names (``needs_approval``) waits for a second person; the
+  store refuses its author and its requester as approver, whatever the caller shows.
+- A correction is the next version of the event's newest sent version, under the same policy. A
+  cancel never waits: withdrawing a false alert must not wait for a second person at 3 a.m.
+- A new alert that goes out at once is stored and planned in one transaction, so a crash cannot
+  leave it stored and never sent. A source's memory of its decision (``state``: "this JMA document
+  is handled") commits in that same transaction, so a crash can never make it issue an alert twice.
+
+Delivery is the dispatcher's: after a commit that planned rows, ``wake`` gets their channels. Where no
+dispatcher runs in the process (``run.py send``, ``run.py jma replay``) it is left out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from broadcaster import drafts
+from broadcaster.drafts import Draft
+from broadcaster.errors import InputError
+from broadcaster.models import Alert, AlertId, AlertState, ChannelName, Mode, MsgType, Source
+from broadcaster.settings import Settings
+from broadcaster.store import FeedRow, Store
+
+Wake = Callable[[Iterable[ChannelName]], None]  # Dispatcher.wake: workers of these channels have new rows
+SENT_STATES = (AlertState.APPROVED, AlertState.DISPATCHING, AlertState.DONE)
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """What a release, approval, correction or cancel did: planned now, or waiting for a second person."""
+
+    alert_id: AlertId
+    waiting: bool  # in the approval queue; nothing planned
+    planned: Mapping[ChannelName, int]  # delivery rows written, by channel ({} when waiting, or nobody to reach)
+
+
+class Uncorrectable(StrEnum):
+    """Why an event cannot be corrected or cancelled."""
+
+    NOTHING_SENT = "nothing_sent"  # no version of it has gone out
+    CANCELLED = "cancelled"  # its newest version is a cancel
+
+
+def needs_approval(settings: Settings, alert: Alert) -> bool:
+    """Whether a second person must approve: a live alert at or above the level, or of a listed category."""
+    rule = settings.approval
+    return alert.mode == Mode.LIVE and (alert.level >= rule.live_min_level or alert.category in rule.categories)
+
+
+def _nobody(channels: Iterable[ChannelName]) -> None:
+    """No dispatcher in this process: the service picks the rows up when it runs."""
+
+
+class Lifecycle:
+    """Every change of an alert's state, with the policy checks, the store calls and the wake-up."""
+
+    def __init__(self, store: Store, settings: Settings, wake: Wake = _nobody) -> None:
+        self.store = store
+        self.settings = settings
+        self._wake = wake
+
+    def needs_approval(self, alert: Alert) -> bool:
+        """Whether ``alert`` waits for a second person under the [approval] policy."""
+        return needs_approval(self.settings, alert)
+
+    # -- drafts -------------------------------------------------------------------------
+
+    def build(self, draft: Draft, author: str, source: Source) -> Alert:
+        """The draft as an Alert checked against the config; InputError names the field."""
+        return drafts.build(self.settings, draft, author, source)
+
+    async def save(self, alert: Alert, actor: str, origin: str, state: Sequence[FeedRow] = ()) -> None:
+        """Store a new draft, and ``state`` in the same transaction; it waits until someone releases it."""
+        if alert.state != AlertState.DRAFT:
+            raise InputError(f"alert {alert.id} is {alert.state}, not a draft")
+        await self.store.create_alert(alert, actor, origin, state=state)
+
+    async def edit(self, alert: Alert, actor: str, origin: str) -> None:
+        """Replace a stored draft's words and choices; InputError once it is no longer a draft."""
+        await self.store.update_draft(alert, actor, origin)
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def release(self, alert_id: AlertId, actor: str, origin: str) -> Released:
+        """Send a stored draft now, or put it in the approval queue when the policy names it."""
+        alert = await self.store.get_alert(alert_id)
+        if alert is None:
+            raise InputError(f"no alert {alert_id}")
+        if alert.state != AlertState.DRAFT:
+            raise InputError(f"alert {alert_id} is {alert.state}, not a draft")
+        if self.needs_approval(alert):
+            await self.store.request_approval(alert.id, actor, origin)
+            return Released(alert.id, True, {})
+        return self._woken(alert.id, await self.store.approve(alert.id, actor, origin))
+
+    async def submit(self, alert: Alert, actor: str, origin: str) -> Released:
+        """Store a new alert and release it: sent now in one transaction, or queued for approval."""
+        if alert.state != AlertState.DRAFT:
+            raise InputError(f"alert {alert.id} is {alert.state}, not a draft")
+        if self.needs_approval(alert):
+            # a crash between the two leaves a draft in the console, never an alert sent unapproved
+            await self.store.create_alert(alert, actor, origin)
+            await self.store.request_approval(alert.id, actor, origin)
+            return Released(alert.id, True, {})
+        return self._woken(alert.id, await self.store.create_alert(alert, actor, origin, approve=True))
+
+    async def approve(self, alert_id: AlertId, actor: str, origin: str) -> Released:
+        """A second person's approval of a queued alert: an approver who neither wrote nor requested it."""
+        return self._woken(alert_id, await self.store.approve_pending(alert_id, actor, origin))
+
+    async def reject(self, alert_id: AlertId, actor: str, reason: str, origin: str) -> None:
+        """Send a queued alert back as a draft, or discard a draft; InputError for anything already sent."""
+        await self.store.reject(alert_id, actor, reason, origin)
+
+    async def issue(self, alert: Alert, origin: str, send_now: bool, state: Sequence[FeedRow] = ()) -> Released:
+        """A source's alert, decided by the source's own policy: planned now, or queued for an approver.
+
+        ``state`` (the source's memory of the decision) commits in the same transaction as the alert.
+        """
+        queued = dataclasses.replace(alert, state=AlertState.DRAFT if send_now else AlertState.PENDING_APPROVAL)
+        planned = await self.store.create_alert(queued, alert.created_by, origin, approve=send_now, state=state)
+        return self._woken(alert.id, planned) if send_now else Released(alert.id, True, {})
+
+    # -- corrections and cancels --------------------------------------------------------
+
+    async def correctable(self, alert: Alert) -> Alert | Uncorrectable:
+        """The newest sent version of ``alert``'s event, or why it cannot be corrected or cancelled."""
+        latest = await self.store.latest_alert(alert.event_key, alert.mode) if alert.event_key else alert
+        if latest is None or latest.state not in SENT_STATES:
+            return Uncorrectable.NOTHING_SENT
+        if latest.msg_type == MsgType.CANCEL:
+            return Uncorrectable.CANCELLED
+        return latest
+
+    async def correct(self, alert: Alert, changes: Draft, author: str, origin: str) -> Released:
+        """Correct the event of ``alert`` with new words: its next version, released under the policy."""
+        latest = await self._latest(alert)
+        return await self.submit(drafts.correction(latest, changes, author), author, origin)
+
+    async def cancel(self, alert: Alert, author: str, reason: str, origin: str) -> Released:
+        """Cancel the event of ``alert``: at once, to exactly whom it reached, with no second person."""
+        latest = await self._latest(alert)
+        cancel = drafts.cancellation(latest, author, reason)
+        return self._woken(cancel.id, await self.store.create_alert(cancel, author, origin, approve=True))
+
+    async def _latest(self, alert: Alert) -> Alert:
+        found = await self.correctable(alert)
+        if isinstance(found, Alert):
+            return found
+        if found == Uncorrectable.NOTHING_SENT:
+            raise InputError(f"nothing of alert {alert.id}'s event has gone out: edit or discard the draft")
+        raise InputError(f"alert {alert.id}'s event is cancelled: nothing is left to correct")
+
+    def _woken(self, alert_id: AlertId, planned: Mapping[ChannelName, int]) -> Released:
+        self._wake(planned)
+        return Released(alert_id, False, planned)

@@ -1,0 +1,220 @@
+"""The alert lifecycle on a real SQLite store, with the real dispatcher where delivery matters:
+release under the approval policy, the second person, and corrections and cancels that reach
+exactly whom the event reached. The pages' own rules (roles, the typed 本番) are in
+tests/console/test_alert_flow.py; the JMA documents' marker in tests/feeds/test_ingest.py."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from typing import Any
+
+import pytest
+
+from broadcaster import drafts
+from broadcaster.dispatcher import Dispatcher
+from broadcaster.drafts import Draft
+from broadcaster.errors import InputError
+from broadcaster.lifecycle import Lifecycle, Uncorrectable
+from broadcaster.models import AlertState, ChannelName, DeliveryState, Mode, MsgType, Role, Source, User
+from broadcaster.settings import Settings
+from broadcaster.store.sqlite import SQLiteStore
+from tests.channels_for_tests import PUBLIC, FakeChannel
+from tests.test_dispatcher import POLICY, channel_set, done, until
+from tests.test_store import ORIGIN, email_subscriber, emails, states, table_sizes
+
+Woken = list[set[ChannelName]]
+BOTH = frozenset({"disaster", "crime"})
+
+
+def draft(mode: Mode = Mode.LIVE, category: str = "crime", level: int = 1, **fields: Any) -> Draft:
+    """A valid draft for email and sns."""
+    data = {"category": category, "level": level, "title": "不審者情報", "body": "駅前で不審者が目撃されました。"}
+    return drafts.parse(data | {"mode": mode.value, "channels": ["email", "sns"]} | fields)
+
+
+@pytest.fixture
+def woken() -> Woken:
+    """The channels each wake-up named, in order."""
+    return []
+
+
+@pytest.fixture
+def lifecycle(store: SQLiteStore, settings: Settings, woken: Woken) -> Lifecycle:
+    """The lifecycle on the test store; its wake-ups are recorded in ``woken``."""
+    return Lifecycle(store, settings, lambda channels: woken.append(set(channels)))
+
+
+async def people(store: SQLiteStore, *accounts: tuple[str, Role]) -> None:
+    """Console accounts, as `run.py users add` makes them."""
+    for name, role in accounts:
+        await store.add_user(User(name, role, "not-a-hash", False, 0, 0.0, False, time.time()), "root", ORIGIN)
+
+
+@pytest.mark.parametrize(
+    ("mode", "category", "level", "waits"),
+    [
+        (Mode.EXERCISE, "disaster", 5, False),  # an exercise never waits for a second person
+        (Mode.LIVE, "crime", 2, False),  # below [approval] live_min_level, in no listed category
+        (Mode.LIVE, "crime", 3, True),  # at the level
+        (Mode.LIVE, "disaster", 1, True),  # a listed category, whatever the level
+    ],
+)
+async def test_release_sends_now_or_queues_for_a_second_person_under_the_policy(
+    store: SQLiteStore, lifecycle: Lifecycle, woken: Woken, mode: Mode, category: str, level: int, waits: bool
+) -> None:
+    await store.import_subscribers(email_subscriber(c, categories=BOTH) for c in emails(2))
+    alert = lifecycle.build(draft(mode, category, level), "sato", Source.STAFF)
+    await lifecycle.save(alert, "sato", ORIGIN)
+
+    released = await lifecycle.release(alert.id, "sato", ORIGIN)
+
+    stored = await store.get_alert(alert.id)
+    assert stored is not None
+    if waits:
+        assert (released.waiting, released.planned, woken) == (True, {}, [])
+        assert stored.state == AlertState.PENDING_APPROVAL and states(store, alert.id) == {}
+        assert (await store.people(alert.id))[1] == "sato"  # the requester, who may not approve it either
+    else:
+        # an exercise reaches the testers only, and there are none
+        planned = {"sns": 1} if mode == Mode.EXERCISE else {"email": 2, "sns": 1}
+        assert (released.waiting, dict(released.planned), woken) == (False, planned, [set(planned)])
+        assert stored.state == AlertState.APPROVED
+
+
+async def test_release_refuses_anything_but_a_draft(store: SQLiteStore, lifecycle: Lifecycle) -> None:
+    alert = lifecycle.build(draft(level=4), "sato", Source.STAFF)
+    await lifecycle.save(alert, "sato", ORIGIN)
+    assert (await lifecycle.release(alert.id, "sato", ORIGIN)).waiting
+    before = table_sizes(store.path)
+
+    # released again while it waits, it would go out without the second person
+    with pytest.raises(InputError, match="not a draft"):
+        await lifecycle.release(alert.id, "sato", ORIGIN)
+
+    assert table_sizes(store.path) == before
+    with pytest.raises(InputError, match="no alert nope"):
+        await lifecycle.release("nope", "sato", ORIGIN)
+
+
+async def test_a_new_alert_sent_at_once_is_stored_and_planned_in_one_transaction(
+    store: SQLiteStore, lifecycle: Lifecycle, woken: Woken
+) -> None:
+    await store.import_subscribers(email_subscriber(c, categories=BOTH) for c in emails(2))
+    alert = lifecycle.build(draft(), "sato", Source.STAFF)
+    # a stray count row makes the planning's own INSERT fail, after the alert and its rows are written
+    with contextlib.closing(sqlite3.connect(store.path, isolation_level=None)) as conn:
+        conn.execute("INSERT INTO delivery_counts VALUES (?, 'email', 'pending', 0)", (alert.id,))
+    before = table_sizes(store.path)
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await lifecycle.submit(alert, "sato", ORIGIN)
+
+    assert table_sizes(store.path) == before  # no alert, no rows, no audit line: nothing to lose unsent
+    assert await store.get_alert(alert.id) is None and woken == []
+
+
+async def test_approve_refuses_the_author_the_requester_and_an_operator(
+    store: SQLiteStore, lifecycle: Lifecycle, woken: Woken
+) -> None:
+    await people(store, ("kimura", Role.APPROVER), ("sato", Role.APPROVER), ("ito", Role.OPERATOR))
+    await people(store, ("suzuki", Role.APPROVER))
+    alert = lifecycle.build(draft(category="disaster", level=4), "kimura", Source.STAFF)
+    await lifecycle.save(alert, "kimura", ORIGIN)
+    assert (await lifecycle.release(alert.id, "sato", ORIGIN)).waiting
+    before = table_sizes(store.path)
+
+    with pytest.raises(InputError, match="second person"):
+        await lifecycle.approve(alert.id, "kimura", ORIGIN)  # wrote it
+    with pytest.raises(InputError, match="second person"):
+        await lifecycle.approve(alert.id, "sato", ORIGIN)  # put it forward
+    with pytest.raises(InputError, match="approver role"):
+        await lifecycle.approve(alert.id, "ito", ORIGIN)
+    assert table_sizes(store.path) == before and woken == []
+
+    released = await lifecycle.approve(alert.id, "suzuki", ORIGIN)
+
+    assert (released.waiting, dict(released.planned), woken) == (False, {"sns": 1}, [{"sns"}])
+    assert (await store.people(alert.id))[2] == "suzuki"
+    with pytest.raises(InputError, match="not awaiting approval"):
+        await lifecycle.approve(alert.id, "suzuki", ORIGIN)  # once is enough
+
+
+async def test_reject_sends_a_queued_alert_back_and_discards_a_draft(store: SQLiteStore, lifecycle: Lifecycle) -> None:
+    alert = lifecycle.build(draft(level=4), "sato", Source.STAFF)
+    await lifecycle.save(alert, "sato", ORIGIN)
+    await lifecycle.release(alert.id, "sato", ORIGIN)
+
+    await lifecycle.reject(alert.id, "suzuki", "時刻が違います", ORIGIN)
+    assert (await store.get_alert(alert.id)).state == AlertState.DRAFT  # type: ignore[union-attr]
+    await lifecycle.reject(alert.id, "sato", "書き直します", ORIGIN)
+    assert (await store.get_alert(alert.id)).state == AlertState.CANCELLED  # type: ignore[union-attr]
+    with pytest.raises(InputError, match="correct or cancel"):
+        await lifecycle.reject(alert.id, "sato", "", ORIGIN)
+
+
+async def test_a_draft_can_be_neither_corrected_nor_cancelled(store: SQLiteStore, lifecycle: Lifecycle) -> None:
+    alert = lifecycle.build(draft(), "sato", Source.STAFF)
+    await lifecycle.save(alert, "sato", ORIGIN)
+    before = table_sizes(store.path)
+
+    assert await lifecycle.correctable(alert) == Uncorrectable.NOTHING_SENT
+    with pytest.raises(InputError, match="has gone out"):
+        await lifecycle.cancel(alert, "sato", "", ORIGIN)
+    with pytest.raises(InputError, match="has gone out"):
+        await lifecycle.correct(alert, draft(title="訂正"), "sato", ORIGIN)
+
+    assert table_sizes(store.path) == before
+
+
+async def test_correct_and_cancel_reach_exactly_whom_the_event_reached(store: SQLiteStore, settings: Settings) -> None:
+    email, sns = FakeChannel("email"), FakeChannel("sns")
+    residents = emails(3)
+    await store.import_subscribers(email_subscriber(c, categories=BOTH) for c in residents)
+    async with Dispatcher(store, channel_set(email, sns), settings, policy=POLICY) as d:
+        lifecycle = Lifecycle(store, settings, d.wake)
+        original = lifecycle.build(draft(), "sato", Source.STAFF)
+        assert not (await lifecycle.submit(original, "sato", ORIGIN)).waiting
+        await until(d, done(store, original.id))
+        await store.save_subscriber(email_subscriber("newcomer@example.jp", categories=BOTH))  # joined afterwards
+
+        corrected = await lifecycle.correct(original, draft(title="不審者情報（場所を訂正）"), "ito", ORIGIN)
+        await until(d, done(store, corrected.alert_id))
+        # a cancel from the page of any version withdraws the newest: here the correction
+        cancelled = await lifecycle.cancel(original, "ito", "誤りでした。", ORIGIN)
+        await until(d, done(store, cancelled.alert_id))
+
+    for alert_id in (original.id, corrected.alert_id, cancelled.alert_id):
+        assert email.delivered(alert_id) == residents and sns.delivered(alert_id) == PUBLIC
+    correction = await store.get_alert(corrected.alert_id)
+    cancel = await store.get_alert(cancelled.alert_id)
+    assert correction is not None and cancel is not None
+    assert (correction.msg_type, correction.version, correction.references) == (MsgType.UPDATE, 2, original.id)
+    assert (cancel.msg_type, cancel.version, cancel.references) == (MsgType.CANCEL, 3, correction.id)
+    assert correction.event_key == cancel.event_key == original.event_key
+    assert await lifecycle.correctable(original) == Uncorrectable.CANCELLED
+    with pytest.raises(InputError, match="cancelled"):
+        await lifecycle.cancel(original, "ito", "", ORIGIN)
+
+
+async def test_a_cancel_never_waits_for_a_second_person(store: SQLiteStore, lifecycle: Lifecycle, woken: Woken) -> None:
+    await people(store, ("suzuki", Role.APPROVER))
+    alert = lifecycle.build(draft(category="disaster", level=5), "sato", Source.STAFF)
+    await lifecycle.save(alert, "sato", ORIGIN)
+    await lifecycle.release(alert.id, "sato", ORIGIN)
+    await lifecycle.approve(alert.id, "suzuki", ORIGIN)
+    # the correction of a level-5 live alert waits like the alert did ...
+    corrected = await lifecycle.correct(alert, draft(category="disaster", level=5, title="訂正"), "sato", ORIGIN)
+    assert corrected.waiting
+    await lifecycle.approve(corrected.alert_id, "suzuki", ORIGIN)
+
+    # ... the cancel does not: withdrawing must not wait at 3 a.m.
+    cancelled = await lifecycle.cancel(alert, "sato", "", ORIGIN)
+
+    assert not cancelled.waiting
+    # nothing had gone out yet (no dispatcher runs here): it supersedes what was on its way, and reaches nobody
+    assert (dict(cancelled.planned), woken[-1]) == ({}, set())
+    assert states(store, corrected.alert_id) == {("sns", "*"): DeliveryState.SUPERSEDED}
+    stored = await store.get_alert(cancelled.alert_id)
+    assert stored is not None and stored.state == AlertState.DONE and stored.references == corrected.alert_id
