@@ -37,7 +37,8 @@ from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web.service import tune_gc
-from channels.email.channel import BODY, EmailChannel, create
+from channels.email.channel import EmailChannel, create
+from channels.email.render import BODY
 
 SENDER = "anshin@city.example.jp"
 SINK_BACKLOG = 1000

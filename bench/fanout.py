@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from broadcaster.channel import ChannelSet
+from broadcaster.channel import ChannelSet, Fit, RunsAs
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.models import Alert, AlertState, ContactKind, Message, Mode, Recipients, Source, Subscriber
 from broadcaster.rendering import NO_LIMITS, Renderer
@@ -33,15 +33,27 @@ from broadcaster.web.service import tune_gc
 class NullChannel:
     """Renders for real and sends nowhere: what is left is the core's own cost."""
 
+    runs_as = RunsAs.REAL
+    reaches_people = True
+
     def __init__(self, name: str, renderer: Renderer) -> None:
         self.name = name
         self.limits = NO_LIMITS
-        self.renderer = renderer
+        self.templates = renderer
         self.sent = 0
 
+    @property
+    def renderer(self) -> NullChannel:
+        """Its own renderer."""
+        return self
+
     def render(self, alert: Alert, lang: str) -> Message:
-        """Render as the email channel would."""
-        return self.renderer.render(self.name, alert, lang, self.limits)
+        """Render the email channel's templates."""
+        return self.templates.render(self.name, alert, lang, self.limits)
+
+    def fits(self, alert: Alert) -> list[Fit]:
+        """No limits."""
+        return []
 
     async def send(self, message: Message, to: Recipients) -> None:
         """Count the recipients."""

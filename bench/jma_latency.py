@@ -51,7 +51,7 @@ import aiohttp
 from aiohttp import web
 from lxml import etree
 
-from broadcaster.channel import ChannelSet
+from broadcaster.channel import ChannelSet, Fit, RunsAs
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.lifecycle import Lifecycle
 from broadcaster.models import Alert, AlertId, AlertState, ChannelName, Message, Recipients
@@ -160,15 +160,27 @@ class Recorder:
 class RecordingChannel:
     """Renders for real, sends nowhere, and tells the recorder when it was called."""
 
+    runs_as = RunsAs.REAL
+    reaches_people = False
+
     def __init__(self, name: str, renderer: Renderer, recorder: Recorder) -> None:
         self.name = name
         self.limits = NO_LIMITS
-        self.renderer = renderer
+        self.templates = renderer
         self.recorder = recorder
 
+    @property
+    def renderer(self) -> RecordingChannel:
+        """Its own renderer."""
+        return self
+
     def render(self, alert: Alert, lang: str) -> Message:
-        """Render as a real channel would."""
-        return self.renderer.render(self.name, alert, lang, self.limits)
+        """Render the channel's templates."""
+        return self.templates.render(self.name, alert, lang, self.limits)
+
+    def fits(self, alert: Alert) -> list[Fit]:
+        """No limits."""
+        return []
 
     async def send(self, message: Message, to: Recipients) -> None:
         """Record the moment."""

@@ -5,7 +5,9 @@ compose.toml, keys ``lint_<code>``). The checks:
 
 - ``too_long``: a channel would cut the text (email subject, LINE text and bubble, FM script, the
   ticker's ``[ticker] max_length``), measured on the full rendering as each channel counts;
-- ``thread_long``: an SNS thread would need more posts than a thread may have (the rest is cut);
+- ``thread_long``: an SNS thread would need more posts than a thread may have (the rest is cut).
+  Both come from the channels' own renderers (``ChannelRenderer.fits``), which lint is given: it
+  knows no channel itself;
 - ``no_time``: neither the body nor the instruction says when (18時, 18:00, 午後6時, 6日 …) and
   there is no expiry;
 - ``exercise_word`` in a live alert (訓練, テスト, test, drill), ``live_word`` in an exercise
@@ -14,7 +16,7 @@ compose.toml, keys ``lint_<code>``). The checks:
 - ``placeholder``: a 定型文 placeholder (【地区名】, or an empty 【　】) is still in the text;
 - ``empty_title``: the title says nothing (punctuation, tags, or a word like お知らせ alone).
 
-Pure apart from reading templates (through the Renderer) and, once, the 定型文 (config/phrases.toml),
+Pure apart from reading templates (through the renderers) and, once, the 定型文 (config/phrases.toml),
 whose placeholders it looks for; the compose page offers the same 定型文 (``load_phrases``).
 """
 
@@ -28,20 +30,12 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from broadcaster.channel import ChannelRenderer, Fit
 from broadcaster.models import Alert, Mode, Text
-from broadcaster.rendering import EXERCISE_PREFIX, Limits, Renderer
+from broadcaster.rendering import EXERCISE_PREFIX
 from broadcaster.settings import ROOT, Settings
-from channels import line, ticker
-from channels.email import channel as email
-from channels.fm import channel as fm
-from channels.sns import channel as sns
-from channels.sns.target import COUNTING
 
 PHRASES = ROOT / "config" / "phrases.toml"
-PUBLIC_LANG = "ja"  # public channels (SNS, website, ticker, FM) carry the Japanese words
-SNS_TARGETS = {  # target -> (limit, measure), as channels/sns splits for each
-    name: (c.limit, c.measure) for name, c in COUNTING.items()
-}
 NUMERAL = "[0-9０-９〇一二三四五六七八九十]"
 TIME_GIVEN = re.compile(
     rf"{NUMERAL}{{1,4}}\s*(?:時(?!的|点で)|日|月)"  # 18時, 六日, 12月 (not 一時的)
@@ -118,12 +112,15 @@ def phrase_placeholders(path: Path = PHRASES) -> frozenset[str]:
 def check(
     settings: Settings,
     alert: Alert,
+    renderers: Mapping[str, ChannelRenderer],
     *,
-    renderer: Renderer | None = None,
     placeholders: Collection[str] | None = None,
 ) -> list[Warning]:
-    """The warnings about ``alert``, most serious first (``placeholders``: those of the 定型文)."""
-    renderer = renderer or Renderer(settings)
+    """The warnings about ``alert``, most serious first.
+
+    ``renderers``: the channels' renderers by name (``ChannelSet.renderers``); ``placeholders``: those of
+    the 定型文, by default.
+    """
     known = phrase_placeholders() if placeholders is None else placeholders
     texts = _texts(alert)
     out: list[Warning] = []
@@ -131,7 +128,7 @@ def check(
     out += _placeholders(texts, known)
     out += _empty_title(alert)
     out += _no_time(alert, texts)
-    out += _lengths(settings, renderer, alert)
+    out += _lengths(renderers, alert)
     out += [
         Warning("no_translation", {"lang": lang})
         for lang in settings.city.languages
@@ -196,49 +193,25 @@ def _no_time(alert: Alert, texts: Mapping[str, Text]) -> list[Warning]:
     return [Warning("no_time")]
 
 
-def _too_long(channel: str, part: str, lang: str, length: int, limit: int | None) -> list[Warning]:
-    if limit is None or length <= limit:
-        return []
-    return [Warning("too_long", {"channel": channel, "part": part, "lang": lang, "length": length, "limit": limit})]
+def _lengths(renderers: Mapping[str, ChannelRenderer], alert: Alert) -> list[Warning]:
+    """Each of the alert's channels, rendered whole, against the limits it would cut at."""
+    return [
+        _length_warning(name, fit)
+        for name in alert.channels
+        if name in renderers
+        for fit in renderers[name].fits(alert)
+        if fit.over
+    ]
 
 
-def _lengths(settings: Settings, renderer: Renderer, alert: Alert) -> list[Warning]:
-    """Each channel's full rendering against the limit it would cut at."""
-    free = Limits()  # render without cutting, then measure as the channel does
-    out: list[Warning] = []
-    for name in alert.channels:
-        if name == "email":
-            for lang in alert.languages:
-                subject = renderer.render(name, alert, lang, free).subject
-                out += _too_long(name, "subject", lang, len(subject), email.LIMITS.subject)
-        elif name == "line":
-            for lang in alert.languages:
-                text = renderer.render(name, alert, lang, free).text
-                out += _too_long(name, "text", lang, line.utf16_units(text), line.LIMITS.text)
-                body = alert.text(lang).body
-                out += _too_long(name, "bubble", lang, line.utf16_units(body), line.FLEX_BODY_LIMIT)
-        elif name == "ticker":
-            raw = renderer.render(name, alert, PUBLIC_LANG, free).ticker
-            out += _too_long(name, "line", PUBLIC_LANG, len(ticker.fullwidth(raw)), settings.ticker.max_length)
-        elif name == "fm":
-            # the fm channel cuts the script as written, then puts it in spoken form
-            speech = renderer.render(name, alert, PUBLIC_LANG, free).speech
-            out += _too_long(name, "speech", PUBLIC_LANG, len(speech), fm.LIMITS.speech)
-        elif name == "sns":
-            out += _thread_lengths(settings, renderer, alert)
-    return out
-
-
-def _thread_lengths(settings: Settings, renderer: Renderer, alert: Alert) -> list[Warning]:
-    message = renderer.render("sns", alert, PUBLIC_LANG, sns.SnsChannel.limits)
-    url = str(renderer.context(alert, PUBLIC_LANG)["url"])
-    body = "\n".join(line_ for line_ in message.text.split("\n") if line_.strip() != url)
-    tail = " ".join(p for p in (url, *settings.sns.hashtags) if p)
-    out = []
-    for target in dict.fromkeys(settings.sns.targets):
-        limit, measure = SNS_TARGETS[target]
-        # split without the cap to see how many posts the whole text needs
-        posts = len(sns.split_thread(body, tail, limit, measure, max_parts=9, tag="00日00:00:00発表"))
-        if posts > sns.MAX_PARTS:
-            out.append(Warning("thread_long", {"target": target, "posts": posts, "limit": sns.MAX_PARTS}))
-    return out
+def _length_warning(channel: str, fit: Fit) -> Warning:
+    if fit.part == "thread":
+        return Warning("thread_long", {"target": fit.target, "posts": fit.length, "limit": fit.limit})
+    params: dict[str, str | int] = {
+        "channel": channel,
+        "part": fit.part,
+        "lang": fit.lang,
+        "length": fit.length,
+        "limit": fit.limit,
+    }
+    return Warning("too_long", params)

@@ -1,18 +1,29 @@
 """The channel registry: written out by hand, no discovery.
 
-A configured channel runs its real implementation when one is registered here and its
-credentials are in the environment; otherwise it runs as the outbox, and start-up says so.
-Each factory imports its module when it is called, so a command that builds no channel (``--help``,
-``status``) never loads the SDKs (line-bot-sdk, tweepy, atproto, pyopenjtalk …).
+Two tables, with the same names as ``broadcaster.settings.CHANNEL_NAMES``: how to build each channel
+(``IMPLEMENTATIONS``), and how to build its renderer without credentials (``RENDERERS``). A
+configured channel runs its real implementation when its credentials are in the environment;
+otherwise it runs as the outbox, with the channel's own renderer, and start-up says so.
+
+Every factory imports its module when it is called, and the renderers' modules import no SDK, so a
+command that builds no channel (``--help``, ``status``) never loads the SDKs (line-bot-sdk, tweepy,
+atproto, pyopenjtalk, twitter_text …), and building every renderer loads none of them either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from broadcaster.channel import Channel, ChannelContext, ChannelFactory, ChannelSet
+from broadcaster.channel import (
+    Channel,
+    ChannelContext,
+    ChannelFactory,
+    ChannelRenderer,
+    ChannelSet,
+    RendererFactory,
+    RunsAs,
+)
 from broadcaster.errors import MissingCredentials
-from broadcaster.models import ContactKind
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
@@ -33,7 +44,7 @@ def _email(ctx: ChannelContext) -> Channel:
 
 
 def _line(ctx: ChannelContext) -> Channel:
-    from channels.line import create
+    from channels.line.channel import create
 
     return create(ctx)
 
@@ -73,26 +84,78 @@ IMPLEMENTATIONS: dict[str, ChannelFactory] = {
 }
 
 
+def _email_renderer(settings: Settings, renderer: Renderer) -> ChannelRenderer:
+    from channels.email.render import EmailRenderer
+
+    return EmailRenderer(settings, renderer)
+
+
+def _line_renderer(settings: Settings, renderer: Renderer) -> ChannelRenderer:
+    from channels.line.render import LineRenderer
+
+    return LineRenderer(settings, renderer)
+
+
+def _sns_renderer(settings: Settings, renderer: Renderer) -> ChannelRenderer:
+    from channels.sns.render import SnsRenderer
+
+    return SnsRenderer(settings, renderer)  # every target in [sns] targets
+
+
+def _website_renderer(settings: Settings, renderer: Renderer) -> ChannelRenderer:
+    from channels.website.render import WebsiteRenderer
+
+    return WebsiteRenderer(renderer)
+
+
+def _ticker_renderer(settings: Settings, renderer: Renderer) -> ChannelRenderer:
+    from channels.ticker import TickerRenderer
+
+    return TickerRenderer(settings, renderer)
+
+
+def _fm_renderer(settings: Settings, renderer: Renderer) -> ChannelRenderer:
+    from channels.fm.render import FmRenderer
+
+    return FmRenderer(renderer)
+
+
+# name -> the factory of its renderer, which needs no credentials
+RENDERERS: dict[str, RendererFactory] = {
+    "email": _email_renderer,
+    "line": _line_renderer,
+    "sns": _sns_renderer,
+    "website": _website_renderer,
+    "ticker": _ticker_renderer,
+    "fm": _fm_renderer,
+}
+
+
+def build_renderers(settings: Settings, renderer: Renderer) -> dict[str, ChannelRenderer]:
+    """Every channel's renderer, made without credentials (for lint, previews and tools)."""
+    return {name: make(settings, renderer) for name, make in RENDERERS.items()}
+
+
 def build_channels(
     settings: Settings, renderer: Renderer, environ: Mapping[str, str], store: Store | None = None
 ) -> ChannelSet:
     """Build every enabled channel, falling back to the outbox where it cannot run for real."""
     outbox_dir = settings.path(settings.storage.outbox_dir)
+    renderers = build_renderers(settings, renderer)
     live: dict[str, Channel] = {}
     exercise: dict[str, Channel] = {}
     notices = []
     for name in settings.enabled_channels:
-        outbox = OutboxChannel(name, outbox_dir, renderer)
-        factory = IMPLEMENTATIONS.get(name)
-        if factory is None:
-            live[name] = outbox
-            notices.append(f"channel {name}: no implementation yet; writing to {outbox.folder}")
-        else:
-            try:
-                live[name] = factory(ChannelContext(name, settings, renderer, environ, store))
-            except MissingCredentials as exc:
-                live[name] = outbox
-                notices.append(f"channel {name}: {exc}; writing to {outbox.folder}")
+        try:
+            channel = IMPLEMENTATIONS[name](ChannelContext(name, settings, renderer, environ, store))
+        except MissingCredentials as exc:
+            channel = OutboxChannel(outbox_dir, renderers[name])
+            notices.append(f"channel {name}: {exc}; writing to {channel.folder}")
+        live[name] = channel
+        renderers[name] = channel.renderer  # what the running channel sends, e.g. only the SNS targets it has
         # exercise alerts reach people only through their tester subscriptions; the public never
-        exercise[name] = live[name] if name in ContactKind.__members__.values() else outbox
-    return ChannelSet(live, exercise, notices)
+        if channel.renderer.reaches_people or channel.runs_as == RunsAs.OUTBOX:
+            exercise[name] = channel
+        else:
+            exercise[name] = OutboxChannel(outbox_dir, channel.renderer)
+    return ChannelSet(live, exercise, notices, renderers)

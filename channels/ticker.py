@@ -4,7 +4,7 @@ The line: the ``ticker`` block of templates/ticker/, on one line, ASCII and half
 full-width (jaconv), control characters and runs of spaces made one full-width space, at most
 ``[ticker] max_length`` characters (cut with …). Tags come from the renderer and the macros:
 【訓練】, 【取消】/【更新】, and 【警戒レベルＮ】 for level 3 and above. ``render_ticker`` makes it; the
-poll endpoints (broadcaster/ticker_feed.py) call the same function, so every way of delivery airs the
+poll endpoints (broadcaster/web/ticker.py) call the same function, so every way of delivery airs the
 same words.
 
 Each line sits in a *slot* named by its key: the alert's event key, or its id when it has none. An
@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 import aiosmtplib
 import jaconv
 
+from broadcaster.channel import Fit, RunsAs
 from broadcaster.clock import iso_jst
 from broadcaster.errors import ConfigError, DeliveryError, PermanentError, TransientError
 from broadcaster.models import Alert, AlertId, Message, Mode, MsgType, Recipients, Timestamp
@@ -85,6 +86,9 @@ CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SPACES = re.compile(r"\s+")
 
 
+UNCUT = Limits(single_line=True)
+
+
 def limits_for(settings: Settings) -> Limits:
     """The ticker's limits: one line of at most ``[ticker] max_length`` characters."""
     return Limits(ticker=settings.ticker.max_length, single_line=True)
@@ -102,6 +106,31 @@ def render_ticker(renderer: Renderer, alert: Alert, lang: str, limits: Limits) -
     message = renderer.render(NAME, alert, lang, dataclasses.replace(limits, ticker=None))
     line = fit(fullwidth(message.ticker), limits.ticker, limits.measure)
     return dataclasses.replace(message, ticker=line)
+
+
+class TickerRenderer:
+    """The ticker's line of an alert, with the stations' order (``ticker.json``) beside it."""
+
+    name = NAME
+    reaches_people = False
+
+    def __init__(self, settings: Settings, renderer: Renderer) -> None:
+        self.limits = limits_for(settings)
+        self.max_length = settings.ticker.max_length
+        self.renderer = renderer
+
+    def render(self, alert: Alert, lang: str) -> Message:
+        """The line, with the stations' order as the attachment ``ticker.json``; no I/O."""
+        message = render_ticker(self.renderer, alert, lang, self.limits)
+        order = Order.of(alert, message.ticker)
+        return dataclasses.replace(
+            message, attachments=((ORDER, json.dumps(order._asdict(), ensure_ascii=False).encode()),)
+        )
+
+    def fits(self, alert: Alert) -> list[Fit]:
+        """The Japanese line, widened, against ``[ticker] max_length``."""
+        line = fullwidth(self.renderer.render(NAME, alert, "ja", UNCUT).ticker)
+        return [Fit("line", "ja", len(line), self.max_length)]
 
 
 def line_key(alert: Alert) -> str:
@@ -194,6 +223,7 @@ class TickerChannel:
     """The ticker channel: renders the line; pushes it by mail and TCP where configured."""
 
     name: str = NAME
+    runs_as = RunsAs.REAL
 
     def __init__(
         self,
@@ -204,8 +234,7 @@ class TickerChannel:
         push: LinePush | None = None,
         store: Store | None = None,
     ) -> None:
-        self.limits = limits_for(settings)
-        self.renderer = renderer
+        self.renderer = TickerRenderer(settings, renderer)
         self.city = settings.city.name
         self.station_email = settings.ticker.station_email
         self.mail_transport = mail
@@ -217,11 +246,7 @@ class TickerChannel:
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The line, with the stations' order as the attachment ``ticker.json``; no I/O."""
-        message = render_ticker(self.renderer, alert, lang, self.limits)
-        order = Order.of(alert, message.ticker)
-        return dataclasses.replace(
-            message, attachments=((ORDER, json.dumps(order._asdict(), ensure_ascii=False).encode()),)
-        )
+        return self.renderer.render(alert, lang)
 
     async def send(self, message: Message, to: Recipients) -> None:
         """Mail and push the order; each target that succeeds is not repeated by a retry."""

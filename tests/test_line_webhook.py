@@ -22,7 +22,7 @@ from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web.line_webhook import LineWebhook, make_webhook_handler, parse_choice, quick_reply
-from channels.line import LineChannel
+from channels.line.channel import LineChannel
 from tests.fakes.line import TOKEN, FakeLine, Fault, serve
 
 SECRET = "test-channel-secret"

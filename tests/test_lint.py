@@ -9,7 +9,9 @@ import pytest
 
 from broadcaster import lint
 from broadcaster.models import Alert, Mode, Source, Text
+from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings, load_settings
+from channels import build_renderers
 from tests.conftest import SiteFactory
 
 EVERY_CHANNEL = ("email", "line", "sns", "website", "ticker", "fm")
@@ -35,12 +37,17 @@ def alert(**changes: Any) -> Alert:
     return dataclasses.replace(CLEAN, **changes)
 
 
+def check(settings: Settings, a: Alert, **options: Any) -> list[lint.Warning]:
+    """lint.check with every channel's renderer, as the console gives it."""
+    return lint.check(settings, a, build_renderers(settings, Renderer(settings)), **options)
+
+
 def codes(settings: Settings, a: Alert) -> list[str]:
-    return [w.code for w in lint.check(settings, a)]
+    return [w.code for w in check(settings, a)]
 
 
 def test_a_clean_alert_has_no_warnings(settings: Settings) -> None:
-    assert lint.check(settings, CLEAN) == []
+    assert check(settings, CLEAN) == []
 
 
 WARNS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
@@ -74,7 +81,7 @@ WARNS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("changes", "code", "params"), [row[1:] for row in WARNS], ids=[row[0] for row in WARNS])
 def test_warns(settings: Settings, changes: dict[str, Any], code: str, params: dict[str, Any]) -> None:
-    found = lint.check(settings, alert(**changes))
+    found = check(settings, alert(**changes))
     assert any(w.code == code and params.items() <= dict(w.params).items() for w in found), found
 
 
@@ -114,7 +121,7 @@ def test_a_longer_ticker_allows_a_longer_line(site: SiteFactory) -> None:
 
 def test_every_language_the_city_offers_is_checked(site: SiteFactory) -> None:
     many = load_settings(site({"city": {"languages": ["ja", "en", "vi"]}}))
-    found = lint.check(many, CLEAN)
+    found = check(many, CLEAN)
     assert [w.params for w in found if w.code == "no_translation"] == [{"lang": "vi"}]
 
 
@@ -126,5 +133,5 @@ def test_the_phrase_placeholders_come_from_the_phrase_file() -> None:
 def test_placeholders_can_be_given(settings: Settings) -> None:
     own = alert(title="【町名】で断水")
     assert "placeholder" not in codes(settings, own)
-    found = lint.check(settings, own, placeholders={"町名"})
+    found = check(settings, own, placeholders={"町名"})
     assert [w.params for w in found if w.code == "placeholder"] == [{"placeholders": "【町名】"}]

@@ -355,7 +355,7 @@ async def test_translations_become_extra_info_blocks(store: SQLiteStore, site: S
 async def run_through_dispatcher(store: SQLiteStore, settings: Settings, channel: WebsiteChannel, alert: Alert) -> None:
     """Create, approve and deliver one alert through the real dispatcher until it is final."""
     await store.create_alert(alert, ACTOR, ORIGIN)
-    outbox = OutboxChannel("website", settings.path(settings.storage.outbox_dir), channel.renderer)
+    outbox = OutboxChannel(settings.path(settings.storage.outbox_dir), channel.renderer)
     sinks = ChannelSet(live={"website": channel}, exercise={"website": outbox}, notices=[])
 
     async def final() -> bool:

@@ -10,12 +10,13 @@ import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, cast
 
 import aiohttp
 from aiohttp import web
 
 from broadcaster import instance
+from broadcaster.channel import RunsAs
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.lifecycle import Lifecycle
 from broadcaster.metrics import Metrics
@@ -33,7 +34,7 @@ from broadcaster.web.subscription import Subscriptions
 from broadcaster.web.subscription_pages import Pages
 from channels import build_channels
 from channels.email.mailer import Mailer, make_mailer
-from channels.line import LineChannel
+from channels.line.channel import LineChannel
 from feeds.jma.ingest import JmaIngest
 from feeds.jma.poller import JmaPoller
 
@@ -112,7 +113,9 @@ async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -
     console_app.setup(app, settings, store, dispatcher, renderer, channels)
     core = app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, time.time())
     live_line = channels.live.get("line")
-    core.line = live_line if isinstance(live_line, LineChannel) else None
+    # the registry's "line" channel that runs for real is LineChannel, whose reply() answers the webhook
+    real = live_line is not None and live_line.runs_as == RunsAs.REAL
+    core.line = cast(LineChannel, live_line) if real else None
     secret = os.environ.get("LINE_CHANNEL_SECRET", "")
     if secret:
         reply = core.line.reply if core.line else no_reply

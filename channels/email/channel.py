@@ -1,10 +1,10 @@
 """Safety mail (安全安心メール): one message per subscriber, over a small pool of SMTP connections.
 
-``render`` builds the MIME body once per alert and language (UTF-8 text plus an HTML alternative,
-base64, with From and Subject) and carries it in the Message as the attachment ``email.eml``. Per
-recipient, ``send`` only puts that recipient's header lines in front of those bytes: To, Message-ID,
-Date, and the RFC 8058 pair ``List-Unsubscribe`` (https, and mailto when configured) with
-``List-Unsubscribe-Post``, both carrying a signed unsubscribe token.
+``render`` (channels/email/render.py) builds the MIME body once per alert and language (UTF-8 text
+plus an HTML alternative, base64, with From and Subject) and carries it in the Message as the
+attachment ``email.eml``. Per recipient, ``send`` only puts that recipient's header lines in front
+of those bytes: To, Message-ID, Date, and the RFC 8058 pair ``List-Unsubscribe`` (https, and mailto
+when configured) with ``List-Unsubscribe-Post``, both carrying a signed unsubscribe token.
 
 The Message-ID is derived from the alert and the subscriber, so a message sent again after a crash
 has the Message-ID of the first one and mail clients can drop the duplicate.
@@ -29,26 +29,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import re
 import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, parseaddr
 from typing import TYPE_CHECKING
 
 import aiosmtplib
 
+from broadcaster.channel import RunsAs
 from broadcaster.errors import ConfigError, DeliveryError, PartialDelivery, PermanentError, TransientError
-from broadcaster.models import Alert, Message, Mode, Recipient, Recipients
-from broadcaster.rendering import EXERCISE_PREFIX, Limits, Renderer
+from broadcaster.models import Alert, Message, Recipient, Recipients
+from broadcaster.rendering import Renderer
 from broadcaster.settings import Email, Settings
 from broadcaster.tokens import SECRET_ENV, Signer
 from channels.email.pool import Pool, SmtpFactory
+from channels.email.render import BODY, NAME, EmailRenderer, mime_body
 from channels.email.smtp_errors import delivery_error, describe_error, is_permanent
 
 if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
@@ -57,14 +56,11 @@ if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
 log = logging.getLogger("broadcaster.channels.email")
 
 USERNAME_ENV, PASSWORD_ENV = "SMTP_USERNAME", "SMTP_PASSWORD"
-BODY = "email.eml"  # the Message attachment holding the pre-rendered MIME body
 UNSUBSCRIBE = "unsubscribe"  # token purpose, shared with the unsubscribe pages
 IDLE_CHECK_S = 5.0  # a connection idle longer than this is checked with NOOP before reuse
 RECONNECTS = 1  # reconnections a worker makes in one send() after its connection broke
-LIMITS = Limits(subject=120)  # longer subjects are cut on phones and in list views
 # what this channel puts on an SMTP line and in To: a dot-atom local part and a host name, ASCII only
 ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
-LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 MSGID_UNSAFE = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
 
 RefusalHook = Callable[[list[int]], Awaitable[object]]  # subscriber ids whose address was refused
@@ -85,26 +81,6 @@ def smtp_factory(conf: Email, *, tls_context: ssl.SSLContext | None = None, vali
         )
 
     return make
-
-
-def mime_body(message: Message, sender: str) -> bytes:
-    """From, Subject and the MIME parts: the bytes every recipient of ``message`` shares."""
-    subject = message.subject
-    if message.mode == Mode.EXERCISE and not subject.startswith(EXERCISE_PREFIX):
-        subject = EXERCISE_PREFIX + subject  # rendering adds it; an exercise must never look live
-    mime = EmailMessage(policy=SMTP_POLICY)
-    mime["From"] = sender
-    mime["Subject"] = subject
-    # base64 keeps UTF-8 Japanese intact through relays without 8BITMIME
-    mime.set_content(message.text, charset="utf-8", cte="base64")
-    if message.html:
-        mime.add_alternative(message.html, subtype="html", charset="utf-8", cte="base64")
-        for part in mime.iter_parts():
-            del part["MIME-Version"]  # add_alternative leaves one on the part; it belongs on the message only
-    body = mime.as_bytes()  # CRLF line endings: the SMTP policy
-    if not body.endswith(b"\r\n"):
-        body += b"\r\n"
-    return LEADING_DOT.sub(b"..", body)  # dot-stuffed for DATA, once
 
 
 class _Batch:
@@ -134,8 +110,8 @@ class _Batch:
 class EmailChannel:
     """The safety-mail channel: aiosmtplib, a pool of connections, one message per subscriber."""
 
-    name: str = "email"
-    limits: Limits = LIMITS
+    name: str = NAME
+    runs_as = RunsAs.REAL
 
     def __init__(
         self,
@@ -149,7 +125,7 @@ class EmailChannel:
         idle_check: float = IDLE_CHECK_S,
     ) -> None:
         conf = settings.email
-        self.renderer = renderer
+        self.renderer = EmailRenderer(settings, renderer)
         self.sender = conf.sender
         self.envelope_sender = parseaddr(conf.sender)[1]
         domain = self.envelope_sender.rpartition("@")[2]
@@ -172,8 +148,7 @@ class EmailChannel:
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The rendered alert, with the MIME body every recipient shares as the attachment ``email.eml``."""
-        message = self.renderer.render(self.name, alert, lang, self.limits)
-        return dataclasses.replace(message, attachments=((BODY, mime_body(message, self.sender)),))
+        return self.renderer.render(alert, lang)
 
     def _body(self, message: Message) -> bytes:
         body = next((data for name, data in message.attachments if name == BODY), None)

@@ -1,11 +1,10 @@
 """Community FM: a spoken announcement per alert, as a WAV and its script in the station's drop folder.
 
-``render`` makes the speech script from templates/fm (chime cue, 「こちらは、小山市です。」, the
-announcement, 「繰り返します。」, the announcement again) with numbers, dates and times in spoken form.
-``send`` synthesises it in a worker thread (broadcaster/speech.py: chime + Open JTalk, or espeak-ng for
-other languages) and writes ``<alert_id>.txt`` and then ``<alert_id>.wav`` into ``[fm] drop_dir``, each
-through a hidden temporary file and an atomic rename, so the station's watcher only ever sees a
-complete pair once the .wav appears.
+``render`` makes the speech script (channels/fm/render.py: templates/fm, numbers, dates and times in
+spoken form). ``send`` synthesises it in a worker thread (channels/fm/speech.py: chime + Open JTalk,
+or espeak-ng for other languages) and writes ``<alert_id>.txt`` and then ``<alert_id>.wav`` into
+``[fm] drop_dir``, each through broadcaster/files.write_atomic, so the station's watcher only ever
+sees a complete pair once the .wav appears.
 
 Idempotent per alert: the file names depend only on the alert id, and a resend whose script is
 already there beside its WAV (a retry, or a restart after a send that was not recorded) writes
@@ -18,26 +17,25 @@ transient (a full disk or an unmounted share may come back).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from broadcaster.channel import RunsAs
 from broadcaster.errors import PermanentError, TransientError
 from broadcaster.files import write_atomic
 from broadcaster.models import Alert, Message, Recipients
-from broadcaster.rendering import Limits, Renderer
+from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
+from channels.fm.render import NAME, FmRenderer
 from channels.fm.speech import EngineMissing, Speaker, SpeechError, speaker_from_settings
-from channels.fm.spoken import spoken_form
 
 if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
     from broadcaster.channel import ChannelContext
 
 log = logging.getLogger("broadcaster.channels.fm")
 
-LIMITS = Limits(speech=4000)  # read twice at about 8 characters a second: a long announcement already
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # alert ids become file names in the drop folder
 
 
@@ -49,20 +47,17 @@ def drop_paths(drop_dir: Path, alert_id: str) -> tuple[Path, Path]:
 class FmChannel:
     """Writes each alert's announcement to the station's drop folder."""
 
-    name: str = "fm"
-    limits: Limits = LIMITS
+    name: str = NAME
+    runs_as = RunsAs.REAL
 
     def __init__(self, settings: Settings, renderer: Renderer, speaker: Speaker) -> None:
-        self.renderer = renderer
+        self.renderer = FmRenderer(renderer)
         self.speaker = speaker
         self.drop_dir = settings.path(settings.fm.drop_dir)
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The speech script (Message.speech); Japanese numbers, dates and times in spoken form."""
-        message = self.renderer.render(self.name, alert, lang, self.limits)
-        if lang.split("-")[0] != "ja":
-            return message
-        return dataclasses.replace(message, speech=spoken_form(message.speech))
+        return self.renderer.render(alert, lang)
 
     async def send(self, message: Message, to: Recipients) -> None:
         """Synthesise the script off the event loop and drop ``<alert_id>.txt`` then ``<alert_id>.wav``."""

@@ -1,8 +1,7 @@
 """LINE: multicast to subscribers (≤ 500 user ids a call), or broadcast to every friend.
 
-Rendering decides everything about what goes out: ``render`` puts the LINE message objects and the
-delivery mode (multicast or broadcast) into the Message as the attachment ``line.json``, so ``send``
-only does I/O and the outbox records exactly what LINE would have received.
+Rendering is channels/line/render.py's (no SDK there): the LINE message objects and the delivery
+mode travel in the Message as the attachment ``line.json``, so ``send`` only does I/O.
 
 Delivery is at least once, made idempotent with ``X-Line-Retry-Key``:
 
@@ -47,10 +46,12 @@ from linebot.v3.messaging import (  # type: ignore[import-untyped]
 )
 from linebot.v3.messaging import Message as SdkMessage
 
+from broadcaster.channel import RunsAs
 from broadcaster.errors import DeliveryError, PartialDelivery, PermanentError, TransientError
 from broadcaster.models import BROADCAST_KEY, Alert, AlertId, Message, Mode, Recipient, Recipients
-from broadcaster.rendering import EXERCISE_PREFIX, Limits, Renderer, fit
+from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
+from channels.line.render import MAX_MESSAGES, NAME, PAYLOAD, LineJson, LineRenderer, decode_payload
 
 if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
     from broadcaster.channel import ChannelContext
@@ -58,74 +59,13 @@ if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
 log = logging.getLogger("broadcaster.channels.line")
 
 TOKEN_ENV = "LINE_CHANNEL_ACCESS_TOKEN"
-PAYLOAD = "line.json"  # the Message attachment holding the LINE messages and the delivery mode
 MAX_RECIPIENTS = 500  # user ids per multicast call
-MAX_MESSAGES = 5  # message objects per call
-ALT_TEXT_LIMIT = 400
-FLEX_BODY_LIMIT = 2000  # keeps a bubble far below LINE's Flex size limit
 RATE_LIMIT_RETRY_S = 1.0  # LINE sends no Retry-After; its limits are per second
 QUOTA_MESSAGE = "monthly limit"  # in the body of the 429 that means the month's messages are used up
-EXERCISE_COLOUR = "#595959"
 USER_ID = re.compile(r"U[0-9a-f]{32}")
 USER_IDS = re.compile(r"(?:U[0-9a-f]{32},)*")  # comma-terminated ids, checked in one call
 HASH_PIECE = 2000  # bytes hashed per call, below hashlib's GIL-release threshold
 RETRY_KEYS = uuid.UUID("4f2b9696-bc14-4eac-b69a-43e5333697ac")  # uuid5 namespace; never change it
-BUTTON_LABELS = {"ja": "詳しく見る", "en": "Details"}
-LineJson = dict[str, Any]
-
-
-def utf16_units(text: str) -> int:
-    """Length as LINE counts it: UTF-16 code units (an emoji or a rare kanji counts 2)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-LIMITS = Limits(text=5000, measure=utf16_units)
-
-
-# -- pure builders ---------------------------------------------------------------
-
-
-def text_message(text: str) -> LineJson:
-    """A LINE text message."""
-    return {"type": "text", "text": text}
-
-
-def readable_on(colour: str) -> str:
-    """Black or white, whichever reads better on ``colour`` (#rrggbb)."""
-    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#ffffff"
-
-
-def flex_message(
-    *, title: str, body: str, instruction: str, label: str, colour: str, url: str, button: str
-) -> LineJson:
-    """A Flex bubble: coloured header with ``label``, the title, body and instruction, and a link button."""
-    title = title or label
-    link = {"type": "button", "style": "link", "action": {"type": "uri", "label": button, "uri": url}}
-    texts: list[LineJson] = [{"type": "text", "text": title, "weight": "bold", "size": "lg", "wrap": True}]
-    if body:
-        texts.append({"type": "text", "text": fit(body, FLEX_BODY_LIMIT, utf16_units), "size": "sm", "wrap": True})
-    if instruction:
-        texts.append({"type": "text", "text": f"▶ {instruction}", "size": "sm", "weight": "bold", "wrap": True})
-    return {
-        "type": "flex",
-        "altText": fit(title, ALT_TEXT_LIMIT, utf16_units),
-        "contents": {
-            "type": "bubble",
-            "header": {
-                "type": "box",
-                "layout": "vertical",
-                "backgroundColor": colour,
-                "contents": [{"type": "text", "text": label, "color": readable_on(colour), "weight": "bold"}],
-            },
-            "body": {"type": "box", "layout": "vertical", "spacing": "md", "contents": texts},
-            "footer": {
-                "type": "box",
-                "layout": "vertical",
-                "contents": [link],
-            },
-        },
-    }
 
 
 def retry_key(alert_id: AlertId, keys: Sequence[str]) -> str:
@@ -145,20 +85,6 @@ def retry_key(alert_id: AlertId, keys: Sequence[str]) -> str:
 def broadcast_key(alert_id: AlertId) -> str:
     """The X-Line-Retry-Key of an alert's one broadcast."""
     return str(uuid.uuid5(RETRY_KEYS, f"broadcast\n{alert_id}"))
-
-
-def encode_payload(broadcast: bool, messages: Sequence[LineJson]) -> bytes:
-    """The ``line.json`` attachment."""
-    return json.dumps({"broadcast": broadcast, "messages": list(messages)}, ensure_ascii=False).encode()
-
-
-def decode_payload(message: Message) -> tuple[bool, list[LineJson]]:
-    """(broadcast?, LINE messages) of a rendered Message; a plain text message when it has no payload."""
-    for name, data in message.attachments:
-        if name == PAYLOAD:
-            payload = json.loads(data)
-            return bool(payload["broadcast"]), list(payload["messages"])
-    return False, [text_message(message.text)]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -203,13 +129,12 @@ class _ApiClient(AsyncApiClient):  # type: ignore[misc]
 class LineChannel:
     """The LINE official account, through line-bot-sdk v3's async client."""
 
-    name: str = "line"
-    limits: Limits = LIMITS
+    name: str = NAME
+    runs_as = RunsAs.REAL
 
     def __init__(self, token: str, settings: Settings, renderer: Renderer, *, flex: bool = True) -> None:
         self.settings = settings
-        self.renderer = renderer
-        self.flex = flex
+        self.renderer = LineRenderer(settings, renderer, flex=flex)
         self.quota_exhausted = False  # the last send was refused for the monthly quota
         self.quota_refusals = 0  # sends refused for the quota since start
         self._token = token
@@ -222,42 +147,9 @@ class LineChannel:
         self._broadcast_sent: set[AlertId] = set()
         self._broadcasting: dict[AlertId, asyncio.Task[None]] = {}
 
-    # -- rendering ----------------------------------------------------------------
-
-    def broadcasts(self, alert: Alert) -> bool:
-        """True when ``alert`` goes to every friend rather than to its subscribers (never an exercise)."""
-        return alert.mode == Mode.LIVE and alert.category in self.settings.line.broadcast_categories
-
     def render(self, alert: Alert, lang: str) -> Message:
-        """The text rendering, plus the LINE messages to send in the ``line.json`` attachment."""
-        message = self.renderer.render(self.name, alert, lang, self.limits)
-        broadcast = self.broadcasts(alert)
-        # a broadcast reaches everyone at once, so it carries every language the alert has
-        langs = alert.languages[:MAX_MESSAGES] if broadcast else (message.lang,)
-        messages = [self._line_message(alert, lg, message.text if lg == message.lang else None) for lg in langs]
-        return dataclasses.replace(message, attachments=((PAYLOAD, encode_payload(broadcast, messages)),))
-
-    def _line_message(self, alert: Alert, lang: str, text: str | None) -> LineJson:
-        if not self.flex:
-            return text_message(text if text is not None else self.renderer.render(self.name, alert, lang, LIMITS).text)
-        ctx = self.renderer.context(alert, lang)
-        words = ctx["text"]
-        title = str(ctx["m"].correction_tag(alert, lang)) + words.title
-        label = str(ctx["category_name"])
-        if alert.level >= 3:
-            label += " ／ " + (str(ctx["level_name"]) if lang == "ja" else f"Level {alert.level}")
-        colour = self.settings.levels[alert.level - 1].colour
-        if alert.mode == Mode.EXERCISE:
-            title, label, colour = EXERCISE_PREFIX + title, EXERCISE_PREFIX + label, EXERCISE_COLOUR
-        return flex_message(
-            title=title,
-            body=words.body,
-            instruction=words.instruction,
-            label=label,
-            colour=colour,
-            url=str(ctx["url"]),
-            button=BUTTON_LABELS.get(lang, BUTTON_LABELS["en"]),
-        )
+        """The LINE messages to send, in the ``line.json`` attachment (see render.py)."""
+        return self.renderer.render(alert, lang)
 
     # -- sending --------------------------------------------------------------------
 

@@ -1,10 +1,7 @@
 """SNS: each alert as a thread on X, and on Mastodon and Bluesky where configured.
 
-Rendering is pure: the template's text (title, body, instruction, link) is split per target into a
-reply thread that fits the target's own count (X's weighted length, Mastodon's and Bluesky's
-graphemes). Splits fall at sentence ends (。！？) or line ends, else at a space or 、, and only as a last
-resort inside a run of text. The first post carries the link to the alert's page and the hashtags; a
-thread of several posts is numbered "(1/3)". The threads travel in the Message as ``sns.json``.
+Rendering is channels/sns/render.py's (no SDK there): the template's text split per target into a
+reply thread that fits the target's own count, travelling in the Message as ``sns.json``.
 
 Idempotency per (alert, target) survives crashes and retries: after each post its id is added to
 ``feed_set("sns-posted", "<alert>:<target>", [ids])`` (under ``asyncio.shield``, so a timeout cannot
@@ -26,142 +23,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import functools
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from broadcaster.clock import jst
+from broadcaster.channel import RunsAs
 from broadcaster.errors import DeliveryError, MissingCredentials, PermanentError, TransientError
 from broadcaster.models import Alert, AlertId, Message, Recipients
-from broadcaster.rendering import Limits, Renderer, fit
+from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
-from channels.sns.target import PostRef, Target, weighted_length
+from channels.sns.render import NAME, Payload, SnsRenderer
+from channels.sns.target import PostRef, Target
 
 if TYPE_CHECKING:
     from broadcaster.channel import ChannelContext
 
 log = logging.getLogger("broadcaster.channels.sns")
 
-PAYLOAD = "sns.json"
 POSTED, FAILED, QUOTA = "sns-posted", "sns-failed", "sns-quota"
-MAX_PARTS = 4  # longer texts are cut: the first post links to the full alert
-COUNTER = " ({}/{}{})"  # part, parts, and the issue time: X refuses a reply identical to an earlier post
 DAY = 86_400.0
 REQUEST_TIMEOUT = 10.0  # per call; the dispatcher's channel timeout bounds the whole thread
 KEYS = uuid.UUID("0b7d54a1-3c4e-4f0e-9a52-6d1f1c2b8e37")  # uuid5 namespace of idempotency keys; never change it
-SENTENCE = re.compile(r"(?<=[。！？\n])|(?<=[.!?] )")
-SOFT_BREAK = re.compile(r"[ 、，,　]")
-
-
-# -- pure parts ---------------------------------------------------------------------
-
-
-def is_priority(alert: Alert) -> bool:
-    """True for alerts the X reserve is kept for: level ≥ 4, and earthquakes."""
-    kind = alert.kind.lower()
-    return alert.level >= 4 or "quake" in kind
 
 
 def idempotency_key(alert_id: AlertId, target: str, part: int) -> str:
     """The key of one post: the same (alert, target, part) always gives the same key."""
     return str(uuid.uuid5(KEYS, f"{alert_id}\n{target}\n{part}"))
-
-
-def _cut(unit: str, fits: Callable[[str], bool]) -> tuple[str, str]:
-    """The longest head of ``unit`` that fits, ending at a space or 、 when one is near; and the rest."""
-    lo, hi = 1, len(unit)  # at least one character, so splitting always moves on
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if fits(unit[:mid]):
-            lo = mid
-        else:
-            hi = mid - 1
-    breaks = [m.end() for m in SOFT_BREAK.finditer(unit, 0, lo + 1) if m.end() <= lo]
-    if breaks and breaks[-1] > lo // 2:
-        lo = breaks[-1]
-    return unit[:lo].rstrip(), unit[lo:].lstrip()
-
-
-def split_thread(
-    body: str, tail: str, limit: int, measure: Callable[[str], int], max_parts: int = MAX_PARTS, tag: str = ""
-) -> list[str]:
-    """``body`` as posts of at most ``limit`` by ``measure``, ``tail`` (link, hashtags) ending the first.
-
-    ``tag`` (the issue time) goes in every part's counter: two alerts with the same body, e.g. an
-    update that repeats it, would otherwise make replies X refuses as duplicates.
-    """
-    tag = f" {tag}" if tag else ""
-    body = body.strip()
-
-    def compose(index: int, text: str, counter: str) -> str:
-        head = "\n".join(p for p in (text.rstrip(), tail) if p) if index == 0 else text.rstrip()
-        return head + counter
-
-    single = compose(0, body, "")
-    if measure(single) <= limit:
-        return [single]
-    room = COUNTER.format(max_parts, max_parts, tag)  # as wide as the real counter: max_parts < 10
-
-    def fits(index: int, text: str) -> bool:
-        return measure(compose(index, text, room)) <= limit
-
-    units: list[str] = []
-    for piece in SENTENCE.split(body):
-        if units and not piece.strip():
-            units[-1] += piece  # a line break stays with the sentence it ends
-        elif piece:
-            units.append(piece)
-    parts: list[str] = []
-    current = ""
-    while units:
-        unit = units.pop(0)
-        if fits(len(parts), current + unit):
-            current += unit
-        elif current.strip():
-            parts.append(current.strip())
-            current = ""
-            units.insert(0, unit.lstrip())
-        else:
-            head, rest = _cut(unit, functools.partial(fits, len(parts)))
-            parts.append(head)
-            if rest:
-                units.insert(0, rest)
-    if current.strip():
-        parts.append(current.strip())
-    if len(parts) > max_parts:
-        last = max_parts - 1
-        rest = "\n".join(parts[last:])
-        parts = [*parts[:last], fit(rest, limit, lambda s: measure(compose(last, s, room)))]
-    n = len(parts)
-    return [compose(i, p, COUNTER.format(i + 1, n, tag) if n > 1 else "") for i, p in enumerate(parts)]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Payload:
-    """What ``render`` decided: whether the alert may use the X reserve, and each target's thread."""
-
-    priority: bool
-    threads: dict[str, list[str]]
-
-    def encode(self) -> bytes:
-        """The ``sns.json`` attachment."""
-        return json.dumps({"priority": self.priority, "threads": self.threads}, ensure_ascii=False).encode()
-
-    @classmethod
-    def decode(cls, message: Message) -> Payload | None:
-        """The payload of a rendered Message, or None."""
-        for name, data in message.attachments:
-            if name == PAYLOAD:
-                raw = json.loads(data)
-                return cls(bool(raw["priority"]), {k: list(v) for k, v in raw["threads"].items()})
-        return None
 
 
 # -- the X quota --------------------------------------------------------------------
@@ -203,8 +94,8 @@ class Quota:
 class SnsChannel:
     """Posts each alert as a thread to every configured SNS target that has credentials."""
 
-    name: str = "sns"
-    limits: Limits = Limits(measure=weighted_length)  # threads are fitted per target by split_thread
+    name: str = NAME
+    runs_as = RunsAs.REAL
 
     def __init__(
         self,
@@ -216,22 +107,14 @@ class SnsChannel:
     ) -> None:
         self.targets = list(targets)
         self.settings = settings
-        self.renderer = renderer
+        self.renderer = SnsRenderer(settings, renderer, [t.name for t in self.targets])
         self.store = store
         self.quota = Quota(store, settings.sns.daily_quota, settings.sns.reserve, clock)
         self._quota_lock = asyncio.Lock()  # check-then-spend for X must not interleave
 
     def render(self, alert: Alert, lang: str) -> Message:
-        """The template's text, and each target's thread in the ``sns.json`` attachment."""
-        message = self.renderer.render(self.name, alert, lang, self.limits)
-        url = str(self.renderer.context(alert, lang)["url"])
-        lines = message.text.split("\n")
-        body = "\n".join(line for line in lines if line.strip() != url)  # the link goes in the first post's tail
-        tail = " ".join(p for p in (url, *self.settings.sns.hashtags) if p)
-        issued = jst(alert.created_at).strftime("%-d日%H:%M:%S発表")
-        threads = {t.name: split_thread(body, tail, t.limit, t.measure, tag=issued) for t in self.targets}
-        payload = Payload(is_priority(alert), threads)
-        return dataclasses.replace(message, attachments=((PAYLOAD, payload.encode()),))
+        """The template's text, and each target's thread in the ``sns.json`` attachment (see render.py)."""
+        return self.renderer.render(alert, lang)
 
     async def send(self, message: Message, to: Recipients) -> None:
         """Post the alert's thread to each target not yet done; raises DeliveryError (see the module doc)."""

@@ -20,14 +20,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from broadcaster.channel import RunsAs
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.files import write_atomic
 from broadcaster.models import Alert, Message, Recipients
 from broadcaster.on_air import load_snapshot
-from broadcaster.rendering import NO_LIMITS, Limits, Renderer
+from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
 from channels.website.pages import render_site
+from channels.website.render import NAME, WebsiteRenderer
 
 if TYPE_CHECKING:  # channels/__init__.py imports the channel modules for its registry
     from broadcaster.channel import ChannelContext
@@ -39,8 +41,8 @@ LINKING = ("index.html", "alerts/history/index.html", "alerts.atom", "alerts.jso
 class WebsiteChannel:
     """Publishes alerts on the city website; send() refreshes the static export when there is one."""
 
-    name: str = "website"
-    limits: Limits = NO_LIMITS
+    name: str = NAME
+    runs_as = RunsAs.REAL
 
     def __init__(
         self,
@@ -51,7 +53,8 @@ class WebsiteChannel:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.renderer = renderer
+        self.renderer = WebsiteRenderer(renderer)
+        self._templates = renderer  # the pages' and feeds' renderer, for the export
         self.store = store
         self.export_dir = export_dir
         self.clock = clock
@@ -60,7 +63,7 @@ class WebsiteChannel:
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The alert as the website shows it (Message.html is its <article>)."""
-        return self.renderer.render(self.name, alert, lang, self.limits)
+        return self.renderer.render(alert, lang)
 
     async def send(self, message: Message, to: Recipients) -> None:
         """Publish: the pages read the store; write the static export when one is configured."""
@@ -75,7 +78,7 @@ class WebsiteChannel:
             snapshot = await load_snapshot(self.store, self.settings, self.clock(), sending=alert)
             if len(self._rendered) > CACHE_LIMIT:
                 self._rendered.clear()
-            pages = render_site(snapshot, self.settings, self.renderer, self._rendered)
+            pages = render_site(snapshot, self.settings, self._templates, self._rendered)
             try:
                 await asyncio.to_thread(write_export, self.export_dir, pages)
             except OSError as exc:

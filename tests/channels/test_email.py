@@ -38,7 +38,8 @@ from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.tokens import Signer
-from channels.email.channel import BODY, EmailChannel, create, smtp_factory
+from channels.email.channel import EmailChannel, create, smtp_factory
+from channels.email.render import BODY
 from tests.processes import free_port
 from tests.smtp_server import PASSWORD, USER, Relay
 from tests.test_store import ACTOR, ORIGIN, delivery_rows, email_subscriber

@@ -24,16 +24,13 @@ from broadcaster.pacing import RetryPolicy
 from broadcaster.rendering import ELLIPSIS, EXERCISE_PREFIX, Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
-from channels.line import (
+from channels.line.channel import RETRY_KEYS, LineChannel, create, retry_key
+from channels.line.render import (
     ALT_TEXT_LIMIT,
     EXERCISE_COLOUR,
-    RETRY_KEYS,
-    LineChannel,
-    create,
     decode_payload,
     flex_message,
     readable_on,
-    retry_key,
     text_message,
     utf16_units,
 )

@@ -19,18 +19,9 @@ from broadcaster.models import Alert, Message, Mode, MsgType, Recipient
 from broadcaster.rendering import ELLIPSIS, EXERCISE_PREFIX, Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
-from channels.sns.channel import (
-    FAILED,
-    MAX_PARTS,
-    POSTED,
-    Payload,
-    SnsChannel,
-    create,
-    idempotency_key,
-    is_priority,
-    split_thread,
-)
+from channels.sns.channel import FAILED, POSTED, SnsChannel, create, idempotency_key
 from channels.sns.mastodon import MastodonTarget, mastodon_length
+from channels.sns.render import MAX_PARTS, Payload, is_priority, split_thread
 from channels.sns.target import graphemes, weighted_length
 from tests.fakes import bluesky as fake_bluesky
 from tests.fakes import mastodon as fake_mastodon
@@ -89,7 +80,7 @@ async def fakes(settings: Settings, store: SQLiteStore) -> AsyncIterator[Fakes]:
             env = {"MASTODON_ACCESS_TOKEN": fake_mastodon.TOKEN, **env} if environ is None else env
             channel = create(ChannelContext("sns", s, Renderer(s), env, store))
             if clock is not None:
-                channel = SnsChannel(channel.targets, s, channel.renderer, store, clock=clock)
+                channel = SnsChannel(channel.targets, s, Renderer(s), store, clock=clock)
             made.append(channel)
             return channel
 

@@ -244,9 +244,8 @@ async def test_add_then_del_on_cancel_through_the_dispatcher(
     site: SiteFactory, store: SQLiteStore, station: Station
 ) -> None:
     settings = ticker_settings(site, port=station.port)
-    renderer = Renderer(settings)
     channel = make_channel(settings, store)
-    outbox = OutboxChannel("ticker", settings.path(settings.storage.outbox_dir), renderer)
+    outbox = OutboxChannel(settings.path(settings.storage.outbox_dir), channel.renderer)
     sinks = ChannelSet(live={"ticker": channel}, exercise={"ticker": outbox}, notices=[])
     first = ticker_alert("A1")
     update = dataclasses.replace(

@@ -300,7 +300,8 @@ def test_every_phrase_is_a_valid_draft_with_the_default_config(console_settings:
         draft = compose_pages.draft_from_form(fields, settings, Mode.EXERCISE)
         alert = drafts.build(settings, draft, "sato", Source.STAFF)
         assert alert.translations["en"].title and "【" in alert.title + alert.body
-        assert [w for w in lint.check(settings, alert) if w.code == "placeholder"]  # the officer must fill them in
+        found = lint.check(settings, alert, {})  # no renderers: lengths are not what this is about
+        assert [w for w in found if w.code == "placeholder"]  # the officer must fill them in
 
 
 async def test_a_correction_keeps_the_originals_reach(console_site: ConsoleSite) -> None:

@@ -21,13 +21,13 @@ from typing import Any
 from aiohttp import web
 
 from broadcaster import clock, tokens
+from broadcaster.channel import RunsAs
 from broadcaster.errors import InputError
 from broadcaster.models import AuditEntry, Role, User
 from broadcaster.web import line_webhook
 from broadcaster.web.console.web import HEADERS, Who, client, console, jst, need, page, see_other, who, words
-from channels import line
 from channels.email import channel as email
-from channels.outbox import OutboxChannel
+from channels.line import channel as line
 from channels.sns import bluesky, mastodon, x
 
 USERS = "/console/admin/users"
@@ -198,7 +198,7 @@ async def config(request: web.Request) -> web.Response:
     sections = [(name, list(flatten("", value))) for name, value in state.settings.model_dump(mode="json").items()]
     secrets = [(name, bool(os.environ.get(name))) for name in SECRET_ENV]
     channels = [
-        (name, type(sink).__name__, isinstance(sink, OutboxChannel), type(state.channels.exercise[name]).__name__)
+        (name, type(sink).__name__, sink.runs_as == RunsAs.OUTBOX, type(state.channels.exercise[name]).__name__)
         for name, sink in state.channels.live.items()
     ]
     notices = state.channels.notices

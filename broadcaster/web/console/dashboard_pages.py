@@ -27,11 +27,11 @@ from typing import Any
 
 from aiohttp import web
 
+from broadcaster.channel import RunsAs
 from broadcaster.clock import jst as in_jst
 from broadcaster.models import Alert, AlertId, AlertState, DeliveryState
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web.console.web import HEADERS, Console, console, jst, lang_of, page, who, words
-from channels.outbox import OutboxChannel
 
 RECENT = 20  # alerts on the dashboard besides those still being delivered
 PAGE_SIZE = 50  # history rows per page
@@ -178,7 +178,7 @@ class ChannelStatus:
     """What a channel runs as, how its sends have gone, and what waits for it."""
 
     name: str
-    runs_as: str  # the class of its live sink
+    runs_as: str  # the class of its live sink, as the page names it
     real: bool  # False: it writes to the outbox
     exercise_real: bool  # False: exercise alerts go to the outbox
     failing: bool
@@ -199,8 +199,8 @@ def _statuses(state: Console, counts: Mapping[tuple[str, str], int]) -> list[Cha
             ChannelStatus(
                 name=name,
                 runs_as=type(live).__name__ if live else "—",
-                real=live is not None and not isinstance(live, OutboxChannel),
-                exercise_real=exercise is not None and not isinstance(exercise, OutboxChannel),
+                real=live is not None and live.runs_as == RunsAs.REAL,
+                exercise_real=exercise is not None and exercise.runs_as == RunsAs.REAL,
                 failing=bool(health and health.failing),
                 last_success=jst(health.last_success) if health else "",
                 last_failure=jst(health.last_failure) if health else "",

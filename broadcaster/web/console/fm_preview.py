@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from broadcaster.channel import Channel, RunsAs
 from broadcaster.web.console import preview
 from broadcaster.web.console.web import HEADERS, console, stored_alert, who, words
-from channels.fm.channel import FmChannel
-from channels.fm.speech import SpeechError
+from channels.fm.speech import Speaker, SpeechError
 
 FM_CACHE_SIZE = 4  # WAVs kept: a minute of 48 kHz speech is about 6 MB
 
@@ -52,6 +52,14 @@ class FmAudio:
 FM_AUDIO = web.AppKey("compose.fm_audio", FmAudio)
 
 
+def _speaker(channel: Channel | None) -> Speaker | None:
+    """The running FM channel's speaker; None when FM writes to the outbox (no engine here) or is off."""
+    if channel is None or channel.runs_as != RunsAs.REAL:
+        return None
+    speaker: Speaker | None = getattr(channel, "speaker", None)  # the FM channel's engine, shared with its sends
+    return speaker
+
+
 async def fm_wav(request: web.Request) -> web.Response:
     """The stored alert read as the FM channel would read it (chime, script twice), as a WAV."""
     state = console(request)
@@ -59,11 +67,11 @@ async def fm_wav(request: web.Request) -> web.Response:
     alert = await stored_alert(request)
     lang = request.query.get("lang", "ja")
     lang = lang if lang in alert.languages else "ja"
-    channel = state.channels.live.get("fm")
+    speaker = _speaker(state.channels.live.get("fm"))
     message = preview.render(state, "fm", alert, lang)
-    if not isinstance(channel, FmChannel) or message is None or not message.speech.strip():
+    if speaker is None or message is None or not message.speech.strip():
         raise web.HTTPServiceUnavailable(text=words(request)["compose_fm_unavailable"], headers=HEADERS)
-    speech, speaker = message.speech, channel.speaker
+    speech = message.speech
     key = (alert.id, lang, hashlib.sha256(speech.encode()).hexdigest())
     try:
         audio = await request.app[FM_AUDIO].get(key, lambda: speaker.wav(speech, lang))

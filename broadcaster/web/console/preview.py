@@ -1,17 +1,14 @@
 """One alert as each of its channels would carry it, side by side, with lint's warnings on top.
 
-Every panel comes from the channel's own pure rendering: the running channel's ``render`` when it
-runs for real, and otherwise (no credentials: the outbox stands in) the channel module's own render
-functions and limits, so the officer sees the thread X would get, the ticker line the station would
-air and the script FM would read, not the outbox's plain copy. Nothing here does I/O beyond reading
-templates. ``_preview.html.j2`` shows a ``Preview``; the FM audio is served by compose_pages
-(``/console/alerts/{id}/fm.wav``) once the alert is stored.
+Every panel comes from the channel's own renderer (``ChannelSet.renderers``): the running channel's
+when it runs for real, and the same renderer the outbox writes with when it does not, so the officer
+sees the thread X would get, the ticker line the station would air and the script FM would read.
+Nothing here does I/O beyond reading templates. ``_preview.html.j2`` shows a ``Preview``; the FM
+audio is served by fm_preview (``/console/alerts/{id}/fm.wav``) once the alert is stored.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -21,14 +18,9 @@ from broadcaster import lint
 from broadcaster.models import Alert, Message
 from broadcaster.settings import Settings
 from broadcaster.web.console.web import Console
-from channels import line, ticker
-from channels.email import channel as email
-from channels.fm import channel as fm
-from channels.fm.spoken import spoken_form
-from channels.outbox import OutboxChannel
-from channels.sns import channel as sns
-from channels.sns.target import PostRef
-from channels.website import channel as website
+from channels.line.render import decode_payload
+from channels.sns.render import Payload
+from channels.sns.target import COUNTING
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,73 +134,10 @@ class Preview:
 # -- the channels' renderings ----------------------------------------------------------
 
 
-class _PreviewTarget:
-    """An SNS target that only measures: SnsChannel.render needs no more to split the thread."""
-
-    counts_quota = False
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.limit, self._measure = lint.SNS_TARGETS[name]
-
-    def measure(self, text: str) -> int:
-        """The service's length."""
-        return self._measure(text)
-
-    async def post(self, text: str, *, root: PostRef | None, parent: PostRef | None, key: str) -> PostRef:
-        """Never called: a preview posts nothing."""
-        raise NotImplementedError("a preview target does not post")
-
-    async def aclose(self) -> None:
-        """Nothing to close."""
-
-
-def _fm(state: Console, alert: Alert, lang: str) -> Message:
-    # as FmChannel.render, which needs a speaker only to send
-    message = state.renderer.render("fm", alert, lang, fm.LIMITS)
-    return message if lang.split("-")[0] != "ja" else dataclasses.replace(message, speech=spoken_form(message.speech))
-
-
-def _sns(state: Console, alert: Alert, lang: str) -> Message:
-    targets = [_PreviewTarget(name) for name in dict.fromkeys(state.settings.sns.targets)]
-    return sns.SnsChannel(targets, state.settings, state.renderer, state.store).render(alert, lang)
-
-
-def _line(state: Console, alert: Alert, lang: str) -> Message:
-    # render is pure: the token is only read when sending, so a render-only channel needs none
-    return line.LineChannel("", state.settings, state.renderer).render(alert, lang)
-
-
-def _email(state: Console, alert: Alert, lang: str) -> Message:
-    return state.renderer.render("email", alert, lang, email.LIMITS)
-
-
-def _ticker(state: Console, alert: Alert, lang: str) -> Message:
-    return ticker.render_ticker(state.renderer, alert, lang, ticker.limits_for(state.settings))
-
-
-def _website(state: Console, alert: Alert, lang: str) -> Message:
-    return website.WebsiteChannel(state.settings, state.renderer, None).render(alert, lang)
-
-
-# the channel modules' renderings, for channels that run as the outbox
-STAND_INS: dict[str, Callable[[Console, Alert, str], Message]] = {
-    "email": _email,
-    "line": _line,
-    "sns": _sns,
-    "website": _website,
-    "ticker": _ticker,
-    "fm": _fm,
-}
-
-
 def render(state: Console, channel: str, alert: Alert, lang: str) -> Message | None:
-    """What ``channel`` would carry: the running channel's own rendering, or its module's (None: unknown)."""
-    running = state.channels.live.get(channel)
-    if running is not None and not isinstance(running, OutboxChannel):
-        return running.render(alert, lang)
-    stand_in = STAND_INS.get(channel)
-    return stand_in(state, alert, lang) if stand_in else None
+    """What ``channel`` would carry, by its own renderer (None: no such channel)."""
+    renderer = state.channels.renderers.get(channel)
+    return renderer.render(alert, lang) if renderer is not None else None
 
 
 # -- panels --------------------------------------------------------------------------
@@ -240,10 +169,10 @@ def _panel(settings: Settings, message: Message, alert: Alert, stored: bool) -> 
     if name == "email":
         return EmailPanel(message.subject, message.text)
     if name == "line":
-        broadcast, messages = line.decode_payload(message)
+        broadcast, messages = decode_payload(message)
         return LinePanel(tuple(_bubble(m) for m in messages), broadcast)
     if name == "sns":
-        payload = sns.Payload.decode(message)
+        payload = Payload.decode(message)
         threads = payload.threads if payload else {"x": [message.text]}
         return SnsPanel(tuple(_thread(target, posts) for target, posts in threads.items()))
     if name == "website":
@@ -256,8 +185,8 @@ def _panel(settings: Settings, message: Message, alert: Alert, stored: bool) -> 
 
 
 def _thread(target: str, posts: list[str]) -> Thread:
-    limit, measure = lint.SNS_TARGETS.get(target, lint.SNS_TARGETS["x"])
-    return Thread(target, tuple(Post(p, measure(p), limit) for p in posts))
+    counting = COUNTING.get(target, COUNTING["x"])
+    return Thread(target, tuple(Post(p, counting.measure(p), counting.limit) for p in posts))
 
 
 def build(console: Console, alert: Alert, lang: str = "ja", *, stored: bool = True) -> Preview:
@@ -268,5 +197,5 @@ def build(console: Console, alert: Alert, lang: str = "ja", *, stored: bool = Tr
         panel = _panel(console.settings, message, alert, stored) if message else None
         if panel is not None:
             panels.append(panel)
-    warnings = lint.check(console.settings, alert, renderer=console.renderer)
+    warnings = lint.check(console.settings, alert, console.channels.renderers)
     return Preview(alert.id, lang, stored, tuple(panels), tuple(warnings))

@@ -1,0 +1,153 @@
+"""LINE rendering, without the SDK: the text, the Flex bubbles and the delivery mode, as plain JSON.
+
+Rendering decides everything about what goes out: the LINE message objects and the delivery mode
+(multicast to subscribers, or broadcast to every friend) travel in the Message as the attachment
+``line.json``, so sending only does I/O and the outbox records exactly what LINE would receive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from broadcaster.channel import Fit
+from broadcaster.models import Alert, Message, Mode
+from broadcaster.rendering import EXERCISE_PREFIX, Limits, Renderer, fit
+from broadcaster.settings import Settings
+
+NAME = "line"
+PAYLOAD = "line.json"  # the Message attachment holding the LINE messages and the delivery mode
+MAX_MESSAGES = 5  # message objects per call
+TEXT_LIMIT = 5000  # UTF-16 units of a text message
+ALT_TEXT_LIMIT = 400
+FLEX_BODY_LIMIT = 2000  # keeps a bubble far below LINE's Flex size limit
+EXERCISE_COLOUR = "#595959"
+BUTTON_LABELS = {"ja": "詳しく見る", "en": "Details"}
+LineJson = dict[str, Any]
+
+
+def utf16_units(text: str) -> int:
+    """Length as LINE counts it: UTF-16 code units (an emoji or a rare kanji counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+LIMITS = Limits(text=TEXT_LIMIT, measure=utf16_units)
+UNCUT = Limits()  # renders every part whole, for measuring
+
+
+def text_message(text: str) -> LineJson:
+    """A LINE text message."""
+    return {"type": "text", "text": text}
+
+
+def readable_on(colour: str) -> str:
+    """Black or white, whichever reads better on ``colour`` (#rrggbb)."""
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#ffffff"
+
+
+def flex_message(
+    *, title: str, body: str, instruction: str, label: str, colour: str, url: str, button: str
+) -> LineJson:
+    """A Flex bubble: coloured header with ``label``, the title, body and instruction, and a link button."""
+    title = title or label
+    link = {"type": "button", "style": "link", "action": {"type": "uri", "label": button, "uri": url}}
+    texts: list[LineJson] = [{"type": "text", "text": title, "weight": "bold", "size": "lg", "wrap": True}]
+    if body:
+        texts.append({"type": "text", "text": fit(body, FLEX_BODY_LIMIT, utf16_units), "size": "sm", "wrap": True})
+    if instruction:
+        texts.append({"type": "text", "text": f"▶ {instruction}", "size": "sm", "weight": "bold", "wrap": True})
+    return {
+        "type": "flex",
+        "altText": fit(title, ALT_TEXT_LIMIT, utf16_units),
+        "contents": {
+            "type": "bubble",
+            "header": {
+                "type": "box",
+                "layout": "vertical",
+                "backgroundColor": colour,
+                "contents": [{"type": "text", "text": label, "color": readable_on(colour), "weight": "bold"}],
+            },
+            "body": {"type": "box", "layout": "vertical", "spacing": "md", "contents": texts},
+            "footer": {
+                "type": "box",
+                "layout": "vertical",
+                "contents": [link],
+            },
+        },
+    }
+
+
+def encode_payload(broadcast: bool, messages: Sequence[LineJson]) -> bytes:
+    """The ``line.json`` attachment."""
+    return json.dumps({"broadcast": broadcast, "messages": list(messages)}, ensure_ascii=False).encode()
+
+
+def decode_payload(message: Message) -> tuple[bool, list[LineJson]]:
+    """(broadcast?, LINE messages) of a rendered Message; a plain text message when it has no payload."""
+    for name, data in message.attachments:
+        if name == PAYLOAD:
+            payload = json.loads(data)
+            return bool(payload["broadcast"]), list(payload["messages"])
+    return False, [text_message(message.text)]
+
+
+class LineRenderer:
+    """The LINE messages of an alert: Flex bubbles (or plain text), multicast or broadcast."""
+
+    name = NAME
+    limits = LIMITS
+    reaches_people = True
+
+    def __init__(self, settings: Settings, renderer: Renderer, *, flex: bool = True) -> None:
+        self.settings = settings
+        self.renderer = renderer
+        self.flex = flex
+
+    def broadcasts(self, alert: Alert) -> bool:
+        """True when ``alert`` goes to every friend rather than to its subscribers (never an exercise)."""
+        return alert.mode == Mode.LIVE and alert.category in self.settings.line.broadcast_categories
+
+    def render(self, alert: Alert, lang: str) -> Message:
+        """The text rendering, plus the LINE messages to send in the ``line.json`` attachment."""
+        message = self.renderer.render(NAME, alert, lang, LIMITS)
+        broadcast = self.broadcasts(alert)
+        # a broadcast reaches everyone at once, so it carries every language the alert has
+        langs = alert.languages[:MAX_MESSAGES] if broadcast else (message.lang,)
+        messages = [self._line_message(alert, lg, message.text if lg == message.lang else None) for lg in langs]
+        return dataclasses.replace(message, attachments=((PAYLOAD, encode_payload(broadcast, messages)),))
+
+    def fits(self, alert: Alert) -> list[Fit]:
+        """The text against LINE's 5,000 UTF-16 units, and a bubble's body against FLEX_BODY_LIMIT."""
+        out = []
+        for lang in alert.languages:
+            text = self.renderer.render(NAME, alert, lang, UNCUT).text
+            out.append(Fit("text", lang, utf16_units(text), TEXT_LIMIT))
+            if self.flex:
+                body = alert.text(lang).body
+                out.append(Fit("bubble", lang, utf16_units(body), FLEX_BODY_LIMIT))
+        return out
+
+    def _line_message(self, alert: Alert, lang: str, text: str | None) -> LineJson:
+        if not self.flex:
+            return text_message(text if text is not None else self.renderer.render(NAME, alert, lang, LIMITS).text)
+        ctx = self.renderer.context(alert, lang)
+        words = ctx["text"]
+        title = str(ctx["m"].correction_tag(alert, lang)) + words.title
+        label = str(ctx["category_name"])
+        if alert.level >= 3:
+            label += " ／ " + (str(ctx["level_name"]) if lang == "ja" else f"Level {alert.level}")
+        colour = self.settings.levels[alert.level - 1].colour
+        if alert.mode == Mode.EXERCISE:
+            title, label, colour = EXERCISE_PREFIX + title, EXERCISE_PREFIX + label, EXERCISE_COLOUR
+        return flex_message(
+            title=title,
+            body=words.body,
+            instruction=words.instruction,
+            label=label,
+            colour=colour,
+            url=str(ctx["url"]),
+            button=BUTTON_LABELS.get(lang, BUTTON_LABELS["en"]),
+        )

@@ -1,0 +1,172 @@
+"""SNS rendering, without the services' SDKs: each target's thread, split as that service counts.
+
+The template's text (title, body, instruction, link) is split per target into a reply thread that fits
+the target's own count (X's weighted length, Mastodon's and Bluesky's graphemes, channels/sns/target.py).
+Splits fall at sentence ends (。！？) or line ends, else at a space or 、, and only as a last resort
+inside a run of text. The first post carries the link to the alert's page and the hashtags; a thread of
+several posts is numbered "(1/3)", with the issue time, since X refuses a reply identical to an earlier
+post. The threads travel in the Message as the attachment ``sns.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+from collections.abc import Callable, Sequence
+
+from broadcaster.channel import Fit
+from broadcaster.clock import jst
+from broadcaster.models import Alert, Message
+from broadcaster.rendering import Limits, Renderer, fit
+from broadcaster.settings import Settings
+from channels.sns.target import COUNTING, weighted_length
+
+NAME = "sns"
+PAYLOAD = "sns.json"
+MAX_PARTS = 4  # longer texts are cut: the first post links to the full alert
+MEASURED_PARTS = 9  # lint splits this far to tell how many posts the whole text needs
+COUNTER = " ({}/{}{})"  # part, parts, and the issue time: X refuses a reply identical to an earlier post
+SENTENCE = re.compile(r"(?<=[。！？\n])|(?<=[.!?] )")
+SOFT_BREAK = re.compile(r"[ 、，,　]")
+LIMITS = Limits(measure=weighted_length)  # the text is not cut: threads are fitted per target by split_thread
+
+
+def is_priority(alert: Alert) -> bool:
+    """True for alerts the X reserve is kept for: level ≥ 4, and earthquakes."""
+    kind = alert.kind.lower()
+    return alert.level >= 4 or "quake" in kind
+
+
+def _cut(unit: str, fits: Callable[[str], bool]) -> tuple[str, str]:
+    """The longest head of ``unit`` that fits, ending at a space or 、 when one is near; and the rest."""
+    lo, hi = 1, len(unit)  # at least one character, so splitting always moves on
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(unit[:mid]):
+            lo = mid
+        else:
+            hi = mid - 1
+    breaks = [m.end() for m in SOFT_BREAK.finditer(unit, 0, lo + 1) if m.end() <= lo]
+    if breaks and breaks[-1] > lo // 2:
+        lo = breaks[-1]
+    return unit[:lo].rstrip(), unit[lo:].lstrip()
+
+
+def split_thread(
+    body: str, tail: str, limit: int, measure: Callable[[str], int], max_parts: int = MAX_PARTS, tag: str = ""
+) -> list[str]:
+    """``body`` as posts of at most ``limit`` by ``measure``, ``tail`` (link, hashtags) ending the first.
+
+    ``tag`` (the issue time) goes in every part's counter: two alerts with the same body, e.g. an
+    update that repeats it, would otherwise make replies X refuses as duplicates.
+    """
+    tag = f" {tag}" if tag else ""
+    body = body.strip()
+
+    def compose(index: int, text: str, counter: str) -> str:
+        head = "\n".join(p for p in (text.rstrip(), tail) if p) if index == 0 else text.rstrip()
+        return head + counter
+
+    single = compose(0, body, "")
+    if measure(single) <= limit:
+        return [single]
+    room = COUNTER.format(max_parts, max_parts, tag)  # as wide as the real counter: max_parts < 10
+
+    def fits(index: int, text: str) -> bool:
+        return measure(compose(index, text, room)) <= limit
+
+    units: list[str] = []
+    for piece in SENTENCE.split(body):
+        if units and not piece.strip():
+            units[-1] += piece  # a line break stays with the sentence it ends
+        elif piece:
+            units.append(piece)
+    parts: list[str] = []
+    current = ""
+    while units:
+        unit = units.pop(0)
+        if fits(len(parts), current + unit):
+            current += unit
+        elif current.strip():
+            parts.append(current.strip())
+            current = ""
+            units.insert(0, unit.lstrip())
+        else:
+            head, rest = _cut(unit, functools.partial(fits, len(parts)))
+            parts.append(head)
+            if rest:
+                units.insert(0, rest)
+    if current.strip():
+        parts.append(current.strip())
+    if len(parts) > max_parts:
+        last = max_parts - 1
+        rest = "\n".join(parts[last:])
+        parts = [*parts[:last], fit(rest, limit, lambda s: measure(compose(last, s, room)))]
+    n = len(parts)
+    return [compose(i, p, COUNTER.format(i + 1, n, tag) if n > 1 else "") for i, p in enumerate(parts)]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Payload:
+    """What ``render`` decided: whether the alert may use the X reserve, and each target's thread."""
+
+    priority: bool
+    threads: dict[str, list[str]]
+
+    def encode(self) -> bytes:
+        """The ``sns.json`` attachment."""
+        return json.dumps({"priority": self.priority, "threads": self.threads}, ensure_ascii=False).encode()
+
+    @classmethod
+    def decode(cls, message: Message) -> Payload | None:
+        """The payload of a rendered Message, or None."""
+        for name, data in message.attachments:
+            if name == PAYLOAD:
+                raw = json.loads(data)
+                return cls(bool(raw["priority"]), {k: list(v) for k, v in raw["threads"].items()})
+        return None
+
+
+class SnsRenderer:
+    """An alert's thread for each target, as the service counts; ``targets`` default to ``[sns] targets``."""
+
+    name = NAME
+    limits = LIMITS
+    reaches_people = False
+
+    def __init__(self, settings: Settings, renderer: Renderer, targets: Sequence[str] | None = None) -> None:
+        self.renderer = renderer
+        self.hashtags = settings.sns.hashtags
+        self.targets = list(dict.fromkeys(settings.sns.targets if targets is None else targets))
+
+    def render(self, alert: Alert, lang: str) -> Message:
+        """The template's text, and each target's thread in the ``sns.json`` attachment."""
+        message, body, tail, tag = self._parts(alert, lang)
+        threads = {
+            name: split_thread(body, tail, COUNTING[name].limit, COUNTING[name].measure, tag=tag)
+            for name in self.targets
+        }
+        payload = Payload(is_priority(alert), threads)
+        return dataclasses.replace(message, attachments=((PAYLOAD, payload.encode()),))
+
+    def fits(self, alert: Alert) -> list[Fit]:
+        """For each target, the posts the whole Japanese text needs against MAX_PARTS."""
+        _, body, tail, tag = self._parts(alert, "ja")
+        out = []
+        for name in self.targets:
+            counting = COUNTING[name]
+            # split without the cap to see how many posts the whole text needs
+            posts = split_thread(body, tail, counting.limit, counting.measure, max_parts=MEASURED_PARTS, tag=tag)
+            out.append(Fit("thread", "ja", len(posts), MAX_PARTS, target=name))
+        return out
+
+    def _parts(self, alert: Alert, lang: str) -> tuple[Message, str, str, str]:
+        """The template's message, the body of the thread, the first post's tail, and the issue tag."""
+        message = self.renderer.render(NAME, alert, lang, LIMITS)
+        url = str(self.renderer.context(alert, lang)["url"])
+        lines = message.text.split("\n")
+        body = "\n".join(line for line in lines if line.strip() != url)  # the link goes in the first post's tail
+        tail = " ".join(p for p in (url, *self.hashtags) if p)
+        return message, body, tail, jst(alert.created_at).strftime("%-d日%H:%M:%S発表")
