@@ -34,7 +34,7 @@ from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web.console.web import CONSOLE
 from broadcaster.web.service import CORE, make_app
-from channels.line.channel import TOKEN_ENV
+from channels.line import TOKEN_ENV
 
 PASSWORD = "bench passphrase for the console"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -35,7 +35,8 @@ from broadcaster.rendering import Renderer
 from broadcaster.settings import ROOT, Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web.service import tune_gc
-from channels.line.channel import TOKEN_ENV, create
+from channels.line import TOKEN_ENV
+from channels.line.channel import create
 
 TOKEN = "bench-line-token"
 LINE_RATE = 200.0  # multicast requests a second, LINE's documented limit

@@ -51,6 +51,7 @@ from broadcaster.errors import DeliveryError, PartialDelivery, PermanentError, T
 from broadcaster.models import BROADCAST_KEY, Alert, AlertId, Message, Mode, Recipient, Recipients
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
+from channels.line import TOKEN_ENV
 from channels.line.render import MAX_MESSAGES, NAME, PAYLOAD, LineJson, LineRenderer, decode_payload
 
 if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
@@ -58,7 +59,6 @@ if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
 
 log = logging.getLogger("broadcaster.channels.line")
 
-TOKEN_ENV = "LINE_CHANNEL_ACCESS_TOKEN"
 MAX_RECIPIENTS = 500  # user ids per multicast call
 RATE_LIMIT_RETRY_S = 1.0  # LINE sends no Retry-After; its limits are per second
 QUOTA_MESSAGE = "monthly limit"  # in the body of the 429 that means the month's messages are used up

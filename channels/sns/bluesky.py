@@ -32,9 +32,9 @@ from atproto_core.exceptions import AtProtocolError  # type: ignore[import-untyp
 
 from broadcaster.errors import DeliveryError, MissingCredentials, PermanentError, TransientError
 from broadcaster.store import Store
-from channels.sns.target import COUNTING, PostRef, graphemes
+from channels.sns.target import COUNTING, CREDENTIALS, PostRef, graphemes
 
-HANDLE_ENV, PASSWORD_ENV = "BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD"
+HANDLE_ENV, PASSWORD_ENV = CREDENTIALS["bluesky"]
 SESSION_FEED, SESSION_KEY = "sns-session", "bluesky"
 LIMIT = COUNTING["bluesky"].limit
 REFUSED = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}  # the session is no good

@@ -16,9 +16,9 @@ from typing import Any
 import aiohttp
 
 from broadcaster.errors import DeliveryError, MissingCredentials, PermanentError, TransientError
-from channels.sns.target import COUNTING, PostRef, mastodon_length
+from channels.sns.target import COUNTING, CREDENTIALS, PostRef, mastodon_length
 
-TOKEN_ENV = "MASTODON_ACCESS_TOKEN"
+(TOKEN_ENV,) = CREDENTIALS["mastodon"]
 LIMIT = COUNTING["mastodon"].limit
 
 

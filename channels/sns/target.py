@@ -1,7 +1,7 @@
 """What an SNS target is: the contract each service's module implements, and how each service counts.
 
-The lengths live here, apart from the services' SDKs, so rendering, lint and the console's preview
-can measure a thread without loading tweepy or atproto.
+The lengths and the credentials' names live here, apart from the services' SDKs, so rendering, lint
+and the console can measure a thread, or say which secrets are set, without loading tweepy or atproto.
 """
 
 from __future__ import annotations
@@ -76,6 +76,13 @@ def graphemes(text: str) -> int:
 def mastodon_length(text: str) -> int:
     """Length as Mastodon counts it: characters, every URL 23."""
     return graphemes(URL.sub("x" * MASTODON_URL_WEIGHT, text))
+
+
+CREDENTIALS = {  # target name -> the environment variables its module reads
+    "x": ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"),  # OAuth 1.0a user context
+    "mastodon": ("MASTODON_ACCESS_TOKEN",),
+    "bluesky": ("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD"),
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,9 @@ from tweepy.asynchronous import AsyncClient  # type: ignore[import-untyped]
 from yarl import URL
 
 from broadcaster.errors import DeliveryError, MissingCredentials, PermanentError, TransientError
-from channels.sns.target import COUNTING, PostRef, weighted_length
+from channels.sns.target import COUNTING, CREDENTIALS, PostRef, weighted_length
 
-ENV = ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
+ENV = CREDENTIALS["x"]
 TWEEPY_BASE = "https://api.twitter.com"  # what tweepy puts before every route
 LIMIT = COUNTING["x"].limit
 DUPLICATE = "duplicate content"

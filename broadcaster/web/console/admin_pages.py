@@ -26,9 +26,9 @@ from broadcaster.errors import InputError
 from broadcaster.models import AuditEntry, Role, User
 from broadcaster.web import line_webhook
 from broadcaster.web.console.web import HEADERS, Who, client, console, jst, need, page, see_other, who, words
+from channels import line
 from channels.email import channel as email
-from channels.line import channel as line
-from channels.sns import bluesky, mastodon, x
+from channels.sns import target as sns_target
 
 USERS = "/console/admin/users"
 AUDIT_PAGE = 100  # lines per page of /console/audit
@@ -44,10 +44,7 @@ SECRET_ENV = (
     email.PASSWORD_ENV,
     line.TOKEN_ENV,
     line_webhook.SECRET_ENV,
-    *x.ENV,
-    mastodon.TOKEN_ENV,
-    bluesky.HANDLE_ENV,
-    bluesky.PASSWORD_ENV,
+    *(name for names in sns_target.CREDENTIALS.values() for name in names),
 )
 
 
