@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from broadcaster.dispatcher import Dispatcher
+from broadcaster.gc_tuning import tune_gc
 from broadcaster.models import Alert, Mode, Source
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
-from broadcaster.web.service import tune_gc
 from channels import build_channels
 from tests.fakes.x import ENVIRON, FakeX, serve
 

@@ -32,11 +32,11 @@ from pathlib import Path
 
 from broadcaster.channel import ChannelContext, ChannelSet
 from broadcaster.dispatcher import Dispatcher
+from broadcaster.gc_tuning import tune_gc
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, Recipient, Source, Subscriber
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
-from broadcaster.web.service import tune_gc
 from channels.email.channel import EmailChannel, create
 from channels.email.render import BODY
 

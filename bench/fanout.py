@@ -23,11 +23,11 @@ from pathlib import Path
 
 from broadcaster.channel import ChannelSet, Fit, RunsAs
 from broadcaster.dispatcher import Dispatcher
+from broadcaster.gc_tuning import tune_gc
 from broadcaster.models import Alert, AlertState, ContactKind, Message, Mode, Recipients, Source, Subscriber
 from broadcaster.rendering import NO_LIMITS, Renderer
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
-from broadcaster.web.service import tune_gc
 
 
 class NullChannel:

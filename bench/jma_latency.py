@@ -53,12 +53,12 @@ from lxml import etree
 
 from broadcaster.channel import ChannelSet, Fit, RunsAs
 from broadcaster.dispatcher import Dispatcher
+from broadcaster.gc_tuning import tune_gc
 from broadcaster.lifecycle import Lifecycle
 from broadcaster.models import Alert, AlertId, AlertState, ChannelName, Message, Recipients
 from broadcaster.rendering import NO_LIMITS, Renderer
 from broadcaster.settings import CHANNEL_NAMES, Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
-from broadcaster.web.service import tune_gc
 from feeds.jma.atom import parse_feed
 from feeds.jma.ingest import Handled, JmaIngest
 from feeds.jma.parse import parse

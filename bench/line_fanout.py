@@ -30,11 +30,11 @@ import aiohttp
 
 from broadcaster.channel import ChannelContext, ChannelSet
 from broadcaster.dispatcher import Dispatcher
+from broadcaster.gc_tuning import tune_gc
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, Source, Subscriber
 from broadcaster.rendering import Renderer
 from broadcaster.settings import ROOT, Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
-from broadcaster.web.service import tune_gc
 from channels.line import TOKEN_ENV
 from channels.line.channel import create
 

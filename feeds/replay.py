@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -213,13 +214,16 @@ def make_sample_app(
     return app
 
 
-async def serve_samples(folder: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve ``folder`` (see make_sample_app) on host:port until cancelled."""
+async def serve_samples(
+    folder: Path, host: str = "127.0.0.1", port: int = 8000, *, sockets: Sequence[socket.socket] = ()
+) -> None:
+    """Serve ``folder`` (see make_sample_app) on host:port, or on ``sockets`` already listening, until cancelled."""
     runner = web.AppRunner(make_sample_app(folder), access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
+        sites: list[web.BaseSite] = [web.SockSite(runner, sock) for sock in sockets]
+        for site in sites or [web.TCPSite(runner, host, port)]:
+            await site.start()
         for address in runner.addresses:
             where = f"[{address[0]}]" if ":" in address[0] else address[0]
             log.info("serving %s as JMA feeds at http://%s:%s/feed.xml", folder, where, address[1])

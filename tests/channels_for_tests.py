@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from broadcaster.channel import RunsAs
 from broadcaster.errors import PartialDelivery
 from broadcaster.models import BROADCAST_KEY, Alert, Message, Recipient, Recipients
 from broadcaster.rendering import NO_LIMITS, Limits
@@ -86,11 +87,20 @@ class FakeChannel:
     """A channel whose send() runs a behaviour; records calls, their outcomes and the concurrency reached."""
 
     limits: Limits = NO_LIMITS
+    runs_as: RunsAs = RunsAs.REAL  # it stands in for the real service, not for the outbox
 
-    def __init__(self, name: str, behave: Behaviour = deliver, events: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        behave: Behaviour = deliver,
+        events: list[str] | None = None,
+        close_error: BaseException | None = None,
+    ) -> None:
         self.name = name
         self.behave = behave
         self.events: list[str] = [] if events is None else events  # shared between channels for ordering
+        self.close_error = close_error  # what aclose() raises, as a library's close may
+        self.closed = False
         self.calls: list[Call] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -123,7 +133,10 @@ class FakeChannel:
             self.events.append(f"{self.name}:{message.alert_id}:{call.outcome}")
 
     async def aclose(self) -> None:
-        """Nothing to release."""
+        """Note that it was asked to close; raise ``close_error`` if the test gave one."""
+        self.closed = True
+        if self.close_error is not None:
+            raise self.close_error
 
     def calls_for(self, alert_id: str) -> list[Call]:
         """The calls made for one alert, in order."""

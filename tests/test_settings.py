@@ -160,6 +160,7 @@ def test_invalid_toml_names_the_file(tmp_path: Path, run_py: list[str], command:
     assert result.returncode == 2
     assert f"{config}: not valid TOML" in result.stderr
     assert "line 5" in result.stderr  # the storage lines come first
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
 
 
 def test_missing_config_file(tmp_path: Path, run_py: list[str]) -> None:
@@ -167,7 +168,7 @@ def test_missing_config_file(tmp_path: Path, run_py: list[str]) -> None:
     result = run(run_py, "--config", str(missing), *STATUS)
     assert result.returncode == 2
     assert f"{missing}: no such config file" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
 
 
 def test_cli_honours_broadcaster_config(tmp_path: Path, run_py: list[str]) -> None:

@@ -11,10 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from broadcaster.cli.db import opened_store
+from broadcaster.cli.delivery import hand_over
+from broadcaster.cli.listen import listen
 from broadcaster.errors import InputError
+from broadcaster.lifecycle import Lifecycle
 from broadcaster.settings import Settings
 from feeds.jma.areas import AreaCodes, concerning
 from feeds.jma.atom import AtomError, parse_feed
+from feeds.jma.ingest import JmaIngest
 from feeds.jma.parse import ignored_reason, parse
 from feeds.jma.policy import decide
 from feeds.jma.xmlsafe import RefusedDocument, is_atom_feed
@@ -25,20 +30,20 @@ NOTHING = ("なし", "発表警報・注意報はなし")  # placeholders saying
 AREA_BY_LENGTH = {7: "city", 6: "forecast_area", 3: "earthquake_region", 2: "prefecture"}
 
 
-def add_parser(sub: Any) -> None:
-    """Add `jma` and its subcommands to the top-level subparsers."""
-    jma = sub.add_parser("jma", help="JMA 防災情報XML: inspect, replay, serve samples")
-    cmd = jma.add_subparsers(dest="action", required=True)
-    inspect = cmd.add_parser("inspect", help="print what the service would make of one document, as JSON")
-    inspect.add_argument("file")
-    inspect.add_argument("--area", nargs="+", metavar="CODE", help="area codes instead of the configured ones")
-    inspect.add_argument("--json", action="store_true", help="JSON output (the only format; kept for scripts)")
-    replay = cmd.add_parser("replay", help="inject documents as if the feed had delivered them")
-    replay.add_argument("files", nargs="+")
-    serve = cmd.add_parser("serve-samples", help="serve a folder of documents as a local JMA Atom feed")
-    serve.add_argument("folder")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """`run.py jma …`."""
+    if args.action == "inspect":
+        return cmd_inspect(settings, args)
+    if args.action == "serve-samples":
+        return cmd_serve_samples(settings, args)
+    return asyncio.run(cmd_replay(settings, [_read(name) for name in args.files]))
+
+
+def _read(name: str) -> tuple[str, bytes]:
+    try:
+        return Path(name).name, Path(name).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {name}: {exc.strerror}; give readable JMA XML files") from None
 
 
 def area_codes(settings: Settings, given: list[str] | None) -> AreaCodes:
@@ -92,19 +97,34 @@ def inspect_document(settings: Settings, data: bytes, source: str, codes: AreaCo
 
 
 def cmd_inspect(settings: Settings, args: argparse.Namespace) -> int:
-    """Print one JSON object; a document that is not JMA XML prints an error object and exits 1."""
+    """Print one JSON object; a document that is not JMA XML prints an error object and exits 1.
+
+    A file that cannot be read is the user's mistake, not the document's: InputError (exit 2).
+    """
     codes = area_codes(settings, args.area)
+    _, data = _read(args.file)
     try:
-        data = Path(args.file).read_bytes()
         out = inspect_document(settings, data, args.file, codes)
-    except OSError as exc:
-        out, code = {"error": f"cannot read {args.file}: {exc.strerror}"}, 1
     except RefusedDocument as exc:
         out, code = {"error": str(exc)}, 1
     else:
         code = 0
     print(json.dumps(out, ensure_ascii=False, indent=None if not sys.stdout.isatty() else 2))
     return code
+
+
+async def cmd_replay(settings: Settings, documents: list[tuple[str, bytes]]) -> int:
+    """Hand documents to the JMA pipeline as if the feed had delivered them; prints one line each."""
+    async with opened_store(settings) as store:
+        ingest = JmaIngest(Lifecycle(store, settings))
+        handled = [await ingest.handle(name, data) for name, data in documents]
+        for h in handled:
+            print(json.dumps({"file": h.source, "kind": h.kind, "decision": h.decision, "reason": h.reason,
+                              "alert": h.alert_id}, ensure_ascii=False))  # fmt: skip
+        auto = [h.alert_id for h in handled if h.alert_id and h.decision == "auto"]
+        if auto:
+            await hand_over(settings, store, auto)
+    return 1 if any(h.decision == "refused" for h in handled) else 0
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -115,8 +135,9 @@ def cmd_serve_samples(settings: Settings, args: argparse.Namespace) -> int:
     """Serve a folder as a local JMA feed until interrupted."""
     folder = Path(args.folder)
     if not folder.is_dir():
-        raise InputError(f"{folder}: not a folder")
+        raise InputError(f"{folder} is not a folder; give the folder of JMA XML files to serve")
+    sockets = listen(args.host, args.port)
     signal.signal(signal.SIGTERM, _interrupt)  # stop on SIGTERM as cleanly as on Ctrl-C
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_samples(folder, args.host, args.port))
+        asyncio.run(serve_samples(folder, sockets=sockets))
     return 0

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, cast
 
@@ -16,12 +15,15 @@ import aiohttp
 from aiohttp import web
 
 from broadcaster import instance
-from broadcaster.channel import RunsAs
+from broadcaster.channel import ChannelSet, RunsAs
 from broadcaster.dispatcher import Dispatcher
+from broadcaster.gc_tuning import tune_gc
 from broadcaster.lifecycle import Lifecycle
 from broadcaster.metrics import Metrics
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
+from broadcaster.shutdown import close_channels_on_exit, close_logged
+from broadcaster.store import Store
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.tokens import SECRET_ENV, Signer
 from broadcaster.web import fm as fm_feed
@@ -43,21 +45,8 @@ USER_AGENT = "city-alert-broadcaster/0.1 (JMA PULL; If-Modified-Since; each docu
 log = logging.getLogger("broadcaster.service")
 
 
-GC_THRESHOLDS = (20_000, 20, 20)  # young collections per 20,000 allocations, not 700
-
-
-def tune_gc() -> None:
-    """Keep the garbage collector from pausing a fan-out; call once everything long-lived exists.
-
-    A fan-out to 100,000 people makes a few hundred thousand short-lived objects. With Python's
-    defaults that sets off full collections that scan every object the process holds (modules,
-    templates, the SDKs), pausing the loop ~100 ms each time (measured: bench/line_fanout.py).
-    Freezing what exists at start-up takes it out of those scans, and fewer young collections
-    mean fewer full ones; cyclic garbage is still collected.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+# builds the service's channels: channels.build_channels, or a test's stand-in around it
+ChannelBuilder = Callable[[Settings, Renderer, Mapping[str, str], Store | None], ChannelSet]
 
 
 @dataclass
@@ -79,10 +68,10 @@ class Core:
 CORE = web.AppKey("core", Core)
 
 
-def make_app(settings: Settings, lock: IO[bytes]) -> web.Application:
+def make_app(settings: Settings, lock: IO[bytes], build: ChannelBuilder = build_channels) -> web.Application:
     """The aiohttp application; the core starts and stops with it. ``lock`` is the instance lock."""
     app = web.Application()
-    app.cleanup_ctx.append(lambda app: _lifetime(app, settings, lock))
+    app.cleanup_ctx.append(lambda app: _lifetime(app, settings, lock, build))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/line/webhook", line_webhook)
@@ -94,51 +83,52 @@ def make_app(settings: Settings, lock: IO[bytes]) -> web.Application:
     return app
 
 
-async def _lifetime(app: web.Application, settings: Settings, lock: IO[bytes]) -> AsyncIterator[None]:
-    db = settings.path(settings.storage.path)
-    store = await SQLiteStore.open(db)
-    recovered = await store.recover(time.time(), all_leases=True)  # we hold the lock: every lease is stale
-    if recovered:
-        log.info("recovered %d deliveries claimed by a previous run", recovered)
-    renderer = Renderer(settings)
-    website_pages.setup(app, store, settings, renderer)
-    fm_feed.setup(app, store, settings, renderer)
-    ticker_feed.setup(app, store, settings, renderer)
-    channels = build_channels(settings, renderer, os.environ, store)
-    for notice in channels.notices:
-        log.warning(notice)
-    metrics_ = Metrics()
-    dispatcher = Dispatcher(store, channels, settings, metrics=metrics_)
-    sinks = {name: type(ch).__name__ for name, ch in channels.live.items()}
-    console_app.setup(app, settings, store, dispatcher, renderer, channels)
-    core = app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, time.time())
-    live_line = channels.live.get("line")
-    # the registry's "line" channel that runs for real is LineChannel, whose reply() answers the webhook
-    real = live_line is not None and live_line.runs_as == RunsAs.REAL
-    core.line = cast(LineChannel, live_line) if real else None
-    secret = os.environ.get("LINE_CHANNEL_SECRET", "")
-    if secret:
-        reply = core.line.reply if core.line else no_reply
-        core.webhook = make_webhook_handler(store, settings, secret, reply)
-    else:
-        log.warning("LINE_CHANNEL_SECRET is not set: /line/webhook answers 503")
-    mailer: Mailer | None = None
-    try:
+async def _lifetime(
+    app: web.Application, settings: Settings, lock: IO[bytes], build: ChannelBuilder
+) -> AsyncIterator[None]:
+    # Whatever fails, at start-up or while closing, the exit stack closes the rest and releases the lock
+    # last (in reverse order of opening): the webhook's events, the mailer, the channels, the store.
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(lock.close)
+        db = settings.path(settings.storage.path)
+        store = await SQLiteStore.open(db)
+        stack.push_async_callback(close_logged, "the store", store.aclose)
+        recovered = await store.recover(time.time(), all_leases=True)  # we hold the lock: every lease is stale
+        if recovered:
+            log.info("recovered %d deliveries claimed by a previous run", recovered)
+        renderer = Renderer(settings)
+        website_pages.setup(app, store, settings, renderer)
+        fm_feed.setup(app, store, settings, renderer)
+        ticker_feed.setup(app, store, settings, renderer)
+        channels = build(settings, renderer, os.environ, store)
+        close_channels_on_exit(stack, channels)
+        for notice in channels.notices:
+            log.warning(notice)
+        metrics_ = Metrics()
+        dispatcher = Dispatcher(store, channels, settings, metrics=metrics_)
+        sinks = {name: type(ch).__name__ for name, ch in channels.live.items()}
+        console_app.setup(app, settings, store, dispatcher, renderer, channels)
+        core = app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, time.time())
+        live_line = channels.live.get("line")
+        # the registry's "line" channel that runs for real is LineChannel, whose reply() answers the webhook
+        real = live_line is not None and live_line.runs_as == RunsAs.REAL
+        core.line = cast(LineChannel, live_line) if real else None
+        secret = os.environ.get("LINE_CHANNEL_SECRET", "")
+        if secret:
+            reply = core.line.reply if core.line else no_reply
+            core.webhook = make_webhook_handler(store, settings, secret, reply)
+            # finish the events it accepted before the store closes
+            stack.push_async_callback(close_logged, "the LINE webhook", core.webhook.aclose)
+        else:
+            log.warning("LINE_CHANNEL_SECRET is not set: /line/webhook answers 503")
         mailer = _subscription_pages(app, settings, renderer, store)  # ConfigError: a short secret key
+        if mailer is not None:
+            stack.push_async_callback(close_logged, "the subscription mailer", mailer.aclose)
         tune_gc()
         async with dispatcher, instance.wake_server(db, dispatcher.wake), _jma(core) as poller:
             core.poller = poller
             yield
             log.info("shutting down: finishing in-flight sends (up to %g s)", settings.dispatcher.shutdown_grace)
-    finally:
-        if core.webhook is not None:
-            await core.webhook.aclose()  # finish the events it accepted before the store closes
-        if mailer is not None:
-            await mailer.aclose()
-        for channel in {*channels.live.values(), *channels.exercise.values()}:
-            await channel.aclose()
-        await store.aclose()
-        lock.close()
 
 
 def _subscription_pages(

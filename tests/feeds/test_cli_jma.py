@@ -25,7 +25,7 @@ from xml.etree import ElementTree as ET
 import aiohttp
 import pytest
 
-from broadcaster.settings import load_settings
+from broadcaster.settings import load_settings, municipality_code
 from tests.paths import JMA_SAMPLES
 from tests.processes import Result, Service, child_env, free_port, query, run_cli, serving
 
@@ -108,7 +108,8 @@ async def import_subscribers(run_py: list[str], config: Path) -> None:
 
 async def oshu_site(site: SiteFactory, run_py: list[str], jma: dict[str, Any] | None = None) -> Path:
     """A site for 奥州市 with SUBSCRIBERS imported; ``jma`` adds to its [jma] section."""
-    config = site({"city": {"name": "奥州市"}, "areas": OSHU, "jma": jma or {}})
+    website = {"municipality_code": municipality_code(OSHU["city"])}
+    config = site({"city": {"name": "奥州市"}, "areas": OSHU, "website": website, "jma": jma or {}})
     await import_subscribers(run_py, config)
     return config
 
@@ -384,11 +385,13 @@ async def test_inspect_refuses_hostile_input_with_a_json_error(
     assert why in out["error"], out
 
 
-async def test_inspect_a_missing_file_is_a_json_error(site: SiteFactory, run_py: list[str], tmp_path: Path) -> None:
+async def test_inspect_a_missing_file_is_a_usage_error(site: SiteFactory, run_py: list[str], tmp_path: Path) -> None:
     result = await inspect(run_py, site(), tmp_path / "nowhere.xml")
-    assert result.rc == 1
+    assert result.rc == 2, result.stdout
+    assert result.stdout == ""
     assert_no_traceback(result)
-    assert "nowhere.xml" in one_json(result)["error"]
+    [line] = result.stderr.splitlines()
+    assert f"cannot read {tmp_path / 'nowhere.xml'}" in line
 
 
 @pytest.mark.parametrize("bad", ["12345", "09208OO", "-311", "０９"])  # wrong length, letters, sign, full-width

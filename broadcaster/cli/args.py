@@ -1,0 +1,109 @@
+"""run.py's command line grammar: every subcommand and option, and nothing that runs them.
+
+It imports nothing heavier than broadcaster.models, so that `run.py --help` answers at once; each
+command's code is imported by broadcaster.cli.main when that command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, NoReturn
+
+from broadcaster.models import Role
+
+ROLES = [r.value for r in Role]
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit code 2), pointing at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line naming the problem, and exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def port(text: str) -> int:
+    """A TCP port to listen on: 1-65535."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number; give 1-65535") from None
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port number; give 1-65535")
+    return number
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser, one subcommand per job."""
+    p = Parser(prog="run.py", description="The city alert broadcaster.")
+    p.add_argument("--config", help="site config over config/default.toml (or set BROADCASTER_CONFIG)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the all-in-one service (the default)")
+    serve.add_argument("--host", help="listen address (default from [server] host)")
+    serve.add_argument("--port", type=port, help="listen port (default from [server] port)")
+
+    send = sub.add_parser(
+        "send", help="create and approve an alert (a live one the [approval] policy names waits for an approver)"
+    )
+    send.add_argument("--category", required=True, help="category id, e.g. disaster")
+    send.add_argument("--level", type=int, required=True, choices=range(1, 6), metavar="1-5")
+    send.add_argument("--title", required=True)
+    send.add_argument("--body", required=True)
+    send.add_argument("--instruction", default="", help="what residents should do")
+    send.add_argument("--channels", help="comma-separated; default: the category's channels")
+    send.add_argument("--exercise", action="store_true", help="an exercise: testers and the outbox only")
+    send.add_argument("--yes", action="store_true", help="confirm a live alert without asking")
+    send.add_argument("--no-wait", action="store_true", help="do not deliver in this process; leave it to the service")
+
+    status = sub.add_parser("status", help="the delivery report of one alert (times in JST)")
+    status.add_argument("alert_id")
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    subs = sub.add_parser("subscribers", help="import, export or count subscribers")
+    subs_cmd = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    imp = subs_cmd.add_parser("import", help="import a CSV file; any bad row imports nothing")
+    imp.add_argument("file")
+    subs_cmd.add_parser("export", help="write every subscriber as CSV to standard output")
+    lst = subs_cmd.add_parser("list", help="counts by category and channel")
+    lst.add_argument("--show-contacts", action="store_true", help="also list contacts (personal data)")
+
+    _jma(sub)
+    _accounts(sub)
+    return p
+
+
+def _jma(sub: Any) -> None:
+    jma = sub.add_parser("jma", help="JMA 防災情報XML: inspect, replay, serve samples")
+    cmd = jma.add_subparsers(dest="action", required=True, metavar="ACTION")
+    inspect = cmd.add_parser("inspect", help="print what the service would make of one document, as JSON")
+    inspect.add_argument("file")
+    inspect.add_argument("--area", nargs="+", metavar="CODE", help="area codes instead of the configured ones")
+    inspect.add_argument("--json", action="store_true", help="JSON output (the only format; kept for scripts)")
+    replay = cmd.add_parser("replay", help="inject documents as if the feed had delivered them")
+    replay.add_argument("files", nargs="+")
+    serve = cmd.add_parser("serve-samples", help="serve a folder of documents as a local JMA Atom feed")
+    serve.add_argument("folder")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=port, default=8000)
+
+
+def _accounts(sub: Any) -> None:
+    users = sub.add_parser("users", help="console accounts: add, list, reset, role, disable, enable")
+    cmd = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = cmd.add_parser("add", help="create an account; prints a one-time password")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES)
+    cmd.add_parser("list", help="every account with its role, state and creation time (JST)")
+    reset = cmd.add_parser("reset", help="a new one-time password (also unlocks the account)")
+    reset.add_argument("name")
+    role = cmd.add_parser("role", help="change an account's role")
+    role.add_argument("name")
+    role.add_argument("role", choices=ROLES)
+    for action in ("disable", "enable"):
+        cmd.add_parser(action, help=f"{action} an account").add_argument("name")
+
+    tokens = sub.add_parser("tokens", help="API tokens for other city systems: add, revoke")
+    tcmd = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
+    tcmd.add_parser("add", help="make a token; prints it once").add_argument("name")
+    tcmd.add_parser("revoke", help="stop a token working").add_argument("name")
