@@ -27,7 +27,8 @@ from broadcaster.drafts import Draft
 from broadcaster.errors import InputError
 from broadcaster.models import Alert, AlertId, AlertState, ChannelName, Mode, MsgType, Source
 from broadcaster.settings import Settings
-from broadcaster.store import FeedRow, Store
+from broadcaster.state import StateRow
+from broadcaster.store import Store
 
 Wake = Callable[[Iterable[ChannelName]], None]  # Dispatcher.wake: workers of these channels have new rows
 SENT_STATES = (AlertState.APPROVED, AlertState.DISPATCHING, AlertState.DONE)
@@ -77,7 +78,7 @@ class Lifecycle:
         """The draft as an Alert checked against the config; InputError names the field."""
         return drafts.build(self.settings, draft, author, source)
 
-    async def save(self, alert: Alert, actor: str, origin: str, state: Sequence[FeedRow] = ()) -> None:
+    async def save(self, alert: Alert, actor: str, origin: str, state: Sequence[StateRow] = ()) -> None:
         """Store a new draft, and ``state`` in the same transaction; it waits until someone releases it."""
         if alert.state != AlertState.DRAFT:
             raise InputError(f"alert {alert.id} is {alert.state}, not a draft")
@@ -120,7 +121,7 @@ class Lifecycle:
         """Send a queued alert back as a draft, or discard a draft; InputError for anything already sent."""
         await self.store.reject(alert_id, actor, reason, origin)
 
-    async def issue(self, alert: Alert, origin: str, send_now: bool, state: Sequence[FeedRow] = ()) -> Released:
+    async def issue(self, alert: Alert, origin: str, send_now: bool, state: Sequence[StateRow] = ()) -> Released:
         """A source's alert, decided by the source's own policy: planned now, or queued for an approver.
 
         ``state`` (the source's memory of the decision) commits in the same transaction as the alert.

@@ -39,8 +39,9 @@ The stations take the line three ways; ``send`` does the two that push, each onl
    Both commands are idempotent, so a command sent again after a restart changes nothing.
 
 Every broadcast channel airs an alert at most once: the dispatcher keeps one delivery row per
-(alert, channel), and ``send`` remembers in the store which of the two pushes has succeeded for an
-alert, so a retry after one of them failed repeats only the other. A crash between a station's
+(alert, channel), and ``send`` (channels/targets.py's ``Fanout``) remembers in the store
+(``TICKER_DONE``) which of the two pushes has succeeded for an alert, so a retry after one of them
+failed repeats only the other. A crash between a station's
 acceptance and that note can repeat a push once; ADD is idempotent, and a repeated mail has the same
 subject. Errors: connection refused, timeouts, 4xx and an unexpected reply are TransientError; a 5xx
 refusal from the relay or ERR from the TCP station is PermanentError. Exercise alerts never reach
@@ -52,12 +53,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import re
 import ssl
-import time
 import urllib.parse
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import aiosmtplib
@@ -65,13 +65,15 @@ import jaconv
 
 from broadcaster.channel import Fit, RunsAs
 from broadcaster.clock import iso_jst
-from broadcaster.errors import ConfigError, DeliveryError, PermanentError, TransientError
+from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.models import Alert, AlertId, Message, Mode, MsgType, Recipients, Timestamp
 from broadcaster.rendering import Limits, Renderer, fit
 from broadcaster.settings import Settings
+from broadcaster.state import TICKER_DONE
 from broadcaster.store import Store
 from channels.email.channel import ADDRESS
 from channels.email.smtp_errors import delivery_error, describe_error
+from channels.targets import Fanout, Leg
 
 if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
     from broadcaster.channel import ChannelContext
@@ -81,7 +83,6 @@ NAME = "ticker"
 ORDER = "ticker.json"  # the Message attachment holding what send() pushes
 UNTIMED_TTL = 24 * 3600.0  # how long a line without an expiry stays on air, from the alert's creation
 MAX_REPLY = 1024  # bytes of a station's reply line
-DONE_FEED = "ticker-done"  # store.feed_* namespace: which pushes of an alert have succeeded
 CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SPACES = re.compile(r"\s+")
 
@@ -241,8 +242,10 @@ class TickerChannel:
         self.line_push = push
         self.store = store
         channel = settings.channels.get(NAME)
-        # both pushes must fit inside the dispatcher's timeout, which would cancel the whole send()
-        self._budget = (channel.timeout if channel else 30.0) / 3
+        # both pushes must fit inside the dispatcher's timeout, which would cancel the whole send();
+        # one push refused for good fails the row though the other went out: the report must show it
+        budget = (channel.timeout if channel else 30.0) / 3
+        self.fanout = Fanout(NAME, store, done=TICKER_DONE, budget=budget)
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The line, with the stations' order as the attachment ``ticker.json``; no I/O."""
@@ -253,30 +256,13 @@ class TickerChannel:
         if message.mode != Mode.LIVE:
             raise PermanentError("an exercise alert never goes on the air")
         order = self._order(message)
-        targets: list[tuple[str, Callable[[Order], Awaitable[None]]]] = []
+        legs: list[Leg] = []
         if self.line_push is not None:
-            targets.append(("tcp", self._push))
+            legs.append(Leg("tcp", functools.partial(self._push, order)))
         if self.mail_transport is not None:
-            targets.append(("mail", self._mail))
-        errors: list[DeliveryError] = []
-        for target, deliver in targets:
-            if await self._done(target, order.alert_id):
-                continue
-            try:
-                async with asyncio.timeout(self._budget):
-                    await deliver(order)
-            except TimeoutError:
-                errors.append(TransientError(f"{target}: no answer within {self._budget:g} s"))
-            except DeliveryError as exc:
-                errors.append(exc)
-            else:
-                await self._note_done(target, order.alert_id)
-        if not errors:
-            return
+            legs.append(Leg("mail", functools.partial(self._mail, order)))
         # one that can succeed later keeps the row open; the permanent one is then reported by the last attempt
-        transient = [e for e in errors if isinstance(e, TransientError)]
-        text = "; ".join(str(e) for e in errors)
-        raise TransientError(text) if transient else PermanentError(text)
+        await self.fanout.send(order.alert_id, legs)
 
     @staticmethod
     def _order(message: Message) -> Order:
@@ -296,15 +282,6 @@ class TickerChannel:
         except (aiosmtplib.SMTPException, OSError) as exc:
             refused = isinstance(exc, aiosmtplib.SMTPRecipientsRefused)
             raise delivery_error(exc, "station address refused" if refused else "mail relay") from exc
-
-    async def _done(self, target: str, alert_id: AlertId) -> bool:
-        if self.store is None:
-            return False
-        return await self.store.feed_get(DONE_FEED, f"{alert_id}:{target}") is not None
-
-    async def _note_done(self, target: str, alert_id: AlertId) -> None:
-        if self.store is not None:
-            await self.store.feed_set(DONE_FEED, f"{alert_id}:{target}", str(time.time()))
 
     async def aclose(self) -> None:
         """Nothing is kept open between sends."""

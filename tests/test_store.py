@@ -31,6 +31,7 @@ from broadcaster.models import (
     Subscriber,
     SubscriberState,
 )
+from broadcaster.state import JMA_ETAG, JMA_LAST_MODIFIED
 from broadcaster.store.schema import MIGRATIONS
 from broadcaster.store.sqlite import SQLiteStore
 
@@ -541,17 +542,17 @@ async def test_mark_seen_returns_new_ids_only_and_persists(tmp_path: Path) -> No
         assert await store.mark_seen("eqvol", ["a"], 3.0) == []
 
 
-async def test_feed_get_and_set(tmp_path: Path) -> None:
+async def test_state_get_and_put(tmp_path: Path) -> None:
     db = tmp_path / "feeds.db"
     async with opened(db) as store:
-        assert await store.feed_get("extra", "last_modified") is None
-        await store.feed_set("extra", "last_modified", "Mon, 01 Jan 2024 00:00:00 GMT")
-        await store.feed_set("extra", "last_modified", "Tue, 02 Jan 2024 00:00:00 GMT")
-        await store.feed_set("eqvol", "last_modified", "Wed, 03 Jan 2024 00:00:00 GMT")
-        assert await store.feed_get("extra", "last_modified") == "Tue, 02 Jan 2024 00:00:00 GMT"
-        assert await store.feed_get("extra", "etag") is None
+        assert await store.get_state(JMA_LAST_MODIFIED, "extra") is None
+        await store.put_state(JMA_LAST_MODIFIED, "extra", "Mon, 01 Jan 2024 00:00:00 GMT")
+        await store.put_state(JMA_LAST_MODIFIED, "extra", "Tue, 02 Jan 2024 00:00:00 GMT")
+        await store.put_state(JMA_LAST_MODIFIED, "eqvol", "Wed, 03 Jan 2024 00:00:00 GMT")
+        assert await store.get_state(JMA_LAST_MODIFIED, "extra") == "Tue, 02 Jan 2024 00:00:00 GMT"
+        assert await store.get_state(JMA_ETAG, "extra") is None
     async with opened(db) as store:
-        assert await store.feed_get("eqvol", "last_modified") == "Wed, 03 Jan 2024 00:00:00 GMT"
+        assert await store.get_state(JMA_LAST_MODIFIED, "eqvol") == "Wed, 03 Jan 2024 00:00:00 GMT"
 
 
 # -- reports -------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from broadcaster.models import (
     Alert,
@@ -22,20 +22,21 @@ from broadcaster.models import (
     Timestamp,
     User,
 )
+from broadcaster.state import Namespace, StateRow
 
-FeedRow = tuple[str, str, str]  # (feed, key, value): one remembered feed value
+T = TypeVar("T")
 
 
 class Store(Protocol):
     """Durable state. Writes that belong together happen in one transaction."""
 
     async def create_alert(
-        self, alert: Alert, actor: str, origin: str, *, approve: bool = False, state: Sequence[FeedRow] = ()
+        self, alert: Alert, actor: str, origin: str, *, approve: bool = False, state: Sequence[StateRow] = ()
     ) -> dict[ChannelName, int]:
         """Store a new alert (draft or pending approval) and audit it; one transaction with what follows.
 
         ``approve`` plans it as ``approve`` does (returns the rows by channel; {} otherwise), and the
-        ``state`` rows are remembered as ``feed_set`` does: a source's memory of the decision commits
+        ``state`` rows are remembered as ``put_states`` does: a source's memory of the decision commits
         with the alert it made, or not at all.
         """
 
@@ -180,14 +181,14 @@ class Store(Protocol):
     async def token_name(self, token_id: str) -> str | None:
         """The name of a working API token by its hash, or None."""
 
-    async def feed_get(self, feed: str, key: str) -> str | None:
-        """A feed's remembered value (e.g. Last-Modified), or None."""
+    async def get_state(self, namespace: Namespace[T], key: str) -> T | None:
+        """The value remembered under ``key`` (see broadcaster/state.py), or None."""
 
-    async def feed_set(self, feed: str, key: str, value: str) -> None:
-        """Remember a feed value."""
+    async def put_state(self, namespace: Namespace[T], key: str, value: T) -> None:
+        """Remember ``value`` under ``key``; TypeError, before any write, if it is not the namespace's type."""
 
-    async def feed_set_many(self, rows: Sequence[FeedRow]) -> None:
-        """Remember several feed values in one transaction."""
+    async def put_states(self, rows: Sequence[StateRow]) -> None:
+        """Remember several values (each made by ``Namespace.entry``) in one transaction."""
 
     async def mark_seen(self, feed: str, entry_ids: Sequence[str], now: Timestamp) -> list[str]:
         """Remember feed entries; returns those not seen before, in order."""

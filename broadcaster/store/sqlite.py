@@ -32,7 +32,8 @@ from broadcaster.models import (
     Timestamp,
     User,
 )
-from broadcaster.store import FeedRow, sql_accounts, sql_alerts, sql_deliveries, sql_journal, sql_subscribers
+from broadcaster.state import Namespace, StateRow, made_rows
+from broadcaster.store import sql_accounts, sql_alerts, sql_deliveries, sql_journal, sql_subscribers
 from broadcaster.store.schema import MIGRATIONS
 
 SEEN_DAYS = 30  # how long mark_seen remembers an entry
@@ -112,10 +113,10 @@ class SQLiteStore:
     # -- alerts and approval -------------------------------------------------
 
     async def create_alert(
-        self, alert: Alert, actor: str, origin: str, *, approve: bool = False, state: Sequence[FeedRow] = ()
+        self, alert: Alert, actor: str, origin: str, *, approve: bool = False, state: Sequence[StateRow] = ()
     ) -> dict[ChannelName, int]:
         """Store a new alert and audit it; with ``approve`` plan it; remember ``state``; one transaction."""
-        return await self._write(sql_alerts.create, alert, actor, origin, time.time(), approve, state)
+        return await self._write(sql_alerts.create, alert, actor, origin, time.time(), approve, made_rows(state))
 
     async def update_draft(self, alert: Alert, actor: str, origin: str) -> None:
         """Replace a draft's words and choices (id, mode and event stay); InputError if it is no longer a draft."""
@@ -317,17 +318,18 @@ class SQLiteStore:
         """The name of a working API token by its hash, or None."""
         return await self._read(sql_accounts.token_name, token_id)
 
-    async def feed_get(self, feed: str, key: str) -> str | None:
-        """A remembered feed value, or None."""
-        return await self._read(sql_journal.feed_get, feed, key)
+    async def get_state(self, namespace: Namespace[T], key: str) -> T | None:
+        """The value remembered under ``key`` (see broadcaster/state.py), or None."""
+        text = await self._read(sql_journal.feed_get, *namespace.address(key))
+        return None if text is None else namespace.decode(text)
 
-    async def feed_set(self, feed: str, key: str, value: str) -> None:
-        """Remember a feed value."""
-        await self._write(sql_journal.feed_set, feed, key, value)
+    async def put_state(self, namespace: Namespace[T], key: str, value: T) -> None:
+        """Remember ``value`` under ``key``; TypeError, before any write, if it is not the namespace's type."""
+        await self._write(sql_journal.feed_set, *namespace.entry(key, value))
 
-    async def feed_set_many(self, rows: Sequence[FeedRow]) -> None:
-        """Remember several feed values in one transaction."""
-        if rows:
+    async def put_states(self, rows: Sequence[StateRow]) -> None:
+        """Remember several values (each made by ``Namespace.entry``) in one transaction."""
+        if made_rows(rows):
             await self._write(sql_journal.feed_set_many, rows)
 
     async def mark_seen(self, feed: str, entry_ids: Sequence[str], now: Timestamp) -> list[str]:

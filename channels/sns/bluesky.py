@@ -1,7 +1,7 @@
 """Bluesky through atproto's AsyncClient: an optional extra SNS target.
 
 createSession is limited to 30 per 5 minutes and a few hundred a day per handle, so the session is
-kept in the store (``feed_set("sns-session", "bluesky", ...)``) and reused across posts and restarts;
+kept in the store (``SNS_SESSION``, key "bluesky") and reused across posts and restarts;
 the client refreshes it as it nears expiry, and every new or refreshed session is stored again. A fresh
 login with the app password happens only when there is no stored session or the server refuses it.
 Posts hold at most 300 grapheme clusters, which atproto's model does not check, so they are counted
@@ -31,11 +31,12 @@ from atproto_client.utils.facet_detection import detect_facets  # type: ignore[i
 from atproto_core.exceptions import AtProtocolError  # type: ignore[import-untyped]
 
 from broadcaster.errors import DeliveryError, MissingCredentials, PermanentError, TransientError
+from broadcaster.state import SNS_SESSION
 from broadcaster.store import Store
 from channels.sns.target import COUNTING, CREDENTIALS, PostRef, graphemes
 
 HANDLE_ENV, PASSWORD_ENV = CREDENTIALS["bluesky"]
-SESSION_FEED, SESSION_KEY = "sns-session", "bluesky"
+SESSION_KEY = "bluesky"  # the SNS_SESSION row
 LIMIT = COUNTING["bluesky"].limit
 REFUSED = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}  # the session is no good
 
@@ -93,7 +94,7 @@ class BlueskyTarget:
         client = AsyncClient(base_url=self._base_url, request=AsyncRequest(timeout=self._timeout))
         client.on_session_change(self._persist)
         try:
-            saved = await self._store.feed_get(SESSION_FEED, SESSION_KEY)
+            saved = await self._store.get_state(SNS_SESSION, SESSION_KEY)
             try:
                 if saved is None:
                     raise LoginRequiredError
@@ -114,7 +115,7 @@ class BlueskyTarget:
 
     async def _persist(self, event: Any, session: Any) -> None:
         if event in (SessionEvent.CREATE, SessionEvent.REFRESH):
-            await self._store.feed_set(SESSION_FEED, SESSION_KEY, session.export())
+            await self._store.put_state(SNS_SESSION, SESSION_KEY, session.export())
 
     async def aclose(self) -> None:
         """Close the HTTP client; the session stays stored for the next start."""

@@ -3,15 +3,16 @@
 Rendering is channels/sns/render.py's (no SDK there): the template's text split per target into a
 reply thread that fits the target's own count, travelling in the Message as ``sns.json``.
 
-Idempotency per (alert, target) survives crashes and retries: after each post its id is added to
-``feed_set("sns-posted", "<alert>:<target>", [ids])`` (under ``asyncio.shield``, so a timeout cannot
-lose it), and a target whose thread is complete is skipped, so X posted and Mastodon 500 never posts
-twice to X. A half-posted thread continues under its last post. Mastodon also gets an Idempotency-Key
-per (alert, part) for the window between its answer and our record. A permanent refusal is remembered
-in ``sns-failed`` and not tried again.
+The targets are posted one after another by channels/targets.py's ``Fanout``. Idempotency per
+(alert, target) survives crashes and retries: after each post its id is added to the store's
+``SNS_POSTED`` row "<alert>:<target>" (under ``asyncio.shield``, so a timeout cannot lose it), and a
+target whose thread is complete is skipped, so X posted and Mastodon 500 never posts twice to X. A
+half-posted thread continues under its last post. Mastodon also gets an Idempotency-Key per (alert,
+part) for the window between its answer and our record. A permanent refusal is remembered in
+``SNS_FAILED`` and not tried again.
 
-X's posting cap is scarce. ``[sns] daily_quota`` posts per rolling 24 h are counted durably (a JSON
-list of times in ``sns-quota``), and ``reserve`` of them only serve alerts of level ≥ 4 and earthquakes.
+X's posting cap is scarce. ``[sns] daily_quota`` posts per rolling 24 h are counted durably (the
+times in ``SNS_QUOTA``), and ``reserve`` of them only serve alerts of level ≥ 4 and earthquakes.
 A thread that does not fit now is a TransientError with ``retry_after`` until enough posts age out; one
 that could never fit (more posts than its share of the cap) is a PermanentError, since waiting cannot help.
 Other targets are posted meanwhile. Errors: transient if any target's failure is transient (the
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import functools
 import logging
 import time
 import uuid
@@ -31,20 +32,22 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from broadcaster.channel import RunsAs
-from broadcaster.errors import DeliveryError, MissingCredentials, PermanentError, TransientError
+from broadcaster.errors import MissingCredentials, PermanentError, TransientError
 from broadcaster.models import Alert, AlertId, Message, Recipients
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
+from broadcaster.state import SNS_FAILED, SNS_POSTED, SNS_QUOTA
 from broadcaster.store import Store
 from channels.sns.render import NAME, Payload, SnsRenderer
 from channels.sns.target import PostRef, Target
+from channels.targets import Fanout, Leg
 
 if TYPE_CHECKING:
     from broadcaster.channel import ChannelContext
 
 log = logging.getLogger("broadcaster.channels.sns")
 
-POSTED, FAILED, QUOTA = "sns-posted", "sns-failed", "sns-quota"
+QUOTA_KEY = "x"  # the SNS_QUOTA row: only X's posts are counted
 DAY = 86_400.0
 REQUEST_TIMEOUT = 10.0  # per call; the dispatcher's channel timeout bounds the whole thread
 KEYS = uuid.UUID("0b7d54a1-3c4e-4f0e-9a52-6d1f1c2b8e37")  # uuid5 namespace of idempotency keys; never change it
@@ -67,7 +70,7 @@ class Quota:
     async def recent(self) -> list[float]:
         """Times of the posts of the last 24 h, oldest first."""
         now = self.clock()
-        return sorted(t for t in json.loads(await self.store.feed_get(QUOTA, "x") or "[]") if t > now - DAY)
+        return sorted(t for t in await self.store.get_state(SNS_QUOTA, QUOTA_KEY) or [] if t > now - DAY)
 
     async def check(self, posts: int, priority: bool) -> None:
         """Raise unless ``posts`` more fit now; TransientError says when they will."""
@@ -85,7 +88,7 @@ class Quota:
         """Count one post now."""
         recent = await self.recent()
         recent.append(self.clock())
-        await self.store.feed_set(QUOTA, "x", json.dumps(recent))
+        await self.store.put_state(SNS_QUOTA, QUOTA_KEY, recent)
 
 
 # -- the channel --------------------------------------------------------------------
@@ -111,6 +114,8 @@ class SnsChannel:
         self.store = store
         self.quota = Quota(store, settings.sns.daily_quota, settings.sns.reserve, clock)
         self._quota_lock = asyncio.Lock()  # check-then-spend for X must not interleave
+        # a thread that went out somewhere is sent, though another target refused it for good
+        self.fanout = Fanout(NAME, store, refused=SNS_FAILED, enough_if_carried=True, log=log)
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The template's text, and each target's thread in the ``sns.json`` attachment (see render.py)."""
@@ -121,35 +126,18 @@ class SnsChannel:
         payload = Payload.decode(message)
         if payload is None:
             raise PermanentError("sns: the message was not rendered by the sns channel (no sns.json)")
-        errors: dict[str, DeliveryError] = {}
-        carried = False
-        for target in self.targets:
-            parts = payload.threads.get(target.name)
-            if not parts:
-                errors[target.name] = PermanentError(f"sns: no thread rendered for {target.name}")
-                continue
-            try:
-                await self._thread(target, message.alert_id, parts, payload.priority)
-                carried = True
-            except DeliveryError as exc:
-                errors[target.name] = exc
-        if not errors:
-            return
-        summary = "; ".join(str(e) for e in errors.values())
-        transient = [e for e in errors.values() if isinstance(e, TransientError)]
-        if transient:
-            waits = [e.retry_after for e in transient]
-            raise TransientError(summary, retry_after=None if None in waits else min(w for w in waits if w is not None))
-        if not carried:
-            raise PermanentError(summary)
-        log.error("sns alert=%s carried, but not everywhere: %s", message.alert_id, summary)
+        alert_id, threads, priority = message.alert_id, payload.threads, payload.priority
+        legs = [
+            Leg(t.name, functools.partial(self._thread, t, alert_id, threads.get(t.name), priority))
+            for t in self.targets
+        ]
+        await self.fanout.send(alert_id, legs)
 
-    async def _thread(self, target: Target, alert_id: AlertId, parts: list[str], priority: bool) -> None:
+    async def _thread(self, target: Target, alert_id: AlertId, parts: list[str] | None, priority: bool) -> None:
+        if not parts:
+            raise PermanentError(f"sns: no thread rendered for {target.name}")
         key = f"{alert_id}:{target.name}"
-        failed = await self.store.feed_get(FAILED, key)
-        if failed is not None:
-            raise PermanentError(failed)
-        posted: list[PostRef] = json.loads(await self.store.feed_get(POSTED, key) or "[]")
+        posted: list[PostRef] = await self.store.get_state(SNS_POSTED, key) or []
         if len(posted) >= len(parts):
             return
         async with self._quota_lock if target.counts_quota else contextlib.nullcontext():
@@ -157,20 +145,16 @@ class SnsChannel:
                 await self.quota.check(len(parts) - len(posted), priority)
             for index in range(len(posted), len(parts)):
                 root, parent = (posted[0], posted[-1]) if posted else (None, None)
-                try:
-                    ref = await target.post(
-                        parts[index], root=root, parent=parent, key=idempotency_key(alert_id, target.name, index)
-                    )
-                except PermanentError as exc:
-                    await asyncio.shield(self.store.feed_set(FAILED, key, str(exc)))
-                    raise
+                ref = await target.post(
+                    parts[index], root=root, parent=parent, key=idempotency_key(alert_id, target.name, index)
+                )
                 posted.append(ref)
                 # once posted it must be recorded, even if the dispatcher's timeout cancels us right now
                 await asyncio.shield(self._record(key, posted, target.counts_quota))
         log.info("sns alert=%s target=%s posted %d part(s)", alert_id, target.name, len(parts))
 
     async def _record(self, key: str, posted: list[PostRef], counts_quota: bool) -> None:
-        await self.store.feed_set(POSTED, key, json.dumps(posted))
+        await self.store.put_state(SNS_POSTED, key, posted)
         if counts_quota:
             await self.quota.spend()
 

@@ -16,7 +16,6 @@ the document afresh; after it, the marker stops a second alert.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 import uuid
@@ -34,7 +33,7 @@ from broadcaster.models import (
     Source,
     Urgency,
 )
-from broadcaster.store import FeedRow
+from broadcaster.state import JMA_HANDLED, JMA_WARNINGS, StateRow
 from feeds.jma import wording
 from feeds.jma.areas import AreaCodes, concerning
 from feeds.jma.parse import ignored_reason, parse
@@ -44,8 +43,6 @@ from feeds.jma.xmlsafe import RefusedDocument
 
 log = logging.getLogger("feeds.jma")
 ACTOR = "jma"
-HANDLED = "jma-handled"  # feed_state rows: document source -> the alert it made, or the decision
-WARNINGS_STATE = "jma-warnings"  # feed_state rows: "<mode>:<city code>" -> the warnings in force (JSON)
 WARNINGS = ("VPWW53", "VPWW54", "VPWW55", "VPWW56", "VPWW57", "VPWW58", "VPWW59", "VPWW60", "VPWW61")
 R06 = WARNINGS[2:]  # the 2026 per-hazard documents: authoritative once seen
 QUAKES = ("VXSE51", "VXSE52", "VXSE53", "VXSE61", "VXSE62")
@@ -69,7 +66,7 @@ class _Decided:
 
     handled: Handled
     alert: Alert | None = None
-    state: tuple[FeedRow, ...] = ()
+    state: tuple[StateRow, ...] = ()
 
 
 class JmaIngest:
@@ -86,14 +83,14 @@ class JmaIngest:
     async def handle(self, source: str, data: bytes) -> Handled:
         """Handle one document once; never raises for bad input (the reason is logged and returned)."""
         # the poller may hand a document over again after a crash; it must not make a second alert
-        earlier = await self.store.feed_get(HANDLED, source)
+        earlier = await self.store.get_state(JMA_HANDLED, source)
         if earlier is not None:
             return self._log(Handled(source, None, "ignore", f"already handled ({earlier})"))
         decided = await self._decide(source, data)
         handled = decided.handled
-        state = (*decided.state, (HANDLED, source, handled.alert_id or handled.decision))
+        state = (*decided.state, JMA_HANDLED.entry(source, handled.alert_id or handled.decision))
         if decided.alert is None:
-            await self.store.feed_set_many(state)
+            await self.store.put_states(state)
         else:
             await self.lifecycle.issue(decided.alert, source, send_now=handled.decision == "auto", state=state)
         return self._log(handled)
@@ -130,15 +127,15 @@ class JmaIngest:
 
     async def _warnings(self, source: str, report: Report, mode: Mode) -> _Decided:
         state_key = f"{mode}:{self.codes.city}"
-        state = json.loads(await self.store.feed_get(WARNINGS_STATE, state_key) or '{"kinds": {}}')
+        state = await self.store.get_state(JMA_WARNINGS, state_key) or {"kinds": {}}
         if report.kind not in R06 and state.get("r06"):
             return _Decided(
                 Handled(source, report.kind, "ignore", "the R06 per-hazard documents are authoritative here")
             )
         if report.is_cancellation:
             cancelled = await self._cancel(source, report, mode, state.get("event", ""))
-            cleared = json.dumps({"kinds": {}, "r06": state.get("r06")})
-            return dataclasses.replace(cancelled, state=((WARNINGS_STATE, state_key, cleared),))
+            cleared: dict[str, Any] = {"kinds": {}, "r06": state.get("r06")}
+            return dataclasses.replace(cancelled, state=(JMA_WARNINGS.entry(state_key, cleared),))
         match = concerning(report, self.codes)
         if not match.concerns_area:
             return _Decided(Handled(source, report.kind, "ignore", match.reason))
@@ -153,8 +150,8 @@ class JmaIngest:
             decided = _Decided(
                 Handled(source, report.kind, "ignore", "nothing in force changed (継続, or another format)")
             )
-        # the state is dumped after _warning_change, which names (or ends) the event it follows
-        kept = (WARNINGS_STATE, state_key, json.dumps(state, ensure_ascii=False))
+        # the state is encoded after _warning_change, which names (or ends) the event it follows
+        kept = JMA_WARNINGS.entry(state_key, state)
         return dataclasses.replace(decided, state=(kept,))
 
     @staticmethod

@@ -19,7 +19,6 @@ JMA blocks clients that re-download files (JMA-NOTES §1), so every step is dura
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import random
@@ -31,6 +30,7 @@ import aiohttp
 from aiohttp import hdrs
 
 from broadcaster.settings import Jma
+from broadcaster.state import JMA_BACKFILL, JMA_ETAG, JMA_LAST_MODIFIED, JMA_LAST_SUCCESS, JMA_QUEUE, Namespace
 from broadcaster.store import Store
 from feeds.jma.atom import AtomError, Entry, long_feed_url, office_code, parse_feed, type_code
 
@@ -40,9 +40,8 @@ OnDocument = Callable[[str, bytes], Awaitable[None]]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-SEEN = "jma"  # the mark_seen namespace and the feed_state row of the queue, shared by every feed
-QUEUE_KEY = "queue"
-LAST_MODIFIED, ETAG, LAST_SUCCESS, BACKFILL = "last_modified", "etag", "last_success", "backfill"
+SEEN = "jma"  # the mark_seen namespace, shared by every feed
+QUEUE_KEY = "queue"  # the one JMA_QUEUE row, shared by every feed
 MAX_DOCUMENT_ATTEMPTS = 8  # then it is given up: with the default backoff, after about 45 minutes
 PARSE_IN_THREAD = 1_000_000  # bytes; a long feed (2.3 MB) takes ~0.1 s to parse, too long for the event loop
 
@@ -109,7 +108,7 @@ class _Queued:
 @dataclass(frozen=True, slots=True)
 class _Page:
     entries: Sequence[Entry]  # empty for 304
-    validators: Mapping[str, str]  # LAST_MODIFIED/ETAG as the server sent them
+    validators: Mapping[Namespace[str], str]  # JMA_LAST_MODIFIED/JMA_ETAG as the server sent them
 
 
 class _Failure(Exception):
@@ -214,14 +213,14 @@ class JmaPoller:
         state = self._feed(url)
         if now < state.next_attempt:
             return
-        stored = await self._store.feed_get(url, LAST_SUCCESS)
+        stored = await self._store.get_state(JMA_LAST_SUCCESS, url)
         if state.last_success is None and stored is not None:
-            state.last_success = float(stored)
+            state.last_success = stored
         long_url = long_feed_url(url)
         backfill = long_url != url and (
             stored is None
-            or now - float(stored) > self._settings.backfill_after
-            or await self._store.feed_get(url, BACKFILL) == "1"
+            or now - stored > self._settings.backfill_after
+            or await self._store.get_state(JMA_BACKFILL, url) is True
         )
         try:
             page = await self._read_feed(url)
@@ -243,15 +242,15 @@ class JmaPoller:
             await self._remember(long_url, long_page)
             self._feed_ok(long_url, now)
         if backfill:
-            await self._store.feed_set(url, BACKFILL, "0" if long_page is not None else "1")
-        await self._store.feed_set(url, LAST_SUCCESS, repr(now))
+            await self._store.put_state(JMA_BACKFILL, url, long_page is None)
+        await self._store.put_state(JMA_LAST_SUCCESS, url, now)
         self._feed_ok(url, now)
 
     async def _read_feed(self, url: str) -> _Page:
         headers: dict[str, str] = {}
-        if last_modified := await self._store.feed_get(url, LAST_MODIFIED):
+        if last_modified := await self._store.get_state(JMA_LAST_MODIFIED, url):
             headers[hdrs.IF_MODIFIED_SINCE] = last_modified
-        if etag := await self._store.feed_get(url, ETAG):
+        if etag := await self._store.get_state(JMA_ETAG, url):
             headers[hdrs.IF_NONE_MATCH] = etag
         status, data, validators, elapsed = await self._get(url, headers)
         if status == 304:
@@ -268,8 +267,8 @@ class JmaPoller:
         return _Page(entries, validators)
 
     async def _remember(self, url: str, page: _Page) -> None:
-        for key, value in page.validators.items():
-            await self._store.feed_set(url, key, value)
+        for namespace, value in page.validators.items():
+            await self._store.put_state(namespace, url, value)
 
     def _feed_ok(self, url: str, now: float) -> None:
         state = self._feed(url)
@@ -321,8 +320,7 @@ class JmaPoller:
         state.known = frozenset(candidates)
 
     async def _load_queue(self) -> dict[str, _Queued]:
-        raw = await self._store.feed_get(SEEN, QUEUE_KEY)
-        items: dict[str, list[object]] = json.loads(raw) if raw else {}
+        items: dict[str, list[object]] = await self._store.get_state(JMA_QUEUE, QUEUE_KEY) or {}
         return {
             entry_id: _Queued(str(url), int(str(attempts)), float(str(next_attempt)))
             for entry_id, (url, attempts, next_attempt) in items.items()
@@ -330,7 +328,7 @@ class JmaPoller:
 
     async def _save_queue(self, queue: Mapping[str, _Queued]) -> None:
         raw = {entry_id: [q.url, q.attempts, q.next_attempt] for entry_id, q in queue.items()}
-        await self._store.feed_set(SEEN, QUEUE_KEY, json.dumps(raw, separators=(",", ":")))
+        await self._store.put_state(JMA_QUEUE, QUEUE_KEY, raw)
 
     # -- documents -----------------------------------------------------------------
 
@@ -381,7 +379,7 @@ class JmaPoller:
 
     # -- HTTP ----------------------------------------------------------------------
 
-    async def _get(self, url: str, headers: Mapping[str, str]) -> tuple[int, bytes, dict[str, str], float]:
+    async def _get(self, url: str, headers: Mapping[str, str]) -> tuple[int, bytes, dict[Namespace[str], str], float]:
         """GET with the timeout and size limit: (status 200 or 304, body, validators, seconds) or _Failure."""
         started = time.perf_counter()
         try:
@@ -390,8 +388,8 @@ class JmaPoller:
                     raise _status_failure(resp)
                 data = b"" if resp.status == 304 else await _read_limited(resp, self._settings.max_bytes)
                 validators = {
-                    key: value
-                    for key, header in ((LAST_MODIFIED, hdrs.LAST_MODIFIED), (ETAG, hdrs.ETAG))
+                    namespace: value
+                    for namespace, header in ((JMA_LAST_MODIFIED, hdrs.LAST_MODIFIED), (JMA_ETAG, hdrs.ETAG))
                     if (value := resp.headers.get(header))
                 }
         except TimeoutError:

@@ -18,8 +18,9 @@ from broadcaster.errors import MissingCredentials, PermanentError, TransientErro
 from broadcaster.models import Alert, Message, Mode, MsgType, Recipient
 from broadcaster.rendering import ELLIPSIS, EXERCISE_PREFIX, Renderer
 from broadcaster.settings import Settings
+from broadcaster.state import SNS_FAILED, SNS_POSTED
 from broadcaster.store.sqlite import SQLiteStore
-from channels.sns.channel import FAILED, POSTED, SnsChannel, create, idempotency_key
+from channels.sns.channel import SnsChannel, create, idempotency_key
 from channels.sns.mastodon import MastodonTarget, mastodon_length
 from channels.sns.render import MAX_PARTS, Payload, is_priority, split_thread
 from channels.sns.target import graphemes, weighted_length
@@ -301,11 +302,11 @@ async def test_x_duplicate_content_is_permanent_and_not_tried_again(fakes: Fakes
     channel = fakes.make(targets=("x", "mastodon"))
     await post(channel, alert())
     # the record of the post is lost (a crash right after X answered): X sees the same text again
-    await fakes.store.feed_set(POSTED, "a1:x", "[]")
-    await fakes.store.feed_set(POSTED, "a1:mastodon", "[]")
+    await fakes.store.put_state(SNS_POSTED, "a1:x", [])
+    await fakes.store.put_state(SNS_POSTED, "a1:mastodon", [])
     await post(channel, alert())  # Mastodon carried it (its key found the same status), so the send succeeds
     assert fakes.x.statuses == [201, 403]
-    failed = await fakes.store.feed_get(FAILED, "a1:x")
+    failed = await fakes.store.get_state(SNS_FAILED, "a1:x")
     assert failed is not None and "duplicate content" in failed
     assert len(fakes.mastodon.statuses) == 1  # the Idempotency-Key returned the status it had made
     x_only = fakes.make(targets=("x",))

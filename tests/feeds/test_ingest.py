@@ -19,8 +19,9 @@ from broadcaster.dispatcher import Dispatcher
 from broadcaster.lifecycle import Lifecycle
 from broadcaster.models import AlertState, Mode, MsgType, Subscriber
 from broadcaster.settings import PolicyRule, Settings, load_settings, municipality_code
+from broadcaster.state import JMA_HANDLED, JMA_WARNINGS
 from broadcaster.store.sqlite import SQLiteStore
-from feeds.jma.ingest import HANDLED, WARNINGS_STATE, Handled, JmaIngest
+from feeds.jma.ingest import Handled, JmaIngest
 from tests.channels_for_tests import FakeChannel
 from tests.paths import JMA_SAMPLES
 from tests.test_dispatcher import channel_set, done, until
@@ -245,16 +246,16 @@ async def test_a_write_that_fails_midway_leaves_nothing_and_the_retry_after_a_re
         assert again.alert_id is None and again.reason == f"already handled ({first.alert_id})"
         [alert] = await store.list_alerts()
         assert alert.id == first.alert_id and alert.state == AlertState.APPROVED  # planned in the same commit
-        assert await store.feed_get(HANDLED, name) == first.alert_id
+        assert await store.get_state(JMA_HANDLED, name) == first.alert_id
         if town:
-            assert await store.feed_get(WARNINGS_STATE, f"live:{town['city']}") is not None
+            assert await store.get_state(JMA_WARNINGS, f"live:{town['city']}") is not None
 
 
 async def test_a_document_that_makes_no_alert_is_marked_handled_too(store: SQLiteStore, settings: Settings) -> None:
     ingest = JmaIngest(Lifecycle(store, settings))
     await ingest.handle("elsewhere.xml", sample("15_17_01_250630_VPWW55.xml"))  # 島根県
     await ingest.handle("html.xml", b"<html><body>503</body></html>")
-    assert await store.feed_get(HANDLED, "elsewhere.xml") == "ignore"
-    assert await store.feed_get(HANDLED, "html.xml") == "refused"
+    assert await store.get_state(JMA_HANDLED, "elsewhere.xml") == "ignore"
+    assert await store.get_state(JMA_HANDLED, "html.xml") == "refused"
     again = await ingest.handle("html.xml", b"<html><body>503</body></html>")
     assert again.reason == "already handled (refused)"

@@ -28,7 +28,7 @@ from broadcaster import drafts
 from broadcaster.clock import JST
 from broadcaster.errors import InputError
 from broadcaster.models import Alert, AlertState, ChannelReport, Source, Timestamp
-from broadcaster.store import FeedRow
+from broadcaster.state import API_IDEMPOTENCY, StateRow
 from broadcaster.web.console import api_schema
 from broadcaster.web.console.api_schema import (
     DEFAULT_LIMIT,
@@ -49,7 +49,6 @@ from broadcaster.web.console.web import API_USER, Handler, client, console
 log = logging.getLogger("broadcaster.api")
 
 SCAN = 1000  # a state filter looks among this many of the newest alerts
-IDEMPOTENCY_FEED = "api-idempotency"
 API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 # held across look-up, create and remember, so two retries that arrive together make one draft, not two
 POSTING = web.AppKey("api.posting", asyncio.Lock)
@@ -116,7 +115,7 @@ async def post_draft(request: web.Request) -> web.Response:
     store = console(request).store
     fingerprint = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
     async with request.app[POSTING]:
-        remembered = await store.feed_get(IDEMPOTENCY_FEED, f"{name}:{key}")
+        remembered = await store.get_state(API_IDEMPOTENCY, f"{name}:{key}")
         if remembered is not None:
             alert_id, _, was = remembered.partition(" ")
             if was != fingerprint:
@@ -128,7 +127,7 @@ async def post_draft(request: web.Request) -> web.Response:
                 return _created(alert, replayed=True)
         # the key is remembered in the draft's own transaction: a retry after a crash finds both or neither
         alert = await _create(
-            request, name, data, lambda a: [(IDEMPOTENCY_FEED, f"{name}:{key}", f"{a.id} {fingerprint}")]
+            request, name, data, lambda a: [API_IDEMPOTENCY.entry(f"{name}:{key}", f"{a.id} {fingerprint}")]
         )
     return _created(alert, replayed=False)
 
@@ -156,7 +155,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 async def _create(
-    request: web.Request, name: str, data: dict[str, Any], remember: Callable[[Alert], list[FeedRow]] | None = None
+    request: web.Request, name: str, data: dict[str, Any], remember: Callable[[Alert], list[StateRow]] | None = None
 ) -> Alert:
     lifecycle = console(request).lifecycle
     author = f"api:{name}"
