@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from broadcaster.errors import InputError
+from broadcaster.errors import InputError, RefusedError
 from broadcaster.models import Mode, Role, Session, User
 from broadcaster.settings import Console, PasswordHash
 from broadcaster.store import Store
@@ -61,7 +61,7 @@ def check_new_password(password: str, name: str, min_length: int) -> None:
         raise InputError("the password must not contain the account name")
 
 
-class LoginRefused(Exception):
+class LoginRefused(RefusedError):
     """Wrong name or password, or a locked account; never says whether the name exists.
 
     ``reason`` is "wrong" or "locked" (the console shows its own words for it); ``minutes`` is how

@@ -1,4 +1,4 @@
-"""One error tree for the whole service.
+"""One error tree for the whole service: every error the project raises on purpose derives from it.
 
     BroadcasterError
     ├── DeliveryError          a channel could not deliver; raised only by Channel.send
@@ -7,10 +7,20 @@
     │   └── PartialDelivery    some recipients of a batch failed; the others were delivered
     ├── ConfigError            settings are wrong; names the key; the program exits with code 2
     │   └── MissingCredentials a channel's credentials are not in the environment (it runs as the outbox)
-    └── InputError             user input (CSV, CLI arguments, forms) is wrong; nothing was stored
+    ├── InputError             input from a person or a file is wrong (CSV, CLI arguments, forms, a feed's
+    │   │                      documents); nothing was stored
+    │   ├── feeds.jma.atom.AtomError            a JMA feed that is not a readable Atom feed
+    │   └── feeds.jma.xmlsafe.RefusedDocument   a JMA document refused unread (too large, a DTD, not XML)
+    ├── RefusedError           a request is refused; the message is safe to show to whoever asked
+    │   ├── broadcaster.accounts.LoginRefused   wrong name or password, or a locked account
+    │   └── broadcaster.web.console.api.Refused an API call answered with a JSON error and its HTTP status
+    └── channels.fm.speech.SpeechError          speech synthesis failed on this script
+        └── channels.fm.speech.EngineMissing    a speech engine cannot run on this machine
 
 Channels translate their library's exceptions into this tree once, at the boundary, with
-``raise TransientError(...) from exc``. Retries live in the dispatcher, never in channels.
+``raise TransientError(...) from exc``; the FM channel turns a SpeechError into a PermanentError.
+Retries live in the dispatcher, never in channels. Private exceptions that never leave their module
+(control flow inside one function's retry loop) may derive from Exception.
 """
 
 from __future__ import annotations
@@ -56,3 +66,7 @@ class MissingCredentials(ConfigError):
 
 class InputError(BroadcasterError):
     """Invalid input from a person or a file; nothing was stored."""
+
+
+class RefusedError(BroadcasterError):
+    """A request refused (a login, an API call); the message says why and is safe to show."""

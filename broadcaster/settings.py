@@ -197,6 +197,7 @@ class Fm(_Section):
     sample_rate: Annotated[int, Field(ge=8000, le=96000)]
     chime: str
     workers: Annotated[int, Field(ge=0, le=16)]
+    dictionary: str = Field(min_length=1)  # Open JTalk's dictionary folder
     readings: dict[str, str]  # place name -> reading; a site's table replaces this one (see _merge)
 
 

@@ -12,8 +12,6 @@ DEBIAN_PACKAGES=(python3-venv g++ cmake open-jtalk-mecab-naist-jdic espeak-ng li
 if [ "${BOOTSTRAP_TESTS:-0}" = 1 ]; then
   DEBIAN_PACKAGES+=(chromium fonts-noto-cjk)
 fi
-# pyopenjtalk downloads its dictionary from GitHub unless told where Debian's is (this machine is offline)
-export OPEN_JTALK_DICT_DIR=${OPEN_JTALK_DICT_DIR:-/var/lib/mecab/dic/open-jtalk/naist-jdic}
 
 if ! command -v "$PYTHON" >/dev/null || ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "error: Python 3.11 or newer is needed as '$PYTHON' (set PYTHON=/path/to/python3.11)" >&2

@@ -22,9 +22,11 @@ from broadcaster.settings import Settings, load_settings
 from channels.fm.speech import (
     CHIME_GAP_S,
     LINE_GAP_S,
+    OpenJTalk,
     Samples,
     Speaker,
     SpeechError,
+    dictionary_folder,
     load_chime,
     openjtalk,
     resample,
@@ -68,10 +70,10 @@ def mora(kana: str) -> int:
     return sum(1 for ch in kana if "ァ" <= ch <= "ヴ" or ch == "ー") - sum(1 for ch in kana if ch in SMALL_KANA)
 
 
-def expected_seconds(script: str, readings: dict[str, str], chime_s: float) -> tuple[float, float]:
+def expected_seconds(jtalk: OpenJTalk, script: str, readings: dict[str, str], chime_s: float) -> tuple[float, float]:
     """The (shortest, longest) plausible duration of the WAV for a Japanese script."""
     text = for_synthesis(script, readings)
-    count = mora(openjtalk().g2p(text, kana=True))
+    count = mora(jtalk.g2p(text, kana=True))
     parts = len(sentences(text))
     fixed = chime_s + CHIME_GAP_S + (parts - 1) * LINE_GAP_S
     return fixed + 0.05 * count, fixed + 0.25 * count + parts * 1.0
@@ -88,41 +90,49 @@ def check_chime_then_speech(samples: Samples, rate: int) -> None:
 
 
 @pytest.fixture
+def jtalk(settings: Settings) -> OpenJTalk:
+    """Open JTalk over the configured dictionary, as the speaker uses it."""
+    return openjtalk(dictionary_folder(settings))
+
+
+@pytest.fixture
 def speaker(settings: Settings) -> Speaker:
     """A speaker synthesising in the calling thread, with the configured readings."""
     return speaker_from_settings(settings, processes=0)
 
 
 def test_japanese_wav_is_48k_mono_16bit_with_chime_and_speech_of_the_right_length(
-    speaker: Speaker, settings: Settings
+    speaker: Speaker, settings: Settings, jtalk: OpenJTalk
 ) -> None:
     samples, rate, channels, width = decode(speaker.synthesize(SCRIPT, "ja"))
     assert (rate, channels, width) == (RATE, 1, 2)
     check_chime_then_speech(samples, rate)
-    shortest, longest = expected_seconds(SCRIPT, dict(settings.fm.readings), len(speaker.chime) / RATE)
+    shortest, longest = expected_seconds(jtalk, SCRIPT, dict(settings.fm.readings), len(speaker.chime) / RATE)
     assert shortest <= len(samples) / rate <= longest
 
 
 @pytest.mark.parametrize(("name", "reading"), [("小山市", "おやまし"), ("思川", "おもいがわ"), ("間々田", "ままだ")])
-def test_configured_place_names_are_read_as_configured(settings: Settings, name: str, reading: str) -> None:
+def test_configured_place_names_are_read_as_configured(
+    settings: Settings, jtalk: OpenJTalk, name: str, reading: str
+) -> None:
     assert settings.fm.readings[name] == reading
-    g2p = openjtalk().g2p
+    g2p = jtalk.g2p
     assert g2p(for_synthesis(f"{name}で", settings.fm.readings), kana=True) == g2p(f"{reading}で", kana=True)
 
 
-def test_a_reading_in_the_dictionary_fixes_a_name_the_engine_reads_wrong(site: SiteFactory) -> None:
+def test_a_reading_in_the_dictionary_fixes_a_name_the_engine_reads_wrong(site: SiteFactory, jtalk: OpenJTalk) -> None:
     # 網戸 in Oyama is あじと; the engine's dictionary only knows the word for a window screen (あみど)
-    g2p = openjtalk().g2p
+    g2p = jtalk.g2p
     assert g2p("網戸に避難所", kana=True).startswith("アミド")
     settings = load_settings(site({"fm.readings": {'"網戸"': "あじと"}}))  # a site's table replaces the default
     assert g2p(for_synthesis("網戸に避難所", settings.fm.readings), kana=True).startswith("アジト")
     assert apply_readings("網戸", settings.fm.readings) == "あじと"
 
 
-def test_numbers_dates_and_times_reach_the_engine_in_spoken_form(settings: Settings) -> None:
+def test_numbers_dates_and_times_reach_the_engine_in_spoken_form(settings: Settings, jtalk: OpenJTalk) -> None:
     text = for_synthesis("11月29日 14時30分、震度5強、水位2.5メートル、1,234人", settings.fm.readings)
     assert text == "十一月二十九日 十四時三十分、震度五強、水位二点五メートル、千二百三十四人"
-    kana = openjtalk().g2p(text, kana=True)
+    kana = jtalk.g2p(text, kana=True)
     said = (
         "ジューイチガツ",
         "ニジュークニチ",

@@ -3,9 +3,11 @@
 The output is one mono 16-bit PCM WAV at ``[fm] sample_rate``. Both engines are synchronous C code, so
 ``Speaker.wav`` runs them in a worker thread: the event loop never waits on synthesis.
 
-- Japanese: pyopenjtalk with Debian's ``open-jtalk-mecab-naist-jdic`` (``OPEN_JTALK_DICT_DIR``; without it
-  pyopenjtalk tries to download a dictionary from GitHub). It is read line by line, which skips lines
-  with nothing to say: pyopenjtalk crashes the whole process on text without a phoneme.
+- Japanese: pyopenjtalk's Open JTalk over the dictionary folder ``[fm] dictionary`` (Debian's
+  ``open-jtalk-mecab-naist-jdic``), handed to the engine directly: its module-level functions would
+  read ``OPEN_JTALK_DICT_DIR`` and, without it, download a dictionary from GitHub. It is read sentence
+  by sentence, which skips those with nothing to say: Open JTalk crashes the whole process on text
+  without a phoneme.
 - Other languages: pyttsx3's espeak-ng driver, writing a 22,050 Hz file. espeak-ng is one engine per
   process, so one lock serialises it; ``runAndWait`` is called once after setting the rate and voice
   (pyttsx3 2.99 otherwise writes no file for some rates) and once for the file.
@@ -14,6 +16,7 @@ The output is one mono 16-bit PCM WAV at ``[fm] sample_rate``. Both engines are 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import ctypes
 import io
 import multiprocessing
@@ -27,20 +30,14 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from broadcaster.errors import ConfigError
+from broadcaster.errors import BroadcasterError, ConfigError
 from broadcaster.settings import Settings
 from channels.fm.spoken import for_synthesis, without_cues
-
-DICT_DIR_ENV = "OPEN_JTALK_DICT_DIR"
-DEBIAN_DICT_DIR = "/var/lib/mecab/dic/open-jtalk/naist-jdic"
-# pyopenjtalk reads the variable once, when it is imported; this module must therefore set it first
-os.environ.setdefault(DICT_DIR_ENV, DEBIAN_DICT_DIR)
 
 Samples = NDArray[np.int16]
 LINE_GAP_S = 0.35  # silence between the script's lines (Open JTalk adds a little of its own)
@@ -51,9 +48,13 @@ MAX_PROCESSES = 4  # Open JTalk worker processes; one per CPU up to this
 FILTER_TAPS = 101  # low-pass before downsampling, so 48 kHz speech does not alias at 16 kHz
 
 _espeak_lock = threading.Lock()
+_engines: dict[Path, OpenJTalk] = {}  # one per dictionary folder and process, shared by its threads
+_engines_lock = threading.Lock()
+# freed at exit, before module teardown, where freeing Open JTalk ends in a bare "Error in sys.excepthook"
+atexit.register(_engines.clear)
 
 
-class SpeechError(Exception):
+class SpeechError(BroadcasterError):
     """Synthesis failed; the message says why."""
 
 
@@ -64,19 +65,48 @@ class EngineMissing(SpeechError):
 # -- engines -----------------------------------------------------------------------
 
 
-def openjtalk() -> ModuleType:
-    """pyopenjtalk, after checking that its dictionary is on disk (it would otherwise try to download one)."""
-    folder = Path(os.environ.get(DICT_DIR_ENV) or DEBIAN_DICT_DIR)
-    if not (folder / "sys.dic").is_file():
-        raise EngineMissing(
-            f"Open JTalk dictionary not found in {folder} ({DICT_DIR_ENV}): "
-            "apt-get install open-jtalk-mecab-naist-jdic, or point OPEN_JTALK_DICT_DIR at a naist-jdic folder"
-        )
-    try:
-        import pyopenjtalk  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise EngineMissing(f"pyopenjtalk cannot be imported ({exc}): pip install 'pyopenjtalk>=0.4,<0.5'") from exc
-    return pyopenjtalk  # type: ignore[no-any-return]
+class OpenJTalk:
+    """Open JTalk over one dictionary folder: its front end (text to labels) and its voice (labels to audio)."""
+
+    def __init__(self, dictionary: Path) -> None:
+        if not (dictionary / "sys.dic").is_file():
+            raise EngineMissing(
+                f"Open JTalk dictionary not found in {dictionary} ([fm] dictionary): "
+                "apt-get install open-jtalk-mecab-naist-jdic, or point [fm] dictionary at a naist-jdic folder"
+            )
+        try:
+            import pyopenjtalk  # type: ignore[import-untyped]
+        except ImportError as exc:
+            raise EngineMissing(f"pyopenjtalk cannot be imported ({exc}): pip install 'pyopenjtalk>=0.4,<0.5'") from exc
+        # the engine's own classes take the folder; each holds its own lock, so threads may share them
+        self._frontend = pyopenjtalk.OpenJTalk(dn_mecab=str(dictionary).encode())
+        self._voice = pyopenjtalk.HTSEngine(pyopenjtalk.DEFAULT_HTS_VOICE)
+
+    def g2p(self, text: str, kana: bool = False) -> str:
+        """The text's pronunciation: phonemes, or katakana with ``kana``."""
+        return str(self._frontend.g2p(text, kana=kana))
+
+    def read(self, sentence: str) -> tuple[bytes, int]:
+        """One sentence as int16 samples in bytes (empty if there is nothing to say) and their rate."""
+        labels = self._frontend.make_label(self._frontend.run_frontend(sentence))
+        if not labels:  # punctuation only: synthesising it would crash the process
+            return b"", 0
+        audio = self._voice.synthesize(labels)
+        return to_int16(audio).tobytes(), int(self._voice.get_sampling_frequency())
+
+
+def openjtalk(dictionary: Path) -> OpenJTalk:
+    """This process's Open JTalk over ``dictionary``, loaded on first use; EngineMissing if it cannot run."""
+    with _engines_lock:
+        engine = _engines.get(dictionary)
+        if engine is None:
+            engine = _engines[dictionary] = OpenJTalk(dictionary)
+        return engine
+
+
+def dictionary_folder(settings: Settings) -> Path:
+    """The Open JTalk dictionary folder ``[fm] dictionary`` names."""
+    return settings.path(settings.fm.dictionary)
 
 
 def sentences(text: str) -> list[str]:
@@ -90,17 +120,12 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def read_sentence(sentence: str) -> tuple[bytes, int]:
+def read_sentence(sentence: str, dictionary: Path) -> tuple[bytes, int]:
     """One sentence read by Open JTalk: int16 samples as bytes (empty if nothing to say) and the rate.
 
     Module-level and returning bytes so that it can run in a worker process.
     """
-    jtalk = openjtalk()
-    labels = jtalk.extract_fullcontext(sentence)
-    if not labels:  # punctuation only: synthesising it would crash the process
-        return b"", 0
-    audio, rate = jtalk.synthesize(labels)
-    return to_int16(audio).tobytes(), int(rate)
+    return openjtalk(dictionary).read(sentence)
 
 
 def join_sentences(parts: list[tuple[bytes, int]]) -> tuple[Samples, int]:
@@ -117,11 +142,11 @@ def join_sentences(parts: list[tuple[bytes, int]]) -> tuple[Samples, int]:
     return np.concatenate(pieces), rate
 
 
-def synthesize_japanese(text: str) -> tuple[Samples, int]:
+def synthesize_japanese(text: str, dictionary: Path) -> tuple[Samples, int]:
     """Japanese text read by Open JTalk in this thread, as 16-bit samples and their rate."""
     order = sentences(text)
     # the announcement is read twice: each sentence is synthesised once
-    audio = {sentence: read_sentence(sentence) for sentence in dict.fromkeys(order)}
+    audio = {sentence: read_sentence(sentence, dictionary) for sentence in dict.fromkeys(order)}
     return join_sentences([audio[sentence] for sentence in order])
 
 
@@ -252,8 +277,8 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def _warm_up() -> None:
-    read_sentence("防災")  # each worker loads the dictionary and the voice before its first alert
+def _warm_up(dictionary: Path) -> None:
+    read_sentence("防災", dictionary)  # each worker loads the dictionary and the voice before its first alert
 
 
 class Speaker:
@@ -263,8 +288,11 @@ class Speaker:
     holds the GIL while it synthesises, so threads would not run in parallel. Call ``close`` when done.
     """
 
-    def __init__(self, sample_rate: int, readings: Mapping[str, str], chime: Samples, processes: int = 0) -> None:
+    def __init__(
+        self, sample_rate: int, readings: Mapping[str, str], chime: Samples, dictionary: Path, processes: int = 0
+    ) -> None:
         self.sample_rate = sample_rate
+        self.dictionary = dictionary
         self.readings = dict(readings)
         self.chime = chime
         self.processes = processes
@@ -281,13 +309,13 @@ class Speaker:
             initargs=(os.getpid(),),
         )
         for _ in range(self.processes):
-            pool.submit(_warm_up)
+            pool.submit(_warm_up, self.dictionary)
         return pool
 
     def speech(self, script: str, lang: str) -> Samples:
         """The script read aloud at this speaker's rate, without the chime (in this thread)."""
         if is_japanese(lang):
-            samples, rate = synthesize_japanese(for_synthesis(script, self.readings))
+            samples, rate = synthesize_japanese(for_synthesis(script, self.readings), self.dictionary)
         else:
             samples, rate = synthesize_espeak(_one_line(script), lang)
         return resample(samples, rate, self.sample_rate)
@@ -309,7 +337,9 @@ class Speaker:
         unique = sorted(set(order), key=len, reverse=True)  # longest first: the workers finish together
         loop = asyncio.get_running_loop()
         try:
-            parts = await asyncio.gather(*(loop.run_in_executor(pool, read_sentence, s) for s in unique))
+            parts = await asyncio.gather(
+                *(loop.run_in_executor(pool, read_sentence, s, self.dictionary) for s in unique)
+            )
         except BrokenProcessPool as exc:  # a worker died (Open JTalk crashed on this text): start afresh
             self._pool = self._start_pool()
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
@@ -357,12 +387,14 @@ def speaker_from_settings(settings: Settings, processes: int | None = None) -> S
     ``processes`` defaults to ``[fm] workers``, or one worker process per CPU up to MAX_PROCESSES; 0 or 1
     synthesises in a thread.
     """
+    dictionary = dictionary_folder(settings)
     try:
-        synthesize_japanese("防災")  # loads the dictionary and the voice now rather than during the first alert
+        # loads the dictionary and the voice now rather than during the first alert
+        synthesize_japanese("防災", dictionary)
     except EngineMissing:
         raise
     except Exception as exc:  # a broken dictionary surfaces as whatever mecab raises
         raise EngineMissing(f"Open JTalk does not run ({exc}): apt-get install open-jtalk-mecab-naist-jdic") from exc
     if processes is None:
         processes = settings.fm.workers or min(MAX_PROCESSES, os.cpu_count() or 1)
-    return Speaker(settings.fm.sample_rate, settings.readings, load_chime(settings), processes)
+    return Speaker(settings.fm.sample_rate, settings.readings, load_chime(settings), dictionary, processes)

@@ -15,6 +15,8 @@ from typing import NoReturn
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
+from broadcaster.errors import InputError
+
 log = logging.getLogger(__name__)
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -29,7 +31,7 @@ _TYPE_TOKEN = re.compile(r"^[A-Z]{4}(?:\d{2}|ii)$")
 _STAMP = re.compile(r"^(\d{14})_")
 
 
-class AtomError(ValueError):
+class AtomError(InputError):
     """The bytes are not a safe, well-formed Atom feed; the message says why."""
 
 

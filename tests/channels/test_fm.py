@@ -20,7 +20,7 @@ from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web import fm as fm_feed
 from channels.fm.channel import FmChannel, create, drop_paths
-from channels.fm.speech import speaker_from_settings
+from channels.fm.speech import openjtalk, speaker_from_settings
 from tests.conftest import SiteFactory
 from tests.test_speech import check_chime_then_speech, decode, expected_seconds
 from tests.test_store import ACTOR, ORIGIN, make_alert
@@ -90,7 +90,8 @@ async def test_send_drops_the_script_and_a_48k_mono_wav_of_the_right_length(
     samples, rate, channels, width = decode(wav.read_bytes())
     assert (rate, channels, width) == (48_000, 1, 2)
     check_chime_then_speech(samples, rate)
-    shortest, longest = expected_seconds(message.speech, dict(settings.fm.readings), len(channel.speaker.chime) / rate)
+    chime_s, jtalk = len(channel.speaker.chime) / rate, openjtalk(channel.speaker.dictionary)
+    shortest, longest = expected_seconds(jtalk, message.speech, dict(settings.fm.readings), chime_s)
     assert shortest <= len(samples) / rate <= longest
     assert sorted(p.name for p in channel.drop_dir.iterdir()) == [txt.name, wav.name]  # no temporary files left
 
@@ -151,11 +152,9 @@ async def test_create_runs_for_real_when_open_jtalk_is_there(settings: Settings)
         await ch.aclose()
 
 
-def test_create_falls_back_to_the_outbox_without_the_dictionary(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("OPEN_JTALK_DICT_DIR", str(tmp_path / "no-dictionary"))
-    with pytest.raises(MissingCredentials, match="apt-get install open-jtalk-mecab-naist-jdic"):
+def test_create_falls_back_to_the_outbox_without_the_dictionary(site: SiteFactory, tmp_path: Path) -> None:
+    settings = load_settings(site({"fm": {"dictionary": str(tmp_path / "no-dictionary")}}))
+    with pytest.raises(MissingCredentials, match=r"no-dictionary \(\[fm\] dictionary\).*apt-get install"):
         create(ChannelContext("fm", settings, Renderer(settings), {}))
 
 

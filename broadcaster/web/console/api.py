@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from broadcaster import drafts
 from broadcaster.clock import JST
-from broadcaster.errors import InputError
+from broadcaster.errors import InputError, RefusedError
 from broadcaster.models import Alert, AlertState, ChannelReport, Source, Timestamp
 from broadcaster.state import API_IDEMPOTENCY, StateRow
 from broadcaster.web.console import api_schema
@@ -54,7 +54,7 @@ API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 POSTING = web.AppKey("api.posting", asyncio.Lock)
 
 
-class Refused(Exception):
+class Refused(RefusedError):
     """A request the API answers with a JSON error."""
 
     def __init__(self, status: int, error: str, detail: str) -> None:
