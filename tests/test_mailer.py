@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from broadcaster.pacing import Backoff
 from broadcaster.settings import Settings, load_settings
 from broadcaster.web.ratelimit import WindowLimiter
 from channels.email.mailer import Mail, Mailer, Outbox, Smtp, make_mailer
@@ -15,6 +16,7 @@ from tests.processes import free_port
 from tests.smtp_server import PASSWORD, USER, Relay
 
 SiteFactory = Callable[..., Path]
+NO_WAIT = Backoff(base=0.0, cap=0.0)
 MAIL = Mail(7, "jiro@example.jp", "登録の確認", "次のリンクを開いてください。\nhttps://example.jp/x\n")
 
 
@@ -38,7 +40,7 @@ async def test_a_mail_goes_through_the_relay_in_utf8(site: SiteFactory, relay: R
 async def test_a_relay_that_is_down_is_tried_again_then_given_up(
     site: SiteFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    mailer = Mailer(Smtp(relay_settings(site, free_port()), None, None), delays=(0.0, 0.0))
+    mailer = Mailer(Smtp(relay_settings(site, free_port()), None, None), NO_WAIT, max_attempts=3)
     mailer.post(MAIL)
     await mailer.drain()
     assert (mailer.sent, mailer.failed) == (0, 1)
@@ -49,7 +51,8 @@ async def test_a_relay_that_is_down_is_tried_again_then_given_up(
 
 async def test_a_refused_address_is_not_tried_again(site: SiteFactory, relay: Relay) -> None:
     relay.mailbox.refuse.add("jiro@example.jp")
-    mailer = Mailer(Smtp(relay_settings(site, relay.port), (USER, PASSWORD), relay.client_tls), delays=(60.0,))
+    minute = Backoff(base=60.0, cap=60.0, jitter=0.0)
+    mailer = Mailer(Smtp(relay_settings(site, relay.port), (USER, PASSWORD), relay.client_tls), minute, max_attempts=2)
     mailer.post(MAIL)
     await mailer.drain()  # a retry would wait a minute: the test's timeout would tell
     assert (mailer.sent, mailer.failed) == (0, 1)

@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from broadcaster.models import ContactKind, Subscriber, SubscriberState
+from broadcaster.pacing import Backoff
 from broadcaster.rendering import make_environment
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
@@ -122,7 +123,7 @@ async def make_site(site: SiteFactory, relay: Relay, store: SQLiteStore) -> Asyn
         settings = page_settings(site, relay, **subscriptions)
         env = make_environment()
         signer = Signer(secret or b"unused")
-        mailer = Mailer(Smtp(settings, (USER, PASSWORD), relay.client_tls), delays=(0.0,))
+        mailer = Mailer(Smtp(settings, (USER, PASSWORD), relay.client_tls), Backoff(base=0.0, cap=0.0), max_attempts=2)
         subs = Subscriptions(store, settings, signer, mailer, env) if secret else None
         app = web.Application()
         add_routes(app)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
@@ -26,6 +27,7 @@ import aiosmtplib
 
 from broadcaster.errors import MissingCredentials
 from broadcaster.files import write_atomic
+from broadcaster.pacing import Backoff
 from broadcaster.settings import Settings
 from channels.email.channel import smtp_credentials, smtp_factory
 from channels.email.pool import abort_connection
@@ -33,7 +35,9 @@ from channels.email.smtp_errors import describe_error, is_permanent
 
 log = logging.getLogger("broadcaster.mailer")
 
-RETRY_DELAYS = (2.0, 15.0, 60.0)  # after the first failure, the second, the third; then give up
+# 2 s after the first failure, doubling up to a minute: five waits, a minute in all at most
+RETRY = Backoff(base=2.0, cap=60.0)
+MAX_ATTEMPTS = 6  # then the mail is given up and logged; the resident can ask for it again
 
 
 class Mail(NamedTuple):
@@ -100,9 +104,17 @@ class Outbox:
 class Mailer:
     """Queues mails and sends them in the background with a few retries."""
 
-    def __init__(self, transport: Transport, delays: tuple[float, ...] = RETRY_DELAYS) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        backoff: Backoff = RETRY,
+        max_attempts: int = MAX_ATTEMPTS,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
         self.transport = transport
-        self.delays = delays
+        self.backoff = backoff
+        self.max_attempts = max_attempts
+        self.rand = rand
         self.sent = 0
         self.failed = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -132,16 +144,17 @@ class Mailer:
         await asyncio.sleep(0)  # aborted transports release their sockets on the loop's next turn
 
     async def _send(self, mail: Mail) -> None:
-        for attempt, delay in enumerate((*self.delays, None), start=1):
+        for attempt in range(1, self.max_attempts + 1):
             try:
                 await self.transport.deliver(mail)
             except (OSError, aiosmtplib.SMTPException) as exc:
                 error = describe_error(exc)
-                if delay is None or is_permanent(exc):
+                if attempt == self.max_attempts or is_permanent(exc):
                     self.failed += 1
                     log.error("mail to subscriber %d: gave up at attempt %d: %s", mail.subscriber_id, attempt, error)
                     return
-                log.warning("mail to subscriber %d failed (%s); again in %g s", mail.subscriber_id, error, delay)
+                delay = self.backoff.delay(attempt, self.rand())
+                log.warning("mail to subscriber %d failed (%s); again in %.1f s", mail.subscriber_id, error, delay)
                 await asyncio.sleep(delay)
             else:
                 self.sent += 1

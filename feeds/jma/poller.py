@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import hdrs
 
+from broadcaster.pacing import Backoff
 from broadcaster.settings import Jma
 from broadcaster.state import JMA_BACKFILL, JMA_ETAG, JMA_LAST_MODIFIED, JMA_LAST_SUCCESS, JMA_QUEUE, Namespace
 from broadcaster.store import Store
@@ -44,20 +45,6 @@ SEEN = "jma"  # the mark_seen namespace, shared by every feed
 QUEUE_KEY = "queue"  # the one JMA_QUEUE row, shared by every feed
 MAX_DOCUMENT_ATTEMPTS = 8  # then it is given up: with the default backoff, after about 45 minutes
 PARSE_IN_THREAD = 1_000_000  # bytes; a long feed (2.3 MB) takes ~0.1 s to parse, too long for the event loop
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with jitter: ``base`` doubling per failure, at most ``cap``, up to ``jitter`` less."""
-
-    base: float = 60.0
-    cap: float = 600.0
-    jitter: float = 0.5
-
-    def delay(self, failures: int, rand: float) -> float:
-        """Seconds to wait after ``failures`` failures in a row; ``rand`` in [0, 1) picks the jitter."""
-        full = min(self.cap, self.base * 2.0 ** (failures - 1))
-        return full * (1 - self.jitter * rand)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,9 +264,7 @@ class JmaPoller:
     def _feed_failed(self, url: str, exc: _Failure, now: float) -> None:
         state = self._feed(url)
         state.failures += 1
-        delay = self._backoff.delay(state.failures, self._rand())
-        if exc.retry_after is not None:
-            delay = max(delay, exc.retry_after)
+        delay = self._backoff.delay(state.failures, self._rand(), exc.retry_after)
         state.next_attempt = now + delay
         state.last_error = str(exc)
         log.warning("jma: feed %s failed (%d in a row, next try in %.0f s): %s", url, state.failures, delay, exc)
