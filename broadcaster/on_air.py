@@ -1,23 +1,29 @@
-"""What the public website shows: the alerts the website channel carried, grouped into events.
+"""What is on air: the one rule for the website, the ticker and community FM, and the website's snapshot.
 
-One read of ``store.published("website", …)`` makes a Snapshot; every page and feed is rendered from
-it, so the served pages and the static export always agree.
+Each public channel reads what it carried (``store.published(channel, …)``) and judges it here:
 
 - An event is the alerts sharing an event_key (an alert without one is an event of its own), per
-  mode: exercise and live chains never mix.
-- An event is *cancelled* when its latest carried version is a cancel, *expired* when that version's
-  ``expires`` has passed, and *current* otherwise. Older versions of an event are *superseded*.
-- Exercise alerts are left out unless ``[website] show_exercises`` is on.
-- Current events are listed most severe first (level, then CAP severity), newest first within that.
+  mode: exercise and live chains never mix. Its latest version is the highest version carried.
+- An event is *cancelled* when its latest version is a cancel, or was cancelled (an approved cancel
+  takes it off the air at once, before the cancel itself is carried); *expired* when that version's
+  ``expires`` has passed (an alert without one lasts ``untimed`` seconds from its creation, or, on the
+  website, until it is cancelled); and *current* otherwise. Older versions are *superseded*.
+- Exercise alerts are left out unless asked for (``[website] show_exercises``; never on the air).
+- What is on air, the latest version of each current event, is listed most severe first (level, then
+  CAP severity), the latest carried first within that.
+
+``on_air`` gives that list to the ticker and FM endpoints. For the website, one read makes a Snapshot
+of every event and its status; every page and feed is rendered from it, so the served pages and the
+static export always agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from broadcaster.models import Alert, AlertId, Mode, MsgType, Published, Severity, Timestamp
+from broadcaster.models import Alert, AlertId, AlertState, Mode, MsgType, Published, Severity, Timestamp
 from broadcaster.rendering import EXERCISE_PREFIX
 from broadcaster.settings import Settings
 from broadcaster.store import Store
@@ -28,6 +34,7 @@ MAX_ALERTS = 2000  # alerts read per snapshot; far above what a city issues in h
 MAX_CHAIN = 50  # versions followed back through ``references``
 CANCEL_TAG, UPDATE_TAG = "【取消】", "【更新】"
 SEVERITY_RANK = {Severity.EXTREME: 4, Severity.SEVERE: 3, Severity.MODERATE: 2, Severity.MINOR: 1}
+UNTIMED_ON_AIR = 86_400.0  # the ticker and FM: an alert without ``expires`` leaves the air a day after it was made
 
 
 class Status(StrEnum):
@@ -55,7 +62,7 @@ class Event:
 
     @property
     def latest(self) -> Published:
-        """The newest carried version (a cancel, when the event was cancelled)."""
+        """The newest carried version (a cancel, once the cancel of a cancelled event is carried)."""
         return self.versions[-1]
 
     @property
@@ -70,6 +77,12 @@ class Event:
     def sent_at(self) -> Timestamp:
         """When the event last changed."""
         return self.latest.sent_at
+
+    @property
+    def cancelled_at(self) -> Timestamp | None:
+        """When its cancel was carried; None if it is not cancelled, or its approved cancel is not carried yet."""
+        latest = self.latest
+        return latest.sent_at if latest.alert.msg_type == MsgType.CANCEL else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,42 +116,61 @@ class Snapshot:
         return sorted((p for p, _ in self.by_id.values()), key=lambda p: (-p.sent_at, p.alert.id))
 
 
-def _event_status(versions: Sequence[Published], now: Timestamp) -> Status:
-    latest = versions[-1].alert
-    if latest.msg_type == MsgType.CANCEL:
+def ends_at(alert: Alert, untimed: float | None) -> Timestamp | None:
+    """When the alert stops being current: its ``expires``, else ``untimed`` after its creation; None for never."""
+    if alert.expires is not None:
+        return alert.expires
+    return None if untimed is None else alert.created_at + untimed
+
+
+def judge(latest: Alert, now: Timestamp, untimed: float | None) -> Status:
+    """What became of an event, from its latest carried version: cancelled, expired or current."""
+    if latest.msg_type == MsgType.CANCEL or latest.state == AlertState.CANCELLED:
         return Status.CANCELLED
-    if latest.expires is not None and latest.expires < now:
-        return Status.EXPIRED
-    return Status.CURRENT
+    ends = ends_at(latest, untimed)
+    return Status.EXPIRED if ends is not None and ends <= now else Status.CURRENT
 
 
-def severity_key(event: Event) -> tuple[int, int, float]:
-    """Sort key: higher level, then graver CAP severity, then the newest first."""
-    alert = event.shown
-    return (-alert.level, -SEVERITY_RANK.get(alert.severity, 0), -event.sent_at)
+def group_events(published: Iterable[Published], exercises: bool) -> list[tuple[str, list[Published]]]:
+    """Carried alerts as (event key, versions oldest first), each alert once; exercises only if asked."""
+    groups: dict[tuple[str, str], list[Published]] = {}
+    seen: set[AlertId] = set()
+    for p in published:
+        if p.alert.id in seen or (p.alert.mode == Mode.EXERCISE and not exercises):
+            continue
+        seen.add(p.alert.id)
+        groups.setdefault((p.alert.mode, p.alert.event_key or f"id:{p.alert.id}"), []).append(p)
+    for versions in groups.values():
+        versions.sort(key=lambda p: (p.alert.version, p.sent_at))
+    return [(key, versions) for (_, key), versions in groups.items()]
+
+
+def on_air_order(p: Published) -> tuple[int, int, float, str]:
+    """Sort key: higher level, then graver CAP severity, then the latest carried first."""
+    alert = p.alert
+    return (-alert.level, -SEVERITY_RANK.get(alert.severity, 0), -p.sent_at, alert.id)
+
+
+def on_air(
+    published: Iterable[Published], now: Timestamp, *, exercises: bool = False, untimed: float | None = UNTIMED_ON_AIR
+) -> list[Published]:
+    """The latest version of every event neither cancelled nor expired at ``now``, most severe first."""
+    latest = (versions[-1] for _, versions in group_events(published, exercises))
+    return sorted((p for p in latest if judge(p.alert, now, untimed) == Status.CURRENT), key=on_air_order)
 
 
 def build_snapshot(
     published: Iterable[Published], settings: Settings, now: Timestamp, referenced: Iterable[Alert] = ()
 ) -> Snapshot:
-    """Group carried alerts into events and judge each; pure."""
-    show_exercises = settings.website.show_exercises
-    groups: dict[tuple[str, str], list[Published]] = {}
-    seen: set[AlertId] = set()
-    for p in published:
-        if p.alert.id in seen or (p.alert.mode == Mode.EXERCISE and not show_exercises):
-            continue
-        seen.add(p.alert.id)
-        groups.setdefault((p.alert.mode, p.alert.event_key or f"id:{p.alert.id}"), []).append(p)
+    """Group carried alerts into events and judge each by the on-air rule (no end for untimed alerts); pure."""
     events: list[Event] = []
     by_id: dict[AlertId, tuple[Published, Event]] = {}
-    for (_, key), versions in groups.items():
-        versions.sort(key=lambda p: (p.alert.version, p.sent_at))
-        event = Event(key, tuple(versions), _event_status(versions, now))
+    for key, versions in group_events(published, settings.website.show_exercises):
+        event = Event(key, tuple(versions), judge(versions[-1].alert, now, untimed=None))
         events.append(event)
         by_id.update((p.alert.id, (p, event)) for p in versions)
     events.sort(key=lambda e: (-e.sent_at, e.key))
-    current = sorted((e for e in events if e.status == Status.CURRENT), key=severity_key)
+    current = sorted((e for e in events if e.status == Status.CURRENT), key=lambda e: on_air_order(e.latest))
     known = {a.id: a for a in referenced}
     known.update((alert_id, p.alert) for alert_id, (p, _) in by_id.items())
     return Snapshot(now, tuple(events), tuple(current), by_id, known)

@@ -67,6 +67,7 @@ from broadcaster.channel import Fit, RunsAs
 from broadcaster.clock import iso_jst
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.models import Alert, AlertId, Message, Mode, MsgType, Recipients, Timestamp
+from broadcaster.on_air import UNTIMED_ON_AIR
 from broadcaster.rendering import Limits, Renderer, fit
 from broadcaster.settings import Settings
 from broadcaster.state import TICKER_DONE
@@ -81,7 +82,7 @@ if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
 
 NAME = "ticker"
 ORDER = "ticker.json"  # the Message attachment holding what send() pushes
-UNTIMED_TTL = 24 * 3600.0  # how long a line without an expiry stays on air, from the alert's creation
+UNTIMED_TTL = UNTIMED_ON_AIR  # how long a line without an expiry stays on air, from the alert's creation
 MAX_REPLY = 1024  # bytes of a station's reply line
 CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SPACES = re.compile(r"\s+")

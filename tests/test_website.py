@@ -254,6 +254,25 @@ async def test_a_cancelled_alert_leaves_the_current_list_and_shows_as_cancelled(
     assert str(entries[0].findtext("a:title", namespaces=ATOM_NS)).startswith("【取消】")
 
 
+async def test_an_approved_cancel_takes_the_event_off_the_current_list_before_it_is_carried(
+    store: SQLiteStore, site: SiteFactory, client_for: Any
+) -> None:
+    now = time.time()
+    await publish(store, web_alert("orig", event_key="flood", title="洪水 避難指示"), now - 100)
+    await publish(store, web_alert("other"), now - 50)
+    cancel = web_alert("cxl", event_key="flood", version=2, msg_type=MsgType.CANCEL, references="orig")
+    await store.create_alert(cancel, ACTOR, ORIGIN)
+    await store.approve("cxl", ACTOR, ORIGIN)  # the website's row is planned, not yet sent
+    client = await client_for(store, website_settings(site))
+    assert articles(await get(client, "/")) == ["other"]  # as on the ticker and FM: off at approval
+    page = await get(client, "/alerts/orig")
+    # the cancel is not on the website yet: no time is given for it, rather than the original's
+    assert "この情報は取り消されました。" in page
+    await get(client, "/alerts/cxl", status=404)
+    data = json.loads(await get(client, "/alerts.json"))
+    assert {a["id"]: a["status"] for a in data["recent"]} == {"other": "current", "orig": "cancelled"}
+
+
 @pytest.mark.parametrize("show", [False, True], ids=["hidden", "shown"])
 async def test_exercise_alerts_only_with_show_exercises_and_then_with_a_banner(
     store: SQLiteStore, site: SiteFactory, client_for: Any, show: bool

@@ -1,9 +1,10 @@
 """What community FM has on air, over HTTP: ``/fm/latest.wav``, ``/fm/playlist.m3u`` and ``/fm/<alert_id>.wav``.
 
-"On air" is what the fm channel carried (``store.published("fm", …)``), in live mode, taking only the
-latest version of each event (an alert without an event key is its own event), and leaving out events
-whose latest version is a cancel, alerts past their ``expires``, and alerts without an expiry sent
-more than ``UNEXPIRING_FOR`` ago. The files are the ones the fm channel wrote to the drop folder.
+"On air" is what the fm channel carried (``store.published("fm", …)``) and is on air by the rule every
+public channel shares (``broadcaster.on_air.on_air``): live, the latest version of each event, neither
+cancelled nor expired (an alert without an expiry leaves the air a day after it was made). The
+playlist lists it most severe first; ``latest.wav`` is the one carried last. The files are the ones
+the fm channel wrote to the drop folder.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from broadcaster.models import AlertState, Mode, MsgType, Published, Timestamp
+from broadcaster.models import Published
+from broadcaster.on_air import on_air
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
 
 CHANNEL = "fm"
-UNEXPIRING_FOR = 86_400.0  # seconds an alert without ``expires`` stays on the playlist
 ALERT_ID = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 WAV_TYPE = "audio/wav"
 M3U_TYPE = "audio/x-mpegurl"
@@ -40,7 +41,7 @@ class FmFeed:
     clock: Callable[[], float] = field(default=time.time)
 
     async def on_air(self) -> list[Published]:
-        """The live alerts on air now whose WAV is in the drop folder, the latest sent first."""
+        """The live alerts on air now whose WAV is in the drop folder, most severe first."""
         return [p for p in on_air(await self.store.published(CHANNEL, 0.0), self.clock()) if self.wav(p).is_file()]
 
     def wav(self, item: Published) -> Path:
@@ -49,27 +50,6 @@ class FmFeed:
 
 
 FM_FEED = web.AppKey("fm_feed", FmFeed)
-
-
-def on_air(published: list[Published], now: Timestamp) -> list[Published]:
-    """Live, latest version per event, not cancelled, not expired; the latest sent first."""
-    latest: dict[str, Published] = {}
-    for item in published:
-        alert = item.alert
-        if alert.mode != Mode.LIVE:
-            continue
-        key = alert.event_key or alert.id
-        held = latest.get(key)
-        if held is None or alert.version > held.alert.version:
-            latest[key] = item
-    current = [
-        item
-        for item in latest.values()
-        if item.alert.msg_type != MsgType.CANCEL
-        and item.alert.state != AlertState.CANCELLED
-        and (item.alert.expires > now if item.alert.expires is not None else item.sent_at > now - UNEXPIRING_FOR)
-    ]
-    return sorted(current, key=lambda item: item.sent_at, reverse=True)
 
 
 def duration(path: Path) -> float:
@@ -103,11 +83,12 @@ def add_routes(app: web.Application) -> None:
 
 
 async def latest_wav(request: web.Request) -> web.StreamResponse:
-    """The newest live announcement on air, or 404."""
+    """The live announcement on air that was carried last, or 404."""
     items = await request.app[FM_FEED].on_air()
     if not items:
         raise web.HTTPNotFound(text=NOTHING_ON_AIR)
-    return _wav_response(request.app[FM_FEED].wav(items[0]), items[0].alert.id)
+    latest = max(items, key=lambda item: item.sent_at)
+    return _wav_response(request.app[FM_FEED].wav(latest), latest.alert.id)
 
 
 async def alert_wav(request: web.Request) -> web.StreamResponse:
@@ -120,7 +101,7 @@ async def alert_wav(request: web.Request) -> web.StreamResponse:
 
 
 async def playlist_m3u(request: web.Request) -> web.Response:
-    """Every announcement on air, the newest first, with durations and titles."""
+    """Every announcement on air, most severe first, with durations and titles."""
     feed = request.app[FM_FEED]
     items = await feed.on_air()
     seconds = await asyncio.to_thread(lambda: [duration(feed.wav(item)) for item in items])

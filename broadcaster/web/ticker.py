@@ -1,16 +1,16 @@
 """The ticker's poll endpoints: what is on the cable-TV ticker now, for the stations' equipment.
 
 ``GET /ticker.txt`` lists the active lines, one per line, each ending in CRLF, most severe first
-(level), then newest. UTF-8 by default; ``?charset=sjis`` gives Shift_JIS (Windows-31J bytes, as
+(level, then CAP severity), then newest. UTF-8 by default; ``?charset=sjis`` gives Shift_JIS (Windows-31J bytes, as
 older equipment reads them), where a character it cannot hold becomes 「？」. ``GET /ticker.json``
 gives the same lines as ``{"lines": [{"id", "key", "level", "msg_type", "text", "expires",
 "updated"}]}``, times in ISO 8601 with +09:00 (``updated`` is when the ticker channel carried it).
 
-A line is active when its alert was carried on the ticker channel (``store.published``), is live,
-is the newest carried version of its event (an alert without an event key is an event of its own),
-is not a cancel, has not been cancelled, and has not expired. Approving a cancel marks the older
-versions cancelled, so their lines leave at once, before the cancel itself is carried; an expired
-line leaves at its expiry. The words are channels/ticker.py's ``render_ticker``, the same as pushed.
+The active lines are what the ticker channel carried (``store.published``) and is on air by the
+rule every public channel shares (``broadcaster.on_air.on_air``): live, the newest version of each
+event, neither cancelled nor expired. Approving a cancel takes its event's line off at once, before
+the cancel itself is carried; a line leaves at its expiry, or a day after its alert was made when
+it has none. The words are channels/ticker.py's ``render_ticker``, the same as pushed.
 
 Polling is cheap: ``Cache-Control: no-cache`` with an ETag (``If-None-Match`` answers 304) and a
 Last-Modified that moves forward, by a whole second at least, whenever this process sees the
@@ -28,11 +28,12 @@ from typing import NamedTuple
 
 from aiohttp import web
 
-from broadcaster.models import Alert, AlertId, AlertState, Mode, MsgType, Published, Timestamp
+from broadcaster.models import Alert, AlertId, MsgType, Published, Timestamp
+from broadcaster.on_air import on_air
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
-from channels.ticker import NAME, expires_at, iso, limits_for, line_key, render_ticker
+from channels.ticker import NAME, UNTIMED_TTL, expires_at, iso, limits_for, line_key, render_ticker
 
 LOOKBACK = 7 * 86400.0  # carried alerts older than this are not looked at (lines last a day or their expiry)
 PUBLISHED_LIMIT = 500
@@ -72,22 +73,11 @@ class TickerFeed:
         """The lines on air now, most severe first, then newest."""
         now = self.clock()
         carried = await self.store.published(NAME, now - LOOKBACK, PUBLISHED_LIMIT)
-        newest: dict[str, Published] = {}
-        for item in carried:
-            alert = item.alert
-            if alert.mode != Mode.LIVE:  # exercises are recorded as sent, but never reach the air
-                continue
-            key = line_key(alert)
-            seen = newest.get(key)
-            if seen is None or (alert.version, alert.created_at) > (seen.alert.version, seen.alert.created_at):
-                newest[key] = item
-        lines = [
-            Line(a.id, line_key(a), a.level, a.msg_type, self._text(a), expires_at(a), item.sent_at)
-            for item in newest.values()
-            if (a := item.alert).msg_type != MsgType.CANCEL and a.state != AlertState.CANCELLED and expires_at(a) > now
-        ]
-        lines.sort(key=lambda line: (-line.level, -line.updated))
-        return lines
+        return [self._line(item) for item in on_air(carried, now, untimed=UNTIMED_TTL)]
+
+    def _line(self, item: Published) -> Line:
+        a = item.alert
+        return Line(a.id, line_key(a), a.level, a.msg_type, self._text(a), expires_at(a), item.sent_at)
 
     def _text(self, alert: Alert) -> str:
         text = self._texts.get(alert.id)

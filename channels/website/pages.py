@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from broadcaster import clock
 from broadcaster.models import Alert, AlertId, Mode, Published
-from broadcaster.on_air import STATUS_NAMES, Event, Snapshot, Status, headline
+from broadcaster.on_air import STATUS_NAMES, Event, Snapshot, headline
 from broadcaster.rendering import TEMPLATES, Renderer, candidates
 from broadcaster.settings import Settings
 from channels.website.feeds import alerts_atom, alerts_json, cap_atom, cap_document
@@ -187,7 +187,7 @@ class SiteRenderer:
             status=status.value,
             status_name=STATUS_NAMES[status],
             latest_href=links.alert(event.latest.alert.id),
-            cancelled_at=jst(event.sent_at) if event.status == Status.CANCELLED else "",
+            cancelled_at=jst(event.cancelled_at) if event.cancelled_at is not None else "",
             course=course,
             translations=translations,
             cap_href=links.cap(alert_id),

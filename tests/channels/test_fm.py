@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from broadcaster.channel import ChannelContext
 from broadcaster.errors import MissingCredentials, PermanentError, TransientError
 from broadcaster.models import Alert, DeliveryState, Message, Mode, MsgType, Outcome, Recipient, Text
+from broadcaster.on_air import UNTIMED_ON_AIR
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
@@ -200,7 +201,8 @@ async def test_latest_and_playlist_show_live_current_versions_newest_first(
     await air(store, channel, make_alert("upd", fm, event_key="ev-upd"), now - 30)
     await air(store, channel, make_alert("upd2", fm, event_key="ev-upd", version=2, msg_type=MsgType.UPDATE), now - 25)
     await air(store, channel, make_alert("expired", fm, expires=now - 1), now - 20)
-    await air(store, channel, make_alert("stale", fm), now - 2 * fm_feed.UNEXPIRING_FOR)
+    two_days_ago = now - 2 * UNTIMED_ON_AIR  # an alert without an expiry leaves the air a day after it was made
+    await air(store, channel, dataclasses.replace(make_alert("stale", fm), created_at=two_days_ago), two_days_ago)
     await air(store, channel, make_alert("drill", fm, mode=Mode.EXERCISE), now - 5)  # its file exists: still a drill
 
     resp = await client.get("/fm/latest.wav")
