@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from broadcaster.clock import jst
 from broadcaster.errors import InputError
 from broadcaster.models import Alert, AlertState, Mode, MsgType, Source, Text
 from broadcaster.settings import Settings
@@ -79,8 +80,8 @@ def describe(exc: ValidationError) -> str:
 
 
 def new_id(now: float) -> str:
-    """A sortable, unguessable alert id."""
-    return time.strftime("%Y%m%d-%H%M%S-", time.localtime(now)) + uuid.uuid4().hex[:6]
+    """A sortable, unguessable alert id that starts with its time in JST (20261129-143000-1a2b3c)."""
+    return jst(now).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
 def build(settings: Settings, draft: Draft, author: str, source: Source, now: float | None = None) -> Alert:

@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from broadcaster.clock import JST
 from broadcaster.lifecycle import Lifecycle
 from broadcaster.models import (
     Alert,
@@ -224,7 +225,7 @@ class JmaIngest:
             channels = tuple(dict.fromkeys((*channels, *previous.channels)))  # never fewer than heard it
         enabled = self.settings.enabled_channels
         alert = Alert(
-            id=f"jma-{report.reported_at:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}",
+            id=f"jma-{report.reported_at.astimezone(JST):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}",
             source=Source.JMA,
             category=category,
             level=level or (previous.level if previous else 1),
