@@ -10,11 +10,11 @@ import pytest
 from broadcaster import lint
 from broadcaster.models import Alert, Mode, Source, Text
 from broadcaster.rendering import Renderer
-from broadcaster.settings import Settings, load_settings
+from broadcaster.settings import CHANNEL_NAMES, Settings, load_settings
 from channels import build_renderers
 from tests.conftest import SiteFactory
 
-EVERY_CHANNEL = ("email", "line", "sns", "website", "ticker", "fm")
+EVERY_CHANNEL = CHANNEL_NAMES
 CLEAN = Alert(
     id="20261130-180000-abcdef",
     source=Source.STAFF,

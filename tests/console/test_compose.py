@@ -13,11 +13,12 @@ import pytest
 
 from broadcaster import drafts, lint
 from broadcaster.models import AlertState, Mode, Role, Source
+from broadcaster.settings import CHANNEL_NAMES
 from broadcaster.web.console import compose_pages, preview
 from tests.console.conftest import Browser, ConsoleSite
 
 JST = timezone(timedelta(hours=9))
-ALL_CHANNELS = ["email", "line", "sns", "website", "ticker", "fm"]
+ALL_CHANNELS = list(CHANNEL_NAMES)
 
 
 def form(**changes: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType, Ro
 from broadcaster.web.console import compose_pages, dashboard_pages, preview
 from broadcaster.web.console.web import CAN_SEND, Console, client, console, need, page, see_other, stored_alert, who
 
+PEOPLE = frozenset(ContactKind)  # channels that reach people by name; the others reach the public
 LIVE_WORD = "本番"  # typed to confirm a live alert; the English page accepts LIVE too
 UNCORRECTABLE = {
     Uncorrectable.NOTHING_SENT: "correct_nothing_sent",
@@ -132,7 +133,8 @@ async def _confirm_page(request: web.Request, alert: Alert, error: str, status: 
         status=status,
         alert=alert,
         audience=audience,
-        total=sum(n for ch, n in audience.items() if ch in ContactKind.__members__.values()),
+        people=PEOPLE,
+        total=sum(n for ch, n in audience.items() if ch in PEOPLE),
         needs_approval=state.lifecycle.needs_approval(alert),
         error=error,
         live_word=LIVE_WORD,
