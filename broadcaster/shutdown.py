@@ -9,10 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from broadcaster.channel import ChannelSet
+from broadcaster.channel import ChannelSet
 
 log = logging.getLogger("broadcaster.shutdown")
 

@@ -58,12 +58,12 @@ import json
 import re
 import ssl
 import urllib.parse
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 import aiosmtplib
 import jaconv
 
-from broadcaster.channel import Fit, RunsAs
+from broadcaster.channel import ChannelContext, Fit, RunsAs
 from broadcaster.clock import iso_jst
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.models import Alert, AlertId, Message, Mode, MsgType, Recipients, Timestamp
@@ -73,12 +73,9 @@ from broadcaster.settings import Settings
 from broadcaster.state import TICKER_DONE
 from broadcaster.store import Store
 from channels.email.channel import ADDRESS
+from channels.email.mailer import Mail, Smtp
 from channels.email.smtp_errors import delivery_error, describe_error
 from channels.targets import Fanout, Leg
-
-if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
-    from broadcaster.channel import ChannelContext
-    from channels.email.mailer import Mail
 
 NAME = "ticker"
 ORDER = "ticker.json"  # the Message attachment holding what send() pushes
@@ -173,8 +170,6 @@ class Order(NamedTuple):
 
     def mail(self, city: str, to: str) -> Mail:
         """The mail to the station's ingest address (fixed format, see the module docstring)."""
-        from channels.email.mailer import Mail  # here: broadcaster.mailer imports the channels package
-
         body = (
             f"==START==\n{self.line}\n==END==\n"
             f"ACTION: {self.action}\nKEY: {self.key}\nID: {self.alert_id}\nEXPIRES: {iso(self.expires)}\n"
@@ -291,7 +286,6 @@ class TickerChannel:
 def create(ctx: ChannelContext, *, tls_context: ssl.SSLContext | None = None) -> TickerChannel:
     """The ticker channel; needs no credentials of its own (the station mail uses the [email] relay's)."""
     from channels.email.channel import smtp_credentials
-    from channels.email.mailer import Smtp  # here, not at the top: broadcaster.mailer imports the channels package
 
     settings = ctx.settings
     conf = settings.ticker

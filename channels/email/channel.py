@@ -36,11 +36,10 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from email.utils import formatdate, parseaddr
-from typing import TYPE_CHECKING
 
 import aiosmtplib
 
-from broadcaster.channel import RunsAs
+from broadcaster.channel import ChannelContext, RunsAs
 from broadcaster.errors import ConfigError, DeliveryError, PartialDelivery, PermanentError, TransientError
 from broadcaster.models import Alert, Message, Recipient, Recipients
 from broadcaster.rendering import Renderer
@@ -49,9 +48,6 @@ from broadcaster.tokens import SECRET_ENV, Signer
 from channels.email.pool import Pool, SmtpFactory
 from channels.email.render import BODY, NAME, EmailRenderer, mime_body
 from channels.email.smtp_errors import delivery_error, describe_error, is_permanent
-
-if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
-    from broadcaster.channel import ChannelContext
 
 log = logging.getLogger("broadcaster.channels.email")
 

@@ -20,9 +20,8 @@ import asyncio
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from broadcaster.channel import RunsAs
+from broadcaster.channel import ChannelContext, RunsAs
 from broadcaster.errors import PermanentError, TransientError
 from broadcaster.files import write_atomic
 from broadcaster.models import Alert, Message, Recipients
@@ -30,9 +29,6 @@ from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from channels.fm.render import NAME, FmRenderer
 from channels.fm.speech import EngineMissing, Speaker, SpeechError, speaker_from_settings
-
-if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
-    from broadcaster.channel import ChannelContext
 
 log = logging.getLogger("broadcaster.channels.fm")
 

@@ -32,7 +32,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from linebot.v3.messaging import (  # type: ignore[import-untyped]
@@ -46,16 +46,13 @@ from linebot.v3.messaging import (  # type: ignore[import-untyped]
 )
 from linebot.v3.messaging import Message as SdkMessage
 
-from broadcaster.channel import RunsAs
+from broadcaster.channel import ChannelContext, RunsAs
 from broadcaster.errors import DeliveryError, PartialDelivery, PermanentError, TransientError
 from broadcaster.models import BROADCAST_KEY, Alert, AlertId, Message, Mode, Recipient, Recipients
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from channels.line import TOKEN_ENV
 from channels.line.render import MAX_MESSAGES, NAME, PAYLOAD, LineJson, LineRenderer, decode_payload
-
-if TYPE_CHECKING:  # channels/__init__.py imports this module for its registry
-    from broadcaster.channel import ChannelContext
 
 log = logging.getLogger("broadcaster.channels.line")
 

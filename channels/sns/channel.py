@@ -29,9 +29,8 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
-from broadcaster.channel import RunsAs
+from broadcaster.channel import ChannelContext, RunsAs
 from broadcaster.errors import MissingCredentials, PermanentError, TransientError
 from broadcaster.models import Alert, AlertId, Message, Recipients
 from broadcaster.rendering import Renderer
@@ -41,9 +40,6 @@ from broadcaster.store import Store
 from channels.sns.render import NAME, Payload, SnsRenderer
 from channels.sns.target import PostRef, Target
 from channels.targets import Fanout, Leg
-
-if TYPE_CHECKING:
-    from broadcaster.channel import ChannelContext
 
 log = logging.getLogger("broadcaster.channels.sns")
 

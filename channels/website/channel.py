@@ -18,9 +18,9 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from broadcaster.channel import RunsAs
+from broadcaster.channel import ChannelContext, RunsAs
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.files import write_atomic
 from broadcaster.models import Alert, Message, Recipients
@@ -30,9 +30,6 @@ from broadcaster.settings import Settings
 from broadcaster.store import Store
 from channels.website.pages import render_site
 from channels.website.render import NAME, WebsiteRenderer
-
-if TYPE_CHECKING:  # channels/__init__.py imports the channel modules for its registry
-    from broadcaster.channel import ChannelContext
 
 CACHE_LIMIT = 4_000  # rendered documents kept between exports (two per alert on the site, and old ones)
 LINKING = ("index.html", "alerts/history/index.html", "alerts.atom", "alerts.json", "cap.atom")  # written last

@@ -34,7 +34,6 @@ BODY_NAMESPACES = frozenset({METEOROLOGY, SEISMOLOGY, VOLCANOLOGY})
 ATOM = "http://www.w3.org/2005/Atom"
 
 
-
 class RefusedDocument(InputError):
     """A document we will not read: hostile, oversized, truncated, or not JMA XML at all."""
 
