@@ -1,6 +1,6 @@
 """FM rendering, without a speech engine: the announcement's script, numbers, dates and times in spoken form.
 
-The script comes from templates/fm (chime cue, 「こちらは、小山市です。」, the announcement, 「繰り返します。」,
+The script comes from templates/fm (chime cue, 「こちらは、（市の名前）です。」, the announcement, 「繰り返します。」,
 the announcement again). It is what the station's drop folder gets beside the WAV, and what the
 speech engine reads when the channel sends; synthesis itself happens only then (channels/fm/speech.py).
 """
