@@ -9,6 +9,7 @@
     │   └── MissingCredentials a channel's credentials are not in the environment (it runs as the outbox)
     ├── InputError             input from a person or a file is wrong (CSV, CLI arguments, forms, a feed's
     │   │                      documents); nothing was stored
+    │   ├── Unfilled           a live alert still has a 定型文 placeholder (【地区名】): it cannot go out
     │   ├── feeds.jma.atom.AtomError            a JMA feed that is not a readable Atom feed
     │   └── feeds.jma.xmlsafe.RefusedDocument   a JMA document refused unread (too large, a DTD, not XML)
     ├── RefusedError           a request is refused; the message is safe to show to whoever asked
@@ -66,6 +67,14 @@ class MissingCredentials(ConfigError):
 
 class InputError(BroadcasterError):
     """Invalid input from a person or a file; nothing was stored."""
+
+
+class Unfilled(InputError):
+    """A live alert still holds a 定型文's placeholders; ``placeholders`` lists them (【地区名】 …)."""
+
+    def __init__(self, placeholders: list[str]) -> None:
+        super().__init__(f"fill in {'、'.join(placeholders)} first: a live alert cannot go out with a placeholder left")
+        self.placeholders = placeholders
 
 
 class RefusedError(BroadcasterError):

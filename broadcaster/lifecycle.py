@@ -5,6 +5,8 @@ whoever asks:
 
 - A live alert the [approval] policy names (``needs_approval``) waits for a second person; the
   store refuses its author and its requester as approver, whatever the caller shows.
+- A live alert with a 定型文's placeholder (【地区名】) left in its words can be neither released nor
+  approved (``Unfilled``); an exercise may keep them.
 - A correction is the next version of the event's newest sent version, under the same policy. A
   cancel never waits: withdrawing a false alert must not wait for a second person at 3 a.m.
 - A new alert that goes out at once is stored and planned in one transaction, so a crash cannot
@@ -22,9 +24,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from broadcaster import drafts
+from broadcaster import drafts, lint
 from broadcaster.drafts import Draft
-from broadcaster.errors import InputError
+from broadcaster.errors import InputError, Unfilled
 from broadcaster.models import Alert, AlertId, AlertState, ChannelName, Mode, MsgType, Source
 from broadcaster.settings import Settings
 from broadcaster.state import StateRow
@@ -54,6 +56,13 @@ def needs_approval(settings: Settings, alert: Alert) -> bool:
     """Whether a second person must approve: a live alert at or above the level, or of a listed category."""
     rule = settings.approval
     return alert.mode == Mode.LIVE and (alert.level >= rule.live_min_level or alert.category in rule.categories)
+
+
+def _filled_in(alert: Alert) -> None:
+    """Unfilled when a live alert still holds a 定型文's placeholder: residents would read 【地区名】."""
+    left = lint.unfilled(alert) if alert.mode == Mode.LIVE else []
+    if left:
+        raise Unfilled(left)
 
 
 def _nobody(channels: Iterable[ChannelName]) -> None:
@@ -97,6 +106,7 @@ class Lifecycle:
             raise InputError(f"no alert {alert_id}")
         if alert.state != AlertState.DRAFT:
             raise InputError(f"alert {alert_id} is {alert.state}, not a draft")
+        _filled_in(alert)
         if self.needs_approval(alert):
             await self.store.request_approval(alert.id, actor, origin)
             return Released(alert.id, True, {})
@@ -106,6 +116,7 @@ class Lifecycle:
         """Store a new alert and release it: sent now in one transaction, or queued for approval."""
         if alert.state != AlertState.DRAFT:
             raise InputError(f"alert {alert.id} is {alert.state}, not a draft")
+        _filled_in(alert)
         if self.needs_approval(alert):
             # a crash between the two leaves a draft in the console, never an alert sent unapproved
             await self.store.create_alert(alert, actor, origin)
@@ -115,6 +126,10 @@ class Lifecycle:
 
     async def approve(self, alert_id: AlertId, actor: str, origin: str) -> Released:
         """A second person's approval of a queued alert: an approver who neither wrote nor requested it."""
+        alert = await self.store.get_alert(alert_id)
+        if alert is None:
+            raise InputError(f"no alert {alert_id}")
+        _filled_in(alert)
         return self._woken(alert_id, await self.store.approve_pending(alert_id, actor, origin))
 
     async def reject(self, alert_id: AlertId, actor: str, reason: str, origin: str) -> None:

@@ -125,7 +125,7 @@ def check(
     texts = _texts(alert)
     out: list[Warning] = []
     out += _mode_words(alert, texts)
-    out += _placeholders(texts, known)
+    out += _placeholders(alert, known)
     out += _empty_title(alert)
     out += _no_time(alert, texts)
     out += _lengths(renderers, alert)
@@ -161,13 +161,20 @@ def _mode_words(alert: Alert, texts: Mapping[str, Text]) -> list[Warning]:
     return [Warning(code, {"word": word}) for word in words]
 
 
-def _placeholders(texts: Mapping[str, Text], known: Collection[str]) -> list[Warning]:
+def unfilled(alert: Alert, placeholders: Collection[str] | None = None) -> list[str]:
+    """The 定型文 placeholders (【地区名】, or an empty 【　】) still in ``alert``'s words, in order."""
+    known = phrase_placeholders() if placeholders is None else placeholders
     left: dict[str, None] = {}
-    for text in texts.values():
+    for text in _texts(alert).values():
         for value in _fields(text):
             for inner in BRACKETED.findall(value):
                 if not inner.strip() or inner.strip() in known:
                     left[f"【{inner}】"] = None
+    return list(left)
+
+
+def _placeholders(alert: Alert, known: Collection[str]) -> list[Warning]:
+    left = unfilled(alert, known)
     return [Warning("placeholder", {"placeholders": "、".join(left)})] if left else []
 
 

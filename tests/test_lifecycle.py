@@ -15,7 +15,7 @@ import pytest
 from broadcaster import drafts
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.drafts import Draft
-from broadcaster.errors import InputError
+from broadcaster.errors import InputError, Unfilled
 from broadcaster.lifecycle import Lifecycle, Uncorrectable
 from broadcaster.models import AlertState, ChannelName, DeliveryState, Mode, MsgType, Role, Source, User
 from broadcaster.settings import Settings
@@ -218,3 +218,39 @@ async def test_a_cancel_never_waits_for_a_second_person(store: SQLiteStore, life
     assert states(store, corrected.alert_id) == {("sns", "*"): DeliveryState.SUPERSEDED}
     stored = await store.get_alert(cancelled.alert_id)
     assert stored is not None and stored.state == AlertState.DONE and stored.references == corrected.alert_id
+
+
+@pytest.mark.parametrize("level", [1, 3])  # sent at once, and waiting for a second person
+async def test_a_live_alert_with_a_placeholder_left_is_neither_released_nor_approved(
+    store: SQLiteStore, lifecycle: Lifecycle, woken: Woken, level: int
+) -> None:
+    await people(store, ("sato", Role.OPERATOR), ("suzuki", Role.APPROVER))
+    body = "【地区名】に避難指示を発令しました。"
+    alert = lifecycle.build(draft(level=level, body=body), "sato", Source.STAFF)
+
+    with pytest.raises(Unfilled) as refused:
+        await lifecycle.submit(alert, "sato", ORIGIN)
+    assert refused.value.placeholders == ["【地区名】"] and "【地区名】" in str(refused.value)
+    assert await store.get_alert(alert.id) is None  # refused before anything was stored
+
+    await lifecycle.save(alert, "sato", ORIGIN)
+    with pytest.raises(Unfilled):
+        await lifecycle.release(alert.id, "sato", ORIGIN)
+    stored = await store.get_alert(alert.id)
+    assert stored is not None and stored.state == AlertState.DRAFT and states(store, alert.id) == {}
+
+    # a draft queued before the rule held (or by a path without it) still cannot be approved
+    await store.request_approval(alert.id, "sato", ORIGIN)
+    with pytest.raises(Unfilled):
+        await lifecycle.approve(alert.id, "suzuki", ORIGIN)
+    stored = await store.get_alert(alert.id)
+    assert stored is not None and stored.state == AlertState.PENDING_APPROVAL and states(store, alert.id) == {}
+    assert woken == []
+
+
+async def test_an_exercise_may_keep_its_placeholders(store: SQLiteStore, lifecycle: Lifecycle) -> None:
+    alert = lifecycle.build(draft(Mode.EXERCISE, body="【地区名】で訓練を行います。"), "sato", Source.STAFF)
+    released = await lifecycle.submit(alert, "sato", ORIGIN)
+    assert not released.waiting
+    stored = await store.get_alert(alert.id)
+    assert stored is not None and stored.state != AlertState.DRAFT

@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from broadcaster import lint
-from broadcaster.errors import InputError
+from broadcaster.errors import InputError, Unfilled
 from broadcaster.lifecycle import SENT_STATES, Uncorrectable
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType, Role
 from broadcaster.web.console import compose_pages, dashboard_pages, preview
@@ -154,11 +154,13 @@ def _live_refusal(state: Console, lang: str, alert: Alert, mode: Mode) -> str:
 
 
 def _unfilled(state: Console, lang: str, alert: Alert) -> str:
-    """The one lint warning that stops a live alert: a 定型文's 【placeholder】 still in the text."""
-    for warning in lint.check(state.settings, alert, state.channels.renderers):
-        if warning.code == "placeholder":
-            return state.text[lang]["alert_placeholders_left"].format(**warning.params)
-    return ""
+    """Why a live alert cannot go out yet: a 定型文's 【placeholder】 still in the text (the lifecycle's rule)."""
+    left = lint.unfilled(alert) if alert.mode == Mode.LIVE else []
+    return _placeholders_left(state, lang, left) if left else ""
+
+
+def _placeholders_left(state: Console, lang: str, placeholders: list[str]) -> str:
+    return str(state.text[lang]["alert_placeholders_left"].format(placeholders="、".join(placeholders)))
 
 
 async def confirm(request: web.Request) -> web.StreamResponse:
@@ -179,6 +181,8 @@ async def _release(request: web.Request, state: Console, alert: Alert, actor: st
     """Send the draft now, or queue it for a second person when the [approval] policy names it."""
     try:
         await state.lifecycle.release(alert.id, actor, client(request))
+    except Unfilled as exc:
+        return _refuse(request, _placeholders_left(state, who(request).session.lang, exc.placeholders), status=400)
     except InputError as exc:  # sent or discarded since the page was shown
         return _refuse(request, str(exc))
     return see_other(f"/console/alerts/{alert.id}")
@@ -190,11 +194,10 @@ async def approve(request: web.Request) -> web.StreamResponse:
     alert = await stored_alert(request)
     if (await request.post()).get("checked") != "yes":
         return _refuse(request, state.text[current.session.lang]["approve_check_first"], status=400)
-    unfilled = _unfilled(state, current.session.lang, alert) if alert.mode == Mode.LIVE else ""
-    if unfilled:
-        return _refuse(request, unfilled, status=400)
     try:
         await state.lifecycle.approve(alert.id, current.name, client(request))
+    except Unfilled as exc:
+        return _refuse(request, _placeholders_left(state, current.session.lang, exc.placeholders), status=400)
     except InputError as exc:
         return _refuse(request, str(exc), status=403)
     return see_other(f"/console/alerts/{alert.id}")
