@@ -227,6 +227,20 @@ async def test_a_correction_comes_prefilled_and_goes_to_whom_the_original_reache
     assert "新しい版があります" in page.text and correction_id in page.text
 
 
+async def test_a_correction_with_a_placeholder_left_comes_back_as_the_form(console_site: ConsoleSite) -> None:
+    operator = await console_site.browser("sato", Role.OPERATOR)
+    alert = await draft(console_site, "sato", Mode.LIVE, category="crime", level=2, title="不審者情報 18時")
+    await console_site.core.dispatcher.approve(alert.id, "sato", "test")
+    await console_site.settled(alert.id)
+    await operator.get(f"/console/alerts/{alert.id}/correct")
+    fields: dict[str, Any] = {"category": "crime", "level": "2", "title": "【地区名】で不審者情報（訂正）"}
+    fields |= {"body": alert.body, "instruction": "", "channels": list(alert.channels), "areas": list(alert.areas)}
+    reply = await operator.post(f"/console/alerts/{alert.id}/correct", fields)
+    assert reply.status == 400 and "【地区名】" in reply.text and "不審者情報（訂正）" in reply.text  # the form, kept
+    assert "fill in" not in reply.text  # said in the page's Japanese, not the lifecycle's English
+    assert [a.id for a in await console_site.store.versions(alert.event_key, alert.mode)] == [alert.id]
+
+
 async def test_a_live_alert_with_a_placeholder_left_cannot_be_sent_or_approved(console_site: ConsoleSite) -> None:
     operator = await console_site.browser("sato", Role.OPERATOR)
     approver = await console_site.browser("suzuki", Role.APPROVER)

@@ -260,6 +260,9 @@ async def correct(request: web.Request) -> web.StreamResponse:
         return _correction_form(request, latest, compose_pages.values_of_form(form), [str(exc)])
     try:
         released = await state.lifecycle.correct(latest, changes, current.name, client(request))
+    except Unfilled as exc:  # a 定型文's 【placeholder】 left in the new words: the form again, with what to fill in
+        problem = _placeholders_left(state, current.session.lang, exc.placeholders)
+        return _correction_form(request, latest, compose_pages.values_of_form(form), [problem])
     except InputError as exc:  # cancelled meanwhile
         return _refuse(request, str(exc))
     return see_other(f"/console/alerts/{released.alert_id}")
