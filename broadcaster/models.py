@@ -24,8 +24,10 @@ class Source(StrEnum):
 
 class MsgType(StrEnum):
     ALERT = "alert"  # the first message of an event
-    UPDATE = "update"  # replaces an earlier version of the same event
-    CANCEL = "cancel"  # retracts the event; reaches exactly who got it
+    UPDATE = "update"  # a source's newer report of the same event (JMA's next 報)
+    CORRECTION = "correction"  # an officer's new wording of a sent alert (【訂正】)
+    LIFT = "lift"  # the order or warning is over (【解除】); takes the event off the air
+    CANCEL = "cancel"  # the event was a mistake (【取消】); reaches exactly who got it
 
 
 class Mode(StrEnum):
@@ -108,8 +110,8 @@ class Alert:
     id: AlertId
     source: Source
     category: str
-    level: int
-    title: str
+    level: int  # JMA 警戒レベル 1–5; 0: none (crime, health, daily life)
+    title: str  # the words alone: tags (【訓練】, 【訂正】, the level) are added by code when rendered
     body: str
     instruction: str = ""
     kind: str = ""  # template kind, e.g. "earthquake"; "" means the category's default
@@ -128,6 +130,7 @@ class Alert:
     created_at: Timestamp = 0.0
     created_by: str = ""
     references: AlertId | None = None  # the alert this one updates or cancels
+    badge: str = ""  # the scale when it is not a 警戒レベル: "震度５弱", "噴火警戒レベル３（那須岳）"; "" for none
 
     def text(self, lang: Lang) -> Text:
         """The alert's words in ``lang``, falling back to the Japanese original."""

@@ -104,6 +104,7 @@ class ChannelSettings(_Section):
     timeout: Positive
 
 
+JmaFamily = Literal["warnings", "rivers", "earthquakes", "tsunami", "volcano"]
 JmaType = Annotated[str, Field(pattern=r"^[A-Z]{4}([0-9]{2}|ii)$")]
 Intensity = Literal["1", "2", "3", "4", "5-", "5+", "6-", "6+", "7"]
 
@@ -135,6 +136,9 @@ class Jma(_Section):
     timeout: Positive
     max_bytes: Annotated[int, Field(ge=1024)]
     backfill_after: Positive
+    allowed_hosts: tuple[str, ...] = Field(min_length=1)  # documents and feeds come only from these, over https
+    ca_file: str  # extra CA bundle to trust (a test's or a proxy's); "": the system's
+    max_age: dict[JmaFamily, Positive]  # seconds after its report time a document is still sent
     policy: tuple[PolicyRule, ...]
 
 
@@ -214,8 +218,12 @@ class Subscriptions(_Section):
 
 
 class Approval(_Section):
+    """Which live alerts wait for a second person, and who is told that one waits."""
+
     live_min_level: Level
     categories: tuple[str, ...]
+    escalate_after: Positive  # seconds a live alert may wait before the escalation list is told
+    escalate_to: tuple[str, ...]  # account names told after escalate_after
 
 
 class PasswordHash(_Section):

@@ -155,4 +155,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE alerts ADD COLUMN requested_by TEXT;
     CREATE INDEX alerts_state ON alerts(state);
     """,
+    # 7: trust: a level's own scale, who wrote and when approval was asked, a rejection's reason,
+    # staff contacts for approval notices
+    """
+    ALTER TABLE alerts ADD COLUMN badge TEXT NOT NULL DEFAULT '';
+    ALTER TABLE alerts ADD COLUMN requested_at REAL;
+    ALTER TABLE alerts ADD COLUMN rejection TEXT NOT NULL DEFAULT '';
+    CREATE TABLE alert_authors (
+        alert_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        first_at REAL NOT NULL,
+        PRIMARY KEY (alert_id, name)
+    ) WITHOUT ROWID;
+    INSERT INTO alert_authors SELECT id, created_by, created_at FROM alerts;
+    ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
+    ALTER TABLE users ADD COLUMN line_id TEXT NOT NULL DEFAULT '';
+    """,
 )

@@ -30,7 +30,7 @@ from broadcaster.store.sql_subscribers import audience_sql
 CORRECTION_PRIORITY = 10  # corrections and cancels jump the queue
 COLUMNS = (
     "id, source, category, level, title, body, instruction, kind, severity, urgency, certainty, areas, "
-    "translations, event_key, version, msg_type, mode, expires, channels, state, created_at, created_by, refs"
+    "translations, event_key, version, msg_type, mode, expires, channels, state, created_at, created_by, refs, badge"
 )
 NEW_ROW = """INSERT OR IGNORE INTO deliveries
              (alert_id, channel, recipient, lang, state, priority, queued_at, next_attempt_at)"""
@@ -52,7 +52,7 @@ def create(
         alert.kind, alert.severity, alert.urgency, alert.certainty, json.dumps(alert.areas, ensure_ascii=False),
         json.dumps(translations, ensure_ascii=False), alert.event_key, alert.version, alert.msg_type,
         alert.mode, alert.expires, json.dumps(alert.channels), alert.state, alert.created_at,
-        alert.created_by, alert.references,
+        alert.created_by, alert.references, alert.badge,
     )  # fmt: skip
     conn.execute(f"INSERT INTO alerts ({COLUMNS}) VALUES ({', '.join('?' * len(values))})", values)
     sql_journal.audit(conn, now, actor, "create", alert.id, f"{alert.mode} {alert.msg_type} {alert.category}", origin)
@@ -320,4 +320,5 @@ def _alert(row: tuple[Any, ...]) -> Alert:
         created_at=row[20],
         created_by=row[21],
         references=row[22],
+        badge=row[23],
     )
