@@ -56,6 +56,8 @@ class FeedHealth:
     failures: int  # in a row; 0 when the last read was good
     next_attempt: float  # epoch seconds before which the feed is not read again (backoff); 0 if due
     last_error: str | None
+    last_failure: float | None = None  # epoch seconds of the last failed read
+    failing_since: float | None = None  # the first of the failures in a row; None when the last read was good
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,8 @@ class _FeedState:
     next_attempt: float = 0.0
     last_success: float | None = None
     last_error: str | None = None
+    last_failure: float | None = None
+    failing_since: float | None = None
     known: frozenset[str] = frozenset()  # candidate ids of the last read: no need to ask the store again
 
 
@@ -177,7 +181,8 @@ class JmaPoller:
         """A snapshot for /healthz and /metrics."""
         c = self._counters
         feeds = tuple(
-            FeedHealth(url, s.last_success, s.failures, s.next_attempt, s.last_error) for url, s in c.feeds.items()
+            FeedHealth(url, s.last_success, s.failures, s.next_attempt, s.last_error, s.last_failure, s.failing_since)
+            for url, s in c.feeds.items()
         )
         successes = [s.last_success for s in c.feeds.values() if s.last_success is not None]
         return PollerHealth(
@@ -260,10 +265,12 @@ class JmaPoller:
     def _feed_ok(self, url: str, now: float) -> None:
         state = self._feed(url)
         state.failures, state.next_attempt, state.last_success, state.last_error = 0, 0.0, now, None
+        state.failing_since = None
 
     def _feed_failed(self, url: str, exc: _Failure, now: float) -> None:
         state = self._feed(url)
         state.failures += 1
+        state.last_failure, state.failing_since = now, state.failing_since or now
         delay = self._backoff.delay(state.failures, self._rand(), exc.retry_after)
         state.next_attempt = now + delay
         state.last_error = str(exc)
