@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from broadcaster.errors import InputError, RefusedError
 from broadcaster.models import Mode, Role, Session, User
-from broadcaster.settings import Console, PasswordHash
+from broadcaster.settings import ACCOUNT_NAME, Console, PasswordHash
 from broadcaster.store import Store
+from broadcaster.subscribers import EMAIL, LINE_USER
 
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+NAME = re.compile(ACCOUNT_NAME)
+MAX_EMAIL = 254  # RFC 5321's longest path
 TOKEN_PREFIX = "cab_"  # makes a leaked API token easy to find with a secret scanner
 
 
@@ -48,9 +51,25 @@ def digest(token: str) -> str:
 
 def check_name(name: str) -> str:
     """An account name: 2-32 lowercase letters, digits, '.', '_' or '-'."""
-    if not 2 <= len(name) <= 32 or not set(name) <= NAME_CHARS:
+    if not NAME.fullmatch(name):
         raise InputError("an account name is 2-32 characters of a-z, 0-9, '.', '_' and '-'")
     return name
+
+
+def check_email(address: str) -> str:
+    """A staff mail address for approval notices ("" for none); InputError that never repeats it."""
+    address = address.strip()
+    if address and (len(address) > MAX_EMAIL or not EMAIL.fullmatch(address) or not address.isprintable()):
+        raise InputError("the mail address is not of the form name@example.jp")
+    return address
+
+
+def check_line_id(line_id: str) -> str:
+    """A staff LINE user id for approval notices ("" for none): U and 32 hex digits."""
+    line_id = line_id.strip()
+    if line_id and not LINE_USER.fullmatch(line_id):
+        raise InputError("a LINE user id is U followed by 32 hex digits (0-9, a-f)")
+    return line_id
 
 
 def check_new_password(password: str, name: str, min_length: int) -> None:
@@ -93,13 +112,20 @@ class Accounts:
         # verified for unknown names, at the cost real hashes have: the timing tells nothing
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
 
-    async def add_user(self, name: str, role: Role, actor: str, origin: str) -> str:
-        """Create an account; returns its one-time password."""
+    async def add_user(self, name: str, role: Role, actor: str, origin: str, email: str = "", line_id: str = "") -> str:
+        """Create an account, with its contacts for approval notices; returns its one-time password."""
+        name, email, line_id = check_name(name), check_email(email), check_line_id(line_id)
         password = one_time_password()
-        user = User(check_name(name), role, await asyncio.to_thread(self._hasher.hash, password), True, 0, 0.0,
-                    False, time.time())  # fmt: skip
+        user = User(name, role, await asyncio.to_thread(self._hasher.hash, password), True, 0, 0.0, False,
+                    time.time(), email, line_id)  # fmt: skip
         await self.store.add_user(user, actor, origin)
         return password
+
+    async def set_contacts(self, name: str, email: str | None, line_id: str | None, actor: str, origin: str) -> None:
+        """Change an account's contacts for approval notices (None: unchanged, "": none); checked first."""
+        checked_email = None if email is None else check_email(email)
+        checked_line = None if line_id is None else check_line_id(line_id)
+        await self.store.set_contacts(name, checked_email, checked_line, actor, origin)
 
     async def reset_password(self, name: str, actor: str, origin: str) -> str:
         """Give an account a new one-time password (unlocking it); returns the password."""

@@ -285,6 +285,18 @@ class User:
     locked_until: Timestamp
     disabled: bool
     created_at: Timestamp
+    email: str = ""  # personal data: where approval notices are mailed; "" for none. Never logged.
+    line_id: str = ""  # personal data: the LINE user id approval notices are pushed to; "" for none
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A live or exercise alert in the approval queue: since when, and who may not approve it."""
+
+    alert: Alert
+    since: Timestamp  # when approval was asked (the alert's creation, for alerts queued before that was kept)
+    requested_by: str  # "" for nobody recorded
+    cannot_approve: frozenset[str]  # its authors and its requester
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,8 @@ PositiveInt = Annotated[int, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
 Level = Annotated[int, Field(ge=1, le=5)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+ACCOUNT_NAME = r"^[a-z0-9._-]{2,32}$"  # a console account's name (broadcaster/accounts.check_name)
+AccountName = Annotated[str, Field(pattern=ACCOUNT_NAME)]
 
 
 class _Section(BaseModel):
@@ -223,7 +225,15 @@ class Approval(_Section):
     live_min_level: Level
     categories: tuple[str, ...]
     escalate_after: Positive  # seconds a live alert may wait before the escalation list is told
-    escalate_to: tuple[str, ...]  # account names told after escalate_after
+    escalate_to: tuple[AccountName, ...]  # account names told after escalate_after
+
+    @field_validator("escalate_to")
+    @classmethod
+    def _each_once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("names an account more than once")
+        return value
+
 
 
 class PasswordHash(_Section):

@@ -115,6 +115,8 @@ SNS_SESSION = Namespace("sns-session", str)
 TICKER_DONE = Namespace("ticker-done", float)
 # broadcaster/web/console/api: "<user>:<Idempotency-Key>" -> "<alert id> <body fingerprint>"
 API_IDEMPOTENCY = Namespace("api-idempotency", str)
+# broadcaster/approval_notice: "<alert>@<asked at>:<stage>:<account>:<medium>" -> when that notice went out
+APPROVAL_NOTICE = Namespace("approval-notice", float)
 
 NAMESPACES: tuple[Namespace[Any], ...] = (
     JMA_HANDLED,
@@ -130,4 +132,5 @@ NAMESPACES: tuple[Namespace[Any], ...] = (
     SNS_SESSION,
     TICKER_DONE,
     API_IDEMPOTENCY,
+    APPROVAL_NOTICE,
 )

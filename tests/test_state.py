@@ -42,6 +42,7 @@ SAMPLES: dict[str, tuple[str, Any, str]] = {
     "sns-session": ("bluesky", "oyama.example:::did:plc:abc:::jwt", "oyama.example:::did:plc:abc:::jwt"),
     "ticker-done": ("a1:tcp", 1718247600.987654, str(1718247600.987654)),
     "api-idempotency": ("river:key-1", "api-20240613-ab12 0f3c9e", "api-20240613-ab12 0f3c9e"),
+    "approval-notice": ("a1@1718247600.5:asked:sato:mail", 1718247612.25, repr(1718247612.25)),
 }
 WRONG: dict[type, list[Any]] = {
     str: [1, None, b"bytes"],

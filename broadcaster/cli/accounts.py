@@ -30,9 +30,14 @@ async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
     async with opened_store(settings) as store:
         accounts = Accounts(store, settings.console)
         if args.action == "add":
-            password = await accounts.add_user(args.name, Role(args.role), actor, origin)
+            password = await accounts.add_user(args.name, Role(args.role), actor, origin, args.email, args.line_id)
             print(f"account {args.name} ({args.role}) created; one-time password (change it at first login):")
             print(password)
+        elif args.action == "set":
+            if args.email is None and args.line_id is None:
+                raise InputError("users set: give --email, --line-id or both")
+            await accounts.set_contacts(args.name, args.email, args.line_id, actor, origin)
+            print(f"account {args.name}: contacts changed")
         elif args.action == "reset":
             if await store.get_user(args.name) is None:
                 raise InputError(f"no account named {args.name!r}")
@@ -40,13 +45,21 @@ async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
         elif args.action == "list":
             now = time.time()
             for user in await store.list_users():
-                print(f"{user.name:<24} {user.role:<9} {_state(user, now):<38} created {iso_jst(user.created_at)}")
+                print(
+                    f"{user.name:<24} {user.role:<9} {_state(user, now):<38} {_contacts(user):<11} "
+                    f"created {iso_jst(user.created_at)}"
+                )
         else:
             role = Role(args.role) if args.action == "role" else None
             disabled = {"disable": True, "enable": False}.get(args.action)
             await store.update_user(args.name, role, disabled, actor, origin)
             print(f"account {args.name}: {args.action} done")
     return 0
+
+
+def _contacts(user: User) -> str:
+    """Which contacts an account has (mail, LINE), never what they are: the list may be pasted anywhere."""
+    return "+".join(name for name, value in (("mail", user.email), ("line", user.line_id)) if value) or "no contact"
 
 
 def _state(user: User, now: float) -> str:

@@ -89,11 +89,18 @@ def _jma(sub: Any) -> None:
 
 
 def _accounts(sub: Any) -> None:
-    users = sub.add_parser("users", help="console accounts: add, list, reset, role, disable, enable")
+    users = sub.add_parser("users", help="console accounts: add, set, list, reset, role, disable, enable")
     cmd = users.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = cmd.add_parser("add", help="create an account; prints a one-time password")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
+    contacts = "where approval notices reach the account (personal data: never logged)"
+    add.add_argument("--email", default="", metavar="ADDRESS", help=f"mail address; {contacts}")
+    add.add_argument("--line-id", default="", metavar="ID", help=f"LINE user id (U + 32 hex digits); {contacts}")
+    change = cmd.add_parser("set", help="change an account's mail address or LINE user id ('' clears one)")
+    change.add_argument("name")
+    change.add_argument("--email", metavar="ADDRESS", help="mail address for approval notices")
+    change.add_argument("--line-id", metavar="ID", help="LINE user id for approval notices")
     cmd.add_parser("list", help="every account with its role, state and creation time (JST)")
     reset = cmd.add_parser("reset", help="a new one-time password (also unlocks the account)")
     reset.add_argument("name")

@@ -21,6 +21,7 @@ from broadcaster.models import (
     Subscriber,
     Timestamp,
     User,
+    Waiting,
 )
 from broadcaster.state import Namespace, StateRow
 
@@ -180,6 +181,12 @@ class Store(Protocol):
 
     async def token_name(self, token_id: str) -> str | None:
         """The name of a working API token by its hash, or None."""
+
+    async def set_contacts(self, name: str, email: str | None, line_id: str | None, actor: str, origin: str) -> None:
+        """Change an account's mail address or LINE user id for approval notices (None: unchanged)."""
+
+    async def approval_queue(self, limit: int = 200) -> list[Waiting]:
+        """The alerts awaiting approval, the longest waiting first: since when, and who may not approve each."""
 
     async def get_state(self, namespace: Namespace[T], key: str) -> T | None:
         """The value remembered under ``key`` (see broadcaster/state.py), or None."""

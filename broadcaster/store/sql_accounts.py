@@ -1,4 +1,5 @@
-"""Console accounts, their sessions and the API tokens, as SQL on a connection."""
+"""Console accounts (their contacts for approval notices), their sessions, the API tokens, and the
+approval queue as the staff see it (who may not approve what), as SQL on a connection."""
 
 from __future__ import annotations
 
@@ -6,28 +7,36 @@ import sqlite3
 from typing import Any
 
 from broadcaster.errors import InputError
-from broadcaster.models import Mode, Role, Session, User
-from broadcaster.store import sql_journal
+from broadcaster.models import AlertState, Mode, Role, Session, User, Waiting
+from broadcaster.store import sql_alerts, sql_journal
 
-USER_COLUMNS = "name, role, password_hash, must_change, failures, locked_until, disabled, created_at"
+USER_COLUMNS = "name, role, password_hash, must_change, failures, locked_until, disabled, created_at, email, line_id"
 SESSION_COLUMNS = "id, user, mode, lang, created_at, seen_at, origin"
 
 
 def _user(row: tuple[Any, ...]) -> User:
-    name, role, password_hash, must_change, failures, locked_until, disabled, created_at = row
-    return User(name, Role(role), password_hash, bool(must_change), failures, locked_until, bool(disabled), created_at)
+    name, role, password_hash, must_change, failures, locked_until, disabled, created_at, email, line_id = row
+    return User(name, Role(role), password_hash, bool(must_change), failures, locked_until, bool(disabled), created_at,
+                email, line_id)  # fmt: skip
 
 
 def add_user(conn: sqlite3.Connection, user: User, actor: str, origin: str) -> None:
     """Insert an account; InputError if the name is taken."""
     try:
         conn.execute(
-            f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (user.name, user.role, user.password_hash, int(user.must_change), 0, 0.0, 0, user.created_at),
-        )
+            f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (user.name, user.role, user.password_hash, int(user.must_change), 0, 0.0, 0, user.created_at,
+             user.email, user.line_id),
+        )  # fmt: skip
     except sqlite3.IntegrityError:
         raise InputError(f"there is already an account named {user.name!r}") from None
-    sql_journal.audit(conn, user.created_at, actor, "user.add", user.name, f"role={user.role}", origin)
+    detail = f"role={user.role} {_contacts(user.email, user.line_id)}"
+    sql_journal.audit(conn, user.created_at, actor, "user.add", user.name, detail, origin)
+
+
+def _contacts(email: str, line_id: str) -> str:
+    """Which contacts an account has, for the audit log: never the contacts themselves."""
+    return f"email={'set' if email else 'none'} line={'set' if line_id else 'none'}"
 
 
 def get_user(conn: sqlite3.Connection, name: str) -> User | None:
@@ -154,3 +163,31 @@ def token_name(conn: sqlite3.Connection, token_id: str) -> str | None:
     """The name of a working token, by its hash; None if unknown or revoked."""
     row = conn.execute("SELECT name FROM api_tokens WHERE id = ? AND revoked_at IS NULL", (token_id,)).fetchone()
     return None if row is None else str(row[0])
+
+
+def set_contacts(
+    conn: sqlite3.Connection, name: str, email: str | None, line_id: str | None, actor: str, origin: str, now: float
+) -> None:
+    """Change an account's mail address or LINE user id (None: unchanged); the audit says which, not what."""
+    user = get_user(conn, name)
+    if user is None:
+        raise InputError(f"no account named {name!r}")
+    new_email = user.email if email is None else email
+    new_line = user.line_id if line_id is None else line_id
+    conn.execute("UPDATE users SET email = ?, line_id = ? WHERE name = ?", (new_email, new_line, name))
+    sql_journal.audit(conn, now, actor, "user.contacts", name, _contacts(new_email, new_line), origin)
+
+
+def approval_queue(conn: sqlite3.Connection, limit: int) -> list[Waiting]:
+    """The alerts awaiting approval, the longest waiting first, with who may not approve each."""
+    alerts = sql_alerts.in_state(conn, AlertState.PENDING_APPROVAL, limit)
+    found = []
+    for alert in alerts:
+        since, requested_by = conn.execute(
+            "SELECT COALESCE(requested_at, created_at), COALESCE(requested_by, '') FROM alerts WHERE id = ?",
+            (alert.id,),
+        ).fetchone()
+        authors = {row[0] for row in conn.execute("SELECT name FROM alert_authors WHERE alert_id = ?", (alert.id,))}
+        cannot = frozenset({*authors, alert.created_by, requested_by} - {""})
+        found.append(Waiting(alert, float(since), requested_by, cannot))
+    return sorted(found, key=lambda w: w.since)

@@ -31,6 +31,7 @@ from broadcaster.models import (
     Subscriber,
     Timestamp,
     User,
+    Waiting,
 )
 from broadcaster.state import Namespace, StateRow, made_rows
 from broadcaster.store import sql_accounts, sql_alerts, sql_deliveries, sql_journal, sql_subscribers
@@ -317,6 +318,14 @@ class SQLiteStore:
     async def token_name(self, token_id: str) -> str | None:
         """The name of a working API token by its hash, or None."""
         return await self._read(sql_accounts.token_name, token_id)
+
+    async def set_contacts(self, name: str, email: str | None, line_id: str | None, actor: str, origin: str) -> None:
+        """Change an account's mail address or LINE user id for approval notices (None: unchanged)."""
+        await self._write(sql_accounts.set_contacts, name, email, line_id, actor, origin, time.time())
+
+    async def approval_queue(self, limit: int = 200) -> list[Waiting]:
+        """The alerts awaiting approval, the longest waiting first: since when, and who may not approve each."""
+        return await self._read(sql_accounts.approval_queue, limit)
 
     async def get_state(self, namespace: Namespace[T], key: str) -> T | None:
         """The value remembered under ``key`` (see broadcaster/state.py), or None."""

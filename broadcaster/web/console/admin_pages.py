@@ -56,6 +56,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(USERS + "/{name}/role", change_role)
     app.router.add_post(USERS + "/{name}/disable", disable)
     app.router.add_post(USERS + "/{name}/enable", enable)
+    app.router.add_post(USERS + "/{name}/contacts", change_contacts)
     app.router.add_get("/console/admin/config", config)
     app.router.add_get("/console/audit", audit)
     app.router.add_get("/console/audit.csv", audit_csv)
@@ -120,7 +121,8 @@ async def add_user(request: web.Request) -> web.Response:
     name = str(form.get("name", "")).strip().lower()  # login lowercases the name too
     try:
         role = _role(form.get("role"))
-        password = await console(request).accounts.add_user(name, role, current.name, client(request))
+        email, line_id = str(form.get("email", "")), str(form.get("line_id", ""))
+        password = await console(request).accounts.add_user(name, role, current.name, client(request), email, line_id)
     except InputError as exc:
         return await _users_page(request, 400, error=str(exc))
     return await _users_page(request, issued=Issued(name, password, new=True))
@@ -171,6 +173,19 @@ async def enable(request: web.Request) -> web.Response:
     """Switch an account back on."""
     current = need(request, Role.ADMIN)
     return await _update(request, current, await _account(request), None, False)
+
+
+async def change_contacts(request: web.Request) -> web.Response:
+    """Change where an account's approval notices go (mail address, LINE user id; empty: none)."""
+    current = need(request, Role.ADMIN)
+    name = await _account(request)
+    form = await request.post()
+    email, line_id = str(form.get("email", "")), str(form.get("line_id", ""))
+    try:
+        await console(request).accounts.set_contacts(name, email, line_id, current.name, client(request))
+    except InputError as exc:
+        return await _users_page(request, 400, error=str(exc))
+    return see_other(USERS)
 
 
 # -- configuration --------------------------------------------------------------
