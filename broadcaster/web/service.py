@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from broadcaster import instance
+from broadcaster.approval_notice import ApprovalNotices
 from broadcaster.channel import ChannelSet, RunsAs
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.gc_tuning import tune_gc
@@ -37,6 +38,7 @@ from broadcaster.web.subscription_pages import Pages
 from channels import build_channels
 from channels.email.mailer import Mailer, make_mailer
 from channels.line.channel import LineChannel
+from channels.staff_notice import StaffNotifier
 from feeds.jma.ingest import JmaIngest
 from feeds.jma.poller import JmaPoller
 
@@ -124,6 +126,7 @@ async def _lifetime(
         mailer = _subscription_pages(app, settings, renderer, store)  # ConfigError: a short secret key
         if mailer is not None:
             stack.push_async_callback(close_logged, "the subscription mailer", mailer.aclose)
+        await stack.enter_async_context(_approval_notices(store, settings))
         tune_gc()
         async with dispatcher, instance.wake_server(db, dispatcher.wake), _jma(core) as poller:
             core.poller = poller
@@ -146,6 +149,23 @@ def _subscription_pages(
     subscriptions = Subscriptions(store, settings, signer, mailer, renderer.env)
     app[subscription_pages.PAGES] = Pages.create(settings, renderer.env, subscriptions)
     return mailer
+
+
+@contextlib.asynccontextmanager
+async def _approval_notices(store: SQLiteStore, settings: Settings) -> AsyncIterator[ApprovalNotices]:
+    """Tell approvers (and after [approval] escalate_after, the escalation list) of live alerts that wait."""
+    notifier = StaffNotifier(settings, os.environ)
+    for notice in notifier.notices:
+        log.warning(notice)
+    notices = ApprovalNotices(store, settings, notifier)
+    task = asyncio.create_task(notices.run(), name="approval-notices")
+    try:
+        yield notices
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await close_logged("the approval notices' LINE session", notifier.aclose)
 
 
 @contextlib.asynccontextmanager

@@ -27,6 +27,7 @@ ADMIN_ROUTES = [
     ("POST", "/console/admin/users/target/role"),
     ("POST", "/console/admin/users/target/disable"),
     ("POST", "/console/admin/users/target/enable"),
+    ("POST", "/console/admin/users/target/contacts"),
 ]
 SECRETS = (
     "BROADCASTER_SECRET_KEY", "SMTP_USERNAME", "SMTP_PASSWORD", "LINE_CHANNEL_ACCESS_TOKEN", "LINE_CHANNEL_SECRET",

@@ -27,6 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
+from broadcaster.approval_notice import waited
 from broadcaster.channel import RunsAs
 from broadcaster.clock import jst as in_jst
 from broadcaster.models import Alert, AlertId, AlertState, DeliveryState
@@ -225,10 +226,12 @@ async def dashboard(request: web.Request) -> web.Response:
     who(request)
     state = console(request)
     statuses = _statuses(state, await state.store.counts())
-    waiting = len(await state.store.alerts_in_state(AlertState.PENDING_APPROVAL))
+    now = time.time()
+    # each alert awaiting approval, the longest waiting first, with how long it has waited
+    queue = [(w, waited(now - w.since)) for w in await state.store.approval_queue()]
     live = request.app[LIVE]
     rows = [(a, await live.progress(state.store, a)) for a in await _watched(state.store)]
-    return page(request, "dashboard.html.j2", statuses=statuses, waiting=waiting, rows=rows, jst=jst)
+    return page(request, "dashboard.html.j2", statuses=statuses, waiting=len(queue), queue=queue, rows=rows, jst=jst)
 
 
 def _alert_json(alert: Alert, channels: Sequence[ChannelProgress], t: Mapping[str, str]) -> dict[str, Any]:
