@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from broadcaster import intake, naming
+from broadcaster.cap_terms import assess
 from broadcaster.clock import jst
 from broadcaster.errors import InputError
 from broadcaster.models import Alert, AlertState, Mode, MsgType, Source, Text
@@ -27,14 +29,44 @@ MAX_INSTRUCTION = 1000
 MAX_EXPIRY_S = 7 * 86_400
 
 
+def _title(value: str) -> str:
+    cleaned = intake.clean_title(value)
+    if not cleaned:
+        raise ValueError("holds nothing but control characters; write the title")
+    return cleaned
+
+
+def _words(value: str) -> str:
+    cleaned = intake.clean_text(value).strip()
+    if not cleaned:
+        raise ValueError("holds nothing but control characters; write the text")
+    return cleaned
+
+
+def _optional_words(value: str) -> str:
+    return intake.clean_text(value).strip()
+
+
+def _no_level(value: Any) -> Any:
+    return 0 if value is None or value == "" else value  # the form's 「選んでください」 sends ""
+
+
+# Every text field is cleaned where it comes in (broadcaster/intake): a title is one line, a body has
+# LF line breaks, and neither holds another control character or a bidi override.
+Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE), AfterValidator(_title)]
+Body = Annotated[str, Field(min_length=1, max_length=MAX_BODY), AfterValidator(_words)]
+Instruction = Annotated[str, Field(max_length=MAX_INSTRUCTION), AfterValidator(_optional_words)]
+LEVEL_HELP = "1-5, the JMA 警戒レベル: required for a category that carries one (disaster); 0, null or absent: none"
+
+
 class Translation(BaseModel):
     """An alert's words in one more language."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE)]
-    body: Annotated[str, Field(min_length=1, max_length=MAX_BODY)]
-    instruction: Annotated[str, Field(max_length=MAX_INSTRUCTION)] = ""
+    title: Title
+    body: Body
+    instruction: Instruction = ""
 
 
 class Draft(BaseModel):
@@ -43,11 +75,15 @@ class Draft(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     category: str = Field(description="a category id from the config, e.g. disaster")
-    level: Annotated[int, Field(ge=1, le=5, description="1-5, JMA 警戒レベル where one applies")]
-    title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE)]
-    body: Annotated[str, Field(min_length=1, max_length=MAX_BODY)]
-    instruction: Annotated[str, Field(max_length=MAX_INSTRUCTION)] = ""
-    areas: tuple[str, ...] = Field(default=(), description="JMA area codes; empty: the whole city")
+    level: Annotated[int, Field(ge=0, le=5), BeforeValidator(_no_level)] = Field(
+        default=0, description=LEVEL_HELP, json_schema_extra={"type": ["integer", "null"]}
+    )
+    title: Title
+    body: Body
+    instruction: Instruction = ""
+    areas: tuple[str, ...] = Field(
+        default=(), description="JMA area codes of the configured areas; empty: the whole city"
+    )
     translations: dict[str, Translation] = Field(default_factory=dict, description="language code -> words")
     channels: tuple[str, ...] | None = Field(default=None, description="empty or null: the category's channels")
     expires: datetime | None = Field(default=None, description="ISO 8601 with offset; null: no expiry")
@@ -104,16 +140,21 @@ def build(settings: Settings, draft: Draft, author: str, source: Source, now: fl
     extra = [lang for lang in draft.translations if lang == "ja" or lang not in settings.city.languages]
     if extra:
         errors.append(f"translations: {', '.join(extra)} not offered; valid: {', '.join(settings.city.languages[1:])}")
-    areas = draft.areas or (settings.areas.city,)
-    if any(not a.isdigit() or len(a) not in (6, 7) for a in areas):
-        errors.append("areas: JMA area codes are 6 or 7 digits")
+    if category is not None and category.levels and not draft.level:
+        # only here is a level required: daily-life categories never make the officer pick one
+        errors.append(f"level: choose the 警戒レベル (1-5) of this {draft.category} alert")
+    areas = tuple(dict.fromkeys(draft.areas)) or (settings.areas.city,)
+    known = naming.areas(settings)
+    if any(a not in known for a in areas):
+        valid = ", ".join(f"{code} ({names[0]})" for code, names in known.items())
+        errors.append(f"areas: JMA area codes of the configured areas only; valid: {valid}")
     expires = draft.expires.timestamp() if draft.expires else None
     if expires is not None and not now < expires <= now + MAX_EXPIRY_S:
         errors.append("expires: must be in the future and within 7 days")
     if errors:
         raise InputError("; ".join(errors))
     alert_id = new_id(now)
-    return Alert(
+    alert = Alert(
         id=alert_id,
         source=source,
         category=draft.category,
@@ -132,6 +173,7 @@ def build(settings: Settings, draft: Draft, author: str, source: Source, now: fl
         created_at=now,
         created_by=author,
     )
+    return assess(alert, settings)  # CAP's urgency, severity and certainty from the category and level
 
 
 def correction(original: Alert, changes: Draft, author: str, now: float | None = None) -> Alert:

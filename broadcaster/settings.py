@@ -53,6 +53,8 @@ class Areas(_Section):
 
     city: str = Field(pattern=r"^[0-9]{7}$")  # 市町村等 (気象・地震・火山)
     forecast_area: str = Field(pattern=r"^[0-9]{6}$")  # 府県予報区
+    forecast_area_name: str = Field(min_length=1)  # its name in Japanese: places are named in words
+    forecast_area_name_en: str = Field(min_length=1)  # in every other language
     earthquake_region: str = Field(pattern=r"^[0-9]{3}$")  # 地震 細分区域
     prefecture: str = Field(pattern=r"^[0-9]{2}$")  # 都道府県
 
@@ -72,6 +74,7 @@ class Category(_Section):
     name: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
     channels: tuple[str, ...]
+    levels: bool  # its alerts carry a JMA 警戒レベル 1-5 (required); false: never one (level 0)
 
 
 class LevelInfo(_Section):

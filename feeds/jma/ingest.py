@@ -23,17 +23,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from broadcaster.cap_terms import assess
 from broadcaster.clock import JST
 from broadcaster.lifecycle import Lifecycle
-from broadcaster.models import (
-    Alert,
-    Certainty,
-    Mode,
-    MsgType,
-    Severity,
-    Source,
-    Urgency,
-)
+from broadcaster.models import Alert, Mode, MsgType, Source
 from broadcaster.state import JMA_HANDLED, JMA_WARNINGS, StateRow
 from feeds.jma import wording
 from feeds.jma.areas import AreaCodes, concerning
@@ -47,7 +40,6 @@ ACTOR = "jma"
 WARNINGS = ("VPWW53", "VPWW54", "VPWW55", "VPWW56", "VPWW57", "VPWW58", "VPWW59", "VPWW60", "VPWW61")
 R06 = WARNINGS[2:]  # the 2026 per-hazard documents: authoritative once seen
 QUAKES = ("VXSE51", "VXSE52", "VXSE53", "VXSE61", "VXSE62")
-SEVERITY = {5: Severity.EXTREME, 4: Severity.SEVERE, 3: Severity.MODERATE, 2: Severity.MINOR}
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,9 +225,6 @@ class JmaIngest:
             body=words.body,
             instruction=words.instruction,
             kind=(rule.template if rule else "") or (previous.kind if previous else ""),
-            severity=SEVERITY.get(level or 0, Severity.UNKNOWN),
-            urgency=Urgency.IMMEDIATE if (level or 0) >= 4 or report.kind in QUAKES else Urgency.EXPECTED,
-            certainty=Certainty.OBSERVED if report.kind in QUAKES else Certainty.LIKELY,
             areas=(self.codes.city,),
             event_key=event_key,
             version=previous.version + 1 if previous else 1,
@@ -247,6 +236,7 @@ class JmaIngest:
             created_by=ACTOR,
             references=previous.id if previous else None,
         )
+        alert = assess(alert, self.settings)  # CAP's urgency, severity and certainty (broadcaster/cap_terms)
         return _Decided(Handled(source, report.kind, verdict.decision, verdict.reason, alert.id), alert)
 
     def _log(self, handled: Handled) -> Handled:
