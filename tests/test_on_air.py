@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from broadcaster.models import Alert, AlertState, Mode, MsgType, Published, Severity, Source
-from broadcaster.on_air import UNTIMED_ON_AIR, Status, build_snapshot, on_air
+from broadcaster.on_air import STATUS_NAMES, UNTIMED_ON_AIR, Status, build_snapshot, on_air
 from broadcaster.settings import Settings
 
 NOW = 1_800_000_000.0
@@ -57,6 +57,18 @@ CASES = [
         {},
         [],
         id="a-cancel-takes-its-event-off",
+    ),
+    pytest.param(
+        [carried("a", event_key="river"), carried("l", event_key="river", version=2, msg_type=MsgType.LIFT)],
+        {},
+        [],
+        id="a-lift-takes-its-event-off",
+    ),
+    pytest.param(
+        [carried("a", event_key="river"), carried("c", event_key="river", version=2, msg_type=MsgType.CORRECTION)],
+        {},
+        ["c"],
+        id="a-correction-stays-on",
     ),
     pytest.param(
         [carried("a", state=AlertState.CANCELLED), carried("b")],
@@ -137,3 +149,15 @@ def test_a_cancel_approved_but_not_carried_has_no_cancel_time_yet(settings: Sett
     )
     [event] = done.events
     assert (event.status, event.cancelled_at) == (Status.CANCELLED, NOW - 30)
+
+
+def test_a_lifted_event_is_lifted_not_cancelled_in_every_version(settings: Settings) -> None:
+    snap = build_snapshot(
+        [carried("a", 90, event_key="e"), carried("l", 30, event_key="e", version=2, msg_type=MsgType.LIFT)],
+        settings,
+        NOW,
+    )
+    [event] = snap.events
+    assert (event.status, event.cancelled_at, snap.current) == (Status.LIFTED, None, ())
+    assert (snap.status("a"), snap.status("l")) == (Status.LIFTED, Status.LIFTED)
+    assert STATUS_NAMES[Status.LIFTED] == "解除" != STATUS_NAMES[Status.CANCELLED]

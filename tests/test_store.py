@@ -631,7 +631,7 @@ async def test_seen_entries_are_forgotten_after_a_month(store: SQLiteStore) -> N
     assert query(store.path, "SELECT count(*) FROM feed_seen") == [(2,)]
 
 
-async def test_an_officers_correction_reaches_exactly_whom_the_event_reached_or_was_reaching(
+async def test_an_officers_correction_reaches_whom_the_event_reached_or_was_reaching_and_newcomers(
     store: SQLiteStore,
 ) -> None:
     got, *on_the_way = emails(3)
@@ -641,10 +641,12 @@ async def test_an_officers_correction_reaches_exactly_whom_the_event_reached_or_
     await store.release("email", [c.id for c in claims if c.contact != got])  # the rest still on their way
     await store.record("sns", outcomes(await store.claim("sns", 1, t + 60, t), SENT), t)
     await store.import_subscribers([email_subscriber("newcomer@example.jp")])  # joined after the original
-    await store.create_alert(make_alert("v2", ("email", "sns"), msg_type=MsgType.UPDATE, event_key="ev", version=2),
+    await store.create_alert(make_alert("v2", ("email", "sns"), msg_type=MsgType.CORRECTION, event_key="ev", version=2),
                              ACTOR, ORIGIN)  # fmt: skip
-    assert await store.approve("v2", ACTOR, ORIGIN) == {"email": 3, "sns": 1}
-    assert set(states(store, "v2")) == {("email", c) for c in (got, *on_the_way)} | {("sns", "*")}
+    assert await store.reach(await store.get_alert("v2")) == {"email": 4, "sns": 1}  # type: ignore[arg-type]
+    assert await store.approve("v2", ACTOR, ORIGIN) == {"email": 4, "sns": 1}
+    everyone = (got, *on_the_way, "newcomer@example.jp")
+    assert set(states(store, "v2")) == {("email", c) for c in everyone} | {("sns", "*")}
     assert {k: v for k, v in states(store, "v1").items() if k[1] in on_the_way} == {
         ("email", c): SUPERSEDED for c in on_the_way
     }

@@ -22,7 +22,15 @@ from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.tokens import Signer
-from broadcaster.web.console import admin_pages, alert_pages, api, auth_pages, compose_pages, dashboard_pages
+from broadcaster.web.console import (
+    admin_pages,
+    alert_pages,
+    api,
+    auth_pages,
+    compose_pages,
+    dashboard_pages,
+    event_pages,
+)
 from broadcaster.web.console.web import API_USER, CONSOLE, HEADERS, WHO, Console, Handler, Who, console, jst
 from broadcaster.web.csrf import FIELD, Csrf
 
@@ -35,7 +43,7 @@ STREAMS = ("/console/events",)  # an EventSource cannot follow a redirect to the
 def add_routes(app: web.Application) -> None:
     """Register the guard and every console and API route; ``setup`` fills in the state at start-up."""
     app.middlewares.append(guard)
-    for part in (auth_pages, compose_pages, alert_pages, dashboard_pages, admin_pages, api):
+    for part in (auth_pages, compose_pages, alert_pages, event_pages, dashboard_pages, admin_pages, api):
         part.add_routes(app)
 
 
