@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -22,11 +22,14 @@ from broadcaster.clock import jst
 from broadcaster.errors import InputError
 from broadcaster.models import Alert, AlertState, Mode, MsgType, Source, Text
 from broadcaster.settings import Settings
+from broadcaster.tags import bare
 
 MAX_TITLE = 120
 MAX_BODY = 4000
 MAX_INSTRUCTION = 1000
 MAX_EXPIRY_S = 7 * 86_400
+# a lift's body when the officer gives no reason; the rendered text already says what is lifted
+LIFT_BODY = {"ja": "引き続き、今後の情報に注意してください。", "en": "Please keep watching for further information."}
 
 
 def _title(value: str) -> str:
@@ -176,21 +179,92 @@ def build(settings: Settings, draft: Draft, author: str, source: Source, now: fl
     return assess(alert, settings)  # CAP's urgency, severity and certainty from the category and level
 
 
-def correction(original: Alert, changes: Draft, author: str, now: float | None = None) -> Alert:
-    """The next version of ``original``'s event with new words: same event, mode and channels."""
+class StaleTranslations(InputError):
+    """A correction changed the Japanese while these translations stayed as they were.
+
+    A resident reading English must not keep the old time or place: each translation is updated, or
+    the officer confirms it is still right (the console's 「この訳のままで正しい」, the API's
+    ``confirmed_translations``).
+    """
+
+    def __init__(self, languages: list[str]) -> None:
+        super().__init__(
+            f"translations: {', '.join(languages)} unchanged while the Japanese changed; "
+            "update them or confirm each is still right"
+        )
+        self.languages = languages
+
+
+def stale_translations(original: Alert, changed: Alert, confirmed: Iterable[str] = ()) -> list[str]:
+    """The languages ``changed`` keeps word for word from ``original`` though its Japanese changed.
+
+    Those in ``confirmed`` (the officer says the translation is still right) are not stale.
+    """
+    japanese = (bare(original.title), original.body, original.instruction)
+    if (bare(changed.title), changed.body, changed.instruction) == japanese:
+        return []
+    kept = set(confirmed)
+    before = {lang: _parts(text) for lang, text in original.translations.items()}
+    return sorted(
+        lang for lang, text in changed.translations.items() if lang not in kept and before.get(lang) == _parts(text)
+    )
+
+
+def _parts(text: Text) -> tuple[str, str, str]:
+    return bare(text.title), text.body, text.instruction
+
+
+def correction(
+    original: Alert, changes: Draft, author: str, now: float | None = None, confirmed: Iterable[str] = ()
+) -> Alert:
+    """The next version of ``original``'s event with new words (【訂正】): same event, mode, channels, areas.
+
+    StaleTranslations when the Japanese changed and a translation did not, unless ``confirmed`` names it.
+    The title is stored bare: the 【訂正】 tag is added where it is rendered.
+    """
     now = time.time() if now is None else now
-    return dataclasses.replace(
+    corrected = dataclasses.replace(
         original,
         id=new_id(now),
         source=Source.STAFF,
         level=changes.level,
-        title=changes.title,
+        title=bare(changes.title),
         body=changes.body,
         instruction=changes.instruction,
-        translations={k: Text(t.title, t.body, t.instruction) for k, t in changes.translations.items()},
+        translations={k: Text(bare(t.title), t.body, t.instruction) for k, t in changes.translations.items()},
         expires=changes.expires.timestamp() if changes.expires else original.expires,
         version=original.version + 1,
-        msg_type=MsgType.UPDATE,
+        msg_type=MsgType.CORRECTION,
+        state=AlertState.DRAFT,
+        created_at=now,
+        created_by=author,
+        references=original.id,
+    )
+    stale = stale_translations(original, corrected, confirmed)
+    if stale:
+        raise StaleTranslations(stale)
+    return corrected
+
+
+def cancellation(original: Alert, author: str, reason: str = "", now: float | None = None) -> Alert:
+    """The cancel of ``original``'s event (【取消】: it was a mistake); it reaches exactly who got it.
+
+    The title is the original's, bare: the 【取消】 tag is added where it is rendered.
+    """
+    now = time.time() if now is None else now
+    body = reason.strip() or "先ほどの情報は取り消しました。"
+    translations = {k: Text(bare(t.title), reason.strip() or "The earlier message is cancelled.")
+                    for k, t in original.translations.items()}  # fmt: skip
+    return dataclasses.replace(
+        original,
+        id=new_id(now),
+        source=Source.STAFF,
+        title=bare(original.title),
+        body=body,
+        instruction="",
+        translations=translations,
+        version=original.version + 1,
+        msg_type=MsgType.CANCEL,
         state=AlertState.DRAFT,
         created_at=now,
         created_by=author,
@@ -198,24 +272,28 @@ def correction(original: Alert, changes: Draft, author: str, now: float | None =
     )
 
 
-def cancellation(original: Alert, author: str, reason: str = "", now: float | None = None) -> Alert:
-    """The cancel of ``original``'s event: it reaches exactly who got any version of it."""
+def lift(original: Alert, author: str, reason: str = "", now: float | None = None) -> Alert:
+    """The lift of ``original``'s event (【解除】: the order or warning is over); it takes it off the air.
+
+    It reaches whom a correction would: everyone who got the event and whom it would reach now. The
+    title is the original's, bare: the 【解除】 tag, and the line saying what is lifted
+    (「…を解除しました。」, ``tags.lead``), are added where it is rendered; the body is the officer's
+    reason, or a plain reminder. No expiry: a lift is not on the air, and stays the event's last word.
+    """
     now = time.time() if now is None else now
-    title = f"【取消】{original.title.removeprefix('【取消】')}"
-    body = reason.strip() or "先ほどの情報は取り消しました。"
-    # the templates tag a cancel's translated title themselves ([CANCELLED])
-    translations = {k: Text(t.title, reason.strip() or "The earlier message is cancelled.")
-                    for k, t in original.translations.items()}  # fmt: skip
+    # the reason is in Japanese: the other languages get the plain sentence
+    translations = {k: Text(bare(t.title), LIFT_BODY["en"]) for k, t in original.translations.items()}
     return dataclasses.replace(
         original,
         id=new_id(now),
         source=Source.STAFF,
-        title=title,
-        body=body,
+        title=bare(original.title),
+        body=reason.strip() or LIFT_BODY["ja"],
         instruction="",
         translations=translations,
+        expires=None,
         version=original.version + 1,
-        msg_type=MsgType.CANCEL,
+        msg_type=MsgType.LIFT,
         state=AlertState.DRAFT,
         created_at=now,
         created_by=author,
