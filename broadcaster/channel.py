@@ -118,3 +118,5 @@ class ChannelSet:
     exercise: dict[str, Channel]
     notices: list[str]
     renderers: dict[str, ChannelRenderer] = field(default_factory=dict)
+    # channel -> why it runs as the outbox: what is missing, named, never a value
+    outbox_reasons: dict[str, str] = field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -10,6 +11,23 @@ from broadcaster.models import DeliveryState
 from broadcaster.store import Store
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# a send() that reached the channel's service; "partial" refused some recipients (a dead address), not the channel
+REACHED = ("sent", "partial")
+
+
+class FeedState(Protocol):
+    """One feed of a polled source as the source last saw it."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def last_success(self) -> float | None: ...  # epoch seconds of its last good read
+    @property
+    def last_failure(self) -> float | None: ...  # epoch seconds of its last failed read
+    @property
+    def failing_since(self) -> float | None: ...  # the first of its failures in a row; None when the last read was good
+    @property
+    def failures(self) -> int: ...  # failed reads in a row
 
 
 class SourceHealth(Protocol):
@@ -25,6 +43,8 @@ class SourceHealth(Protocol):
     def refused(self) -> int: ...  # documents given up since start
     @property
     def failing_feeds(self) -> int: ...  # feeds whose last read failed
+    @property
+    def feeds(self) -> Sequence[FeedState]: ...  # each feed read so far
 
 
 class Metrics:
@@ -63,6 +83,13 @@ class Metrics:
         self.attempts = Counter(
             "broadcaster_send_attempts", "send() calls by outcome", ["channel", "outcome"], registry=self.registry
         )
+        self.failed_in_a_row = Gauge(
+            "broadcaster_send_failed_in_a_row",
+            "send() calls in a row that did not reach the channel's service (0 after one that did)",
+            ["channel"],
+            registry=self.registry,
+        )
+        self._failed_in_a_row: dict[str, int] = {}
 
     def observe_jma(self, health: SourceHealth) -> None:
         """Copy the JMA poller's health into gauges."""
@@ -76,6 +103,13 @@ class Metrics:
         """Count one send() call and its duration."""
         self.send_seconds.labels(channel).observe(seconds)
         self.attempts.labels(channel, outcome).inc()
+        failed = 0 if outcome in REACHED else self.failed(channel) + 1
+        self._failed_in_a_row[channel] = failed
+        self.failed_in_a_row.labels(channel).set(failed)
+
+    def failed(self, channel: str) -> int:
+        """The channel's send() calls in a row that did not reach its service (0 after one that did)."""
+        return self._failed_in_a_row.get(channel, 0)
 
     async def render(self, store: Store, channels: tuple[str, ...]) -> bytes:
         """The text exposition format, with counts read from the store now."""

@@ -262,6 +262,13 @@ class Console(_Section):
     password_hash: PasswordHash
 
 
+class Health(_Section):
+    """What /healthz and the console's dashboard count as unhealthy."""
+
+    feed_failing_after: Positive  # seconds a JMA feed may fail in a row before the service is degraded
+    channel_failures: PositiveInt  # sends in a row a channel may fail before it counts as failing
+
+
 class Settings(_Section):
     city: City
     areas: Areas
@@ -282,6 +289,7 @@ class Settings(_Section):
     sns: Sns
     ticker: Ticker
     fm: Fm
+    health: Health
 
     @field_validator("levels")
     @classmethod

@@ -93,6 +93,8 @@ def made_rows(rows: Sequence[StateRow]) -> Sequence[StateRow]:
 JMA_HANDLED = Namespace("jma-handled", str)
 # feeds/jma/ingest: "<mode>:<city code>" -> the warnings in force and the event they follow
 JMA_WARNINGS = Namespace("jma-warnings", dict)
+# feeds/jma/ingest: "<mode>:<series>" -> [report time (epoch s), Serial] of the newest report applied to that event
+JMA_SERIES = Namespace("jma-series", list)
 # feeds/jma/poller: key "queue" -> entry id -> [url, attempts, next attempt]; documents not yet accepted
 JMA_QUEUE = Namespace("jma", dict)
 # feeds/jma/poller: feed URL -> its Last-Modified, sent back as If-Modified-Since
@@ -121,6 +123,7 @@ APPROVAL_NOTICE = Namespace("approval-notice", float)
 NAMESPACES: tuple[Namespace[Any], ...] = (
     JMA_HANDLED,
     JMA_WARNINGS,
+    JMA_SERIES,
     JMA_QUEUE,
     JMA_LAST_MODIFIED,
     JMA_ETAG,

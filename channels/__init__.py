@@ -145,11 +145,13 @@ def build_channels(
     live: dict[str, Channel] = {}
     exercise: dict[str, Channel] = {}
     notices = []
+    reasons: dict[str, str] = {}
     for name in settings.enabled_channels:
         try:
             channel = IMPLEMENTATIONS[name](ChannelContext(name, settings, renderer, environ, store))
         except MissingCredentials as exc:
             channel = OutboxChannel(outbox_dir, renderers[name])
+            reasons[name] = str(exc)
             notices.append(f"channel {name}: {exc}; writing to {channel.folder}")
         live[name] = channel
         renderers[name] = channel.renderer  # what the running channel sends, e.g. only the SNS targets it has
@@ -158,4 +160,4 @@ def build_channels(
             exercise[name] = channel
         else:
             exercise[name] = OutboxChannel(outbox_dir, channel.renderer)
-    return ChannelSet(live, exercise, notices, renderers)
+    return ChannelSet(live, exercise, notices, renderers, reasons)

@@ -31,6 +31,7 @@ SAMPLES: dict[str, tuple[str, Any, str]] = {
             ensure_ascii=False,
         ),
     ),
+    "jma-series": ("live:jma:quake:気象庁本庁:20080614084350", [1213400820.0, 2], "[1213400820.0,2]"),
     "jma": ("queue", {"urn:x:1": [FEED, 2, 1718000060.5]}, '{"urn:x:1":["' + FEED + '",2,1718000060.5]}'),
     "last_modified": (FEED, "Thu, 13 Jun 2024 03:00:00 GMT", "Thu, 13 Jun 2024 03:00:00 GMT"),
     "etag": (FEED, '"66e1-61ab"', '"66e1-61ab"'),

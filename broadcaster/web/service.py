@@ -28,11 +28,13 @@ from broadcaster.store import Store
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.tokens import SECRET_ENV, Signer
 from broadcaster.web import fm as fm_feed
-from broadcaster.web import subscription_pages
+from broadcaster.web import health, subscription_pages
 from broadcaster.web import ticker as ticker_feed
 from broadcaster.web import website as website_pages
 from broadcaster.web.console import app as console_app
 from broadcaster.web.line_webhook import LineWebhook, make_webhook_handler, no_reply
+from broadcaster.web.sinks import Sink
+from broadcaster.web.sinks import sinks as channel_sinks
 from broadcaster.web.subscription import Subscriptions
 from broadcaster.web.subscription_pages import Pages
 from channels import build_channels
@@ -59,7 +61,7 @@ class Core:
     store: SQLiteStore
     dispatcher: Dispatcher
     metrics: Metrics
-    sinks: dict[str, str]  # channel -> what it really writes to, for /healthz
+    sinks: list[Sink]  # what each channel runs as
     started_at: float
     poller: JmaPoller | None = None
     ingest: JmaIngest | None = None
@@ -74,7 +76,7 @@ def make_app(settings: Settings, lock: IO[bytes], build: ChannelBuilder = build_
     """The aiohttp application; the core starts and stops with it. ``lock`` is the instance lock."""
     app = web.Application()
     app.cleanup_ctx.append(lambda app: _lifetime(app, settings, lock, build))
-    app.router.add_get("/healthz", healthz)
+    health.add_routes(app)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/line/webhook", line_webhook)
     subscription_pages.add_routes(app)
@@ -104,17 +106,19 @@ async def _lifetime(
         ticker_feed.setup(app, store, settings, renderer)
         channels = build(settings, renderer, os.environ, store)
         close_channels_on_exit(stack, channels)
-        for notice in channels.notices:
-            log.warning(notice)
+        sinks = channel_sinks(channels, settings, os.environ)
+        for sink in sinks:  # one line per channel: what it runs as, and what is missing when it is the outbox
+            log.log(logging.WARNING if sink.runs_as == RunsAs.OUTBOX else logging.INFO, sink.line)
         metrics_ = Metrics()
         dispatcher = Dispatcher(store, channels, settings, metrics=metrics_)
-        sinks = {name: type(ch).__name__ for name, ch in channels.live.items()}
         console_app.setup(app, settings, store, dispatcher, renderer, channels)
         core = app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, time.time())
         live_line = channels.live.get("line")
         # the registry's "line" channel that runs for real is LineChannel, whose reply() answers the webhook
         real = live_line is not None and live_line.runs_as == RunsAs.REAL
         core.line = cast(LineChannel, live_line) if real else None
+        watch = app[health.HEALTH] = health.Watch(settings, store, dispatcher, metrics_, sinks, core.started_at)
+        watch.line = core.line
         secret = os.environ.get("LINE_CHANNEL_SECRET", "")
         if secret:
             reply = core.line.reply if core.line else no_reply
@@ -129,7 +133,8 @@ async def _lifetime(
         await stack.enter_async_context(_approval_notices(store, settings))
         tune_gc()
         async with dispatcher, instance.wake_server(db, dispatcher.wake), _jma(core) as poller:
-            core.poller = poller
+            core.poller = watch.poller = poller
+            watch.ingest = core.ingest
             yield
             log.info("shutting down: finishing in-flight sends (up to %g s)", settings.dispatcher.shutdown_grace)
 
@@ -188,32 +193,6 @@ async def _jma(core: Core) -> AsyncIterator[JmaPoller | None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """Liveness and readiness: the store answers and the workers run."""
-    core = request.app[CORE]
-    try:
-        await core.store.counts()
-    except Exception as exc:
-        return web.json_response({"status": "error", "store": str(exc)}, status=503)
-    if not core.dispatcher.running:
-        return web.json_response({"status": "error", "dispatcher": "stopped"}, status=503)
-    body: dict[str, object] = {"status": "ok", "uptime_s": round(time.time() - core.started_at, 1)}
-    body["channels"] = core.sinks
-    if core.poller is not None:
-        health = core.poller.health()
-        body["jma"] = {
-            "last_success": health.last_success,
-            "last_error": health.last_error,
-            "backlog": health.backlog,
-            "fetched": health.fetched,
-            "refused": health.refused,  # given up by the poller: too large, gone, failing
-            "decisions": dict(core.ingest.decisions) if core.ingest else {},  # auto/approve/ignore/refused
-        }
-    if core.line is not None:
-        body["line"] = core.line.health()
-    return web.json_response(body)
 
 
 async def line_webhook(request: web.Request) -> web.StreamResponse:

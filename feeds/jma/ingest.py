@@ -7,6 +7,11 @@ is in force changes. So one issuance arriving as VPWW53, VPWW54 and VPWW55 yield
 kinds follow their series (Title, office, EventID): a later Serial or a 訂正 updates, a 取消 cancels.
 Training and test documents only ever make exercise alerts.
 
+Only current documents are sent: one older than its family's ``[jma.max_age]`` by its report time is
+recorded as ``stale`` and changes nothing, live or in a backfill. Within an event the newest report
+wins by (report time, Serial), not by arrival: an older report arriving late is recorded and ignored
+(warnings keep the newest report time per document stream, other events theirs in JMA_SERIES).
+
 Deciding reads the store; everything a document changes is written at the end in one transaction
 through the lifecycle: the alert (planned at once for an ``auto`` decision), the followed warnings,
 and the "handled" marker. A crash before that commit leaves no trace, so the poller's retry handles
@@ -20,6 +25,7 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +33,10 @@ from broadcaster.cap_terms import assess
 from broadcaster.clock import JST
 from broadcaster.lifecycle import Lifecycle
 from broadcaster.models import Alert, Mode, MsgType, Source
-from broadcaster.state import JMA_HANDLED, JMA_WARNINGS, StateRow
+from broadcaster.state import JMA_HANDLED, JMA_SERIES, JMA_WARNINGS, StateRow
 from feeds.jma import wording
 from feeds.jma.areas import AreaCodes, concerning
+from feeds.jma.freshness import describe, is_older, order_key, stale_reason
 from feeds.jma.parse import ignored_reason, parse
 from feeds.jma.policy import Verdict, decide
 from feeds.jma.report import Kind, Report
@@ -48,7 +55,7 @@ class Handled:
 
     source: str
     kind: str | None
-    decision: str  # auto | approve | ignore | refused
+    decision: str  # auto | approve | ignore | stale (older than max_age) | refused
     reason: str
     alert_id: str | None = None
 
@@ -65,8 +72,11 @@ class _Decided:
 class JmaIngest:
     """Turns JMA documents into alerts, issued through the lifecycle (which wakes delivery)."""
 
-    def __init__(self, lifecycle: Lifecycle, codes: AreaCodes | None = None) -> None:
+    def __init__(
+        self, lifecycle: Lifecycle, codes: AreaCodes | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.lifecycle = lifecycle
+        self.clock = clock  # "now" for the documents' age
         self.store = lifecycle.store
         self.settings = lifecycle.settings
         self.codes = codes or AreaCodes.of(self.settings.areas)
@@ -96,9 +106,26 @@ class JmaIngest:
         reason = ignored_reason(report)
         if reason:
             return _Decided(Handled(source, report.kind, "ignore", reason))
+        stale = stale_reason(report, self.settings.jma.max_age, self.clock())
+        if stale:
+            return _Decided(Handled(source, report.kind, "stale", stale))
         mode = Mode.EXERCISE if report.is_exercise else Mode.LIVE
         if report.kind in WARNINGS:
             return await self._warnings(source, report, mode)
+        # the newest report of the event wins, whatever order they arrive in
+        series_key = f"{mode}:{self._series(report)}"
+        newest = await self.store.get_state(JMA_SERIES, series_key)
+        if is_older(order_key(report), newest):
+            assert newest is not None
+            why = f"older than the report already applied to this event ({describe(newest)})"
+            return _Decided(Handled(source, report.kind, "ignore", why))
+        decided = await self._event(source, report, mode)
+        return dataclasses.replace(
+            decided, state=(*decided.state, JMA_SERIES.entry(series_key, list(order_key(report))))
+        )
+
+    async def _event(self, source: str, report: Report, mode: Mode) -> _Decided:
+        """A document of a type followed by its series (quakes, rivers, volcanoes …)."""
         if report.is_cancellation:
             return await self._cancel(source, report, mode, self._series(report))
         match = concerning(report, self.codes)
@@ -125,9 +152,16 @@ class JmaIngest:
             return _Decided(
                 Handled(source, report.kind, "ignore", "the R06 per-hazard documents are authoritative here")
             )
+        # VPWW53/54 each restate everything in force: one stream; each R06 document speaks for its hazard
+        stream = report.kind if report.kind in R06 else "legacy"
+        newest = state.get("newest", {}).get(stream)
+        if is_older(order_key(report), newest):
+            why = f"older than the warnings already applied ({describe(newest)})"
+            return _Decided(Handled(source, report.kind, "ignore", why))
+        state["newest"] = {**state.get("newest", {}), stream: list(order_key(report))}
         if report.is_cancellation:
             cancelled = await self._cancel(source, report, mode, state.get("event", ""))
-            cleared: dict[str, Any] = {"kinds": {}, "r06": state.get("r06")}
+            cleared: dict[str, Any] = {"kinds": {}, "r06": state.get("r06"), "newest": state["newest"]}
             return dataclasses.replace(cancelled, state=(JMA_WARNINGS.entry(state_key, cleared),))
         match = concerning(report, self.codes)
         if not match.concerns_area:
@@ -183,7 +217,7 @@ class JmaIngest:
                 return _Decided(Handled(source, report.kind, "ignore", "lifted, but no alert had gone out"))
             # whoever heard the warning hears it lifted, on the same channels
             verdict = Verdict("auto", "解除 of a warning that went out")
-            return self._issue(source, report, mode, previous.event_key, words, verdict, None, previous)
+            return self._issue(source, report, mode, previous.event_key, words, verdict, None, previous, MsgType.LIFT)
         verdict = decide(self.settings.jma.policy, report.kind, True, level, None)
         if verdict.rule is None or verdict.decision == "ignore":
             return _Decided(Handled(source, report.kind, "ignore", verdict.reason))
@@ -193,7 +227,7 @@ class JmaIngest:
         previous = await self.store.latest_alert(event_key, mode) if event_key else None
         if previous is None or previous.msg_type == MsgType.CANCEL:
             return _Decided(Handled(source, report.kind, "ignore", "取消 of nothing that went out"))
-        words = wording.cancellation(report, self.city, previous.title)
+        words = wording.cancellation(report, self.city, previous.title, previous.badge)
         # a cancel needs no second approval: retracting is always safe
         verdict = Verdict("auto", "取消 of an earlier document")
         return self._issue(source, report, mode, event_key, words, verdict, None, previous, MsgType.CANCEL)
@@ -224,7 +258,8 @@ class JmaIngest:
             title=words.title,
             body=words.body,
             instruction=words.instruction,
-            kind=(rule.template if rule else "") or (previous.kind if previous else ""),
+            kind=(rule.template if rule else "") or words.kind or (previous.kind if previous else ""),
+            badge=words.badge,  # 震度, 噴火警戒レベル: the scale when it is not a 警戒レベル (broadcaster/tags)
             areas=(self.codes.city,),
             event_key=event_key,
             version=previous.version + 1 if previous else 1,

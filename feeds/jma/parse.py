@@ -3,9 +3,9 @@
     report = parse(data, source=url)      # RefusedDocument(reason) for anything we will not read
     ignored_reason(report)                # None for the types this service acts on, else why not
 
-The type code (VPWW55, VXSE53, VXKOii …) comes from Control/Title through KIND_BY_TITLE, since a
-parser sees bytes, not file names. Every title observed in JMA's samples and real feeds is in that
-table; a title not in it gives ``kind=None`` and is ignored with its title as the reason.
+The type code (VPWW55, VXSE53, VXKOii …) comes from feeds.jma.types: the normalised Control/Title
+with its known variants, else the InfoKind, else the file name. A type in JMA's list that this
+service does not act on is recognised and ignored by name; only a type in no list gives ``kind=None``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from broadcaster.clock import JST
 from feeds.jma.quakes import QUAKE_KINDS, TSUNAMI_KINDS, parse_quake, parse_tsunami
 from feeds.jma.report import Doc, Parts, Report
 from feeds.jma.rivers import parse_river
+from feeds.jma.types import kind_of, name_of
 from feeds.jma.volcano import parse_volcano
 from feeds.jma.warnings import WARNING_KINDS, parse_heat_alert, parse_warnings
 from feeds.jma.xmlsafe import (
@@ -34,61 +35,6 @@ from feeds.jma.xmlsafe import (
     text,
     to_datetime,
 )
-
-# Control/Title → type code. VPWW53 and VPWW54 have distinct titles (the long feed pairs them
-# 1,518 to 1,518), so the title alone decides; the R06 per-hazard documents name their hazard in it.
-KIND_BY_TITLE: dict[str, str] = {
-    # handled: warnings and their kin
-    "気象特別警報・警報・注意報": "VPWW53",
-    "気象警報・注意報（Ｈ２７）": "VPWW54",
-    "気象警報・注意報（Ｒ０６）（大雨）": "VPWW55",
-    "気象警報・注意報（Ｒ０６）（土砂）": "VPWW56",
-    "気象警報・注意報（Ｒ０６）（高潮）": "VPWW57",
-    "気象警報・注意報（Ｒ０６）（暴風）": "VPWW58",
-    "気象警報・注意報（Ｒ０６）（波浪）": "VPWW59",
-    "気象警報・注意報（Ｒ０６）（大雪）": "VPWW60",
-    "気象警報・注意報（Ｒ０６）（その他注意報）": "VPWW61",
-    "土砂災害警戒情報": "VXWW50",
-    "記録的短時間大雨情報": "VPOA50",
-    "竜巻注意情報": "VPHW50",
-    "竜巻注意情報（目撃情報付き）": "VPHW51",
-    "熱中症警戒アラート": "VPFT50",
-    "指定河川洪水予報": "VXKOii",  # ii: one number per river (VXKO51 …); the kind is the family
-    "水位周知河川に関する情報": "VXSUii",
-    # handled: earthquakes, tsunamis, volcanoes
-    "震度速報": "VXSE51",
-    "震源に関する情報": "VXSE52",
-    "震源・震度に関する情報": "VXSE53",
-    "顕著な地震の震源要素更新のお知らせ": "VXSE61",
-    "長周期地震動に関する観測情報": "VXSE62",
-    "津波警報・注意報・予報a": "VTSE41",
-    "津波情報a": "VTSE51",
-    "沖合の津波観測に関する情報": "VTSE52",
-    "噴火警報・予報": "VFVO50",
-    # recognised, and ignored (see IGNORED)
-    "緊急地震速報（警報）": "VXSE43",
-    "緊急地震速報（予報）": "VXSE44",
-    "緊急地震速報（地震動予報）": "VXSE45",
-    "地震・津波に関するお知らせ": "VZSE40",
-    "南海トラフ地震臨時情報": "VYSE50",
-    "北海道・三陸沖後発地震注意情報": "VYSE60",
-    "火山の状況に関する解説情報": "VFVO51",
-    "噴火に関する火山観測報": "VFVO52",
-    "降灰予報（定時）": "VFVO53",
-    "降灰予報（速報）": "VFVO54",
-    "噴火速報": "VFVO56",
-    "気象特別警報報知": "VPNO50",
-    "気象警報・注意報時系列情報（Ｒ０６）": "VPWP50",
-    "府県気象情報": "VPFJ50",
-    "府県気象解説情報": "VPFJ51",
-    "府県気象防災速報": "VPBS50",
-    "地方気象情報": "VPCJ50",
-    "全般気象情報": "VPZJ50",
-    "府県天気予報": "VPFD50",
-    "府県天気予報（Ｒ１）": "VPFD51",
-    "早期注意情報（明後日まで）": "VPFD61",
-    "早期天候情報": "VPAW51",
-}
 
 _EEW = "reaches people through licensed relays within seconds, never through a 60-second feed"
 _PROSE = "a prose bulletin without per-town codes: officers read it, the service does not act on it"
@@ -136,11 +82,6 @@ PARSERS: dict[str, FamilyParser] = {
 HANDLED_KINDS = frozenset(PARSERS)
 
 
-def kind_of(control_title: str) -> str | None:
-    """The type code for a Control/Title, None for a title we do not know."""
-    return KIND_BY_TITLE.get(control_title)
-
-
 def office_code_of(source: str) -> str:
     """The issuing office from a feed URL or file name (…_0_VPFT50_090000.xml → 090000), else ""."""
     stem = source.rsplit("/", 1)[-1].removesuffix(".xml")
@@ -155,7 +96,8 @@ def ignored_reason(report: Report) -> str | None:
         return f"unknown document type 「{report.control_title}」"
     if report.kind in HANDLED_KINDS:
         return None
-    return f"{report.kind} {report.control_title}: {IGNORED.get(report.kind, 'not a type this service acts on')}"
+    why = IGNORED.get(report.kind, "not a type this service acts on")
+    return f"{report.kind} {name_of(report.kind)}: recognised, ignored by policy ({why})"
 
 
 def _required(el: Element | None, ns: str, path: str, where: str) -> str:
@@ -200,7 +142,8 @@ def parse_tree(root: Element, *, source: str = "") -> Report:
     if sent_at is None or reported_at is None:
         raise RefusedDocument("not a JMA report: Control/DateTime or Head/ReportDateTime is not a date-time")
     control_title = _required(control, JMX, "Title", "Control")
-    kind = kind_of(control_title)
+    info_kind = text(head, HEAD, "InfoKind")
+    kind = kind_of(control_title, info_kind, source)
     editorial_office = text(control, JMX, "EditorialOffice")
     office_code = office_code_of(source)
     parts = Parts()
@@ -220,7 +163,7 @@ def parse_tree(root: Element, *, source: str = "") -> Report:
         reported_at=reported_at,
         target_at=to_datetime(text(head, HEAD, "TargetDateTime"), JST),
         valid_until=to_datetime(text(head, HEAD, "ValidDateTime"), JST),
-        info_kind=text(head, HEAD, "InfoKind"),
+        info_kind=info_kind,
         info_kind_version=text(head, HEAD, "InfoKindVersion"),
         headline=text(head, HEAD, "Headline/Text"),
         notice=text(body, body_ns, "Notice"),

@@ -14,6 +14,8 @@ JMA blocks clients that re-download files (JMA-NOTES §1), so every step is dura
 - On first start, and when the last good read of a feed is older than ``backfill_after``, the long
   feed (``*_l.xml``) is read once as well.
 - A failing feed (5xx, timeout, a broken or oversized feed) backs off exponentially with jitter.
+- Every URL, feed, document and each redirect, is fetched over https from ``[jma] allowed_hosts`` only
+  (feeds.jma.hosts); an entry that links elsewhere is refused and logged, never downloaded.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import hdrs
+from yarl import URL
 
 from broadcaster.pacing import Backoff
 from broadcaster.settings import Jma
 from broadcaster.state import JMA_BACKFILL, JMA_ETAG, JMA_LAST_MODIFIED, JMA_LAST_SUCCESS, JMA_QUEUE, Namespace
 from broadcaster.store import Store
 from feeds.jma.atom import AtomError, Entry, long_feed_url, office_code, parse_feed, type_code
+from feeds.jma.hosts import refusal, tls_context
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,8 @@ Sleep = Callable[[float], Awaitable[None]]
 SEEN = "jma"  # the mark_seen namespace, shared by every feed
 QUEUE_KEY = "queue"  # the one JMA_QUEUE row, shared by every feed
 MAX_DOCUMENT_ATTEMPTS = 8  # then it is given up: with the default backoff, after about 45 minutes
+MAX_REDIRECTS = 3  # each to an allowed host over https, or the request is refused
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PARSE_IN_THREAD = 1_000_000  # bytes; a long feed (2.3 MB) takes ~0.1 s to parse, too long for the event loop
 
 
@@ -150,6 +156,8 @@ class JmaPoller:
         self._backoff = backoff or Backoff(base=settings.interval, cap=10 * settings.interval)
         self._types = frozenset(settings.types)
         self._offices = frozenset(settings.offices)
+        self._hosts = frozenset(host.lower() for host in settings.allowed_hosts)
+        self._tls = tls_context(settings.ca_file)
         self._queue: dict[str, _Queued] | None = None  # loaded on the first round
         self._held: dict[str, bytes] = {}  # downloaded, but on_document failed: retried without downloading
         self._counters = _Counters()
@@ -295,11 +303,20 @@ class JmaPoller:
         """Queue the wanted entries never seen before, oldest first, durably."""
         queue = self._queue
         assert queue is not None
+        refused: dict[str, Entry] = {}
         candidates: dict[str, Entry] = {}
-        for entry in sorted(entries, key=lambda e: (e.updated, e.id)):
-            if self.wanted(entry.link):
-                candidates.setdefault(entry.id, entry)
         state = self._feed(url)
+        for entry in sorted(entries, key=lambda e: (e.updated, e.id)):
+            if not self.wanted(entry.link):
+                continue
+            if why := refusal(entry.link, self._hosts):
+                if entry.id not in state.known:  # said once per feed, not every minute
+                    log.warning("jma: refused entry %s in %s: %s", entry.id, url, why)
+                    self._counters.refused += 1
+                    self._error(f"{url}: refused entry: {why}")
+                refused[entry.id] = entry
+                continue
+            candidates.setdefault(entry.id, entry)
         unknown = [e for e in candidates.values() if e.id not in state.known and e.id not in queue]
         if unknown:
             # Write ahead: if we die between mark_seen's commit and the queue's, the entries are still queued.
@@ -309,7 +326,7 @@ class JmaPoller:
             await self._save_queue(queue)
             if new:
                 log.info("jma: %d new documents in %s", len(new), url)
-        state.known = frozenset(candidates)
+        state.known = frozenset(candidates) | frozenset(refused)
 
     async def _load_queue(self) -> dict[str, _Queued]:
         items: dict[str, list[object]] = await self._store.get_state(JMA_QUEUE, QUEUE_KEY) or {}
@@ -372,23 +389,35 @@ class JmaPoller:
     # -- HTTP ----------------------------------------------------------------------
 
     async def _get(self, url: str, headers: Mapping[str, str]) -> tuple[int, bytes, dict[Namespace[str], str], float]:
-        """GET with the timeout and size limit: (status 200 or 304, body, validators, seconds) or _Failure."""
+        """GET with the timeout and size limit: (status 200 or 304, body, validators, seconds) or _Failure.
+
+        Only https URLs on the allowed hosts are asked, and redirects are followed only to such URLs.
+        """
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self._settings.timeout), self._session.get(url, headers=headers) as resp:
-                if resp.status not in (200, 304):
-                    raise _status_failure(resp)
-                data = b"" if resp.status == 304 else await _read_limited(resp, self._settings.max_bytes)
-                validators = {
-                    namespace: value
-                    for namespace, header in ((JMA_LAST_MODIFIED, hdrs.LAST_MODIFIED), (JMA_ETAG, hdrs.ETAG))
-                    if (value := resp.headers.get(header))
-                }
+            async with asyncio.timeout(self._settings.timeout):
+                for hop in range(MAX_REDIRECTS + 1):
+                    if why := refusal(url, self._hosts):
+                        raise _Failure(f"redirected: {why}" if hop else why, permanent=True)
+                    get = self._session.get(url, headers=headers, allow_redirects=False, ssl=self._tls)
+                    async with get as resp:
+                        if resp.status in REDIRECTS and (location := resp.headers.get(hdrs.LOCATION)):
+                            url = str(resp.url.join(URL(location)))
+                            continue
+                        if resp.status not in (200, 304):
+                            raise _status_failure(resp)
+                        data = b"" if resp.status == 304 else await _read_limited(resp, self._settings.max_bytes)
+                        validators = {
+                            namespace: value
+                            for namespace, header in ((JMA_LAST_MODIFIED, hdrs.LAST_MODIFIED), (JMA_ETAG, hdrs.ETAG))
+                            if (value := resp.headers.get(header))
+                        }
+                        return resp.status, data, validators, time.perf_counter() - started
+                raise _Failure(f"more than {MAX_REDIRECTS} redirects", permanent=True)
         except TimeoutError:
             raise _Failure(f"no complete answer within {self._settings.timeout:g} s") from None
         except aiohttp.ClientError as exc:
             raise _Failure(f"{type(exc).__name__}: {exc}") from None
-        return resp.status, data, validators, time.perf_counter() - started
 
 
 def _status_failure(resp: aiohttp.ClientResponse) -> _Failure:

@@ -204,7 +204,8 @@ async def test_a_stream_ends_when_its_session_would_idle_out(make_site: SiteMake
 async def test_channel_health_shows_a_failing_channel_and_its_error(make_site: SiteMaker) -> None:
     # a real email channel whose relay is not there: every SMTP connect fails
     relay = {"host": "127.0.0.1", "port": free_port(), "tls": "none", "timeout": 10.0}
-    failing_site = await make_site({"email": relay, "retry": {"max_attempts": 2}}, secret=True)
+    # three attempts: [health] channel_failures sends in a row make a channel failing
+    failing_site = await make_site({"email": relay, "retry": {"max_attempts": 3}}, secret=True)
     await add_tester(failing_site)
     browser = await failing_site.browser("sato")
     page = (await browser.get("/console/dashboard")).text

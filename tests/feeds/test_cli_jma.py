@@ -27,6 +27,7 @@ import pytest
 
 from broadcaster.settings import load_settings, municipality_code
 from tests.paths import JMA_SAMPLES
+from tests.feeds.test_ingest import AGELESS
 from tests.processes import Result, Service, child_env, free_port, query, run_cli, serving
 
 SiteFactory = Callable[..., Path]  # the `site` fixture of conftest.py
@@ -109,7 +110,7 @@ async def import_subscribers(run_py: list[str], config: Path) -> None:
 async def oshu_site(site: SiteFactory, run_py: list[str], jma: dict[str, Any] | None = None) -> Path:
     """A site for 奥州市 with SUBSCRIBERS imported; ``jma`` adds to its [jma] section."""
     website = {"municipality_code": municipality_code(OSHU["city"])}
-    config = site({"city": {"name": "奥州市"}, "areas": OSHU, "website": website, "jma": jma or {}})
+    config = site({"city": {"name": "奥州市"}, "areas": OSHU, "website": website, "jma": jma or {}, **AGELESS})
     await import_subscribers(run_py, config)
     return config
 

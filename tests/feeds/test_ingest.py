@@ -10,6 +10,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,20 @@ def sample(name: str) -> bytes:
     return path.read_bytes()
 
 
+# The samples are years old: tests about something else judge them with no age limit to speak of.
+AGELESS = {"jma.max_age": dict.fromkeys(("warnings", "rivers", "earthquakes", "tsunami", "volcano"), 1e11)}
+
+
 def areas_site(site: SiteFactory, areas: dict[str, str], **sections: dict[str, Any]) -> Settings:
     """Settings whose city is the sample's own town (its CAP code too, as a site file for it must say)."""
     town = {"areas": areas, "website": {"municipality_code": municipality_code(areas["city"])}}
-    return load_settings(site(town | sections))
+    return load_settings(site(AGELESS | town | sections))
+
+
+@pytest.fixture
+def ageless(site: SiteFactory) -> Settings:
+    """The default settings (小山市), with no age limit to speak of."""
+    return load_settings(site(AGELESS))
 
 
 async def feed(ingest: JmaIngest, *names: str) -> list[Handled]:
@@ -152,9 +163,9 @@ async def test_a_correction_replaces_the_earlier_alert(store: SQLiteStore, site:
 
 
 async def test_documents_that_do_not_concern_the_city_or_are_refused_make_nothing(
-    store: SQLiteStore, settings: Settings
+    store: SQLiteStore, ageless: Settings
 ) -> None:
-    ingest = JmaIngest(Lifecycle(store, settings))
+    ingest = JmaIngest(Lifecycle(store, ageless))
     elsewhere = await ingest.handle("a.xml", sample("15_17_01_250630_VPWW55.xml"))  # 島根県
     assert elsewhere.decision == "ignore" and elsewhere.alert_id is None
     refused = await ingest.handle("b.xml", b"<html><body>503</body></html>")
@@ -223,7 +234,7 @@ REFUSE_FEED_STATE = "CREATE TRIGGER refuse BEFORE INSERT ON feed_state BEGIN SEL
 async def test_a_write_that_fails_midway_leaves_nothing_and_the_retry_after_a_restart_makes_one_alert(
     site: SiteFactory, name: str, town: dict[str, str] | None
 ) -> None:
-    settings = areas_site(site, town) if town else load_settings(site())
+    settings = areas_site(site, town) if town else load_settings(site(AGELESS))
     db = settings.path(settings.storage.path)
     async with opened(db) as store:
         # a real failure inside the one transaction, after the alert and its delivery rows are written
@@ -251,11 +262,80 @@ async def test_a_write_that_fails_midway_leaves_nothing_and_the_retry_after_a_re
             assert await store.get_state(JMA_WARNINGS, f"live:{town['city']}") is not None
 
 
-async def test_a_document_that_makes_no_alert_is_marked_handled_too(store: SQLiteStore, settings: Settings) -> None:
-    ingest = JmaIngest(Lifecycle(store, settings))
+async def test_a_document_that_makes_no_alert_is_marked_handled_too(store: SQLiteStore, ageless: Settings) -> None:
+    ingest = JmaIngest(Lifecycle(store, ageless))
     await ingest.handle("elsewhere.xml", sample("15_17_01_250630_VPWW55.xml"))  # 島根県
     await ingest.handle("html.xml", b"<html><body>503</body></html>")
     assert await store.get_state(JMA_HANDLED, "elsewhere.xml") == "ignore"
     assert await store.get_state(JMA_HANDLED, "html.xml") == "refused"
     again = await ingest.handle("html.xml", b"<html><body>503</body></html>")
     assert again.reason == "already handled (refused)"
+
+
+# -- current documents only, the newest report wins ----------------------------------
+
+
+def at(iso: str) -> Callable[[], float]:
+    """A clock standing still at an ISO time."""
+    stamp = datetime.fromisoformat(iso).timestamp()
+    return lambda: stamp
+
+
+async def test_a_document_older_than_max_age_is_recorded_and_never_sent(store: SQLiteStore, site: SiteFactory) -> None:
+    # the default max_age: an hour for earthquakes
+    settings = areas_site(site, OSHU, **{"jma.max_age": {"earthquakes": 3600.0}})
+    quake = "32-35_06_03_240613_VXSE53.xml"  # reported 2008-06-14T08:47+09:00, 震度６強 in 奥州市
+    late = await JmaIngest(Lifecycle(store, settings), clock=at("2008-06-14T09:48:00+09:00")).handle(
+        quake, sample(quake)
+    )
+    assert late.decision == "stale" and late.alert_id is None
+    assert "stale: reported 2008-06-14T08:47:00+09:00, 61 min ago" in late.reason
+    assert await store.list_alerts() == []
+    assert await store.get_state(JMA_HANDLED, quake) == "stale"  # recorded: never handled again
+
+    current = await JmaIngest(Lifecycle(store, settings), clock=at("2008-06-14T09:46:00+09:00")).handle(
+        "again_" + quake, sample(quake)
+    )
+    assert current.decision == "auto" and current.alert_id  # within the hour it goes out
+
+
+async def test_after_an_outage_the_stale_issuance_is_not_sent_but_the_current_state_is(
+    store: SQLiteStore, site: SiteFactory
+) -> None:
+    settings = areas_site(site, NARA, **{"jma.max_age": {"warnings": 10800.0}})
+    ingest = JmaIngest(Lifecycle(store, settings), clock=at("2011-09-04T00:20:00+09:00"))
+    # a backfill hands both over: the issuance of 12 h ago, and the 継続 of 10 min ago
+    issued, current = await feed(ingest, "15_08_01_130412_VPWW53.xml", "15_08_02_130412_VPWW53.xml")
+    assert issued.decision == "stale" and issued.alert_id is None
+    assert current.decision == "auto" and current.alert_id  # what is in force now, told once
+    [alert] = await store.list_alerts()
+    assert alert.id == current.alert_id and "大雨特別警報" in alert.title
+
+
+async def test_a_batch_out_of_order_leaves_the_newest_warnings_in_force(store: SQLiteStore, site: SiteFactory) -> None:
+    settings = areas_site(site, NARA)
+    ingest = JmaIngest(Lifecycle(store, settings))
+    # arrival order: the lifting (09-07) first, then the issuance (09-03) and its 継続 (09-04)
+    lifted, issued, continued = await feed(
+        ingest, "15_08_05_130412_VPWW53.xml", "15_08_01_130412_VPWW53.xml", "15_08_02_130412_VPWW53.xml"
+    )
+    assert lifted.alert_id is None  # lifted, but nothing had gone out
+    for old in (issued, continued):
+        assert old.decision == "ignore" and old.alert_id is None
+        assert "older than the warnings already applied (reported 2011-09-07T11:46:00+09:00" in old.reason
+    assert await store.list_alerts() == []  # no 特別警報 for a rain that is over
+    state = await store.get_state(JMA_WARNINGS, f"live:{NARA['city']}")
+    assert state is not None and state["kinds"] == {}  # the city's state: nothing in force
+
+
+async def test_an_older_report_of_an_event_never_overrides_a_newer_one(store: SQLiteStore, site: SiteFactory) -> None:
+    settings = areas_site(site, OSHU)
+    ingest = JmaIngest(Lifecycle(store, settings))
+    # the 取消 (09:06, Serial 3) arrives before the report it retracts (08:47, Serial 1)
+    cancel, report = await feed(ingest, "32-35_06_06_100915_VXSE53.xml", "32-35_06_03_240613_VXSE53.xml")
+    assert cancel.alert_id is None
+    assert report.decision == "ignore" and report.alert_id is None
+    assert "older than the report already applied to this event (reported 2008-06-14T09:06:00+09:00, serial 3)" in (
+        report.reason
+    )
+    assert await store.list_alerts() == []  # a retracted quake never goes on air

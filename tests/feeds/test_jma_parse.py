@@ -16,9 +16,10 @@ import pytest
 from broadcaster.clock import JST
 from broadcaster.settings import Settings
 from feeds.jma.areas import AreaCodes, concerning, highest_intensity
-from feeds.jma.parse import HANDLED_KINDS, IGNORED, KIND_BY_TITLE, ignored_reason, office_code_of, parse
+from feeds.jma.parse import HANDLED_KINDS, IGNORED, ignored_reason, office_code_of, parse
 from feeds.jma.report import Report, Scope
 from feeds.jma.rivers import river_level
+from feeds.jma.types import BY_CODE, TYPES, kind_of, normalise
 from feeds.jma.warnings import level_in_name, warning_level
 from feeds.jma.xmlsafe import RefusedDocument, is_atom_feed
 from tests.paths import JMA_SAMPLES
@@ -390,18 +391,81 @@ def test_office_code_of() -> None:
 
 def test_kinds_and_reasons(settings: Settings) -> None:
     assert set(settings.jma.types) == HANDLED_KINDS  # the poller's default types are exactly what we parse
-    assert set(IGNORED) == set(KIND_BY_TITLE.values()) - HANDLED_KINDS
+    assert set(IGNORED) <= set(BY_CODE) - HANDLED_KINDS  # reasons only for listed types the service ignores
+    assert set(BY_CODE) >= HANDLED_KINDS
     eew = load("37_01_01_240613_VXSE43.xml")
-    assert ignored_reason(eew) == f"VXSE43 緊急地震速報（警報）: {IGNORED['VXSE43']}"
+    assert ignored_reason(eew) == f"VXSE43 緊急地震速報（警報）: recognised, ignored by policy ({IGNORED['VXSE43']})"
 
 
-def test_unknown_title_gives_no_kind() -> None:
+def test_unknown_title_and_info_kind_give_no_kind() -> None:
     data = (SAMPLES / "18_01_01_100806_VPOA50.xml").read_bytes()
-    report = parse(data.replace("記録的短時間大雨情報</Title>".encode(), "新しい情報</Title>".encode(), 1))
+    data = data.replace("記録的短時間大雨情報</Title>".encode(), "新しい情報</Title>".encode(), 1)
+    data = data.replace(
+        "<InfoKind>記録的短時間大雨情報</InfoKind>".encode(), "<InfoKind>新しい種類</InfoKind>".encode()
+    )
+    report = parse(data, source="新しい情報.xml")
     assert report.kind is None
     assert report.items == ()
     assert ignored_reason(report) == "unknown document type 「新しい情報」"
     assert not concerning(report, OYAMA).concerns_area
+
+
+def test_a_renamed_title_is_still_recognised_by_its_info_kind() -> None:
+    data = (SAMPLES / "18_01_01_100806_VPOA50.xml").read_bytes()
+    report = parse(
+        data.replace("記録的短時間大雨情報</Title>".encode(), "記録的短時間大雨情報（Ｒ０８）</Title>".encode(), 1)
+    )
+    assert report.kind == "VPOA50"
+    assert report.items  # parsed as what it is
+
+
+def test_an_r06_title_with_a_new_prefix_is_recognised_by_its_hazard() -> None:
+    data = (SAMPLES / "15_17_01_250630_VPWW55.xml").read_bytes()
+    renamed = data.replace(
+        "気象警報・注意報（Ｒ０６）（大雨）</Title>".encode(), "気象警報・注意報（Ｒ０８）（大雨）</Title>".encode(), 1
+    )
+    assert renamed != data
+    assert parse(renamed).kind == "VPWW55"
+
+
+@pytest.mark.parametrize(
+    ("title", "kind"),
+    [
+        ("気象警報・注意報(R06)(大雨)", "VPWW55"),  # half width
+        ("気象警報・注意報　（Ｒ０６）　（土砂）", "VPWW56"),  # spaces, ideographic too
+        ("気象警報・注意報［Ｒ０６］【高潮】", "VPWW57"),  # other brackets
+        ("特別警報報知", "VPNO50"),  # the title before 気象特別警報報知
+        ("府県高温注意情報", "VPFT50"),  # the title before 熱中症警戒アラート
+        ("津波警報・注意報・予報", "VTSE41"),  # without the "a"
+        ("津波警報・注意報・予報Ａ", "VTSE41"),  # full-width A
+        ("緊急地震速報テスト", "VXSE42"),
+        ("台風解析・予報情報（３日予報）", "VPTWii"),
+    ],
+)
+def test_titles_are_normalised_and_known_variants_recognised(title: str, kind: str) -> None:
+    assert kind_of(title) == kind
+
+
+def test_every_listed_type_is_recognised_by_its_code_and_title() -> None:
+    data_url = "https://www.data.jma.go.jp/developer/xml/data/20250101000000_0_{}_010000.xml"
+    for t in TYPES:
+        assert kind_of("", "", data_url.format(t.code.replace("ii", "52"))) == t.code
+        if t.code != "VYSE52":  # shares its title with VYSE51
+            assert kind_of(t.title) == t.code, t
+    assert normalise("ＡＢ（１） ２") == "ab(1)2"
+
+
+def test_a_listed_type_the_service_ignores_is_recognised_by_name() -> None:
+    data = (SAMPLES / "18_01_01_100806_VPOA50.xml").read_bytes()
+    data = data.replace("記録的短時間大雨情報</Title>".encode(), "府県天気概況</Title>".encode(), 1)
+    data = data.replace(
+        "<InfoKind>記録的短時間大雨情報</InfoKind>".encode(), "<InfoKind>府県天気概況</InfoKind>".encode()
+    )
+    report = parse(data)
+    assert report.kind == "VPFG50"
+    reason = ignored_reason(report)
+    assert reason == "VPFG50 府県天気概況: recognised, ignored by policy (not a type this service acts on)"
+    assert "unknown" not in reason
 
 
 def test_split_municipalities_belong_to_the_whole() -> None:

@@ -26,7 +26,8 @@ from broadcaster.settings import Jma, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from feeds.jma.poller import MAX_DOCUMENT_ATTEMPTS, FeedHealth, JmaPoller, next_poll
 from feeds.replay import make_sample_app
-from tests.feeds.test_replay import copy_sample, serve
+from tests.feeds.test_replay import copy_sample
+from tests.feeds.tls import serve_https
 
 SiteFactory = Callable[..., Path]  # the conftest `site` fixture
 Fault = Literal["500", "503-retry-after", "html", "hang", "huge", "huge-announced"]
@@ -145,7 +146,7 @@ async def running(folder: Path, recent: float | None = None) -> AsyncIterator[tu
     app = make_sample_app(folder, recent=recent)
     app.middlewares.append(wire.middleware)
     try:
-        async with serve(app) as base:
+        async with serve_https(app) as base:
             yield base, wire
     finally:
         wire.release.set()

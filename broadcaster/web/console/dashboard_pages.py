@@ -30,9 +30,11 @@ from aiohttp import web
 from broadcaster.approval_notice import waited
 from broadcaster.channel import RunsAs
 from broadcaster.clock import jst as in_jst
+from broadcaster.health import failing
 from broadcaster.models import Alert, AlertId, AlertState, DeliveryState
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web.console.web import HEADERS, Console, console, jst, lang_of, page, who, words
+from broadcaster.web.health import HEALTH, Watch
 
 RECENT = 20  # alerts on the dashboard besides those still being delivered
 PAGE_SIZE = 50  # history rows per page
@@ -188,29 +190,67 @@ class ChannelStatus:
     last_error: str
     pending: int
     sending: int
+    incomplete: bool = False  # configured (a host, a credential), yet it runs as the outbox
+    latest_failed: bool = False  # its latest send failed, not yet enough in a row to count as failing
 
 
-def _statuses(state: Console, counts: Mapping[tuple[str, str], int]) -> list[ChannelStatus]:
+def _statuses(state: Console, counts: Mapping[tuple[str, str], int], watch: Watch | None) -> list[ChannelStatus]:
+    sinks = {s.name: s for s in watch.sinks} if watch else {}
     found = []
     for name in state.settings.enabled_channels:
         live, exercise = state.channels.live.get(name), state.channels.exercise.get(name)
         worker = state.dispatcher.workers.get(name)
         health = worker.health if worker else None
+        failed = worker.metrics.failed(name) if worker and worker.metrics else 0
+        sink = sinks.get(name)
         found.append(
             ChannelStatus(
                 name=name,
                 runs_as=type(live).__name__ if live else "—",
                 real=live is not None and live.runs_as == RunsAs.REAL,
                 exercise_real=exercise is not None and exercise.runs_as == RunsAs.REAL,
-                failing=bool(health and health.failing),
+                failing=failing(failed, state.settings.health),  # the rule /healthz follows
                 last_success=jst(health.last_success) if health else "",
                 last_failure=jst(health.last_failure) if health else "",
                 last_error=health.last_error if health and health.last_failure else "",
                 pending=counts.get((name, "pending"), 0),
                 sending=counts.get((name, "sending"), 0),
+                incomplete=bool(sink and sink.incomplete),
+                latest_failed=failed > 0,
             )
         )
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """One JMA feed as the poller last read it, ready to show."""
+
+    url: str
+    kind: str  # its file name without .xml ("extra", "eqvol_l" …): the page names it in words
+    ok: bool  # False: it has failed for longer than [health] feed_failing_after
+    failures: int  # reads in a row that failed
+    last_success: str
+    last_failure: str
+    failing_since: str
+
+
+def _feeds(watch: Watch | None) -> list[FeedStatus] | None:
+    """Each JMA feed read so far, judged as /healthz judges it; None when the service polls none."""
+    if watch is None or watch.poller is None:
+        return None
+    return [
+        FeedStatus(
+            url=url,
+            kind=url.rpartition("/")[2].removesuffix(".xml"),
+            ok=verdict.ok,
+            failures=feed.failures,
+            last_success=jst(feed.last_success),
+            last_failure=jst(feed.last_failure),
+            failing_since=jst(feed.failing_since),
+        )
+        for url, (feed, verdict) in watch.report().feeds.items()
+    ]
 
 
 async def _watched(store: SQLiteStore) -> list[Alert]:
@@ -225,13 +265,24 @@ async def dashboard(request: web.Request) -> web.Response:
     """Channel health, approvals waiting and the progress of recent and active alerts."""
     who(request)
     state = console(request)
-    statuses = _statuses(state, await state.store.counts())
+    watch = request.app.get(HEALTH)
+    statuses = _statuses(state, await state.store.counts(), watch)
+    feeds = _feeds(watch)
     now = time.time()
     # each alert awaiting approval, the longest waiting first, with how long it has waited
     queue = [(w, waited(now - w.since)) for w in await state.store.approval_queue()]
     live = request.app[LIVE]
     rows = [(a, await live.progress(state.store, a)) for a in await _watched(state.store)]
-    return page(request, "dashboard.html.j2", statuses=statuses, waiting=len(queue), queue=queue, rows=rows, jst=jst)
+    return page(
+        request,
+        "dashboard.html.j2",
+        statuses=statuses,
+        waiting=len(queue),
+        queue=queue,
+        rows=rows,
+        feeds=feeds,
+        jst=jst,
+    )
 
 
 def _alert_json(alert: Alert, channels: Sequence[ChannelProgress], t: Mapping[str, str]) -> dict[str, Any]:
