@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -133,7 +135,7 @@ class Jma(_Section):
     """Polling JMA's Atom feeds (PULL): politely, and each document once."""
 
     enabled: bool
-    feeds: tuple[Annotated[str, Field(pattern=r"^https?://.+\.xml$")], ...]
+    feeds: tuple[Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9+.-]*://.+\.xml$")], ...]  # https, see below
     interval: Annotated[float, Field(ge=10)]
     second: Annotated[float, Field(ge=0, lt=60)]
     offices: tuple[Annotated[str, Field(pattern=r"^[0-9]{6}$")], ...]
@@ -141,10 +143,43 @@ class Jma(_Section):
     timeout: Positive
     max_bytes: Annotated[int, Field(ge=1024)]
     backfill_after: Positive
-    allowed_hosts: tuple[str, ...] = Field(min_length=1)  # documents and feeds come only from these, over https
+    allowed_hosts: tuple[str, ...] = Field(min_length=1)  # host names; feeds and documents come only from these
     ca_file: str  # extra CA bundle to trust (a test's or a proxy's); "": the system's
     max_age: dict[JmaFamily, Positive]  # seconds after its report time a document is still sent
     policy: tuple[PolicyRule, ...]
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for host in value:
+            if not re.fullmatch(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]", host):
+                raise ValueError(
+                    f"{host!r} is not a host name; give names such as www.data.jma.go.jp, without scheme, port or path"
+                )
+        return tuple(host.lower().strip("[]") for host in value)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        if not value:
+            return value
+        path = Path(value) if Path(value).is_absolute() else ROOT / value
+        if not path.is_file():
+            raise ValueError(f'no such file: {path}; give a PEM bundle of CA certificates, or "" for none')
+        return str(path)
+
+    @model_validator(mode="after")
+    def _feeds_over_https_from_allowed_hosts(self) -> Jma:
+        for i, url in enumerate(self.feeds):
+            parts = urlsplit(url)
+            if parts.scheme != "https":
+                raise ValueError(f"feeds.{i}: {url!r} is not https; JMA feeds are read over https only")
+            if (parts.hostname or "") not in self.allowed_hosts:
+                raise ValueError(
+                    f"feeds.{i}: the host of {url!r} is not in allowed_hosts ({', '.join(self.allowed_hosts)}); "
+                    "add it there or correct the feed"
+                )
+        return self
 
 
 class Email(_Section):
