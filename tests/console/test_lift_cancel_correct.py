@@ -205,3 +205,37 @@ async def test_a_live_lift_follows_the_approval_policy_and_takes_the_alert_off_t
     public = await operator.get(f"/alerts/{alert.id}")
     assert "解除されました" in public.text and "取り消されました" not in public.text
     assert (await operator.get(f"/console/alerts/{alert.id}/correct")).status == 409  # the event is over
+
+
+async def test_the_api_posts_a_correction_or_a_lift_as_a_draft_an_officer_sends(console_site: ConsoleSite) -> None:
+    english = {"en": {"title": "Suspicious person", "body": "Seen near the station at 18:00."}}
+    alert = await sent(console_site, category="crime", level=2, title="不審者", translations=english)
+    token = await console_site.console.accounts.add_token("police", "test", "test")
+    client = (await console_site.anonymous()).client
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {
+        "category": "crime",
+        "level": 2,
+        "title": "不審者",
+        "body": "20時に目撃されました。",
+        "translations": english,
+    }
+
+    async def post(path: str, data: Any) -> tuple[int, Any]:
+        async with client.post(f"/api/v1/alerts/{alert.id}/{path}", json=data, headers=headers) as r:
+            return r.status, await r.json()
+
+    status, answer = await post("correct", body)
+    assert (status, answer["error"]) == (422, "stale-translations") and "en" in answer["detail"]
+    status, answer = await post("correct", body | {"confirmed_translations": ["en"]})
+    assert status == 201 and answer["state"] == "draft"  # the API sends nothing: an officer does
+    correction = await console_site.store.get_alert(answer["id"])
+    assert correction is not None and correction.msg_type == MsgType.CORRECTION and correction.references == alert.id
+    status, answer = await post("lift", {"reason": "犯人は確保されました。"})
+    assert status == 201 and answer["state"] == "draft"
+    lift = await console_site.store.get_alert(answer["id"])
+    assert lift is not None and lift.msg_type == MsgType.LIFT and lift.body == "犯人は確保されました。"
+    assert (await post("lift", {"nope": 1}))[0] == 422
+    draft_only = await draft(console_site, "sato")
+    async with client.post(f"/api/v1/alerts/{draft_only.id}/lift", json={}, headers=headers) as r:
+        assert r.status == 409  # nothing of it went out
