@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from lxml import etree
 
+from broadcaster import intake, naming
+from broadcaster.cap_terms import filled
 from broadcaster.clock import iso_jst
 from broadcaster.models import Alert, Mode, MsgType
 from broadcaster.rendering import EXERCISE_PREFIX
@@ -20,7 +22,14 @@ from broadcaster.settings import Settings
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 GEOCODE_MUNICIPALITY = "JIS X 0402"  # 全国地方公共団体コード with its check digit
 GEOCODE_JMA = "JMA areaCode"  # 気象庁 市町村等 (気象・地震・火山情報)
-MSG_TYPES = {MsgType.ALERT: "Alert", MsgType.UPDATE: "Update", MsgType.CANCEL: "Cancel"}
+# a correction and a lift are updates of the event; a lift's responseType AllClear says it is over
+MSG_TYPES = {
+    MsgType.ALERT: "Alert",
+    MsgType.UPDATE: "Update",
+    MsgType.CORRECTION: "Update",
+    MsgType.LIFT: "Update",
+    MsgType.CANCEL: "Cancel",
+}
 CATEGORIES = {"disaster": "Safety", "crime": "Security", "health": "Health", "elderly": "Health"}
 GEO_KINDS = ("earthquake", "tsunami", "volcano")
 LANGUAGES = {"ja": "ja-JP", "en": "en-US"}
@@ -91,21 +100,25 @@ def _info(root: etree._Element, alert: Alert, settings: Settings, lang: str, url
     if lang == "ja" and alert.level >= 3:
         event = f"{event}（{settings.levels[alert.level - 1].name}）"
     _sub(info, "event", event)
-    _sub(info, "urgency", alert.urgency.value)
-    _sub(info, "severity", alert.severity.value)
-    _sub(info, "certainty", alert.certainty.value)
+    if alert.msg_type == MsgType.LIFT:
+        _sub(info, "responseType", "AllClear")
+    urgency, severity, certainty = filled(alert, settings)  # never Unknown where the level says more
+    _sub(info, "urgency", urgency.value)
+    _sub(info, "severity", severity.value)
+    _sub(info, "certainty", certainty.value)
     if alert.expires is not None:
         _sub(info, "expires", cap_time(alert.expires))
-    _sub(info, "senderName", settings.city.name_in(lang))
-    headline = text.title.removeprefix(EXERCISE_PREFIX).lstrip()
+    _sub(info, "senderName", naming.sender_name(alert, settings, lang))
+    # intake cleans every text; cleaning again keeps a row stored before it from showing &#13;
+    headline = intake.clean_title(text.title).removeprefix(EXERCISE_PREFIX).lstrip()
     _sub(info, "headline", EXERCISE_PREFIX + headline if alert.mode == Mode.EXERCISE else headline)
     if text.body:
-        _sub(info, "description", text.body)
+        _sub(info, "description", intake.clean_text(text.body))
     if text.instruction:
-        _sub(info, "instruction", text.instruction)
+        _sub(info, "instruction", intake.clean_text(text.instruction))
     _sub(info, "web", url)
     area = _sub(info, "area")
-    _sub(area, "areaDesc", "、".join(alert.areas) if alert.areas else settings.city.name_in(lang))
+    _sub(area, "areaDesc", naming.place_names(alert.areas, settings, lang))  # in words; the codes are geocodes
     for name, value in ((GEOCODE_MUNICIPALITY, settings.website.municipality_code), (GEOCODE_JMA, settings.areas.city)):
         geocode = _sub(area, "geocode")
         _sub(geocode, "valueName", name)

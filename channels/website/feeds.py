@@ -11,6 +11,7 @@ from typing import Any
 
 from lxml import etree
 
+from broadcaster import intake, naming
 from broadcaster.models import Alert, AlertId, Mode, Published
 from broadcaster.on_air import STATUS_NAMES, Snapshot, headline
 from broadcaster.settings import Settings
@@ -74,7 +75,11 @@ def _entry(feed: etree._Element, snap: Snapshot, settings: Settings, p: Publishe
     _el(entry, "published", cap_time(p.sent_at))
     category = settings.categories.get(alert.category)
     _el(entry, "category", term=alert.category, label=category.name if category else alert.category)
-    _el(entry, "summary", "\n\n".join(part for part in (alert.body, alert.instruction) if part))
+    author = _el(entry, "author")
+    _el(author, "name", naming.sender_name(alert, settings))  # 気象庁 for JMA's, else the city
+    # intake cleans every text; cleaning again keeps a row stored before it from showing &#13;
+    summary = "\n\n".join(intake.clean_text(part) for part in (alert.body, alert.instruction) if part)
+    _el(entry, "summary", summary)
     return entry
 
 
@@ -125,7 +130,8 @@ def alert_record(snap: Snapshot, settings: Settings, p: Published) -> dict[str, 
         "title": alert.title,
         "body": alert.body,
         "instruction": alert.instruction,
-        "areas": list(alert.areas),
+        "areas": [naming.place_name(code, settings) for code in alert.areas],  # in words, never codes
+        "sender": naming.sender_name(alert, settings),
         "sent": cap_time(p.sent_at),
         "expires": cap_time(alert.expires) if alert.expires is not None else None,
         "translations": {

@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from broadcaster import clock
+from broadcaster import clock, naming
 from broadcaster.models import Alert, AlertId, Mode, Published
 from broadcaster.on_air import STATUS_NAMES, Event, Snapshot, headline
 from broadcaster.rendering import TEMPLATES, Renderer, candidates
@@ -125,6 +125,7 @@ class SiteRenderer:
             "sent": jst(p.sent_at),
             "sent_iso": iso(p.sent_at),
             "expires": jst(alert.expires) if alert.expires is not None else "",
+            "places": naming.place_names(alert.areas, self.settings),  # in words, never JMA codes
         }
         template = self.env.select_template(candidates("website", alert, "ja", "html.j2"))
         return Markup(template.render(ctx))
@@ -191,6 +192,7 @@ class SiteRenderer:
             course=course,
             translations=translations,
             cap_href=links.cap(alert_id),
+            sender=naming.sender_name(alert, self.settings),  # 発信者: never empty
             exercise=alert.mode == Mode.EXERCISE,
             # the event's last change, not the snapshot's time: a page that did not change stays byte-identical
             updated=jst(event.sent_at),

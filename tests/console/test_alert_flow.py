@@ -76,7 +76,8 @@ async def test_a_live_alert_needs_live_mode_a_typed_word_and_a_second_approver(c
     confirm = await operator.get(f"/console/alerts/{alert.id}/confirm")
     assert confirm.status == 200
     # channels, people (the tester is a resident too) and area
-    assert "<td>メール</td><td>4 人</td>" in confirm.text and "0920800" in confirm.text
+    assert "<td>メール</td><td>4 人</td>" in confirm.text and "小山市全域" in confirm.text
+    assert "0920800" not in confirm.text  # the area in words, never its code
     wrong = await operator.post(f"/console/alerts/{alert.id}/confirm", {"typed": "はい"})
     assert wrong.status == 400
     assert (await console_site.store.get_alert(alert.id)).state == AlertState.DRAFT  # type: ignore[union-attr]

@@ -325,7 +325,8 @@ async def test_the_openapi_document_is_public_and_covers_every_route(console_sit
 
     schemas = doc["components"]["schemas"]
     assert set(schemas["Draft"]["properties"]) == set(drafts.Draft.model_fields)
-    assert schemas["Draft"]["required"] == ["category", "level", "title", "body"]
+    assert schemas["Draft"]["required"] == ["category", "title", "body"]  # level: only where the category has levels
+    assert schemas["Draft"]["properties"]["level"]["type"] == ["integer", "null"]
     assert doc["components"]["securitySchemes"]["bearer"] == {
         "type": "http",
         "scheme": "bearer",

@@ -133,7 +133,9 @@ async def test_a_phrase_fills_the_form(console_site: ConsoleSite) -> None:
     assert '<option value="4" selected>' in page.text
     assert 'value="Evacuation order for 【area】 (Level 4)"' in page.text
     page = await sato.get("/console/compose?phrase=suspicious_person")
-    assert '<option value="crime" data-channels="email line sns website" selected>' in page.text
+    assert '<option value="crime" data-channels="email line sns website" data-levels="no" selected>' in page.text
+    assert '<label id="compose-level" hidden>' in page.text  # 防犯 carries no 警戒レベル: no picker
+    assert '<select name="level" disabled>' in page.text and '<option value="2" selected>' not in page.text
     assert 'name="channels" value="fm">' in page.text  # not checked: 防犯 does not go to FM
     assert (await sato.get("/console/compose?phrase=nonesuch")).status == 404
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster import drafts, lint
+from broadcaster import drafts, lint, naming
 from broadcaster.clock import JST
 from broadcaster.drafts import Draft
 from broadcaster.errors import InputError
@@ -59,14 +59,25 @@ def choices(settings: Settings) -> dict[str, Any]:
     enabled = settings.enabled_channels
     return {
         "categories": [
-            {"id": cid, "name": c.name, "name_en": c.name_en, "channels": [ch for ch in c.channels if ch in enabled]}
+            {
+                "id": cid,
+                "name": c.name,
+                "name_en": c.name_en,
+                "channels": [ch for ch in c.channels if ch in enabled],
+                "levels": c.levels,  # whether the level picker is shown (and required) for it
+            }
             for cid, c in settings.categories.items()
         ],
         "levels": [{"level": info.level, "name": info.name} for info in settings.levels],
         "channels": list(enabled),
-        "areas": [
-            {"code": settings.areas.city, "kind": "city"},
-            {"code": settings.areas.forecast_area, "kind": "forecast_area"},
+        "areas": [  # shown by name, never by code
+            {
+                "code": code,
+                "kind": kind,
+                "name": naming.place_name(code, settings, "ja"),
+                "name_en": naming.place_name(code, settings, "en"),
+            }
+            for kind, code in (("city", settings.areas.city), ("forecast_area", settings.areas.forecast_area))
         ],
         "languages": [lang for lang in settings.city.languages if lang != "ja"],
     }
@@ -103,6 +114,12 @@ def _translation(include: bool, text: Text) -> dict[str, Any]:
     return {"include": include, "title": text.title, "body": text.body, "instruction": text.instruction}
 
 
+def has_levels(settings: Settings, category: str) -> bool:
+    """Whether the category's alerts carry a 警戒レベル (an unknown category is refused elsewhere)."""
+    cat = settings.categories.get(category)
+    return cat is None or cat.levels
+
+
 def category_channels(settings: Settings, category: str) -> list[str]:
     """A category's default channels that are switched on."""
     cat = settings.categories.get(category)
@@ -122,7 +139,7 @@ def values_of(alert: Alert) -> dict[str, Any]:
     """The form filled in from an alert (to edit it, correct it, or copy it)."""
     return {
         "category": alert.category,
-        "level": str(alert.level),
+        "level": str(alert.level) if alert.level else "",
         "title": alert.title,
         "body": alert.body,
         "instruction": alert.instruction,
@@ -141,7 +158,7 @@ def values_of_phrase(settings: Settings, phrase: Phrase) -> dict[str, Any]:
     values = default_values(settings)
     values.update(
         category=phrase.category,
-        level=str(phrase.level),
+        level=str(phrase.level) if has_levels(settings, phrase.category) else "",
         title=phrase.text.title,
         body=phrase.text.body,
         instruction=phrase.text.instruction,
@@ -198,6 +215,8 @@ def draft_from_form(form: Mapping[str, Any], settings: Settings, mode: Mode | st
         errors.append(str(exc))
         expires = None
     data: dict[str, Any] = {key: _one(form, key) for key in FIELDS}
+    if not has_levels(settings, data["category"]):
+        data["level"] = None  # the picker is hidden for this category: a level left over from another is none
     data |= {
         "areas": tuple(_all(form, "areas")),
         "channels": tuple(_all(form, "channels")) or None,
