@@ -144,6 +144,8 @@ async def test_a_live_correction_is_reviewed_typed_and_bound_to_its_content_and_
     assert correction is not None and correction.msg_type == MsgType.CORRECTION and correction.version == 2
     assert correction.title == "大雨注意 20時まで" and correction.channels == alert.channels
     assert correction.state == AlertState.PENDING_APPROVAL  # 防災 is in [approval] categories
+    waiting = await operator.get(f"/console/alerts/{correction_id}")  # the approver's reach line: what is planned
+    assert "メール 5" in waiting.text and "メール 4" not in waiting.text
     await console_site.add_user("suzuki", Role.APPROVER)
     await console_site.console.lifecycle.approve(correction_id, "suzuki", "test", fingerprint(correction))
     await console_site.settled(correction_id)

@@ -27,6 +27,8 @@ from pydantic import BaseModel
 from broadcaster import drafts
 from broadcaster.clock import JST
 from broadcaster.errors import InputError, RefusedError
+from broadcaster.fingerprint import fingerprint as content_fingerprint
+from broadcaster.lifecycle import Uncorrectable
 from broadcaster.models import Alert, AlertState, ChannelReport, Source, Timestamp
 from broadcaster.state import API_IDEMPOTENCY, StateRow
 from broadcaster.web.console import api_schema
@@ -68,6 +70,8 @@ def add_routes(app: web.Application) -> None:
     app.middlewares.append(json_errors)
     app.router.add_post(f"{PREFIX}/drafts", post_draft)
     app.router.add_get(f"{PREFIX}/alerts", list_alerts)
+    app.router.add_post(f"{PREFIX}/alerts/{{alert_id}}/correct", post_correction)
+    app.router.add_post(f"{PREFIX}/alerts/{{alert_id}}/lift", post_lift)
     app.router.add_get(f"{PREFIX}/alerts/{{alert_id}}", get_alert)
     app.router.add_get(f"{PREFIX}/openapi.json", openapi)
 
@@ -176,6 +180,65 @@ def _created(alert: Alert, replayed: bool) -> web.Response:
     return _json(Created(id=alert.id, state=alert.state, mode=alert.mode, links=links), 201, headers)
 
 
+# -- corrections and lifts -------------------------------------------------------
+# Like every draft, a correction or a lift another system posts waits in the console: an officer
+# reviews it and sends it (typed 本番 for a live event), and the approval policy applies. A cancel has
+# no API: it is one fast action in the console, and a token must never withdraw a real order.
+
+
+async def _followed(request: web.Request) -> Alert:
+    """The newest sent version of the alert's event; 404, or 409 when it cannot be followed up."""
+    lifecycle = console(request).lifecycle
+    alert_id = request.match_info["alert_id"]
+    alert = await console(request).store.get_alert(alert_id)
+    if alert is None:
+        raise Refused(404, "not-found", f"alert_id: no alert {alert_id!r}")
+    latest = await lifecycle.correctable(alert)
+    if isinstance(latest, Uncorrectable):
+        raise Refused(409, f"event-{latest.value.replace('_', '-')}", f"alert {alert_id}: {latest.value}")
+    return latest
+
+
+async def post_correction(request: web.Request) -> web.Response:
+    """A correction (【訂正】) of the alert's event as a draft; body: a draft and ``confirmed_translations``.
+
+    A changed Japanese text with a translation left as it was is refused (422 stale-translations) unless
+    the language is in ``confirmed_translations`` (the translation is still right).
+    """
+    name = request[API_USER]
+    data = await _json_body(request)
+    confirmed = data.pop("confirmed_translations", [])
+    if not isinstance(confirmed, list) or not all(isinstance(c, str) for c in confirmed):
+        raise Refused(422, "invalid", "confirmed_translations: a list of language codes")
+    latest = await _followed(request)
+    author = f"api:{name}"
+    try:
+        changes = drafts.parse(data | {"mode": str(latest.mode)})
+        correction = drafts.correction(latest, changes, author, confirmed=confirmed)
+    except drafts.StaleTranslations as exc:
+        raise Refused(422, "stale-translations", str(exc)) from None
+    except InputError as exc:
+        raise Refused(422, "invalid", str(exc)) from None
+    await console(request).lifecycle.save(correction, author, client(request))
+    log.info("api: %s made correction %s of %s", name, correction.id, latest.id)
+    return _created(correction, replayed=False)
+
+
+async def post_lift(request: web.Request) -> web.Response:
+    """A lift (【解除】: the order or warning is over) of the alert's event as a draft; body: ``{"reason": ""}``."""
+    name = request[API_USER]
+    data = await _json_body(request)
+    reason = data.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > drafts.MAX_BODY or set(data) - {"reason"}:
+        raise Refused(422, "invalid", f'body: {{"reason": text of at most {drafts.MAX_BODY} characters}}')
+    latest = await _followed(request)
+    author = f"api:{name}"
+    lift = drafts.lift(latest, author, reason)
+    await console(request).lifecycle.save(lift, author, client(request))
+    log.info("api: %s made lift %s of %s", name, lift.id, latest.id)
+    return _created(lift, replayed=False)
+
+
 # -- alerts ---------------------------------------------------------------------
 
 
@@ -253,6 +316,7 @@ def _status(alert: Alert, reports: list[ChannelReport]) -> AlertStatus:
         version=alert.version,
         references=alert.references,
         channels=list(alert.channels),
+        fingerprint=content_fingerprint(alert),
         deliveries=deliveries,
     )
 

@@ -73,6 +73,7 @@ class AlertStatus(AlertSummary):
     version: int
     references: str | None = Field(description="the alert this one updates or cancels")
     channels: list[str]
+    fingerprint: str = Field(description="sha256 of the content an approval is bound to (changes with every edit)")
     deliveries: dict[str, ChannelStatus] = Field(description="per channel; empty until an officer sends it")
 
 
@@ -89,6 +90,7 @@ ERRORS = {
     "405": ("MethodNotAllowed", "the route does not take this method"),
     "413": ("TooLarge", f"the body is over {MAX_BODY} bytes"),
     "415": ("UnsupportedMediaType", "the body is not application/json in UTF-8"),
+    "409": ("Conflict", "the alert's event cannot be corrected or lifted: nothing of it went out, or it is over"),
     "422": ("Invalid", "a field is wrong (the detail names it), or the Idempotency-Key was used for another body"),
 }
 
@@ -112,6 +114,24 @@ def document() -> dict[str, Any]:
     alert_id = {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}
     body = {"required": True, "content": {"application/json": {"schema": _ref("Draft")}}}
     location = {"schema": {"type": "string"}, "description": "the new draft's URL in this API"}
+    # a correction (【訂正】) or a lift (【解除】) of the event's newest sent version, as a draft an officer sends
+    confirmed = {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "languages whose translation is still right though the Japanese changed; any other "
+        "translation left as it was is refused (422 stale-translations)",
+    }
+    correction = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"allOf": [_ref("Draft")], "properties": {"confirmed_translations": confirmed}}
+            }
+        },
+    }
+    reason = {"type": "string", "maxLength": drafts.MAX_BODY, "description": "the lift's text; empty: a reminder"}
+    lift_body = {"type": "object", "properties": {"reason": reason}, "additionalProperties": False}
+    lift = {"required": True, "content": {"application/json": {"schema": lift_body}}}
     created = {**_answer("Created", "the draft, waiting for an officer"), "headers": {"Location": location}}
     return {
         "openapi": "3.1.0",
@@ -133,6 +153,14 @@ def document() -> dict[str, Any]:
             },
             f"{PREFIX}/alerts/{{alert_id}}": {
                 "get": _operation("getAlert", {"200": _answer("AlertStatus", "the alert")}, "401 404 405", [alert_id])
+            },
+            f"{PREFIX}/alerts/{{alert_id}}/correct": {
+                "post": _operation(
+                    "correctAlert", {"201": created}, "400 401 404 405 409 413 415 422", [alert_id], correction
+                )
+            },
+            f"{PREFIX}/alerts/{{alert_id}}/lift": {
+                "post": _operation("liftAlert", {"201": created}, "400 401 404 405 409 413 415 422", [alert_id], lift)
             },
             f"{PREFIX}/openapi.json": {
                 "get": {
