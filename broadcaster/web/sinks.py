@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from broadcaster.channel import Channel, ChannelSet, RunsAs
+from broadcaster.channel import Channel, ChannelRenderer, ChannelSet, RunsAs
 from broadcaster.settings import Settings
 from broadcaster.web import line_webhook
 from channels.email import channel as email
@@ -51,19 +51,18 @@ def sinks(channels: ChannelSet, settings: Settings, environ: Mapping[str, str]) 
             folder = settings.path(settings.storage.outbox_dir) / name
             words = f"outbox {folder} ({reason or 'no credentials'})"
         else:
-            words = real_words(name, channel, settings)
+            words = real_words(name, channel, channels.renderers.get(name), settings)
         found.append(Sink(name, channel.runs_as, words, configured(name, settings, environ), reason))
     return found
 
 
-def real_words(name: str, channel: Channel, settings: Settings) -> str:
-    """Where a channel that runs for real sends, in words."""
+def real_words(name: str, channel: Channel, renderer: ChannelRenderer | None, settings: Settings) -> str:
+    """Where a channel that runs for real sends, in words; ``renderer`` is the one it runs with."""
     if name == "email":
         return f"smtp relay {settings.email.host}:{settings.email.port}"
     if name == "line":
         return f"LINE Messaging API {settings.line.api_host or 'api.line.me'}"
     if name == "sns":
-        renderer = channel.renderer
         # the targets it really posts to: a configured target without credentials is left out
         targets = renderer.targets if isinstance(renderer, SnsRenderer) else list(settings.sns.targets)
         return "posts to " + ", ".join(targets)
