@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -215,18 +216,27 @@ def make_sample_app(
 
 
 async def serve_samples(
-    folder: Path, host: str = "127.0.0.1", port: int = 8000, *, sockets: Sequence[socket.socket] = ()
+    folder: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    sockets: Sequence[socket.socket] = (),
+    ssl_context: ssl.SSLContext | None = None,
 ) -> None:
-    """Serve ``folder`` (see make_sample_app) on host:port, or on ``sockets`` already listening, until cancelled."""
+    """Serve ``folder`` (see make_sample_app) on host:port, or on ``sockets`` already listening, until cancelled.
+
+    With ``ssl_context`` it serves https, as the service reads JMA's feeds over https only.
+    """
     runner = web.AppRunner(make_sample_app(folder), access_log=None)
     await runner.setup()
     try:
-        sites: list[web.BaseSite] = [web.SockSite(runner, sock) for sock in sockets]
-        for site in sites or [web.TCPSite(runner, host, port)]:
+        sites: list[web.BaseSite] = [web.SockSite(runner, sock, ssl_context=ssl_context) for sock in sockets]
+        for site in sites or [web.TCPSite(runner, host, port, ssl_context=ssl_context)]:
             await site.start()
         for address in runner.addresses:
             where = f"[{address[0]}]" if ":" in address[0] else address[0]
-            log.info("serving %s as JMA feeds at http://%s:%s/feed.xml", folder, where, address[1])
+            scheme = "https" if ssl_context else "http"
+            log.info("serving %s as JMA feeds at %s://%s:%s/feed.xml", folder, scheme, where, address[1])
         await asyncio.Event().wait()  # until cancelled
     finally:
         await runner.cleanup()

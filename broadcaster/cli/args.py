@@ -78,7 +78,13 @@ def _jma(sub: Any) -> None:
     cmd = jma.add_subparsers(dest="action", required=True, metavar="ACTION")
     inspect = cmd.add_parser("inspect", help="print what the service would make of one document, as JSON")
     inspect.add_argument("file")
-    inspect.add_argument("--area", nargs="+", metavar="CODE", help="area codes instead of the configured ones")
+    inspect.add_argument(
+        "--area",
+        action="extend",
+        nargs="+",
+        metavar="CODE",
+        help="area codes instead of the configured ones; several: repeat the flag, list them, or separate with commas",
+    )
     inspect.add_argument("--json", action="store_true", help="JSON output (the only format; kept for scripts)")
     replay = cmd.add_parser("replay", help="inject documents as if the feed had delivered them")
     replay.add_argument("files", nargs="+")
@@ -86,6 +92,10 @@ def _jma(sub: Any) -> None:
     serve.add_argument("folder")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=port, default=8000)
+    serve.add_argument(
+        "--cert", help="serve https with this PEM certificate (chain); the service reads feeds over https only"
+    )
+    serve.add_argument("--key", help="the certificate's PEM private key (default: in the --cert file)")
 
 
 def _accounts(sub: Any) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import signal
+import ssl
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +20,13 @@ from broadcaster.cli.listen import listen
 from broadcaster.errors import InputError
 from broadcaster.lifecycle import Lifecycle
 from broadcaster.settings import Settings
-from feeds.jma.areas import AreaCodes, concerning
+from feeds.jma.areas import AreaCodes, Match, concerning, highest_intensity
 from feeds.jma.atom import AtomError, parse_feed
+from feeds.jma.freshness import is_stale
 from feeds.jma.ingest import JmaIngest
 from feeds.jma.parse import ignored_reason, parse
 from feeds.jma.policy import decide
+from feeds.jma.report import Report
 from feeds.jma.xmlsafe import RefusedDocument, is_atom_feed
 from feeds.replay import serve_samples
 
@@ -46,29 +51,61 @@ def _read(name: str) -> tuple[str, bytes]:
         raise InputError(f"cannot read {name}: {exc.strerror}; give readable JMA XML files") from None
 
 
-def area_codes(settings: Settings, given: list[str] | None) -> AreaCodes:
-    """The configured codes, or only the --area ones (each sets the level of its length; the rest match nothing)."""
+def area_codes(settings: Settings, given: list[str] | None) -> list[AreaCodes]:
+    """The configured codes, or each --area code on its own (it sets the level of its length; the rest match nothing).
+
+    ``given`` is every --area value: the flag may be repeated, take several codes, or codes separated by commas.
+    """
     if not given:
-        return AreaCodes.of(settings.areas)
-    codes = dict.fromkeys(AREA_BY_LENGTH.values(), "")
-    for code in given:
+        return [AreaCodes.of(settings.areas)]
+    found: list[AreaCodes] = []
+    for code in dict.fromkeys(c.strip() for value in given for c in value.split(",") if c.strip()):
         if not (code.isascii() and code.isdigit()) or len(code) not in AREA_BY_LENGTH:
             raise InputError(
                 f"--area {code!r}: give 7 (市町村), 6 (府県予報区), 3 (地震細分区域) or 2 (都道府県) digits"
             )
+        codes = dict.fromkeys(AREA_BY_LENGTH.values(), "")
         codes[AREA_BY_LENGTH[len(code)]] = code
-    return AreaCodes(**codes)
+        found.append(AreaCodes(**codes))
+    if not found:
+        raise InputError("--area: give at least one code")
+    return found
 
 
-def inspect_document(settings: Settings, data: bytes, source: str, codes: AreaCodes) -> dict[str, Any]:
-    """The `jma inspect` object for one document (or feed); raises RefusedDocument for bad input."""
+def matching(report: Report, codes: list[AreaCodes]) -> Match:
+    """The document against each set of codes, joined: it concerns them if it concerns any."""
+    matches = [concerning(report, c) for c in codes]
+    hits = [m for m in matches if m.concerns_area]
+    if not hits:
+        return (
+            matches[0]
+            if len(matches) == 1
+            else dataclasses.replace(matches[0], reason="; ".join(dict.fromkeys(m.reason for m in matches)))
+        )
+    levels = [m.level for m in hits if m.level is not None]
+    return Match(
+        concerns_area=True,
+        items=tuple(dict.fromkeys(item for m in hits for item in m.items)),
+        level=max(levels, default=None),
+        max_intensity=highest_intensity(m.max_intensity for m in hits),
+        reason="; ".join(m.reason for m in hits),
+    )
+
+
+def inspect_document(
+    settings: Settings, data: bytes, source: str, codes: list[AreaCodes], now: float | None = None
+) -> dict[str, Any]:
+    """The `jma inspect` object for one document (or feed); raises RefusedDocument for bad input.
+
+    ``stale`` says whether the document is older than its family's [jma.max_age] now (or at ``now``).
+    """
     if is_atom_feed(data, max_bytes=settings.jma.max_bytes):
         try:
             return {"feed": True, "entries": len(parse_feed(data))}
         except AtomError as exc:
             raise RefusedDocument(str(exc)) from None
     report = parse(data, source=source, max_bytes=settings.jma.max_bytes)
-    match = concerning(report, codes)
+    match = matching(report, codes)
     ignored = ignored_reason(report)
     verdict = decide(settings.jma.policy, report.kind, match.concerns_area, match.level, match.max_intensity)
     if ignored:
@@ -92,6 +129,7 @@ def inspect_document(settings: Settings, data: bytes, source: str, codes: AreaCo
         "level": match.level,
         "max_intensity": match.max_intensity,
         "decision": decision,
+        "stale": is_stale(report, settings.jma.max_age, time.time() if now is None else now),
         "reason": reason,
     }
 
@@ -136,8 +174,25 @@ def cmd_serve_samples(settings: Settings, args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder; give the folder of JMA XML files to serve")
+    context = _tls(args.cert, args.key)
     sockets = listen(args.host, args.port)
     signal.signal(signal.SIGTERM, _interrupt)  # stop on SIGTERM as cleanly as on Ctrl-C
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_samples(folder, sockets=sockets))
+        asyncio.run(serve_samples(folder, sockets=sockets, ssl_context=context))
     return 0
+
+
+def _tls(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """The server context for --cert/--key, or None (plain http) without --cert."""
+    if cert is None:
+        if key is not None:
+            raise InputError("--key needs --cert; give the certificate too")
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except OSError as exc:
+        raise InputError(f"cannot read {exc.filename or cert}: {exc.strerror}; give readable PEM files") from None
+    except ssl.SSLError as exc:
+        raise InputError(f"--cert/--key: not a certificate and its key ({exc.reason}); give PEM files") from None
+    return context

@@ -28,6 +28,7 @@ from feeds.jma.poller import MAX_DOCUMENT_ATTEMPTS, FeedHealth, JmaPoller, next_
 from feeds.replay import make_sample_app
 from tests.feeds.test_replay import copy_sample
 from tests.feeds.tls import serve_https
+from tests.paths import JMA_SAMPLES
 
 SiteFactory = Callable[..., Path]  # the conftest `site` fixture
 Fault = Literal["500", "503-retry-after", "html", "hang", "huge", "huge-announced"]
@@ -610,3 +611,97 @@ async def test_run_survives_a_failing_round(
             await poller.run()
     last_error = poller.health().last_error
     assert rounds == 2 and last_error is not None and last_error.startswith("poll round failed")
+
+
+# -- only https, only the allowed hosts ------------------------------------------------
+
+
+def atom(links: list[str]) -> bytes:
+    """A minimal JMA-shaped Atom feed listing ``links`` (id == link, as on JMA's feeds)."""
+    entries = "".join(
+        f"<entry><title>気象特別警報・警報・注意報</title><id>{link}</id><updated>2025-01-01T00:00:00Z</updated>"
+        f'<author><name>宇都宮地方気象台</name></author><link type="application/xml" href="{link}"/></entry>'
+        for link in links
+    )
+    feed = '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>extra</title>'
+    return (feed + f"<id>urn:x</id><updated>2025-01-01T00:00:00Z</updated>{entries}</feed>").encode()
+
+
+@asynccontextmanager
+async def hostile_feed(links: Callable[[str], list[str]], routes: dict[str, str]) -> AsyncIterator[tuple[str, Wire]]:
+    """An https feed listing ``links(base)``; /data/<name> serves a sample, or redirects where ``routes`` says."""
+    wire = Wire()
+    app = web.Application(middlewares=[wire.middleware])
+    document = (JMA_SAMPLES / "15_08_05_130412_VPWW53.xml").read_bytes()
+
+    async def feed(request: web.Request) -> web.Response:
+        base = f"https://{request.host}"
+        return web.Response(body=atom(links(base)), content_type="application/atom+xml")
+
+    async def data(request: web.Request) -> web.Response:
+        target = routes.get(request.match_info["name"])
+        if target is not None:
+            raise web.HTTPFound(target.format(base=f"https://{request.host}", host=request.host))
+        return web.Response(body=document, content_type="application/xml")
+
+    app.router.add_get("/extra.xml", feed)
+    app.router.add_get("/data/{name}", data)
+    async with serve_https(app) as base:
+        yield base, wire
+
+
+GOOD = "20250101000000_0_VPWW53_090000.xml"
+
+
+async def test_an_entry_linking_elsewhere_or_over_http_is_refused_and_logged(
+    site: SiteFactory,
+    store: SQLiteStore,
+    session: aiohttp.ClientSession,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    elsewhere = "https://jma.example.net/developer/xml/data/20250101000100_0_VPWW53_090000.xml"
+
+    def links(base: str) -> list[str]:
+        plain = base.replace("https://", "http://") + "/data/20250101000200_0_VPWW53_090000.xml"
+        return [f"{base}/data/{GOOD}", elsewhere, plain]
+
+    sink = Sink()
+    async with hostile_feed(links, {}) as (base, wire):
+        poller = JmaPoller(session, store, jma(site, base, feeds=("extra",), backfill_after=1e9), sink, clock=clock)
+        with caplog.at_level("WARNING", logger="feeds.jma.poller"):
+            await poller.poll_once()
+            clock.advance(60)
+            await poller.poll_once()  # listed again: not logged again
+    assert sink.handled == [GOOD]
+    assert [p for p, _ in wire.requests if p.startswith("/data/")] == [f"/data/{GOOD}"]  # the http one never asked
+    refused = [r.getMessage() for r in caplog.records if "refused entry" in r.getMessage()]
+    assert len(refused) == 2, refused
+    assert any("jma.example.net" in m and "not on an allowed host" in m for m in refused)
+    assert any("is not https" in m for m in refused)
+    assert poller.health().refused == 2
+
+
+async def test_a_redirect_to_another_host_is_refused_and_one_within_the_allowed_hosts_followed(
+    site: SiteFactory, store: SQLiteStore, session: aiohttp.ClientSession, clock: FakeClock
+) -> None:
+    away, moved = "20250101000100_0_VPWW53_090000.xml", "20250101000200_0_VPWW53_090000.xml"
+    routes = {
+        away: "https://jma.example.net/data/" + away,  # another host: never asked
+        moved: "{base}/data/" + GOOD,  # the same host, over https: followed
+    }
+    sink = Sink()
+    async with hostile_feed(lambda base: [f"{base}/data/{away}", f"{base}/data/{moved}"], routes) as (base, wire):
+        poller = JmaPoller(session, store, jma(site, base, feeds=("extra",)), sink, clock=clock)
+        await poller.poll_once()
+    assert sink.handled == [moved]  # handed over under the URL the feed listed
+    assert sink.data[moved] == (JMA_SAMPLES / "15_08_05_130412_VPWW53.xml").read_bytes()
+    health = poller.health()
+    assert health.refused == 1 and health.backlog == 0  # given up at once: asking again cannot help
+    assert health.last_error is not None and "redirected" in health.last_error
+    assert "jma.example.net" in health.last_error and "not on an allowed host" in health.last_error
+    assert [p for p, _ in wire.requests if p.startswith("/data/")] == [
+        f"/data/{away}",
+        f"/data/{moved}",
+        f"/data/{GOOD}",
+    ]
