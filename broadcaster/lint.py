@@ -30,9 +30,9 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from broadcaster import tags
 from broadcaster.channel import ChannelRenderer, Fit
 from broadcaster.models import Alert, Mode, Text
-from broadcaster.rendering import EXERCISE_PREFIX
 from broadcaster.settings import ROOT, Settings
 
 PHRASES = ROOT / "config" / "phrases.toml"
@@ -179,8 +179,8 @@ def _placeholders(alert: Alert, known: Collection[str]) -> list[Warning]:
 
 
 def substance(title: str) -> str:
-    """What a title says once tags (【…】), punctuation, symbols and spaces are gone."""
-    title = BRACKETED.sub("", title.removeprefix(EXERCISE_PREFIX))
+    """What a title says once tags (【…】, [EXERCISE] …), punctuation, symbols and spaces are gone."""
+    title = BRACKETED.sub("", tags.bare(title))
     return "".join(c for c in title if unicodedata.category(c)[0] in "LN")
 
 

@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from broadcaster import tags
 from broadcaster.models import Alert, AlertId, AlertState, Mode, MsgType, Published, Severity, Timestamp
-from broadcaster.rendering import EXERCISE_PREFIX
 from broadcaster.settings import Settings
 from broadcaster.store import Store
 
@@ -32,7 +32,6 @@ CHANNEL = "website"
 DAY = 86_400.0
 MAX_ALERTS = 2000  # alerts read per snapshot; far above what a city issues in history_days
 MAX_CHAIN = 50  # versions followed back through ``references``
-CANCEL_TAG, UPDATE_TAG = "【取消】", "【更新】"
 SEVERITY_RANK = {Severity.EXTREME: 4, Severity.SEVERE: 3, Severity.MODERATE: 2, Severity.MINOR: 1}
 UNTIMED_ON_AIR = 86_400.0  # the ticker and FM: an alert without ``expires`` leaves the air a day after it was made
 
@@ -204,13 +203,5 @@ async def load_snapshot(store: Store, settings: Settings, now: Timestamp, sendin
 
 
 def headline(alert: Alert, settings: Settings) -> str:
-    """The alert's title with its tags: 【訓練】, 【取消】 or 【更新】, and the level from 3 up."""
-    title = alert.title.removeprefix(EXERCISE_PREFIX).lstrip()
-    tags = EXERCISE_PREFIX if alert.mode == Mode.EXERCISE else ""
-    if alert.msg_type == MsgType.CANCEL and not title.startswith(CANCEL_TAG):
-        tags += CANCEL_TAG
-    elif alert.msg_type == MsgType.UPDATE and not title.startswith(UPDATE_TAG):
-        tags += UPDATE_TAG
-    if alert.level >= 3:
-        tags += f"【{settings.levels[alert.level - 1].name}】"
-    return tags + title
+    """The alert's Japanese title with its tags, once each in their fixed order (broadcaster/tags)."""
+    return tags.headline(alert, settings, "ja")

@@ -8,6 +8,7 @@ Templates live at templates/<channel>/<kind>.<lang>.j2 (text parts) and <kind>.<
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -16,12 +17,13 @@ from typing import Any
 
 import jinja2
 
+from broadcaster import tags
 from broadcaster.models import Alert, Message, Mode
 from broadcaster.settings import ROOT, Settings
 
 TEMPLATES = ROOT / "templates"
 TEXT_PARTS = ("subject", "text", "ticker", "speech")
-EXERCISE_PREFIX = "【訓練】"
+EXERCISE_PREFIX = tags.EXERCISE_TAG  # kept for the modules that check a part starts with it
 ELLIPSIS = "…"
 
 
@@ -94,13 +96,18 @@ class Renderer:
         self.macros = self.env.get_template("_macros.j2").module
 
     def context(self, alert: Alert, lang: str) -> dict[str, Any]:
-        """Everything a template may use."""
+        """Everything a template may use. Tags come from broadcaster/tags only: templates add none.
+
+        ``text`` holds the alert's words with its title bare; ``headline`` is the title after its tags
+        (【訓練】【訂正】【警戒レベル４】…), ``titled`` the same without the exercise tag (for a body that
+        already says it is an exercise), ``tags`` the tags alone, ``tagged(exercise=, badged=)`` the
+        headline with a tag left out, ``badge`` the words of its scale ("" for none), ``lead`` the line
+        saying what this message does to the earlier one ("" for a first message).
+        """
         s = self.settings
         category = s.categories.get(alert.category)
         text = alert.text(lang)
-        if alert.mode == Mode.EXERCISE:
-            # the renderer adds the prefix itself; one typed by the officer would show twice
-            text = dataclasses.replace(text, title=text.title.removeprefix(EXERCISE_PREFIX).lstrip())
+        text = dataclasses.replace(text, title=tags.bare(text.title))
         return {
             "m": self.macros,
             "alert": alert,
@@ -108,7 +115,12 @@ class Renderer:
             "lang": lang,
             "city": s.city,
             "exercise": alert.mode == Mode.EXERCISE,
-            "level_name": s.levels[alert.level - 1].name,
+            "headline": tags.headline(alert, s, lang),
+            "titled": tags.headline(alert, s, lang, exercise=False),
+            "tags": tags.bracket(tags.tags(alert, s, lang), lang),
+            "tagged": functools.partial(tags.headline, alert, s, lang),
+            "badge": tags.badge(alert, s, lang),
+            "lead": tags.lead(alert, lang),
             "category_name": (category.name if lang == "ja" else category.name_en) if category else alert.category,
             "url": f"{s.city.public_url.rstrip('/')}/alerts/{alert.id}",
         }
@@ -124,12 +136,14 @@ class Renderer:
             pass
         else:
             html = html_template.render(ctx)
-        exercise = alert.mode == Mode.EXERCISE
+        # an exercise must never look live: every written part starts with the exercise tag
+        mark = tags.exercise_tag(lang) if alert.mode == Mode.EXERCISE else ""
         out: dict[str, str] = {}
         for part in TEXT_PARTS:
-            value = normalise(parts.get(part, ""), single_line=limits.single_line or part == "ticker")
-            if exercise and value and part != "speech" and not value.startswith(EXERCISE_PREFIX):
-                value = EXERCISE_PREFIX + value
+            # a subject is one line: a line break in a header would make the channel fail at send time
+            value = normalise(parts.get(part, ""), single_line=limits.single_line or part in ("subject", "ticker"))
+            if mark and value and part != "speech" and not value.startswith(mark.strip()):
+                value = mark + value
             out[part] = fit(value, getattr(limits, part), limits.measure)
         return Message(
             alert_id=alert.id,

@@ -2,8 +2,9 @@
 
 The line: the ``ticker`` block of templates/ticker/, on one line, ASCII and half-width kana turned
 full-width (jaconv), control characters and runs of spaces made one full-width space, at most
-``[ticker] max_length`` characters (cut with …). Tags come from the renderer and the macros:
-【訓練】, 【取消】/【更新】, and 【警戒レベルＮ】 for level 3 and above. ``render_ticker`` makes it; the
+``[ticker] max_length`` characters (cut with …). Tags come from the renderer (broadcaster/tags), once
+each and in their fixed order: 【訓練】, 【更新】/【訂正】/【解除】/【取消】, and the badge (【警戒レベルＮ】,
+【震度５弱】 …) where one belongs. ``render_ticker`` makes it; the
 poll endpoints (broadcaster/web/ticker.py) call the same function, so every way of delivery airs the
 same words.
 

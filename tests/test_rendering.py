@@ -278,9 +278,10 @@ def test_undefined_names_raise(templates: Templates, files: dict[str, str]) -> N
 
 
 def test_defined_names_render(templates: Templates) -> None:
-    source = "{% block text %}{{ city.name }} {{ level_name }} {{ category_name }} {{ url }}{% endblock %}"
-    message = templates({"chan/default.ja.j2": source}).render("chan", make_alert(), "ja", base.NO_LIMITS)
-    assert message.text == "小山市 警戒レベル１ 防災 http://127.0.0.1:8080/alerts/a1"
+    source = "{% block text %}{{ city.name }} {{ badge }} {{ category_name }} {{ url }} {{ headline }}{% endblock %}"
+    alert = make_alert(level=3, title="【訂正】避難指示")
+    message = templates({"chan/default.ja.j2": source}).render("chan", alert, "ja", base.NO_LIMITS)
+    assert message.text == "小山市 警戒レベル３ 防災 http://127.0.0.1:8080/alerts/a1 【警戒レベル３】避難指示"
 
 
 def test_make_environment_is_strict() -> None:
@@ -320,7 +321,7 @@ def test_english_uses_the_translation(settings: Settings) -> None:
     alert = make_alert(level=3, translations={"en": EN})
     message = Renderer(settings).render("email", alert, "en", base.NO_LIMITS)
     assert message.lang == "en"
-    assert message.subject == f"[Level 3] {EN.title}"
+    assert message.subject == f"[Alert Level 3] {EN.title}"
     for words in (EN.title, EN.body, EN.instruction, "Category: Disaster"):
         assert words in message.text
     assert EN.title in message.html

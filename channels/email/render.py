@@ -13,9 +13,10 @@ import re
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
+from broadcaster import tags
 from broadcaster.channel import Fit
 from broadcaster.models import Alert, Message, Mode
-from broadcaster.rendering import EXERCISE_PREFIX, Limits, Renderer
+from broadcaster.rendering import Limits, Renderer
 from broadcaster.settings import Settings
 
 NAME = "email"
@@ -29,8 +30,9 @@ LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 def mime_body(message: Message, sender: str) -> bytes:
     """From, Subject and the MIME parts: the bytes every recipient of ``message`` shares."""
     subject = message.subject
-    if message.mode == Mode.EXERCISE and not subject.startswith(EXERCISE_PREFIX):
-        subject = EXERCISE_PREFIX + subject  # rendering adds it; an exercise must never look live
+    mark = tags.exercise_tag(message.lang)
+    if message.mode == Mode.EXERCISE and not subject.startswith(mark.strip()):
+        subject = mark + subject  # rendering adds it; an exercise must never look live
     mime = EmailMessage(policy=SMTP_POLICY)
     mime["From"] = sender
     mime["Subject"] = subject

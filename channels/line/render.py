@@ -12,9 +12,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from broadcaster import tags
 from broadcaster.channel import Fit
 from broadcaster.models import Alert, Message, Mode
-from broadcaster.rendering import EXERCISE_PREFIX, Limits, Renderer, fit
+from broadcaster.rendering import Limits, Renderer, fit
 from broadcaster.settings import Settings
 
 NAME = "line"
@@ -24,6 +25,7 @@ TEXT_LIMIT = 5000  # UTF-16 units of a text message
 ALT_TEXT_LIMIT = 400
 FLEX_BODY_LIMIT = 2000  # keeps a bubble far below LINE's Flex size limit
 EXERCISE_COLOUR = "#595959"
+NO_LEVEL_COLOUR = "#1f4e79"  # the header of a notice without a level (crime, health, daily life)
 BUTTON_LABELS = {"ja": "詳しく見る", "en": "Details"}
 LineJson = dict[str, Any]
 
@@ -135,13 +137,15 @@ class LineRenderer:
             return text_message(text if text is not None else self.renderer.render(NAME, alert, lang, LIMITS).text)
         ctx = self.renderer.context(alert, lang)
         words = ctx["text"]
-        title = str(ctx["m"].correction_tag(alert, lang)) + words.title
-        label = str(ctx["category_name"])
-        if alert.level >= 3:
-            label += " ／ " + (str(ctx["level_name"]) if lang == "ja" else f"Level {alert.level}")
-        colour = self.settings.levels[alert.level - 1].colour
+        # the tags in their fixed order, 【訓練】 first for an exercise; the badge is in the header's label
+        title = str(ctx["tagged"](badged=False))
+        badge = str(ctx["badge"])
+        label = str(ctx["category_name"]) + (f" ／ {badge}" if badge else "")
+        colour = self.settings.levels[alert.level - 1].colour if alert.level >= 1 else NO_LEVEL_COLOUR
         if alert.mode == Mode.EXERCISE:
-            title, label, colour = EXERCISE_PREFIX + title, EXERCISE_PREFIX + label, EXERCISE_COLOUR
+            label, colour = tags.exercise_tag(lang) + label, EXERCISE_COLOUR
+        if ctx["lead"]:
+            words = dataclasses.replace(words, body=f"{ctx['lead']}\n\n{words.body}")
         return flex_message(
             title=title,
             body=words.body,

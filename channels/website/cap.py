@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from lxml import etree
 
-from broadcaster import intake, naming
+from broadcaster import intake, naming, tags
 from broadcaster.cap_terms import filled
 from broadcaster.clock import iso_jst
 from broadcaster.models import Alert, Mode, MsgType
@@ -97,8 +97,9 @@ def _info(root: etree._Element, alert: Alert, settings: Settings, lang: str, url
     _sub(info, "category", cap_category(alert))
     category = settings.categories.get(alert.category)
     event = (category.name if lang == "ja" else category.name_en) if category else alert.category
-    if lang == "ja" and alert.level >= 3:
-        event = f"{event}（{settings.levels[alert.level - 1].name}）"
+    badge = tags.badge(alert, settings)  # 警戒レベル only where one belongs; 震度, 噴火警戒レベル …
+    if lang == "ja" and badge:
+        event = f"{event}（{badge}）"
     _sub(info, "event", event)
     if alert.msg_type == MsgType.LIFT:
         _sub(info, "responseType", "AllClear")

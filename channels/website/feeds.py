@@ -11,7 +11,7 @@ from typing import Any
 
 from lxml import etree
 
-from broadcaster import intake, naming
+from broadcaster import intake, naming, tags
 from broadcaster.models import Alert, AlertId, Mode, Published
 from broadcaster.on_air import STATUS_NAMES, Snapshot, headline
 from broadcaster.settings import Settings
@@ -122,7 +122,7 @@ def alert_record(snap: Snapshot, settings: Settings, p: Published) -> dict[str, 
         "category": alert.category,
         "category_name": category.name if category else alert.category,
         "level": alert.level,
-        "level_name": settings.levels[alert.level - 1].name,
+        "level_name": tags.badge(alert, settings),  # the badge's words; "" for none
         "severity": alert.severity.value,
         "urgency": alert.urgency.value,
         "certainty": alert.certainty.value,

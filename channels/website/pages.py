@@ -8,6 +8,7 @@ server, and from disk. The feeds and CAP documents carry absolute links from ``[
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from broadcaster import clock, naming
+from broadcaster import clock, naming, tags
 from broadcaster.models import Alert, AlertId, Mode, Published
 from broadcaster.on_air import STATUS_NAMES, Event, Snapshot, headline
 from broadcaster.rendering import TEMPLATES, Renderer, candidates
@@ -157,11 +158,11 @@ class SiteRenderer:
         shown = event.shown
         return {
             "href": links.alert(event.latest.alert.id),
-            "title": headline(shown, self.settings),
+            "title": tags.headline(shown, self.settings, badged=False),  # the badge is shown beside it
             "status": event.status.value,
             "status_name": STATUS_NAMES[event.status],
             "level": shown.level,
-            "level_name": self.settings.levels[shown.level - 1].name,
+            "level_name": tags.badge(shown, self.settings),  # "" for none: level 0 has no name
             "exercise": shown.mode == Mode.EXERCISE,
             "sent": jst(event.sent_at),
             "sent_iso": iso(event.sent_at),
@@ -176,7 +177,12 @@ class SiteRenderer:
         alert = p.alert
         status = snap.status(alert_id)
         course = [self._version(v, links, v.alert.id == alert_id) for v in event.versions]
-        translations = [(lang, alert.text(lang)) for lang in alert.languages if lang != "ja"]
+        # each translation's title after its tags in that language ([EXERCISE] [CORRECTION] …)
+        translations = [
+            (lang, dataclasses.replace(alert.text(lang), title=tags.headline(alert, self.settings, lang)))
+            for lang in alert.languages
+            if lang != "ja"
+        ]
         return self._page(
             "page-alert",
             snap,

@@ -227,7 +227,7 @@ class JmaIngest:
         previous = await self.store.latest_alert(event_key, mode) if event_key else None
         if previous is None or previous.msg_type == MsgType.CANCEL:
             return _Decided(Handled(source, report.kind, "ignore", "取消 of nothing that went out"))
-        words = wording.cancellation(report, self.city, previous.title)
+        words = wording.cancellation(report, self.city, previous.title, previous.badge)
         # a cancel needs no second approval: retracting is always safe
         verdict = Verdict("auto", "取消 of an earlier document")
         return self._issue(source, report, mode, event_key, words, verdict, None, previous, MsgType.CANCEL)
@@ -259,6 +259,7 @@ class JmaIngest:
             body=words.body,
             instruction=words.instruction,
             kind=(rule.template if rule else "") or words.kind or (previous.kind if previous else ""),
+            badge=words.badge,  # 震度, 噴火警戒レベル: the scale when it is not a 警戒レベル (broadcaster/tags)
             areas=(self.codes.city,),
             event_key=event_key,
             version=previous.version + 1 if previous else 1,

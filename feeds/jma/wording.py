@@ -1,7 +1,10 @@
 """Alert text built from a JMA document's structured data, never by pasting its headline alone.
 
-Titles say the level, the place and the kind (「【警戒レベル３】小山市に大雨警報（浸水害）」); bodies say
-what, where, since when and what to do, and end with the credit JMA's terms ask for.
+Titles say the place and the kind (「小山市に大雨警報（浸水害）」), bare: the tags (【警戒レベル３】, 【取消】,
+【解除】 …) are added when rendered (broadcaster/tags), from the alert's level, badge, kind and message
+type. A scale that is not a 警戒レベル goes in the badge: 「震度５弱」 for an earthquake,
+「噴火警戒レベル３（浅間山）」 for a volcano. Bodies say what, where, since when and what to do, and end
+with the credit JMA's terms ask for.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from broadcaster import tags
 from broadcaster.clock import JST
-from feeds.jma.report import Kind, Report
+from feeds.jma.report import Kind, Report, Volcano
 
 CREDIT = "出典：気象庁ホームページ（気象庁防災情報XML）"
 LEVEL_DIGITS = str.maketrans("12345", "１２３４５")
+WATER_KIND, WEATHER_KIND = "water", "weather"  # template kinds: with and without a 警戒レベル (broadcaster/tags)
 INTENSITY_NAMES = {
     "1": "１", "2": "２", "3": "３", "4": "４", "5-": "５弱", "5+": "５強", "6-": "６弱", "6+": "６強", "7": "７",
     "震度５弱以上未入電": "５弱以上（推定）",
@@ -32,6 +37,7 @@ WATER_HAZARDS = ("大雨", "洪水", "土砂", "高潮", "氾濫")
 STAY_IN = "不要不急の外出は控え、最新の気象情報に注意してください。"
 QUAKE_ACTION = "強い揺れに警戒してください。倒れやすい物から離れ、身の安全を確保してください。"
 LEVEL_PREFIX = re.compile(r"^レベル[１-５1-5]")
+VOLCANO_LEVEL = re.compile(r"^レベル([１-５1-5])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +47,14 @@ class Wording:
     title: str
     body: str
     instruction: str
+    badge: str = ""  # the scale when it is not a 警戒レベル: 「震度５弱」, 「噴火警戒レベル３（浅間山）」
+    kind: str = ""  # the template kind the words call for when the policy names none; "" for the default
 
 
 def jst(moment: datetime) -> str:
     """「11月2日 11時19分」 in Japan time."""
     t = moment.astimezone(JST)
     return f"{t.month}月{t.day}日 {t.hour}時{t.minute:02d}分"
-
-
-def level_tag(level: int | None) -> str:
-    """「【警戒レベル４】」, or nothing below level 2."""
-    return f"【警戒レベル{str(level).translate(LEVEL_DIGITS)}】" if level and level >= 2 else ""
 
 
 def kind_name(kind: Kind) -> str:
@@ -72,7 +75,7 @@ def warnings(report: Report, city: str, active: Sequence[Kind], lifted: Sequence
     if not active:
         names = "・".join(kind_name(k) for k in lifted) or "警報・注意報"
         body = f"{when}、{city}の{names}は解除されました。\n\n{report.headline}".rstrip()
-        return Wording(f"【解除】{city}の{names}が解除されました", f"{body}\n\n{CREDIT}", "")
+        return Wording(f"{city}の{names}", f"{body}\n\n{CREDIT}", "", kind=WEATHER_KIND)
     level = max((k.level for k in active if k.level), default=None)
     water = max((k.level for k in active if k.level and any(w in k.name for w in WATER_HAZARDS)), default=None)
     top = [k for k in active if k.level == level] if level else list(active)
@@ -81,16 +84,19 @@ def warnings(report: Report, city: str, active: Sequence[Kind], lifted: Sequence
     body = f"{when}、{report.publishing_office}が{city}に次の警報・注意報を発表しています。\n" + "\n".join(lines)
     if report.headline:
         body += f"\n\n{report.headline}"
-    title = f"{level_tag(water)}{city}に{'・'.join(kind_name(k) for k in top)}"
+    title = f"{city}に{'・'.join(kind_name(k) for k in top)}"
     action = ACTIONS.get(water or 0) or (STAY_IN if (level or 0) >= 3 else "")
-    return Wording(title, f"{body}\n\n{CREDIT}", action)
+    # the alert's level ranks every hazard; it is a 警戒レベル only when a water hazard sets it
+    kind = WATER_KIND if water and water == level else WEATHER_KIND
+    return Wording(title, f"{body}\n\n{CREDIT}", action, kind=kind)
 
 
 def earthquake(report: Report, city: str, intensity: str | None) -> Wording:
     """震度 in the city, epicentre, magnitude, time and the tsunami note."""
     quake = report.quake
     strong = intensity is not None and intensity_name(intensity).startswith(("５", "６", "７"))
-    title = f"【地震情報】{city}で震度{intensity_name(intensity)}" if intensity else f"【地震情報】{report.title}"
+    # the 震度 is the badge (【震度５弱】小山市で地震): the title does not say it again
+    title = f"{city}で地震" if intensity else report.title
     parts = []
     if quake and quake.origin_time:
         parts.append(f"{jst(quake.origin_time)}ころ、地震がありました。")
@@ -102,7 +108,8 @@ def earthquake(report: Report, city: str, intensity: str | None) -> Wording:
     if quake and quake.tsunami_comment:
         parts.append(quake.tsunami_comment.splitlines()[0])
     body = "\n".join(parts) or report.headline
-    return Wording(title, f"{body}\n\n{CREDIT}", QUAKE_ACTION if strong else "今後の情報に注意してください。")
+    action = QUAKE_ACTION if strong else "今後の情報に注意してください。"
+    return Wording(title, f"{body}\n\n{CREDIT}", action, badge=f"震度{intensity_name(intensity)}" if intensity else "")
 
 
 def other(report: Report, city: str, level: int | None, kinds: Sequence[Kind]) -> Wording:
@@ -112,12 +119,24 @@ def other(report: Report, city: str, level: int | None, kinds: Sequence[Kind]) -
     when = jst(report.reported_at)
     texts = report.river.texts[:1] if report.river else ()
     body = "\n\n".join(t for t in (f"{when}、{report.publishing_office}が発表しました。", report.headline, *texts) if t)
-    return Wording(f"{level_tag(level)}{city}に{subject}", f"{body}\n\n{CREDIT}", ACTIONS.get(level or 0, ""))
+    badge = volcano_badge(report.volcano) if report.volcano else ""
+    return Wording(f"{city}に{subject}", f"{body}\n\n{CREDIT}", ACTIONS.get(level or 0, ""), badge=badge)
 
 
-def cancellation(report: Report, city: str, original_title: str) -> Wording:
-    """A 取消: says what is withdrawn."""
-    body = f"{jst(report.reported_at)}、次の情報は取り消されました：{original_title}"
+def volcano_badge(volcano: Volcano) -> str:
+    """「噴火警戒レベル３（浅間山）」; "" for a volcano without 噴火警戒レベル."""
+    level = VOLCANO_LEVEL.match(volcano.alert)
+    if not level:
+        return ""
+    name = f"（{volcano.name}）" if volcano.name else ""
+    return f"噴火警戒レベル{level.group(1).translate(LEVEL_DIGITS)}{name}"
+
+
+def cancellation(report: Report, city: str, original_title: str, original_badge: str = "") -> Wording:
+    """A 取消: says what is withdrawn. The title is the original's, bare; 【取消】 is added when rendered."""
+    title = tags.bare(original_title)
+    named = f"{title}（{original_badge}）" if original_badge else title
+    body = f"{jst(report.reported_at)}、次の情報は取り消されました：{named}"
     if report.body_text:
         body += f"\n\n{report.body_text}"
-    return Wording(f"【取消】{original_title}", f"{body}\n\n{CREDIT}", "")
+    return Wording(title, f"{body}\n\n{CREDIT}", "", badge=original_badge)

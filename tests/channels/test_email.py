@@ -175,7 +175,7 @@ async def test_content_headers_and_encoding_read_back(make_channel: ChannelMaker
             assert part["Content-Transfer-Encoding"] == "base64"
         assert plain.get_content().replace("\r\n", "\n").strip() == message.text
         assert "①髙椅小学校" in plain.get_content()
-        assert "<h1>思川の氾濫危険情報　髙椅地区に避難指示</h1>" in html.get_content()
+        assert "<h1>【警戒レベル４】思川の氾濫危険情報　髙椅地区に避難指示</h1>" in html.get_content()
         # RFC 8058: https one-click plus mailto, both carrying this subscriber's token
         https, mailto = unsubscribe_links(str(msg["List-Unsubscribe"]))
         assert https.startswith(f"{PUBLIC_URL}/unsubscribe?t=")
@@ -193,7 +193,7 @@ async def test_a_translation_goes_out_in_english(make_channel: ChannelMaker, rel
 
     [got] = relay.mailbox.received
     msg = got.parsed()
-    assert msg["Subject"] == "[Level 4] Evacuation order for Takahashi"
+    assert msg["Subject"] == "[Alert Level 4] Evacuation order for Takahashi"
     plain = msg.get_body(("plain",))
     assert plain is not None and "The Omoi River reached the danger level." in plain.get_content()
 
@@ -511,5 +511,5 @@ async def test_end_to_end_through_the_dispatcher(
     retried = [c for c in contacts if rows["email", c]["attempts"] > 1]
     assert len(retried) == (1 if drop else 0)
     subjects = {m.rcpt_tos[0]: m.parsed()["Subject"] for m in relay.mailbox.received}
-    assert subjects[contacts[0]] == "[Level 4] Evacuation order for Takahashi"
+    assert subjects[contacts[0]] == "[Alert Level 4] Evacuation order for Takahashi"
     assert subjects[contacts[1]].startswith("【警戒レベル４】")

@@ -120,13 +120,22 @@ def test_a_long_alert_is_cut_with_an_ellipsis_at_the_configured_length(site: Sit
     [
         ({"level": 5}, "【警戒レベル５】小山市"),
         ({"level": 3}, "【警戒レベル３】小山市"),
-        ({"level": 2}, "小山市　思川"),  # no tag below level 3
+        ({"level": 2}, "【警戒レベル２】小山市　思川"),
+        ({"level": 1}, "小山市　思川"),  # 警戒レベル１ is no call to act: no tag
+        ({"category": "crime"}, "小山市　思川"),  # daily life has no 警戒レベル, whatever its level
+        ({"kind": "earthquake", "badge": "震度５弱"}, "【震度５弱】小山市"),
         ({"mode": Mode.EXERCISE}, "【訓練】【警戒レベル４】小山市"),
-        ({"msg_type": MsgType.CANCEL, "version": 2}, "【取消】【警戒レベル４】小山市"),
+        # a cancel or a lift carries no badge: a level on it would read as a level in force
+        ({"msg_type": MsgType.CANCEL, "version": 2}, "【取消】小山市"),
+        ({"msg_type": MsgType.LIFT, "version": 2}, "【解除】小山市"),
         ({"msg_type": MsgType.UPDATE, "version": 2}, "【更新】【警戒レベル４】小山市"),
-        ({"mode": Mode.EXERCISE, "msg_type": MsgType.CANCEL}, "【訓練】【取消】【警戒レベル４】"),
+        ({"msg_type": MsgType.CORRECTION, "version": 2}, "【訂正】【警戒レベル４】小山市"),
+        ({"mode": Mode.EXERCISE, "msg_type": MsgType.CANCEL}, "【訓練】【取消】小山市"),
     ],
-    ids=["level5", "level3", "level2", "exercise", "cancel", "update", "exercise-cancel"],
+    ids=[
+        "level5", "level3", "level2", "level1", "crime", "earthquake", "exercise", "cancel", "lift", "update",
+        "correction", "exercise-cancel",
+    ],  # fmt: skip
 )
 def test_tags(settings: Settings, changes: dict[str, Any], starts: str) -> None:
     line = make_channel(settings).render(dataclasses.replace(ticker_alert(), **changes), "ja").ticker
@@ -329,7 +338,7 @@ async def test_a_cancel_mails_del(site: SiteFactory, relay: Relay) -> None:
     channel = make_channel(ticker_settings(site, relay), relay=relay)
     await channel.send(channel.render(ticker_alert("A2", msg_type=MsgType.CANCEL, version=2), "ja"), PUBLIC)
     body = relay.mailbox.received[0].parsed().get_content().replace("\r\n", "\n")
-    assert "\n【取消】【警戒レベル４】" in body and "\nACTION: DEL\n" in body
+    assert "\n【取消】小山市" in body and "\nACTION: DEL\n" in body
 
 
 async def test_a_refused_station_address_is_permanent(site: SiteFactory, relay: Relay) -> None:

@@ -73,7 +73,8 @@ async def test_a_warning_then_its_lifting_reaches_the_same_channels(store: SQLit
     assert issued.decision == "auto" and issued.alert_id
     first = await store.get_alert(issued.alert_id)
     assert first is not None
-    assert first.title == "【警戒レベル５】小山市に大雨特別警報（土砂災害）"
+    assert first.title == "小山市に大雨特別警報（土砂災害）"  # bare: the 警戒レベル is added when rendered
+    assert (first.kind, first.badge) == ("water", "")  # a water hazard: its level is a 警戒レベル
     assert first.level == 5 and first.mode == Mode.LIVE and first.msg_type == MsgType.ALERT
     assert "出典：気象庁ホームページ（気象庁防災情報XML）" in first.body
     assert "・雷注意報（継続）" in first.body
@@ -82,8 +83,8 @@ async def test_a_warning_then_its_lifting_reaches_the_same_channels(store: SQLit
     assert lifted.decision == "auto" and lifted.alert_id
     update = await store.get_alert(lifted.alert_id)
     assert update is not None
-    assert update.msg_type == MsgType.UPDATE and update.event_key == first.event_key
-    assert update.title.startswith("【解除】小山市の")
+    assert update.msg_type == MsgType.LIFT and update.event_key == first.event_key  # 解除, not 取消
+    assert update.title.startswith("小山市の")
     assert set(update.channels) == set(first.channels)
 
 
@@ -98,7 +99,8 @@ async def test_one_issuance_in_two_formats_makes_one_alert(store: SQLiteStore, s
     assert len(await store.list_alerts()) == 1
     alert = await store.get_alert(old.alert_id)
     assert alert is not None
-    assert alert.title == "小山市に暴風警報"  # 警戒レベル is for water hazards: a wind warning gets no level tag
+    assert alert.title == "小山市に暴風警報"
+    assert alert.kind == "weather"  # 警戒レベル is for water hazards: a wind warning gets no level tag
     assert alert.instruction.startswith("不要不急の外出は控え")
 
 
@@ -117,7 +119,7 @@ async def test_a_per_hazard_document_never_lifts_another_hazard(store: SQLiteSto
     assert alert is not None
     assert "土砂災害注意報（継続）" in alert.body  # still in force: VPWW55 does not speak for 土砂災害
     assert "解除" not in alert.body
-    assert alert.title == "【警戒レベル３】小山市に大雨警報"
+    assert alert.title == "小山市に大雨警報"
     assert alert.msg_type == MsgType.UPDATE
 
 
@@ -137,12 +139,12 @@ async def test_a_cancellation_cancels_the_earthquake_alert(store: SQLiteStore, s
     assert quake.alert_id and cancel.alert_id
     original = await store.get_alert(quake.alert_id)
     assert original is not None
-    assert original.title == "【地震情報】小山市で震度６強"
+    assert (original.title, original.badge) == ("小山市で地震", "震度６強")
     assert "震源地は岩手県内陸南部" in original.body and "Ｍ７．０" in original.body
     retraction = await store.get_alert(cancel.alert_id)
     assert retraction is not None
     assert retraction.msg_type == MsgType.CANCEL and retraction.references == original.id
-    assert retraction.title == f"【取消】{original.title}"
+    assert retraction.title == original.title  # 【取消】 is added when rendered, once
     original = await store.get_alert(quake.alert_id)
     assert original is not None and original.state == AlertState.CANCELLED
 

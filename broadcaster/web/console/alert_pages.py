@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster import lint
+from broadcaster import lint, tags
 from broadcaster.errors import InputError, Unfilled
 from broadcaster.lifecycle import SENT_STATES, Uncorrectable
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType, Role
@@ -73,7 +73,7 @@ async def show(request: web.Request) -> web.Response:
     sent = alert.state in SENT_STATES or alert.state == AlertState.CANCELLED
     context: dict[str, Any] = {
         "alert": alert,
-        "level_name": state.settings.levels[alert.level - 1].name,
+        "level_name": tags.badge(alert, state.settings),  # the badge the public sees; "" for none
         "category": state.settings.categories.get(alert.category),
         "author": author,
         "requester": requester,

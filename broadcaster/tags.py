@@ -1,0 +1,207 @@
+"""The tags code puts in front of an alert's own words, in one fixed order, and the badge of its scale.
+
+Titles are stored bare; tags are added here only, so none can show twice. A headline is the title after
+at most three tags, always in this order (``headline``)::
+
+    【訓練】 【更新】|【訂正】|【解除】|【取消】 【警戒レベル４】|【震度５弱】|【噴火警戒レベル３（那須岳）】 title
+
+1. 【訓練】 when the alert is an exercise;
+2. what this message does to its event: 【更新】 a source's newer report (MsgType.UPDATE), 【訂正】 an
+   officer's new wording (CORRECTION), 【解除】 the order or warning is over (LIFT), 【取消】 the alert was
+   a mistake (CANCEL); nothing for the first message;
+3. the badge, when the alert has one and the message still stands: a lift or a cancel carries none,
+   since a level shown on either would read as a level in force.
+
+Other languages get the English equivalents, each in square brackets: ``[EXERCISE] [CORRECTION]
+[Alert Level 4] title``.
+
+The badge (``badge``) means what it says:
+
+- categories other than LEVEL_CATEGORIES (crime, health, childcare, elderly, general: daily life)
+  show none, whatever their level;
+- a badge the source set (``Alert.badge``) names its own scale and wins: 震度５弱 for an earthquake,
+  噴火警戒レベル３（那須岳） for a volcano;
+- 警戒レベルＮ (the name ``[[levels]]`` gives it) only for the water and landslide hazards and evacuation
+  information: template kinds in LEVEL_KINDS ("" is the disaster category's default, which is an
+  officer's evacuation information or JMA's water and landslide warnings), from level 2 (注意報) up.
+  Level 1 is no call to act and is what a JMA alert without a level gets; level 0 is "none";
+- nothing otherwise (an earthquake without its 震度, wind and snow warnings, 竜巻, …).
+
+``bare`` strips the tags code adds (and their English forms) from either end of a title, wherever
+they stand among other bracketed words, so an officer who types 【訂正】 does not get it twice.
+"""
+
+from __future__ import annotations
+
+import re
+
+from broadcaster.models import Alert, Lang, Mode, MsgType
+from broadcaster.settings import Settings
+
+LEVEL_CATEGORIES = frozenset({"disaster"})  # the only category whose alerts may carry a badge
+# Template kinds whose level is a 警戒レベル: the category default (evacuation information and JMA's
+# water and landslide warnings) and the water and landslide hazards by name.
+LEVEL_KINDS = frozenset({"", "evacuation", "water", "rain", "flood", "river", "storm_surge", "landslide"})
+MIN_LEVEL_BADGE = 2  # 警戒レベル１ is no call to act, and the level a JMA alert without one gets
+STANDING = (MsgType.ALERT, MsgType.UPDATE, MsgType.CORRECTION)  # messages whose badge still holds
+
+EXERCISE = {"ja": "訓練", "en": "EXERCISE"}
+MSG_TAGS: dict[MsgType, dict[Lang, str]] = {
+    MsgType.UPDATE: {"ja": "更新", "en": "UPDATE"},
+    MsgType.CORRECTION: {"ja": "訂正", "en": "CORRECTION"},
+    MsgType.LIFT: {"ja": "解除", "en": "LIFTED"},
+    MsgType.CANCEL: {"ja": "取消", "en": "CANCELLED"},
+}
+EXERCISE_TAG = "【訓練】"  # the Japanese exercise tag, which the renderer makes sure every exercise part starts with
+
+# The lines a text body starts with, saying what this message does to the earlier one.
+LEADS: dict[MsgType, dict[Lang, str]] = {
+    MsgType.UPDATE: {"ja": "先にお伝えした情報を更新します。", "en": "This updates an earlier message."},
+    MsgType.CORRECTION: {
+        "ja": "先にお伝えした情報に誤りがありました。次のとおり訂正します。",
+        "en": "This corrects an earlier message.",
+    },
+    MsgType.CANCEL: {
+        "ja": "先にお伝えした次の情報は誤りでした。取り消します。",
+        "en": "The following message was sent in error and is cancelled.",
+    },
+}
+
+_DIGITS = "0-9０-９"
+_HALF = str.maketrans("０１２３４５６７８９", "0123456789")
+# The tags code adds, in either language, once the brackets are gone (matched whole, case-insensitive).
+_CODE_TAGS = re.compile(
+    rf"""\s*(?:
+        訓練|更新|訂正|取消|取り消し|解除
+      | 警戒レベル\s*[{_DIGITS}](?:相当)?
+      | 震度\s*[{_DIGITS}](?:弱|強|[+-])?(?:以上)?[^】\]]*
+      | 噴火警戒レベル.*
+      | exercise|update|updated|correction|corrected|cancell?ed|cancel|lifted|lift
+      | (?:alert\s+)?level\s*[{_DIGITS}]
+      | (?:seismic\s+)?intensity\s*[{_DIGITS}].*
+      | volcanic\s+alert\s+level.*
+    )\s*""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_LEADING = re.compile(r"^[\s\u3000]*(【[^【】]*】|\[[^\[\]]*\])")
+_TRAILING = re.compile(r"(【[^【】]*】|\[[^\[\]]*\])[\s\u3000]*$")
+_INTENSITY = re.compile(rf"^震度([{_DIGITS}])(弱|強)?(.*)$")
+_VOLCANO = re.compile(rf"^噴火警戒レベル([{_DIGITS}])(?:（(.+)）)?$")
+_LEVEL = re.compile(rf"^警戒レベル([{_DIGITS}])$")
+# 「中央地区に避難指示を発令」 → 「中央地区の避難指示」: what a lift says is over
+_ISSUED = re.compile(r"(?:を発令しました|を発令|が発令されました|を発表|が発表されました|発令|発表)$")
+_PLACED = re.compile(r"^(?P<place>[^に、。]+?)に(?P<what>[^に]*(?:避難|指示|確保|警報|注意報|情報)[^に]*)$")
+
+
+def lang_of(lang: Lang) -> Lang:
+    """Japanese for "ja" (and "ja-JP"), English for every other language: tags are in one or the other."""
+    return "ja" if lang.split("-")[0] == "ja" else "en"
+
+
+def _is_code_tag(bracketed: str) -> bool:
+    return _CODE_TAGS.fullmatch(bracketed[1:-1]) is not None
+
+
+def bare(title: str) -> str:
+    """``title`` without the tags code adds, at either end, wherever they stand among bracketed words.
+
+    「【重要】【訂正】【警戒レベル４】避難指示【訂正】」 → 「【重要】避難指示」. Other bracketed words (a 定型文's
+    【地区名】, 【重要】) stay where they are.
+    """
+    kept: list[str] = []
+    rest = title
+    while match := _LEADING.match(rest):
+        if not _is_code_tag(match.group(1)):
+            kept.append(match.group(1))
+        rest = rest[match.end() :]
+    tail: list[str] = []
+    while match := _TRAILING.search(rest):  # rest starts with words: the leading run is judged
+        if not _is_code_tag(match.group(1)):
+            tail.insert(0, match.group(1))
+        rest = rest[: match.start()]
+    return ("".join(kept) + rest.strip(" \u3000") + "".join(tail)).strip()
+
+
+def badge(alert: Alert, settings: Settings, lang: Lang = "ja") -> str:
+    """The words of the alert's scale (「警戒レベル４」, 「震度５弱」, "Alert Level 4"), or "" for none."""
+    if alert.category not in LEVEL_CATEGORIES or alert.msg_type not in STANDING:
+        return ""
+    words = alert.badge.strip()
+    if not words and alert.kind in LEVEL_KINDS and MIN_LEVEL_BADGE <= alert.level <= len(settings.levels):
+        words = settings.levels[alert.level - 1].name
+    return words if lang_of(lang) == "ja" else english_badge(words)
+
+
+def english_badge(words: str) -> str:
+    """A badge in English: "Alert Level 4", "Seismic intensity 5 lower", "Volcanic Alert Level 3 (那須岳)"."""
+    if not words:
+        return ""
+    plain = words.translate(_HALF).strip()
+    if level := _LEVEL.match(plain):
+        return f"Alert Level {level.group(1)}"
+    if quake := _INTENSITY.match(plain):
+        strength = {"弱": " lower", "強": " upper"}.get(quake.group(2) or "", "")
+        return f"Seismic intensity {quake.group(1)}{strength}" + (" or more" if "以上" in quake.group(3) else "")
+    if volcano := _VOLCANO.match(plain):
+        name = f" ({volcano.group(2)})" if volcano.group(2) else ""
+        return f"Volcanic Alert Level {volcano.group(1)}{name}"
+    return words
+
+
+def tags(
+    alert: Alert, settings: Settings, lang: Lang = "ja", *, exercise: bool = True, badged: bool = True
+) -> list[str]:
+    """The tags' words in their fixed order: exercise, what the message does, the badge.
+
+    ``exercise=False`` leaves the exercise tag out, for a body that already says it is an exercise;
+    ``badged=False`` the badge, for a page that shows it beside the title.
+    """
+    lg = lang_of(lang)
+    out = []
+    if exercise and alert.mode == Mode.EXERCISE:
+        out.append(EXERCISE[lg])
+    if alert.msg_type in MSG_TAGS:
+        out.append(MSG_TAGS[alert.msg_type][lg])
+    if badged and (words := badge(alert, settings, lg)):
+        out.append(words)
+    return out
+
+
+def bracket(words: list[str], lang: Lang) -> str:
+    """「【訓練】【訂正】」, or "[EXERCISE] [CORRECTION] " in other languages."""
+    if lang_of(lang) == "ja":
+        return "".join(f"【{w}】" for w in words)
+    return "".join(f"[{w}] " for w in words)
+
+
+def exercise_tag(lang: Lang) -> str:
+    """「【訓練】」, or "[EXERCISE] " in other languages: what every written part of an exercise starts with."""
+    return bracket([EXERCISE[lang_of(lang)]], lang)
+
+
+def headline(alert: Alert, settings: Settings, lang: Lang = "ja", *, exercise: bool = True, badged: bool = True) -> str:
+    """The alert's title in ``lang`` after its tags in the fixed order: 「【訓練】【訂正】【警戒レベル４】…」."""
+    return bracket(tags(alert, settings, lang, exercise=exercise, badged=badged), lang) + bare(alert.text(lang).title)
+
+
+def lifted(title: str) -> str:
+    """What a lift says is over, from its title: 「中央地区に避難指示を発令」 → 「中央地区の避難指示」."""
+    subject = _ISSUED.sub("", bare(title).rstrip("。.！!"))
+    placed = _PLACED.match(subject)
+    return f"{placed['place']}の{placed['what']}" if placed else subject
+
+
+def lead(alert: Alert, lang: Lang = "ja") -> str:
+    """The line a text body starts with, saying what this message does to the earlier one; "" for the first.
+
+    A lift says what is over: 「中央地区の避難指示を解除しました。」 (JMA: 「…は解除されました。」),
+    "… has been lifted."
+    """
+    lg = lang_of(lang)
+    if alert.msg_type == MsgType.LIFT:
+        title = bare(alert.text(lang).title)
+        if lg != "ja":
+            return f"{title.rstrip('.')} has been lifted."
+        verb = "は解除されました。" if alert.source == "jma" else "を解除しました。"
+        return lifted(title) + verb
+    return LEADS.get(alert.msg_type, {}).get(lg, "")
