@@ -10,6 +10,7 @@
     ├── InputError             input from a person or a file is wrong (CSV, CLI arguments, forms, a feed's
     │   │                      documents); nothing was stored
     │   ├── Unfilled           a live alert still has a 定型文 placeholder (【地区名】): it cannot go out
+    │   ├── Stale              an approval or a confirmation of a version the alert no longer has
     │   ├── feeds.jma.atom.AtomError            a JMA feed that is not a readable Atom feed
     │   └── feeds.jma.xmlsafe.RefusedDocument   a JMA document refused unread (too large, a DTD, not XML)
     ├── RefusedError           a request is refused; the message is safe to show to whoever asked
@@ -75,6 +76,17 @@ class Unfilled(InputError):
     def __init__(self, placeholders: list[str]) -> None:
         super().__init__(f"fill in {'、'.join(placeholders)} first: a live alert cannot go out with a placeholder left")
         self.placeholders = placeholders
+
+
+class Stale(InputError):
+    """An approval or a confirmation made for another version of the alert than the stored one.
+
+    Someone changed the alert after the page was shown: the person approved words they never read.
+    """
+
+    def __init__(self, alert_id: str) -> None:
+        super().__init__(f"alert {alert_id} has changed since it was shown: read it again before approving")
+        self.alert_id = alert_id
 
 
 class RefusedError(BroadcasterError):

@@ -4,7 +4,12 @@ The console, the REST API, ``run.py send`` and the feeds all go through here, so
 whoever asks:
 
 - A live alert the [approval] policy names (``needs_approval``) waits for a second person; the
-  store refuses its author and its requester as approver, whatever the caller shows.
+  store refuses its authors (whoever created or changed its content) and its requester as approver,
+  whatever the caller shows.
+- An approval approves one exact version: the approver's page shows the alert's fingerprint
+  (``broadcaster.fingerprint``) and the approval carries it; the store compares it with the alert it
+  approves in the same transaction and refuses a changed one (``Stale``). A sender's confirmation
+  (typed 本番) is bound the same way.
 - A live alert with a 定型文's placeholder (【地区名】) left in its words can be neither released nor
   approved (``Unfilled``); an exercise may keep them.
 - A correction is the next version of the event's newest sent version, under the same policy. A
@@ -26,7 +31,8 @@ from enum import StrEnum
 
 from broadcaster import drafts, lint
 from broadcaster.drafts import Draft
-from broadcaster.errors import InputError, Unfilled
+from broadcaster.errors import InputError, Stale, Unfilled
+from broadcaster.fingerprint import fingerprint as fingerprint_of
 from broadcaster.models import Alert, AlertId, AlertState, ChannelName, Mode, MsgType, Source
 from broadcaster.settings import Settings
 from broadcaster.state import StateRow
@@ -99,18 +105,25 @@ class Lifecycle:
 
     # -- sending ------------------------------------------------------------------------
 
-    async def release(self, alert_id: AlertId, actor: str, origin: str) -> Released:
-        """Send a stored draft now, or put it in the approval queue when the policy names it."""
+    async def release(self, alert_id: AlertId, actor: str, origin: str, fingerprint: str | None = None) -> Released:
+        """Send a stored draft now, or put it in the approval queue when the policy names it.
+
+        ``fingerprint``: the version the sender confirmed (Stale if the draft changed since). Either way
+        the store sends or queues only the version this decided on.
+        """
         alert = await self.store.get_alert(alert_id)
         if alert is None:
             raise InputError(f"no alert {alert_id}")
         if alert.state != AlertState.DRAFT:
             raise InputError(f"alert {alert_id} is {alert.state}, not a draft")
+        version = fingerprint_of(alert)
+        if fingerprint is not None and fingerprint != version:
+            raise Stale(alert_id)
         _filled_in(alert)
         if self.needs_approval(alert):
-            await self.store.request_approval(alert.id, actor, origin)
+            await self.store.request_approval(alert.id, actor, origin, version)
             return Released(alert.id, True, {})
-        return self._woken(alert.id, await self.store.approve(alert.id, actor, origin))
+        return self._woken(alert.id, await self.store.approve_confirmed(alert.id, actor, origin, version))
 
     async def submit(self, alert: Alert, actor: str, origin: str) -> Released:
         """Store a new alert and release it: sent now in one transaction, or queued for approval."""
@@ -124,22 +137,29 @@ class Lifecycle:
             return Released(alert.id, True, {})
         return self._woken(alert.id, await self.store.create_alert(alert, actor, origin, approve=True))
 
-    async def approve(self, alert_id: AlertId, actor: str, origin: str) -> Released:
-        """A second person's approval of a queued alert: an approver who neither wrote nor requested it."""
+    async def approve(self, alert_id: AlertId, actor: str, origin: str, fingerprint: str) -> Released:
+        """A second person's approval of the version with ``fingerprint``: an approver who neither wrote,
+        edited nor requested it. Stale when the alert has changed since the approver read it."""
         alert = await self.store.get_alert(alert_id)
         if alert is None:
             raise InputError(f"no alert {alert_id}")
-        _filled_in(alert)
-        return self._woken(alert_id, await self.store.approve_pending(alert_id, actor, origin))
+        (await self.store.approval_record(alert_id)).second_person(actor)  # who asks, before which version
+        if fingerprint_of(alert) != fingerprint:
+            raise Stale(alert_id)
+        _filled_in(alert)  # of the version approved: the store approves no other
+        # the store checks both again in the approval's own transaction
+        return self._woken(alert_id, await self.store.approve_pending(alert_id, actor, origin, fingerprint))
 
     async def reject(self, alert_id: AlertId, actor: str, reason: str, origin: str) -> None:
-        """Send a queued alert back as a draft, or discard a draft; InputError for anything already sent."""
+        """Send a queued alert back as a draft with ``reason`` (required: its author reads it), or discard a
+        draft; InputError for anything already sent."""
         await self.store.reject(alert_id, actor, reason, origin)
 
     async def issue(self, alert: Alert, origin: str, send_now: bool, state: Sequence[StateRow] = ()) -> Released:
         """A source's alert, decided by the source's own policy: planned now, or queued for an approver.
 
-        ``state`` (the source's memory of the decision) commits in the same transaction as the alert.
+        ``state`` (the source's memory of the decision) commits in the same transaction as the alert. A
+        queued alert's requester is the source's account (its author, e.g. ``jma``), asked at its creation.
         """
         queued = dataclasses.replace(alert, state=AlertState.DRAFT if send_now else AlertState.PENDING_APPROVAL)
         planned = await self.store.create_alert(queued, alert.created_by, origin, approve=send_now, state=state)

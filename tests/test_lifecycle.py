@@ -6,6 +6,7 @@ tests/console/test_alert_flow.py; the JMA documents' marker in tests/feeds/test_
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 import time
 from typing import Any
@@ -15,7 +16,8 @@ import pytest
 from broadcaster import drafts
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.drafts import Draft
-from broadcaster.errors import InputError, Unfilled
+from broadcaster.errors import InputError, Stale, Unfilled
+from broadcaster.fingerprint import fingerprint
 from broadcaster.lifecycle import Lifecycle, Uncorrectable
 from broadcaster.models import AlertState, ChannelName, DeliveryState, Mode, MsgType, Role, Source, User
 from broadcaster.settings import Settings
@@ -44,6 +46,13 @@ def woken() -> Woken:
 def lifecycle(store: SQLiteStore, settings: Settings, woken: Woken) -> Lifecycle:
     """The lifecycle on the test store; its wake-ups are recorded in ``woken``."""
     return Lifecycle(store, settings, lambda channels: woken.append(set(channels)))
+
+
+async def version(store: SQLiteStore, alert_id: str) -> str:
+    """The fingerprint of the stored alert, as its approval page shows it."""
+    alert = await store.get_alert(alert_id)
+    assert alert is not None
+    return fingerprint(alert)
 
 
 async def people(store: SQLiteStore, *accounts: tuple[str, Role]) -> None:
@@ -126,19 +135,19 @@ async def test_approve_refuses_the_author_the_requester_and_an_operator(
     before = table_sizes(store.path)
 
     with pytest.raises(InputError, match="second person"):
-        await lifecycle.approve(alert.id, "kimura", ORIGIN)  # wrote it
+        await lifecycle.approve(alert.id, "kimura", ORIGIN, await version(store, alert.id))  # wrote it
     with pytest.raises(InputError, match="second person"):
-        await lifecycle.approve(alert.id, "sato", ORIGIN)  # put it forward
+        await lifecycle.approve(alert.id, "sato", ORIGIN, await version(store, alert.id))  # put it forward
     with pytest.raises(InputError, match="approver role"):
-        await lifecycle.approve(alert.id, "ito", ORIGIN)
+        await lifecycle.approve(alert.id, "ito", ORIGIN, await version(store, alert.id))
     assert table_sizes(store.path) == before and woken == []
 
-    released = await lifecycle.approve(alert.id, "suzuki", ORIGIN)
+    released = await lifecycle.approve(alert.id, "suzuki", ORIGIN, await version(store, alert.id))
 
     assert (released.waiting, dict(released.planned), woken) == (False, {"sns": 1}, [{"sns"}])
     assert (await store.people(alert.id))[2] == "suzuki"
     with pytest.raises(InputError, match="not awaiting approval"):
-        await lifecycle.approve(alert.id, "suzuki", ORIGIN)  # once is enough
+        await lifecycle.approve(alert.id, "suzuki", ORIGIN, await version(store, alert.id))  # once is enough
 
 
 async def test_reject_sends_a_queued_alert_back_and_discards_a_draft(store: SQLiteStore, lifecycle: Lifecycle) -> None:
@@ -203,11 +212,11 @@ async def test_a_cancel_never_waits_for_a_second_person(store: SQLiteStore, life
     alert = lifecycle.build(draft(category="disaster", level=5), "sato", Source.STAFF)
     await lifecycle.save(alert, "sato", ORIGIN)
     await lifecycle.release(alert.id, "sato", ORIGIN)
-    await lifecycle.approve(alert.id, "suzuki", ORIGIN)
+    await lifecycle.approve(alert.id, "suzuki", ORIGIN, await version(store, alert.id))
     # the correction of a level-5 live alert waits like the alert did ...
     corrected = await lifecycle.correct(alert, draft(category="disaster", level=5, title="訂正"), "sato", ORIGIN)
     assert corrected.waiting
-    await lifecycle.approve(corrected.alert_id, "suzuki", ORIGIN)
+    await lifecycle.approve(corrected.alert_id, "suzuki", ORIGIN, await version(store, corrected.alert_id))
 
     # ... the cancel does not: withdrawing must not wait at 3 a.m.
     cancelled = await lifecycle.cancel(alert, "sato", "", ORIGIN)
@@ -242,7 +251,7 @@ async def test_a_live_alert_with_a_placeholder_left_is_neither_released_nor_appr
     # a draft queued before the rule held (or by a path without it) still cannot be approved
     await store.request_approval(alert.id, "sato", ORIGIN)
     with pytest.raises(Unfilled):
-        await lifecycle.approve(alert.id, "suzuki", ORIGIN)
+        await lifecycle.approve(alert.id, "suzuki", ORIGIN, await version(store, alert.id))
     stored = await store.get_alert(alert.id)
     assert stored is not None and stored.state == AlertState.PENDING_APPROVAL and states(store, alert.id) == {}
     assert woken == []
@@ -254,3 +263,110 @@ async def test_an_exercise_may_keep_its_placeholders(store: SQLiteStore, lifecyc
     assert not released.waiting
     stored = await store.get_alert(alert.id)
     assert stored is not None and stored.state != AlertState.DRAFT
+
+
+# -- two-person integrity -----------------------------------------------------------
+
+
+async def edited(lifecycle: Lifecycle, store: SQLiteStore, alert_id: str, editor: str, **fields: Any) -> None:
+    """The stored draft with ``fields`` changed, saved by ``editor`` as the console's edit page saves it."""
+    alert = await store.get_alert(alert_id)
+    assert alert is not None
+    await lifecycle.edit(dataclasses.replace(alert, **fields), editor, ORIGIN)
+
+
+async def test_an_approval_of_another_version_is_refused_in_its_own_transaction(
+    store: SQLiteStore, lifecycle: Lifecycle, woken: Woken
+) -> None:
+    await people(store, ("sato", Role.OPERATOR), ("suzuki", Role.APPROVER), ("kimura", Role.APPROVER))
+    alert = lifecycle.build(draft(category="disaster", level=4), "sato", Source.STAFF)
+    await lifecycle.save(alert, "sato", ORIGIN)
+    await lifecycle.release(alert.id, "sato", ORIGIN)
+    read = await version(store, alert.id)  # suzuki opens the approval page
+    # meanwhile kimura sends it back, sato changes the words and puts it forward again
+    await lifecycle.reject(alert.id, "kimura", "避難所の名前が違います", ORIGIN)
+    await edited(lifecycle, store, alert.id, "sato", body="第二小学校に避難してください。")
+    await lifecycle.release(alert.id, "sato", ORIGIN)
+    before = table_sizes(store.path)
+
+    with pytest.raises(Stale):
+        await lifecycle.approve(alert.id, "suzuki", ORIGIN, read)
+    with pytest.raises(Stale):  # the store's own check, whatever its caller looked at
+        await store.approve_pending(alert.id, "suzuki", ORIGIN, read)
+
+    assert table_sizes(store.path) == before and woken == []
+    released = await lifecycle.approve(alert.id, "suzuki", ORIGIN, await version(store, alert.id))
+    assert not released.waiting and (await store.approval_record(alert.id)).approver == "suzuki"
+
+
+async def test_whoever_changed_the_words_can_never_approve_them(store: SQLiteStore, lifecycle: Lifecycle) -> None:
+    await people(store, ("sato", Role.OPERATOR), ("kimura", Role.APPROVER), ("suzuki", Role.APPROVER))
+    await people(store, ("ito", Role.APPROVER))
+    alert = lifecycle.build(draft(category="disaster", level=4), "sato", Source.STAFF)
+    await lifecycle.save(alert, "sato", ORIGIN)
+    await edited(lifecycle, store, alert.id, "kimura", title="避難指示（訂正済み）")
+    await edited(lifecycle, store, alert.id, "ito")  # saved without a change: ito wrote nothing
+    await lifecycle.release(alert.id, "sato", ORIGIN)
+    current = await version(store, alert.id)
+
+    with pytest.raises(InputError, match="second person"):
+        await lifecycle.approve(alert.id, "kimura", ORIGIN, current)  # edited it, and is an approver
+
+    record = await store.approval_record(alert.id)
+    assert (record.authors, record.requester, record.approver) == (("sato", "kimura"), "sato", "")
+    assert record.requested_at is not None
+    await lifecycle.approve(alert.id, "ito", ORIGIN, current)
+    assert (await store.approval_record(alert.id)).approver == "ito"
+
+
+async def test_a_confirmation_binds_the_version_the_sender_read(store: SQLiteStore, lifecycle: Lifecycle) -> None:
+    for level, waits in ((1, False), (4, True)):
+        alert = lifecycle.build(draft(category="crime", level=1), "sato", Source.STAFF)
+        await lifecycle.save(alert, "sato", ORIGIN)
+        read = await version(store, alert.id)
+        # raised to level 4 after the confirmation page was shown: sent at once, it would skip the approver
+        await edited(lifecycle, store, alert.id, "ito", level=level, title=f"不審者情報（{level}）")
+        with pytest.raises(Stale):
+            await lifecycle.release(alert.id, "sato", ORIGIN, read)
+        stored = await store.get_alert(alert.id)
+        assert stored is not None and stored.state == AlertState.DRAFT and states(store, alert.id) == {}
+        assert (await lifecycle.release(alert.id, "sato", ORIGIN, fingerprint(stored))).waiting == waits
+
+
+async def test_a_queued_alert_is_never_sent_as_a_confirmed_draft(store: SQLiteStore, lifecycle: Lifecycle) -> None:
+    alert = lifecycle.build(draft(category="disaster", level=4), "sato", Source.STAFF)
+    await lifecycle.save(alert, "sato", ORIGIN)
+    read = await version(store, alert.id)
+    await lifecycle.release(alert.id, "sato", ORIGIN, read)
+    with pytest.raises(InputError, match="not a draft"):
+        await store.approve_confirmed(alert.id, "sato", ORIGIN, read)
+    assert states(store, alert.id) == {}
+
+
+async def test_a_rejection_needs_a_reason_that_stays_until_the_draft_is_put_forward_again(
+    store: SQLiteStore, lifecycle: Lifecycle
+) -> None:
+    alert = lifecycle.build(draft(category="disaster", level=4), "sato", Source.STAFF)
+    await lifecycle.save(alert, "sato", ORIGIN)
+    await lifecycle.release(alert.id, "sato", ORIGIN)
+    before = table_sizes(store.path)
+
+    with pytest.raises(InputError, match="say why"):
+        await lifecycle.reject(alert.id, "suzuki", "  ", ORIGIN)
+    assert table_sizes(store.path) == before
+
+    await lifecycle.reject(alert.id, "suzuki", "時刻が違います", ORIGIN)
+    record = await store.approval_record(alert.id)
+    assert (record.rejection, record.requester, record.requested_at) == ("時刻が違います", "", None)
+    await lifecycle.release(alert.id, "sato", ORIGIN)
+    assert (await store.approval_record(alert.id)).rejection == ""
+
+
+async def test_a_sources_queued_alert_names_the_source_as_its_requester(
+    store: SQLiteStore, lifecycle: Lifecycle
+) -> None:
+    alert = lifecycle.build(draft(category="disaster", level=4), "jma", Source.JMA)
+    released = await lifecycle.issue(alert, "https://www.data.jma.go.jp/x.xml", send_now=False)
+    assert released.waiting
+    record = await store.approval_record(alert.id)
+    assert (record.authors, record.requester) == (("jma",), "jma") and record.requested_at is not None

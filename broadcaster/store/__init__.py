@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from broadcaster.errors import InputError
 from broadcaster.models import (
     Alert,
     AlertId,
@@ -26,6 +28,25 @@ from broadcaster.models import (
 from broadcaster.state import Namespace, StateRow
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    """Who had a hand in an alert: for its page, and for the rule that an author never approves."""
+
+    authors: tuple[str, ...]  # everyone who changed its content (its creation, every edit), the first first
+    requester: str  # who asked for the approval it waits for or got ('' for nobody)
+    requested_at: Timestamp | None
+    approver: str  # '' until approved (or sent without approval: then the sender)
+    approved_at: Timestamp | None
+    rejection: str  # why an approver sent it back, until it is put forward again ('' for none)
+
+    def second_person(self, name: str) -> None:
+        """InputError unless ``name`` is a second person: none of the authors, not the requester."""
+        if name in self.authors or name == self.requester:
+            raise InputError(
+                "a live alert needs a second person: you cannot approve one you wrote, edited or requested"
+            )
 
 
 class Store(Protocol):
@@ -59,14 +80,22 @@ class Store(Protocol):
     async def approve(self, alert_id: AlertId, actor: str, origin: str) -> dict[ChannelName, int]:
         """Approve: write the delivery rows, supersede older versions, audit; one transaction."""
 
-    async def request_approval(self, alert_id: AlertId, actor: str, origin: str) -> None:
-        """Move a draft to the approval queue, remembering who asked."""
+    async def request_approval(
+        self, alert_id: AlertId, actor: str, origin: str, fingerprint: str | None = None
+    ) -> None:
+        """Move a draft to the approval queue, remembering who asked and when; clears an earlier rejection.
 
-    async def approve_pending(self, alert_id: AlertId, actor: str, origin: str) -> dict[ChannelName, int]:
-        """A second person's approval: an approver who neither wrote nor requested the alert."""
+        With ``fingerprint`` (the version the requester confirmed), Stale if the draft no longer has it.
+        """
+
+    async def approve_pending(
+        self, alert_id: AlertId, actor: str, origin: str, fingerprint: str
+    ) -> dict[ChannelName, int]:
+        """A second person's approval of the version with ``fingerprint``: an approver who is neither one of
+        the alert's authors nor its requester. Stale, in the same transaction, if the alert has changed."""
 
     async def reject(self, alert_id: AlertId, actor: str, reason: str, origin: str) -> None:
-        """Send a pending alert back as a draft, or discard a draft."""
+        """Send a pending alert back as a draft with ``reason`` (required), or discard a draft."""
 
     async def people(self, alert_id: AlertId) -> tuple[str, str, str, Timestamp | None]:
         """Author, requester and approver of an alert ('' for nobody), and when it was approved."""
@@ -202,3 +231,11 @@ class Store(Protocol):
 
     async def aclose(self) -> None:
         """Close the store."""
+
+    async def approve_confirmed(
+        self, alert_id: AlertId, actor: str, origin: str, fingerprint: str
+    ) -> dict[ChannelName, int]:
+        """Plan a draft its sender confirmed (typed 本番), if it still is the version with ``fingerprint``."""
+
+    async def approval_record(self, alert_id: AlertId) -> ApprovalRecord:
+        """Authors, requester, approver and rejection of an alert (empty for an unknown alert)."""

@@ -7,7 +7,8 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from broadcaster.errors import InputError
+from broadcaster.errors import InputError, Stale
+from broadcaster.fingerprint import fingerprint
 from broadcaster.models import (
     Alert,
     AlertId,
@@ -23,7 +24,7 @@ from broadcaster.models import (
     Text,
     Urgency,
 )
-from broadcaster.store import sql_journal
+from broadcaster.store import ApprovalRecord, sql_journal
 from broadcaster.store.sql_deliveries import PENDING, SUPERSEDED, finish_if_closed
 from broadcaster.store.sql_subscribers import audience_sql
 
@@ -55,6 +56,10 @@ def create(
         alert.created_by, alert.references, alert.badge,
     )  # fmt: skip
     conn.execute(f"INSERT INTO alerts ({COLUMNS}) VALUES ({', '.join('?' * len(values))})", values)
+    for name in dict.fromkeys((alert.created_by, actor)):  # whoever wrote it: none of them may approve it
+        _author(conn, alert.id, name, now)
+    if alert.state == AlertState.PENDING_APPROVAL:  # a source's alert queued for an approver: the source asked
+        conn.execute("UPDATE alerts SET requested_by = ?, requested_at = ? WHERE id = ?", (actor, now, alert.id))
     sql_journal.audit(conn, now, actor, "create", alert.id, f"{alert.mode} {alert.msg_type} {alert.category}", origin)
     planned = approve(conn, alert.id, actor, origin, now) if approve_it else {}
     sql_journal.feed_set_many(conn, state)
@@ -62,7 +67,11 @@ def create(
 
 
 def update_draft(conn: sqlite3.Connection, alert: Alert, actor: str, origin: str, now: float) -> None:
-    """Replace the words and choices of a draft (only a draft: what was sent is never rewritten)."""
+    """Replace the words and choices of a draft (only a draft: what was sent is never rewritten).
+
+    Whoever changes its content becomes one of its authors, who may never approve it.
+    """
+    before = get(conn, alert.id)
     translations = {k: [t.title, t.body, t.instruction] for k, t in alert.translations.items()}
     changed = conn.execute(
         """UPDATE alerts SET category = ?, level = ?, title = ?, body = ?, instruction = ?, kind = ?, areas = ?,
@@ -72,8 +81,11 @@ def update_draft(conn: sqlite3.Connection, alert: Alert, actor: str, origin: str
          json.dumps(alert.areas, ensure_ascii=False), json.dumps(translations, ensure_ascii=False), alert.expires,
          json.dumps(alert.channels), alert.id, AlertState.DRAFT),
     ).rowcount  # fmt: skip
-    if not changed:
+    after = get(conn, alert.id)
+    if not changed or before is None or after is None:
         raise InputError(f"alert {alert.id} is not a draft any more; nothing was changed")
+    if fingerprint(after) != fingerprint(before):
+        _author(conn, alert.id, actor, now)
     sql_journal.audit(conn, now, actor, "edit", alert.id, f"{alert.mode} {alert.category}", origin)
 
 
@@ -146,44 +158,73 @@ def approve(conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str
     return planned
 
 
-def request_approval(conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str, now: float) -> None:
-    """Put a draft in front of an approver; whoever asks may not approve it."""
+def request_approval(
+    conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str, now: float, expected: str | None = None
+) -> None:
+    """Put a draft in front of an approver; whoever asks may not approve it. An earlier rejection is answered.
+
+    ``expected``: the fingerprint of the version the requester confirmed; Stale if the draft changed since.
+    """
     alert = get(conn, alert_id)
     if alert is None:
         raise InputError(f"no alert {alert_id}")
     if alert.state != AlertState.DRAFT:
         raise InputError(f"alert {alert_id} is {alert.state}, not a draft")
+    if expected is not None:
+        _same_version(alert, expected)
     conn.execute(
-        "UPDATE alerts SET state = ?, requested_by = ? WHERE id = ?", (AlertState.PENDING_APPROVAL, actor, alert_id)
+        "UPDATE alerts SET state = ?, requested_by = ?, requested_at = ?, rejection = '' WHERE id = ?",
+        (AlertState.PENDING_APPROVAL, actor, now, alert_id),
     )
     sql_journal.audit(conn, now, actor, "request_approval", alert_id, f"{alert.mode} level {alert.level}", origin)
 
 
 def approve_pending(
-    conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str, now: float
+    conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str, now: float, expected: str
 ) -> dict[ChannelName, int]:
-    """The second person's approval: an approver account other than the alert's author and requester."""
-    row = conn.execute("SELECT state, created_by, requested_by FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-    if row is None:
+    """The second person's approval of the version ``expected`` (its fingerprint): an approver account
+    that is neither one of the alert's authors nor its requester. Stale if the alert has changed."""
+    alert = get(conn, alert_id)
+    if alert is None:
         raise InputError(f"no alert {alert_id}")
-    state, created_by, requested_by = row
-    if state != AlertState.PENDING_APPROVAL:
-        raise InputError(f"alert {alert_id} is {state}, not awaiting approval")
-    if actor in (created_by, requested_by):
-        raise InputError("a live alert needs a second person: you cannot approve your own")
+    if alert.state != AlertState.PENDING_APPROVAL:
+        raise InputError(f"alert {alert_id} is {alert.state}, not awaiting approval")
+    approval_record(conn, alert_id).second_person(actor)  # its authors include whoever created it
     role = conn.execute("SELECT role FROM users WHERE name = ? AND disabled = 0", (actor,)).fetchone()
     if role is None or role[0] != "approver":
         raise InputError(f"{actor!r} does not have the approver role")
+    _same_version(alert, expected)
+    return approve(conn, alert_id, actor, origin, now)
+
+
+def approve_confirmed(
+    conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str, now: float, expected: str
+) -> dict[ChannelName, int]:
+    """Plan a draft its sender confirmed, if it is still a draft and the version ``expected`` (its fingerprint)."""
+    alert = get(conn, alert_id)
+    if alert is None:
+        raise InputError(f"no alert {alert_id}")
+    if alert.state != AlertState.DRAFT:  # queued meanwhile: only its approver may send it now
+        raise InputError(f"alert {alert_id} is {alert.state}, not a draft")
+    _same_version(alert, expected)
     return approve(conn, alert_id, actor, origin, now)
 
 
 def reject(conn: sqlite3.Connection, alert_id: AlertId, actor: str, reason: str, origin: str, now: float) -> None:
-    """Send a pending alert back to its author as a draft, or drop a draft (reason says why)."""
+    """Send a pending alert back to its author as a draft, or drop a draft (reason says why).
+
+    A pending alert's reason is required: its author reads it on the draft until it is put forward again.
+    """
     alert = get(conn, alert_id)
     if alert is None:
         raise InputError(f"no alert {alert_id}")
     if alert.state == AlertState.PENDING_APPROVAL:
-        conn.execute("UPDATE alerts SET state = ?, requested_by = NULL WHERE id = ?", (AlertState.DRAFT, alert_id))
+        if not reason.strip():
+            raise InputError("say why the alert is sent back: its author reads the reason")
+        conn.execute(
+            "UPDATE alerts SET state = ?, requested_by = NULL, requested_at = NULL, rejection = ? WHERE id = ?",
+            (AlertState.DRAFT, reason.strip(), alert_id),
+        )
         sql_journal.audit(conn, now, actor, "reject", alert_id, reason, origin)
     elif alert.state == AlertState.DRAFT:
         conn.execute("UPDATE alerts SET state = ? WHERE id = ?", (AlertState.CANCELLED, alert_id))
@@ -200,6 +241,32 @@ def people(conn: sqlite3.Connection, alert_id: AlertId) -> tuple[str, str, str, 
     if row is None:
         return "", "", "", None
     return row[0], row[1] or "", row[2] or "", row[3]
+
+
+def approval_record(conn: sqlite3.Connection, alert_id: AlertId) -> ApprovalRecord:
+    """Authors, requester, approver and rejection of an alert (all empty for an unknown alert)."""
+    authors = tuple(
+        r[0]
+        for r in conn.execute("SELECT name FROM alert_authors WHERE alert_id = ? ORDER BY first_at, name", (alert_id,))
+    )
+    row = conn.execute(
+        "SELECT requested_by, requested_at, approved_by, approved_at, rejection FROM alerts WHERE id = ?", (alert_id,)
+    ).fetchone()
+    if row is None:
+        return ApprovalRecord((), "", None, "", None, "")
+    return ApprovalRecord(authors, row[0] or "", row[1], row[2] or "", row[3], row[4])
+
+
+def _author(conn: sqlite3.Connection, alert_id: AlertId, name: str, now: float) -> None:
+    conn.execute(
+        "INSERT OR IGNORE INTO alert_authors (alert_id, name, first_at) VALUES (?, ?, ?)", (alert_id, name, now)
+    )
+
+
+def _same_version(alert: Alert, expected: str) -> None:
+    """Stale unless the stored alert is the version whose fingerprint the approver or sender saw."""
+    if fingerprint(alert) != expected:
+        raise Stale(alert.id)
 
 
 def in_state(conn: sqlite3.Connection, state: AlertState, limit: int) -> list[Alert]:

@@ -34,7 +34,7 @@ from broadcaster.models import (
     Waiting,
 )
 from broadcaster.state import Namespace, StateRow, made_rows
-from broadcaster.store import sql_accounts, sql_alerts, sql_deliveries, sql_journal, sql_subscribers
+from broadcaster.store import ApprovalRecord, sql_accounts, sql_alerts, sql_deliveries, sql_journal, sql_subscribers
 from broadcaster.store.schema import MIGRATIONS
 
 SEEN_DAYS = 30  # how long mark_seen remembers an entry
@@ -147,16 +147,21 @@ class SQLiteStore:
         """How many recipients each of the alert's channels would reach now."""
         return await self._read(sql_alerts.audience, alert)
 
-    async def request_approval(self, alert_id: AlertId, actor: str, origin: str) -> None:
-        """Move a draft to the approval queue, remembering who asked."""
-        await self._write(sql_alerts.request_approval, alert_id, actor, origin, time.time())
+    async def request_approval(
+        self, alert_id: AlertId, actor: str, origin: str, fingerprint: str | None = None
+    ) -> None:
+        """Move a draft to the approval queue, remembering who asked and when (Stale if not ``fingerprint``)."""
+        await self._write(sql_alerts.request_approval, alert_id, actor, origin, time.time(), fingerprint)
 
-    async def approve_pending(self, alert_id: AlertId, actor: str, origin: str) -> dict[ChannelName, int]:
-        """A second person's approval (an approver, neither author nor requester), planned in one transaction."""
-        return await self._write(sql_alerts.approve_pending, alert_id, actor, origin, time.time())
+    async def approve_pending(
+        self, alert_id: AlertId, actor: str, origin: str, fingerprint: str
+    ) -> dict[ChannelName, int]:
+        """A second person's approval of the version ``fingerprint`` (an approver, neither an author nor the
+        requester), checked and planned in one transaction."""
+        return await self._write(sql_alerts.approve_pending, alert_id, actor, origin, time.time(), fingerprint)
 
     async def reject(self, alert_id: AlertId, actor: str, reason: str, origin: str) -> None:
-        """Send a pending alert back as a draft, or discard a draft."""
+        """Send a pending alert back as a draft with its reason, or discard a draft."""
         await self._write(sql_alerts.reject, alert_id, actor, reason, origin, time.time())
 
     async def people(self, alert_id: AlertId) -> tuple[str, str, str, Timestamp | None]:
@@ -340,6 +345,16 @@ class SQLiteStore:
         """Remember several values (each made by ``Namespace.entry``) in one transaction."""
         if made_rows(rows):
             await self._write(sql_journal.feed_set_many, rows)
+
+    async def approve_confirmed(
+        self, alert_id: AlertId, actor: str, origin: str, fingerprint: str
+    ) -> dict[ChannelName, int]:
+        """Plan a confirmed draft if it is still the version ``fingerprint``, checked and planned in one transaction."""
+        return await self._write(sql_alerts.approve_confirmed, alert_id, actor, origin, time.time(), fingerprint)
+
+    async def approval_record(self, alert_id: AlertId) -> ApprovalRecord:
+        """Authors, requester, approver and rejection of an alert."""
+        return await self._read(sql_alerts.approval_record, alert_id)
 
     async def mark_seen(self, feed: str, entry_ids: Sequence[str], now: Timestamp) -> list[str]:
         """Remember entries; returns those not seen before, in the order given. Forgets those past SEEN_DAYS."""

@@ -3,6 +3,7 @@ the second approver, and the one-step cancel and correction."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from broadcaster import drafts
@@ -10,11 +11,12 @@ from broadcaster.lifecycle import Lifecycle
 from broadcaster.models import Alert, AlertState, Mode, MsgType, Role, Source
 from broadcaster.settings import municipality_code
 from feeds.jma.ingest import JmaIngest
-from tests.console.conftest import Browser, ConsoleSite, SiteMaker
+from tests.console.conftest import Browser, ConsoleSite, Reply, SiteMaker
 from tests.paths import JMA_SAMPLES
 from tests.test_store import email_subscriber
 
 SAMPLES = JMA_SAMPLES
+FINGERPRINT = re.compile(r'name="fingerprint" value="([0-9a-f]{64})"')
 
 
 async def draft(site: ConsoleSite, author: str, mode: Mode = Mode.EXERCISE, **fields: Any) -> Alert:
@@ -32,6 +34,28 @@ async def residents(site: ConsoleSite) -> None:
     for i in range(3):
         await site.store.save_subscriber(email_subscriber(f"resident{i}@example.jp"))
     await site.store.save_subscriber(email_subscriber("tester@city.example.jp", tester=True))
+
+
+def fingerprint_on(page: str) -> str:
+    """The fingerprint a page's approve or confirm form carries ('' when it has none)."""
+    found = FINGERPRINT.search(page)
+    return found.group(1) if found else ""
+
+
+async def post_approval(browser: Browser, alert_id: str) -> Reply:
+    """Approve as the page does: read the alert's page, tick the box, send its fingerprint back."""
+    page = await browser.get(f"/console/alerts/{alert_id}")
+    return await browser.post(
+        f"/console/alerts/{alert_id}/approve", {"checked": "yes", "fingerprint": fingerprint_on(page.text)}
+    )
+
+
+async def post_confirmation(browser: Browser, alert_id: str, typed: str = "本番") -> Reply:
+    """Confirm a live draft as its confirmation page does: the typed word and the page's fingerprint."""
+    page = await browser.get(f"/console/alerts/{alert_id}/confirm")
+    return await browser.post(
+        f"/console/alerts/{alert_id}/confirm", {"typed": typed, "fingerprint": fingerprint_on(page.text)}
+    )
 
 
 async def to_live(browser: Browser) -> None:
@@ -81,17 +105,17 @@ async def test_a_live_alert_needs_live_mode_a_typed_word_and_a_second_approver(c
     wrong = await operator.post(f"/console/alerts/{alert.id}/confirm", {"typed": "はい"})
     assert wrong.status == 400
     assert (await console_site.store.get_alert(alert.id)).state == AlertState.DRAFT  # type: ignore[union-attr]
-    reply = await operator.post(f"/console/alerts/{alert.id}/confirm", {"typed": "本番"})
+    reply = await post_confirmation(operator, alert.id)
     assert reply.status == 303
     assert (await console_site.store.get_alert(alert.id)).state == AlertState.PENDING_APPROVAL  # type: ignore[union-attr]
     assert await console_site.store.report(alert.id) == []  # nothing planned, nothing sent
 
     # an operator cannot approve at all
-    reply = await operator.post(f"/console/alerts/{alert.id}/approve", {"checked": "yes"})
+    reply = await post_approval(operator, alert.id)
     assert reply.status == 403
     queue = await approver.get("/console/approvals")
     assert alert.id in queue.text
-    reply = await approver.post(f"/console/alerts/{alert.id}/approve", {"checked": "yes"})
+    reply = await post_approval(approver, alert.id)
     assert reply.status == 303
     done = await console_site.settled(alert.id)
     assert done.state == AlertState.DONE
@@ -106,16 +130,16 @@ async def test_no_one_approves_their_own_live_alert(console_site: ConsoleSite) -
     alert = await draft(console_site, "kimura", Mode.LIVE)
     await to_live(boss)
     await boss.get(f"/console/alerts/{alert.id}/confirm")
-    assert (await boss.post(f"/console/alerts/{alert.id}/confirm", {"typed": "本番"})).status == 303
+    assert (await post_confirmation(boss, alert.id)).status == 303
     page = await boss.get(f"/console/alerts/{alert.id}")
-    assert "自分が作成・依頼した情報は承認できません" in page.text
-    reply = await boss.post(f"/console/alerts/{alert.id}/approve", {"checked": "yes"})
+    assert "自分が作成・編集・依頼した情報は承認できません" in page.text
+    reply = await post_approval(boss, alert.id)
     assert reply.status == 403
     assert (await console_site.store.get_alert(alert.id)).state == AlertState.PENDING_APPROVAL  # type: ignore[union-attr]
     # nor one written by them and put forward by someone else
     other = await draft(console_site, "kimura", Mode.LIVE, title="別の避難指示")
     await console_site.store.request_approval(other.id, "sato", "test")
-    assert (await boss.post(f"/console/alerts/{other.id}/approve", {"checked": "yes"})).status == 403
+    assert (await post_approval(boss, other.id)).status == 403
 
 
 async def test_a_live_alert_below_the_policy_goes_out_without_approval(console_site: ConsoleSite) -> None:
@@ -123,7 +147,7 @@ async def test_a_live_alert_below_the_policy_goes_out_without_approval(console_s
     alert = await draft(console_site, "sato", Mode.LIVE, category="crime", level=1, title="不審者情報")
     await to_live(operator)
     await operator.get(f"/console/alerts/{alert.id}/confirm")
-    assert (await operator.post(f"/console/alerts/{alert.id}/confirm", {"typed": "本番"})).status == 303
+    assert (await post_confirmation(operator, alert.id)).status == 303
     assert (await console_site.settled(alert.id)).state == AlertState.DONE
 
 
@@ -136,7 +160,7 @@ async def test_cancel_is_one_action_needs_no_approval_and_reaches_exactly_the_or
     alert = await draft(console_site, "sato", Mode.LIVE)
     await console_site.store.request_approval(alert.id, "sato", "test")
     await approver.get(f"/console/alerts/{alert.id}")
-    assert (await approver.post(f"/console/alerts/{alert.id}/approve", {"checked": "yes"})).status == 303
+    assert (await post_approval(approver, alert.id)).status == 303
     await console_site.settled(alert.id)
     await console_site.store.save_subscriber(email_subscriber("newcomer@example.jp"))  # joined afterwards
 
@@ -192,7 +216,7 @@ async def test_a_jma_document_the_policy_holds_waits_for_an_approver_tagged_with
     page = await approver.get(f"/console/alerts/{handled.alert_id}")
     assert document.name in page.text  # where it came from
     assert "承認して送信" in page.text  # the JMA account wrote it, so any approver may approve
-    reply = await approver.post(f"/console/alerts/{handled.alert_id}/approve", {"checked": "yes"})
+    reply = await post_approval(approver, handled.alert_id)
     assert reply.status == 303
     assert (await site.settled(handled.alert_id)).state == AlertState.DONE
 
@@ -219,7 +243,7 @@ async def test_a_correction_comes_prefilled_and_goes_to_whom_the_original_reache
     assert correction.state == AlertState.PENDING_APPROVAL
     approver = await console_site.browser("suzuki", Role.APPROVER)
     await approver.get(f"/console/alerts/{correction_id}")
-    assert (await approver.post(f"/console/alerts/{correction_id}/approve", {"checked": "yes"})).status == 303
+    assert (await post_approval(approver, correction_id)).status == 303
     await console_site.settled(correction_id)
     original = {r.channel: r.counts["sent"] for r in await console_site.store.report(alert.id)}
     corrected = {r.channel: r.counts["sent"] for r in await console_site.store.report(correction_id)}
@@ -249,10 +273,10 @@ async def test_a_live_alert_with_a_placeholder_left_cannot_be_sent_or_approved(c
     await to_live(operator)
     page = await operator.get(f"/console/alerts/{alert.id}/confirm")
     assert page.status == 409 and "【地区名】" in page.text
-    assert (await operator.post(f"/console/alerts/{alert.id}/confirm", {"typed": "本番"})).status == 409
+    assert (await post_confirmation(operator, alert.id)).status == 409
     await console_site.store.request_approval(alert.id, "sato", "test")  # as if it had got past the page
     await approver.get(f"/console/alerts/{alert.id}")
-    assert (await approver.post(f"/console/alerts/{alert.id}/approve", {"checked": "yes"})).status == 400
+    assert (await post_approval(approver, alert.id)).status == 400
     assert await console_site.store.report(alert.id) == []
     exercise = await draft(console_site, "sato", title="【地区名】に避難指示を発令しました")  # a drill may keep them
     await operator.get(f"/console/alerts/{exercise.id}")
