@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -26,8 +27,10 @@ import aiohttp
 import pytest
 
 from broadcaster.settings import load_settings, municipality_code
-from tests.paths import JMA_SAMPLES
+from feeds.jma.freshness import max_age_of
 from tests.feeds.test_ingest import AGELESS
+from tests.feeds.tls import authority, write_server_pem
+from tests.paths import JMA_SAMPLES
 from tests.processes import Result, Service, child_env, free_port, query, run_cli, serving
 
 SiteFactory = Callable[..., Path]  # the `site` fixture of conftest.py
@@ -39,7 +42,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 CONTRACT_KEYS = {
     "kind", "title", "status", "info_type", "event_id", "serial", "reported_at",
-    "concerns_area", "items", "level", "max_intensity", "decision", "reason",
+    "concerns_area", "items", "level", "max_intensity", "decision", "stale", "reason",
 }  # fmt: skip
 
 QUAKE = "32-35_06_03_240613_VXSE53.xml"  # 岩手・宮城内陸地震 2008: 奥州市 震度６強, 小山市 震度３
@@ -183,8 +186,9 @@ async def line_with(service: Service, needle: str, within: float = 60.0) -> str:
 
 @contextlib.asynccontextmanager
 async def sample_server(run_py: list[str], config: Path, folder: Path) -> AsyncIterator[Service]:
-    """`run.py jma serve-samples FOLDER --port P` as a subprocess, ready (it logged that it serves)."""
+    """`run.py jma serve-samples FOLDER --port P --cert … --key …` (https, the test CA's) as a subprocess, ready."""
     port = free_port()
+    cert, key = write_server_pem(config.parent)
     proc = await asyncio.create_subprocess_exec(
         *run_py,
         "--config",
@@ -194,6 +198,10 @@ async def sample_server(run_py: list[str], config: Path, folder: Path) -> AsyncI
         str(folder),
         "--port",
         str(port),
+        "--cert",
+        str(cert),
+        "--key",
+        str(key),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
@@ -202,7 +210,7 @@ async def sample_server(run_py: list[str], config: Path, folder: Path) -> AsyncI
     )
     server = Service(proc, port)
     try:
-        await server.wait_for(f"as JMA feeds at http://127.0.0.1:{port}/", within=30)
+        await server.wait_for(f"as JMA feeds at https://127.0.0.1:{port}/", within=30)
         yield server
     finally:
         if proc.returncode is None:
@@ -220,8 +228,14 @@ async def interrupt(server: Service) -> int:
 
 
 async def http_get(url: str, **headers: str) -> tuple[int, bytes, dict[str, str]]:
-    """Status, body and headers of one GET."""
-    async with aiohttp.ClientSession() as session, asyncio.timeout(20), session.get(url, headers=headers) as resp:
+    """Status, body and headers of one GET (https trusting the test CA)."""
+    tls = ssl.create_default_context()
+    authority().configure_trust(tls)
+    async with (
+        aiohttp.ClientSession() as session,
+        asyncio.timeout(20),
+        session.get(url, headers=headers, ssl=tls) as resp,
+    ):
         return resp.status, await resp.read(), dict(resp.headers)
 
 
@@ -349,6 +363,8 @@ async def test_inspect_golden_table(
     out = one_json(result)
     assert set(out) == CONTRACT_KEYS
     assert {key: out[key] for key in expected} == expected
+    # the samples are years old: relative to now, every one of a family with a [jma.max_age] is stale
+    assert out["stale"] is (max_age_of(out["kind"], load_settings().jma.max_age) is not None)
     assert isinstance(out["reason"], str) and out["reason"], out
     reported = datetime.fromisoformat(out["reported_at"])
     assert reported.utcoffset() == timedelta(hours=9), out["reported_at"]
@@ -501,7 +517,7 @@ async def test_serve_samples_serves_feeds_with_304_and_documents_byte_identical(
 ) -> None:
     folder, extra, eqvol = sample_folder(tmp_path)
     async with sample_server(run_py, site(), folder) as server:
-        base = f"http://127.0.0.1:{server.port}"
+        base = f"https://127.0.0.1:{server.port}"
         for feed, names in (("extra", extra), ("eqvol", eqvol)):
             status_, body, headers = await http_get(f"{base}/{feed}.xml")
             assert status_ == 200, feed
@@ -522,7 +538,7 @@ async def test_serve_samples_serves_feeds_with_304_and_documents_byte_identical(
 async def test_serve_samples_stops_cleanly_on_sigterm(site: SiteFactory, run_py: list[str], tmp_path: Path) -> None:
     folder, extra, _ = sample_folder(tmp_path)
     async with sample_server(run_py, site(), folder) as server:
-        status_, _, _ = await http_get(f"http://127.0.0.1:{server.port}/data/{extra[0]}")
+        status_, _, _ = await http_get(f"https://127.0.0.1:{server.port}/data/{extra[0]}")
         assert status_ == 200
         assert await server.stop() == 0, server.tail()  # SIGTERM, as a supervisor or a test harness stops it
         assert not any("Traceback" in line for line in server.lines), server.tail(40)
@@ -540,7 +556,7 @@ async def test_service_polls_the_feeds_refuses_the_hostile_document_and_sends_th
     copy_as(folder, sample(QUAKE), QUAKE_AS_FED, age=60)  # listed in eqvol.xml
     samples_config = site(name="samples.toml")
     async with sample_server(run_py, samples_config, folder) as feeds:
-        base = f"http://127.0.0.1:{feeds.port}"
+        base = f"https://127.0.0.1:{feeds.port}"
         config = await oshu_site(
             site, run_py, {"enabled": True, "feeds": [f"{base}/extra.xml", f"{base}/eqvol.xml"], "offices": ["010000"]}
         )
