@@ -92,7 +92,7 @@ async def show(request: web.Request) -> web.Response:
     sent = alert.state in SENT_STATES or alert.state == AlertState.CANCELLED
     context: dict[str, Any] = {
         "alert": alert,
-        "level_name": state.settings.levels[alert.level - 1].name,
+        "level_name": tags.badge(alert, state.settings),  # the badge the public sees; "" for none
         "category": state.settings.categories.get(alert.category),
         "requester": hands[1][1],
         "versions": versions,
@@ -195,7 +195,7 @@ async def confirm_form(request: web.Request) -> web.Response:
 
 async def _confirm_page(request: web.Request, alert: Alert, error: str, status: int = 200) -> web.Response:
     state = console(request)
-    audience = await state.store.reach(alert)
+    audience = await state.store.audience(alert)
     return page(
         request,
         "confirm.html.j2",
