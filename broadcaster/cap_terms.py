@@ -104,8 +104,13 @@ def assess(alert: Alert, settings: Settings) -> Alert:
 
 
 def filled(alert: Alert, settings: Settings) -> Terms:
-    """The alert's own terms, each Unknown one (a row stored before terms were assessed) from ``terms``."""
+    """The alert's own terms, each Unknown one (a row stored before terms were assessed) from ``terms``.
+
+    A lift is always ``LIFTED``: it is made from the alert it lifts and may carry that alert's terms.
+    """
     derived = terms(alert, settings)
+    if alert.msg_type == MsgType.LIFT:
+        return derived
     return Terms(
         alert.urgency if alert.urgency != Urgency.UNKNOWN else derived.urgency,
         alert.severity if alert.severity != Severity.UNKNOWN else derived.severity,
