@@ -4,6 +4,7 @@ the second approver, and the one-step cancel and correction."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from broadcaster import drafts
@@ -207,7 +208,8 @@ async def test_a_jma_document_the_policy_holds_waits_for_an_approver_tagged_with
         {"areas": {"city": "2032300"}, "website": {"municipality_code": municipality_code("2032300")}}
     )
     document = SAMPLES / "45_01_01_200522_VFVO50.xml"
-    ingest = JmaIngest(Lifecycle(site.store, site.settings, site.core.dispatcher.wake))
+    reported = datetime.fromisoformat("2020-05-22T13:03:00+09:00").timestamp()  # judged as it arrives, not years later
+    ingest = JmaIngest(Lifecycle(site.store, site.settings, site.core.dispatcher.wake), clock=lambda: reported)
     handled = await ingest.handle(document.name, document.read_bytes())
     assert handled.decision == "approve" and handled.alert_id
     approver = await site.browser("suzuki", Role.APPROVER)
