@@ -1,6 +1,6 @@
 """An alert typed with CR LF, a NUL, a bidi override and a title with a line break is stored clean; its
-console pages open, every channel carries it, and no page or feed shows ``&#13;``. A crime notice needs
-no level.
+console pages open and every channel sends it (tests/test_intake.py renders every page and feed of it).
+A crime notice needs no level.
 """
 
 from __future__ import annotations
