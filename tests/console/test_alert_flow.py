@@ -218,6 +218,7 @@ async def test_a_jma_document_the_policy_holds_waits_for_an_approver_tagged_with
     page = await approver.get(f"/console/alerts/{handled.alert_id}")
     assert document.name in page.text  # where it came from
     assert "承認して送信" in page.text  # the JMA account wrote it, so any approver may approve
+    assert "<th>依頼者</th><td>気象庁（自動） (" in page.text  # queued by the source, never an empty field
     reply = await post_approval(approver, handled.alert_id)
     assert reply.status == 303
     assert (await site.settled(handled.alert_id)).state == AlertState.DONE
