@@ -70,7 +70,7 @@ def _entry(feed: etree._Element, snap: Snapshot, settings: Settings, p: Publishe
     alert = p.alert
     entry = _el(feed, "entry")
     _el(entry, "id", alert_url(settings, alert.id))
-    _el(entry, "title", headline(alert, settings))
+    _el(entry, "title", intake.clean_title(headline(alert, settings)))  # one line, whenever it was stored
     _el(entry, "updated", cap_time(p.sent_at))
     _el(entry, "published", cap_time(p.sent_at))
     category = settings.categories.get(alert.category)

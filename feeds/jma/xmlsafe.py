@@ -19,6 +19,7 @@ from datetime import datetime, tzinfo
 from lxml import etree
 
 from broadcaster.errors import InputError
+from broadcaster.intake import clean_text
 
 Element = etree._Element
 
@@ -131,11 +132,15 @@ def findall(el: Element | None, ns: str, path: str) -> list[Element]:
 
 
 def text(el: Element | None, ns: str = "", path: str = "") -> str:
-    """The stripped text at ``path`` below ``el`` (or of ``el`` itself when path is empty), "" if absent."""
+    """The stripped text at ``path`` below ``el`` (or of ``el`` itself when path is empty), "" if absent.
+
+    Cleaned at intake like every text (broadcaster/intake): a ``&#13;``, a NUL-like control or a bidi
+    override in a document never reaches an alert.
+    """
     target = find(el, ns, path) if path else el
     if target is None or target.text is None:
         return ""
-    return target.text.strip()
+    return clean_text(target.text).strip()
 
 
 def attr(el: Element | None, name: str) -> str:
