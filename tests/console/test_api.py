@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from broadcaster import drafts
+from broadcaster.fingerprint import fingerprint
 from broadcaster.models import AlertState, ContactKind, Mode, Source, Subscriber
 from broadcaster.web.console import api_schema
 from tests.console.conftest import ConsoleSite
@@ -123,6 +124,8 @@ async def test_the_status_of_a_draft_and_of_a_sent_alert(console_site: ConsoleSi
         "title": "思川 水位上昇",
     }
     assert (status["source"], status["created_by"], status["deliveries"]) == ("api", "api:river", {})
+    stored = await console_site.store.get_alert(alert_id)
+    assert stored is not None and status["fingerprint"] == fingerprint(stored)  # the version an approval names
     assert ISO_JST.fullmatch(status["created_at"]) and ISO_JST.fullmatch(status["expires"])
     assert dt.datetime.fromisoformat(status["expires"]) == expires
 
