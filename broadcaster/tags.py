@@ -17,8 +17,8 @@ Other languages get the English equivalents, each in square brackets: ``[EXERCIS
 
 The badge (``badge``) means what it says:
 
-- categories other than LEVEL_CATEGORIES (crime, health, childcare, elderly, general: daily life)
-  show none, whatever their level;
+- a category whose alerts carry no level (``[categories.X] levels = false``: crime, health, childcare,
+  elderly, general — daily life) shows none, whatever level an alert of it has stored;
 - a badge the source set (``Alert.badge``) names its own scale and wins: 震度５弱 for an earthquake,
   噴火警戒レベル３（那須岳） for a volcano;
 - 警戒レベルＮ (the name ``[[levels]]`` gives it) only for the water and landslide hazards and evacuation
@@ -38,7 +38,6 @@ import re
 from broadcaster.models import Alert, Lang, Mode, MsgType
 from broadcaster.settings import Settings
 
-LEVEL_CATEGORIES = frozenset({"disaster"})  # the only category whose alerts may carry a badge
 # Template kinds whose level is a 警戒レベル: the category default (evacuation information and JMA's
 # water and landslide warnings) and the water and landslide hazards by name.
 LEVEL_KINDS = frozenset({"", "evacuation", "water", "rain", "flood", "river", "storm_surge", "landslide"})
@@ -124,7 +123,8 @@ def bare(title: str) -> str:
 
 def badge(alert: Alert, settings: Settings, lang: Lang = "ja") -> str:
     """The words of the alert's scale (「警戒レベル４」, 「震度５弱」, "Alert Level 4"), or "" for none."""
-    if alert.category not in LEVEL_CATEGORIES or alert.msg_type not in STANDING:
+    category = settings.categories.get(alert.category)
+    if category is None or not category.levels or alert.msg_type not in STANDING:
         return ""
     words = alert.badge.strip()
     if not words and alert.kind in LEVEL_KINDS and MIN_LEVEL_BADGE <= alert.level <= len(settings.levels):
