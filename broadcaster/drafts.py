@@ -36,7 +36,11 @@ def _title(value: str) -> str:
     cleaned = intake.clean_title(value)
     if not cleaned:
         raise ValueError("holds nothing but control characters; write the title")
-    return cleaned
+    # tags (【訓練】, 【訂正】, the level) are added by code where it renders: typed ones would show twice
+    words = bare(cleaned)
+    if not words:
+        raise ValueError("holds nothing but tags such as 【訂正】, which are added for you; write the title")
+    return words
 
 
 def _words(value: str) -> str:

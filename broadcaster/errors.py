@@ -11,6 +11,7 @@
     │   │                      documents); nothing was stored
     │   ├── Unfilled           a live alert still has a 定型文 placeholder (【地区名】): it cannot go out
     │   ├── Stale              an approval or a confirmation of a version the alert no longer has
+    │   ├── broadcaster.drafts.StaleTranslations  a correction changed the Japanese but left a translation
     │   ├── feeds.jma.atom.AtomError            a JMA feed that is not a readable Atom feed
     │   └── feeds.jma.xmlsafe.RefusedDocument   a JMA document refused unread (too large, a DTD, not XML)
     ├── RefusedError           a request is refused; the message is safe to show to whoever asked

@@ -12,8 +12,11 @@ whoever asks:
   (typed 本番) is bound the same way.
 - A live alert with a 定型文's placeholder (【地区名】) left in its words can be neither released nor
   approved (``Unfilled``); an exercise may keep them.
-- A correction is the next version of the event's newest sent version, under the same policy. A
-  cancel never waits: withdrawing a false alert must not wait for a second person at 3 a.m.
+- 訂正, 解除 and 取消 are three things. A correction (new words) and a lift (the order or warning is
+  over) are the next version of the event's newest sent version, under the same policy as any live
+  alert: a false all-clear sends people home into danger. A cancel (it was a mistake) never waits:
+  withdrawing a false alert must not wait for a second person at 3 a.m. Versions still waiting never
+  stand in the way of a cancel; a cancel or a lift withdraws them. A lifted event is over.
 - A new alert that goes out at once is stored and planned in one transaction, so a crash cannot
   leave it stored and never sent. A source's memory of its decision (``state``: "this JMA document
   is handled") commits in that same transaction, so a crash can never make it issue an alert twice.
@@ -52,10 +55,11 @@ class Released:
 
 
 class Uncorrectable(StrEnum):
-    """Why an event cannot be corrected or cancelled."""
+    """Why an event cannot be corrected, lifted or cancelled."""
 
     NOTHING_SENT = "nothing_sent"  # no version of it has gone out
     CANCELLED = "cancelled"  # its newest version is a cancel
+    LIFTED = "lifted"  # its newest version is a lift: the event is over (a new alert starts a new one)
 
 
 def needs_approval(settings: Settings, alert: Alert) -> bool:
@@ -168,22 +172,68 @@ class Lifecycle:
     # -- corrections and cancels --------------------------------------------------------
 
     async def correctable(self, alert: Alert) -> Alert | Uncorrectable:
-        """The newest sent version of ``alert``'s event, or why it cannot be corrected or cancelled."""
-        latest = await self.store.latest_alert(alert.event_key, alert.mode) if alert.event_key else alert
-        if latest is None or latest.state not in SENT_STATES:
+        """The newest sent version of ``alert``'s event, or why it cannot be corrected, lifted or cancelled.
+
+        Versions still waiting (a correction pending approval, a draft) do not count: they must never
+        stand in the way of a cancel.
+        """
+        if alert.event_key:
+            versions = await self.store.versions(alert.event_key, alert.mode)
+        else:
+            stored = await self.store.get_alert(alert.id)
+            versions = [stored] if stored else []
+        sent = [v for v in versions if v.state in SENT_STATES]
+        if not sent:
             return Uncorrectable.NOTHING_SENT
+        latest = sent[-1]
         if latest.msg_type == MsgType.CANCEL:
             return Uncorrectable.CANCELLED
+        if latest.msg_type == MsgType.LIFT:
+            return Uncorrectable.LIFTED
         return latest
 
-    async def correct(self, alert: Alert, changes: Draft, author: str, origin: str) -> Released:
-        """Correct the event of ``alert`` with new words: its next version, released under the policy."""
-        latest = await self._latest(alert)
-        return await self.submit(drafts.correction(latest, changes, author), author, origin)
+    async def correct(
+        self,
+        alert: Alert,
+        changes: Draft,
+        author: str,
+        origin: str,
+        confirmed: Iterable[str] = (),
+        fingerprint: str | None = None,
+    ) -> Released:
+        """Correct the event of ``alert`` with new words (【訂正】): its next version, under the policy.
 
-    async def cancel(self, alert: Alert, author: str, reason: str, origin: str) -> Released:
-        """Cancel the event of ``alert``: at once, to exactly whom it reached, with no second person."""
+        A live correction is a live alert like any other: it waits for a second person when the policy
+        names it. ``confirmed``: translations the officer says are still right though the Japanese
+        changed (StaleTranslations otherwise). ``fingerprint``: the correction the sender confirmed
+        (typed 本番); Stale if these changes make another.
+        """
         latest = await self._latest(alert)
+        correction = drafts.correction(latest, changes, author, confirmed=confirmed)
+        if fingerprint is not None and fingerprint_of(correction) != fingerprint:
+            raise Stale(latest.id)
+        return await self.submit(correction, author, origin)
+
+    async def lift(self, alert: Alert, author: str, reason: str, origin: str, seen: str | None = None) -> Released:
+        """Lift the event of ``alert`` (【解除】: the order or warning is over), under the approval policy.
+
+        A false all-clear sends people home into danger, so a live lift waits for a second person
+        whenever the alert it lifts would have. It takes the event off the air once it is carried.
+        ``seen``: the fingerprint of the version the officer saw lifted; Stale if a newer one went out.
+        """
+        latest = await self._latest(alert)
+        if seen is not None and fingerprint_of(latest) != seen:
+            raise Stale(latest.id)
+        return await self.submit(drafts.lift(latest, author, reason), author, origin)
+
+    async def cancel(self, alert: Alert, author: str, reason: str, origin: str, seen: str | None = None) -> Released:
+        """Cancel the event of ``alert``: at once, to exactly whom it reached, with no second person.
+
+        ``seen``: the fingerprint of the version the officer saw withdrawn; Stale if a newer one went out.
+        """
+        latest = await self._latest(alert)
+        if seen is not None and fingerprint_of(latest) != seen:
+            raise Stale(latest.id)
         cancel = drafts.cancellation(latest, author, reason)
         return self._woken(cancel.id, await self.store.create_alert(cancel, author, origin, approve=True))
 
@@ -193,6 +243,8 @@ class Lifecycle:
             return found
         if found == Uncorrectable.NOTHING_SENT:
             raise InputError(f"nothing of alert {alert.id}'s event has gone out: edit or discard the draft")
+        if found == Uncorrectable.LIFTED:
+            raise InputError(f"alert {alert.id}'s event is lifted: it is over; send a new alert if it is not")
         raise InputError(f"alert {alert.id}'s event is cancelled: nothing is left to correct")
 
     def _woken(self, alert_id: AlertId, planned: Mapping[ChannelName, int]) -> Released:

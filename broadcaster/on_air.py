@@ -5,7 +5,8 @@ Each public channel reads what it carried (``store.published(channel, …)``) an
 - An event is the alerts sharing an event_key (an alert without one is an event of its own), per
   mode: exercise and live chains never mix. Its latest version is the highest version carried.
 - An event is *cancelled* when its latest version is a cancel, or was cancelled (an approved cancel
-  takes it off the air at once, before the cancel itself is carried); *expired* when that version's
+  takes it off the air at once, before the cancel itself is carried); *lifted* (解除: the order or
+  warning is over, not a mistake) when its latest version is a lift; *expired* when that version's
   ``expires`` has passed (an alert without one lasts ``untimed`` seconds from its creation, or, on the
   website, until it is cancelled); and *current* otherwise. Older versions are *superseded*.
 - Exercise alerts are left out unless asked for (``[website] show_exercises``; never on the air).
@@ -40,6 +41,7 @@ class Status(StrEnum):
     CURRENT = "current"  # 発表中: in force and on the current page
     SUPERSEDED = "superseded"  # 更新済み: a newer version of the event replaced it
     CANCELLED = "cancelled"  # 取消: the event was retracted
+    LIFTED = "lifted"  # 解除: the order or warning is over
     EXPIRED = "expired"  # 期限切れ: its expiry time has passed
 
 
@@ -47,6 +49,7 @@ STATUS_NAMES = {
     Status.CURRENT: "発表中",
     Status.SUPERSEDED: "更新済み",
     Status.CANCELLED: "取消",
+    Status.LIFTED: "解除",
     Status.EXPIRED: "期限切れ",
 }
 
@@ -95,9 +98,9 @@ class Snapshot:
     known: dict[AlertId, Alert]  # carried alerts and the earlier versions they refer to
 
     def status(self, alert_id: AlertId) -> Status:
-        """What became of one carried alert version."""
+        """What became of one carried alert version: a cancelled or lifted event's versions all say so."""
         published, event = self.by_id[alert_id]
-        if event.status != Status.CANCELLED and published is not event.latest:
+        if event.status not in (Status.CANCELLED, Status.LIFTED) and published is not event.latest:
             return Status.SUPERSEDED
         return event.status
 
@@ -123,9 +126,11 @@ def ends_at(alert: Alert, untimed: float | None) -> Timestamp | None:
 
 
 def judge(latest: Alert, now: Timestamp, untimed: float | None) -> Status:
-    """What became of an event, from its latest carried version: cancelled, expired or current."""
+    """What became of an event, from its latest carried version: cancelled, lifted, expired or current."""
     if latest.msg_type == MsgType.CANCEL or latest.state == AlertState.CANCELLED:
         return Status.CANCELLED
+    if latest.msg_type == MsgType.LIFT:
+        return Status.LIFTED
     ends = ends_at(latest, untimed)
     return Status.EXPIRED if ends is not None and ends <= now else Status.CURRENT
 

@@ -273,7 +273,6 @@ class Approval(_Section):
         return value
 
 
-
 class PasswordHash(_Section):
     """argon2id's cost for console passwords; the limits keep a typo from costing minutes or gigabytes."""
 

@@ -160,7 +160,7 @@ class Order(NamedTuple):
     @classmethod
     def of(cls, alert: Alert, line: str) -> Order:
         """The order for an alert and its rendered line."""
-        action = "DEL" if alert.msg_type == MsgType.CANCEL else "ADD"
+        action = "DEL" if alert.msg_type in (MsgType.CANCEL, MsgType.LIFT) else "ADD"  # both take it off the air
         return cls(action, line_key(alert), alert.id, expires_at(alert), line)
 
     def command(self) -> bytes:

@@ -212,7 +212,7 @@ async def test_unknown_category_exits_2_naming_the_valid_ones(run_py: list[str],
     result = await run_cli(run_py, city.config, *args, cwd=city.config.parent)
     assert result.rc == 2
     assert result.stdout == ""
-    assert "unknown category 'tsunami'" in result.stderr
+    assert "category: unknown 'tsunami'" in result.stderr
     for name in load_settings(city.config).categories:
         assert name in result.stderr
     assert_nothing_stored(city)

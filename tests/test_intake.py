@@ -75,6 +75,18 @@ def test_a_title_of_nothing_but_control_characters_is_refused_in_one_line(settin
     assert str(refused.value).startswith("title: ") and "\n" not in str(refused.value)
 
 
+def test_tags_typed_in_a_title_are_left_to_the_code_that_adds_them(settings: Settings) -> None:
+    data = dirty(
+        title="【訓練】【訂正】【警戒レベル４】避難指示【重要】",
+        translations={"en": {"title": "[CORRECTION] Evacuation order", "body": "Leave now."}},
+    )
+    alert = drafts.build(settings, drafts.parse(data), "sato", Source.STAFF)
+    assert (alert.title, alert.translations["en"].title) == ("避難指示【重要】", "Evacuation order")
+    with pytest.raises(InputError) as refused:
+        drafts.parse(dirty(title="【訂正】"))
+    assert str(refused.value).startswith("title: ") and "added for you" in str(refused.value)
+
+
 def outputs(settings: Settings, alert: Alert) -> dict[str, str]:
     """Everything every channel, page and feed makes of ``alert``, by where."""
     renderer = Renderer(settings)

@@ -177,7 +177,9 @@ async def test_a_draft_can_be_neither_corrected_nor_cancelled(store: SQLiteStore
     assert table_sizes(store.path) == before
 
 
-async def test_correct_and_cancel_reach_exactly_whom_the_event_reached(store: SQLiteStore, settings: Settings) -> None:
+async def test_a_correction_reaches_newcomers_too_and_a_cancel_only_whom_the_event_reached(
+    store: SQLiteStore, settings: Settings
+) -> None:
     email, sns = FakeChannel("email"), FakeChannel("sns")
     residents = emails(3)
     await store.import_subscribers(email_subscriber(c, categories=BOTH) for c in residents)
@@ -188,19 +190,27 @@ async def test_correct_and_cancel_reach_exactly_whom_the_event_reached(store: SQ
         await until(d, done(store, original.id))
         await store.save_subscriber(email_subscriber("newcomer@example.jp", categories=BOTH))  # joined afterwards
 
-        corrected = await lifecycle.correct(original, draft(title="不審者情報（場所を訂正）"), "ito", ORIGIN)
+        corrected = await lifecycle.correct(original, draft(title="【訂正】不審者情報（場所を訂正）"), "ito", ORIGIN)
         await until(d, done(store, corrected.alert_id))
+        await store.save_subscriber(email_subscriber("late@example.jp", categories=BOTH))  # after the correction
         # a cancel from the page of any version withdraws the newest: here the correction
         cancelled = await lifecycle.cancel(original, "ito", "誤りでした。", ORIGIN)
         await until(d, done(store, cancelled.alert_id))
 
+    assert email.delivered(original.id) == residents
+    # the correction: whoever got the original, and whoever the event would reach now
+    assert email.delivered(corrected.alert_id) == sorted([*residents, "newcomer@example.jp"])
+    # the cancel: exactly whoever got a version of it; the late subscriber never heard of it
+    assert email.delivered(cancelled.alert_id) == sorted([*residents, "newcomer@example.jp"])
     for alert_id in (original.id, corrected.alert_id, cancelled.alert_id):
-        assert email.delivered(alert_id) == residents and sns.delivered(alert_id) == PUBLIC
+        assert sns.delivered(alert_id) == PUBLIC
     correction = await store.get_alert(corrected.alert_id)
     cancel = await store.get_alert(cancelled.alert_id)
     assert correction is not None and cancel is not None
-    assert (correction.msg_type, correction.version, correction.references) == (MsgType.UPDATE, 2, original.id)
+    assert (correction.msg_type, correction.version, correction.references) == (MsgType.CORRECTION, 2, original.id)
+    assert correction.title == "不審者情報（場所を訂正）"  # stored bare: the tag is the renderer's
     assert (cancel.msg_type, cancel.version, cancel.references) == (MsgType.CANCEL, 3, correction.id)
+    assert cancel.title == correction.title
     assert correction.event_key == cancel.event_key == original.event_key
     assert await lifecycle.correctable(original) == Uncorrectable.CANCELLED
     with pytest.raises(InputError, match="cancelled"):

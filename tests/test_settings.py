@@ -248,7 +248,7 @@ def test_site_file_overrides_only_what_it_names(site: SiteFactory, monkeypatch: 
 
 
 def test_site_file_adds_a_category_and_keeps_the_defaults(tmp_path: Path) -> None:
-    parks = '[categories.parks]\nname = "公園"\nname_en = "Parks"\nchannels = ["email"]\n'
+    parks = '[categories.parks]\nname = "公園"\nname_en = "Parks"\nchannels = ["email"]\nlevels = false\n'
     s = load_settings(write_site(tmp_path, parks))
     assert tuple(s.categories) == (*CATEGORY_IDS, "parks")
     assert s.categories["parks"].channels == ("email",)

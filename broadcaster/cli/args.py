@@ -47,7 +47,13 @@ def parser() -> argparse.ArgumentParser:
         "send", help="create and approve an alert (a live one the [approval] policy names waits for an approver)"
     )
     send.add_argument("--category", required=True, help="category id, e.g. disaster")
-    send.add_argument("--level", type=int, required=True, choices=range(1, 6), metavar="1-5")
+    send.add_argument(
+        "--level",
+        type=int,
+        choices=range(0, 6),
+        metavar="0-5",
+        help="警戒レベル; needed only where the category has levels",
+    )
     send.add_argument("--title", required=True)
     send.add_argument("--body", required=True)
     send.add_argument("--instruction", default="", help="what residents should do")

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import sys
-import time
 
 from broadcaster import drafts
 from broadcaster.cli.db import opened_store
@@ -27,36 +26,18 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _alert_from_args(settings: Settings, args: argparse.Namespace) -> Alert:
-    if args.category not in settings.categories:
-        raise InputError(f"unknown category {args.category!r}; valid: {', '.join(settings.categories)}")
-    enabled = settings.enabled_channels
-    if args.channels:
-        channels = tuple(c.strip() for c in args.channels.split(",") if c.strip())
-        unknown = [c for c in channels if c not in enabled]
-        if unknown or not channels:
-            raise InputError(f"unknown channel(s) {unknown}; valid: {', '.join(enabled)}")
-    else:
-        channels = tuple(c for c in settings.categories[args.category].channels if c in enabled)
-    for name in ("title", "body"):
-        if not getattr(args, name).strip():
-            raise InputError(f"--{name} is empty")
-    now = time.time()
-    alert_id = drafts.new_id(now)
-    return Alert(
-        id=alert_id,
-        source=Source.STAFF,
-        category=args.category,
-        level=args.level,
-        title=args.title.strip(),
-        body=args.body.strip(),
-        instruction=args.instruction.strip(),
-        areas=(settings.areas.city,),
-        event_key=alert_id,
-        mode=Mode.EXERCISE if args.exercise else Mode.LIVE,
-        channels=channels,
-        created_at=now,
-        created_by=os.environ.get("USER", "cli"),
-    )
+    """The alert the flags describe, checked like the console's form and the API (drafts.build)."""
+    fields = {
+        "category": args.category,
+        "level": args.level or 0,
+        "title": args.title,
+        "body": args.body,
+        "instruction": args.instruction,
+        "channels": tuple(c.strip() for c in (args.channels or "").split(",") if c.strip()) or None,
+        "mode": "exercise" if args.exercise else "live",
+    }
+    draft = drafts.parse(fields)  # InputError "title: …" names the field; flags are named the same
+    return drafts.build(settings, draft, os.environ.get("USER", "cli"), Source.STAFF)
 
 
 def _confirm_live(alert: Alert, audience: dict[str, int]) -> None:
@@ -77,7 +58,7 @@ async def cmd_send(settings: Settings, args: argparse.Namespace) -> int:
     alert = _alert_from_args(settings, args)
     async with opened_store(settings) as store:
         if alert.mode == Mode.LIVE and not args.yes:
-            _confirm_live(alert, await store.audience(alert))
+            _confirm_live(alert, await store.reach(alert))
         origin = f"cli pid={os.getpid()}"
         # no dispatcher runs here: hand_over below wakes the service, or delivers in this process
         released = await Lifecycle(store, settings).submit(alert, alert.created_by, origin)

@@ -139,6 +139,12 @@ class Store(Protocol):
     async def audience(self, alert: Alert) -> dict[ChannelName, int]:
         """How many recipients each of the alert's channels would reach now."""
 
+    async def reach(self, alert: Alert) -> dict[ChannelName, int]:
+        """The delivery rows approving ``alert`` now would write, by channel, computed by the approval's own
+        planning and undone: what an officer or approver is shown is what will be planned. ``alert`` may be
+        stored (a draft or pending) or not yet (a correction being written); a sent alert's rows are counted.
+        """
+
     async def get_subscriber(self, channel: str, contact: str) -> Subscriber | None:
         """One subscriber by channel and contact, or None."""
 

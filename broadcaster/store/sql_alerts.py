@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -123,27 +124,39 @@ def latest(conn: sqlite3.Connection, event_key: str, mode: str) -> Alert | None:
 
 
 def approve(conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str, now: float) -> dict[ChannelName, int]:
-    """Approve: supersede older versions, write the delivery rows and their counts, audit."""
+    """Approve: supersede older versions, write the delivery rows and their counts, audit.
+
+    Whom a version reaches depends on what it is:
+
+    - an alert: the audience of its channels now;
+    - a source's update (JMA's next 報): planned afresh, since a warning that grows may reach more
+      channels and people, and whoever got an earlier version gets it too;
+    - a correction (【訂正】) and a lift (【解除】): whoever got an earlier version or was about to, and
+      whoever the event's channels would reach now (a resident who subscribed during the emergency);
+    - a cancel (【取消】): exactly whoever got an earlier version, and nobody else.
+
+    A cancel or a lift also withdraws the event's versions still waiting (a draft, or pending approval):
+    approved later, they would put a cancelled or lifted event back on the air.
+    """
     alert = get(conn, alert_id)
     if alert is None:
         raise InputError(f"no alert {alert_id}")
     if alert.state not in (AlertState.DRAFT, AlertState.PENDING_APPROVAL):
         raise InputError(f"alert {alert_id} is {alert.state}, not awaiting approval")
     older = _older(conn, alert) if alert.event_key else []
+    _still_newest(conn, alert)
     priority = alert.level + (CORRECTION_PRIORITY if alert.msg_type != MsgType.ALERT else 0)
     row = (PENDING, priority, now, now)  # state, priority, queued_at, next_attempt_at
-    # An officer's correction reaches exactly whom the event reached or was on its way to; a feed's
-    # update is planned afresh, since a warning that grows may reach more channels and people.
-    exact = alert.msg_type == MsgType.UPDATE and alert.source == Source.STAFF and bool(older)
-    if exact:
-        _copy_rows(conn, alert, older, ("pending",), row)  # before they are superseded below
-    _supersede(conn, alert, older)
-    if alert.msg_type == MsgType.ALERT or (alert.msg_type == MsgType.UPDATE and not exact):
+    if alert.msg_type != MsgType.CANCEL:
         for channel in alert.channels:
             _plan(conn, alert, channel, row)
     if older:
-        # whoever got an earlier version gets this one too, on the same channel, in the same language
-        _copy_rows(conn, alert, older, ("sent", "sending"), row)
+        # whoever got an earlier version (or was about to, for some) gets this one too, on the same
+        # channel; copied before the older pending rows are superseded below
+        _copy_rows(conn, alert, older, _COPIED.get(alert.msg_type, ("sent", "sending")), row)
+    _supersede(conn, alert, older)
+    if alert.msg_type in (MsgType.CANCEL, MsgType.LIFT):
+        _withdraw_waiting(conn, alert, actor, origin, now)
     planned = dict(
         conn.execute("SELECT channel, count(*) FROM deliveries WHERE alert_id = ? GROUP BY channel", (alert.id,))
     )
@@ -156,6 +169,36 @@ def approve(conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str
     )
     sql_journal.audit(conn, now, actor, "approve", alert.id, json.dumps(planned), origin)
     return planned
+
+
+# which rows of the older versions a new version is copied to; a source's update and a new alert
+# copy what was delivered or is being delivered (their pending rows are superseded and planned afresh)
+_COPIED = {
+    MsgType.CORRECTION: ("pending", "sending", "sent"),  # got it, or was about to
+    MsgType.LIFT: ("pending", "sending", "sent"),
+    MsgType.CANCEL: ("sending", "sent"),  # got it: nobody else hears of a mistake
+}
+
+
+def reach(conn: sqlite3.Connection, alert: Alert, actor: str, now: float) -> dict[ChannelName, int]:
+    """The delivery rows approve() would write for ``alert`` now, by channel: the same code, undone after.
+
+    ``alert`` may be stored (a draft, or pending approval) or not yet (a correction being written). An
+    alert already approved has its rows: those are counted. Nothing is left changed.
+    """
+    stored = get(conn, alert.id)
+    if stored is not None and stored.state not in (AlertState.DRAFT, AlertState.PENDING_APPROVAL):
+        return dict(
+            conn.execute("SELECT channel, count(*) FROM deliveries WHERE alert_id = ? GROUP BY channel", (alert.id,))
+        )
+    conn.execute("SAVEPOINT reach")
+    try:
+        if stored is None:
+            create(conn, dataclasses.replace(alert, state=AlertState.DRAFT), actor, "reach", now)
+        return approve(conn, alert.id, actor, "reach", now)
+    finally:
+        conn.execute("ROLLBACK TO reach")
+        conn.execute("RELEASE reach")
 
 
 def request_approval(
@@ -347,6 +390,36 @@ def _supersede(conn: sqlite3.Connection, alert: Alert, older: list[AlertId]) -> 
             conn.execute("UPDATE alerts SET state = ? WHERE id = ?", (AlertState.CANCELLED, old))
         else:
             finish_if_closed(conn, old)
+
+
+def _still_newest(conn: sqlite3.Connection, alert: Alert) -> None:
+    """InputError when an officer's correction, lift or cancel follows a version that is no longer the newest sent.
+
+    Written for one version and approved after another went out, it would undo that one's words.
+    """
+    if alert.source != Source.STAFF or alert.msg_type not in _COPIED or not alert.references or not alert.event_key:
+        return
+    newest = conn.execute(
+        """SELECT id FROM alerts WHERE event_key = ? AND mode = ? AND id != ? AND state IN (?, ?, ?)
+           ORDER BY version DESC, created_at DESC LIMIT 1""",
+        (alert.event_key, alert.mode, alert.id, AlertState.APPROVED, AlertState.DISPATCHING, AlertState.DONE),
+    ).fetchone()
+    if newest is not None and newest[0] != alert.references:
+        raise InputError(f"alert {alert.id} follows {alert.references}, but {newest[0]} has gone out since")
+
+
+def _withdraw_waiting(conn: sqlite3.Connection, alert: Alert, actor: str, origin: str, now: float) -> None:
+    """Discard the event's versions still waiting (drafts, pending approval) once it is cancelled or lifted."""
+    waiting = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM alerts WHERE event_key = ? AND mode = ? AND id != ? AND state IN (?, ?)",
+            (alert.event_key, alert.mode, alert.id, AlertState.DRAFT, AlertState.PENDING_APPROVAL),
+        )
+    ]
+    for old in waiting:
+        conn.execute("UPDATE alerts SET state = ? WHERE id = ?", (AlertState.CANCELLED, old))
+        sql_journal.audit(conn, now, actor, "withdraw", old, f"{alert.msg_type} {alert.id}", origin)
 
 
 def audience(conn: sqlite3.Connection, alert: Alert) -> dict[ChannelName, int]:

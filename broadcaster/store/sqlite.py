@@ -147,6 +147,10 @@ class SQLiteStore:
         """How many recipients each of the alert's channels would reach now."""
         return await self._read(sql_alerts.audience, alert)
 
+    async def reach(self, alert: Alert) -> dict[ChannelName, int]:
+        """The delivery rows approving ``alert`` now would write, by channel: approve's own planning, undone."""
+        return await self._write(sql_alerts.reach, alert, "reach", time.time())
+
     async def request_approval(
         self, alert_id: AlertId, actor: str, origin: str, fingerprint: str | None = None
     ) -> None:

@@ -133,9 +133,19 @@ def test_a_long_alert_is_cut_with_an_ellipsis_at_the_configured_length(site: Sit
         ({"mode": Mode.EXERCISE, "msg_type": MsgType.CANCEL}, "【訓練】【取消】小山市"),
     ],
     ids=[
-        "level5", "level3", "level2", "level1", "crime", "earthquake", "exercise", "cancel", "lift", "update",
-        "correction", "exercise-cancel",
-    ],  # fmt: skip
+        "level5",
+        "level3",
+        "level2",
+        "level1",
+        "crime",
+        "earthquake",
+        "exercise",
+        "cancel",
+        "lift",
+        "update",
+        "correction",
+        "exercise-cancel",
+    ],
 )
 def test_tags(settings: Settings, changes: dict[str, Any], starts: str) -> None:
     line = make_channel(settings).render(dataclasses.replace(ticker_alert(), **changes), "ja").ticker

@@ -9,7 +9,7 @@ from typing import Any
 
 from broadcaster import drafts
 from broadcaster.lifecycle import Lifecycle
-from broadcaster.models import Alert, AlertState, Mode, MsgType, Role, Source
+from broadcaster.models import Alert, AlertState, Mode, Role, Source
 from broadcaster.settings import municipality_code
 from feeds.jma.ingest import JmaIngest
 from tests.console.conftest import Browser, ConsoleSite, Reply, SiteMaker
@@ -152,38 +152,6 @@ async def test_a_live_alert_below_the_policy_goes_out_without_approval(console_s
     assert (await console_site.settled(alert.id)).state == AlertState.DONE
 
 
-async def test_cancel_is_one_action_needs_no_approval_and_reaches_exactly_the_original(
-    console_site: ConsoleSite,
-) -> None:
-    await residents(console_site)
-    operator = await console_site.browser("sato", Role.OPERATOR)
-    approver = await console_site.browser("suzuki", Role.APPROVER)
-    alert = await draft(console_site, "sato", Mode.LIVE)
-    await console_site.store.request_approval(alert.id, "sato", "test")
-    await approver.get(f"/console/alerts/{alert.id}")
-    assert (await post_approval(approver, alert.id)).status == 303
-    await console_site.settled(alert.id)
-    await console_site.store.save_subscriber(email_subscriber("newcomer@example.jp"))  # joined afterwards
-
-    page = await operator.get(f"/console/alerts/{alert.id}")
-    assert "取り消す" in page.text and "訂正する" in page.text
-    reply = await operator.post(f"/console/alerts/{alert.id}/cancel", {"reason": "誤って発信しました。"})
-    assert reply.status == 303
-    cancel_id = reply.location.rsplit("/", 1)[1]
-    cancel = await console_site.settled(cancel_id)
-    assert cancel.msg_type == MsgType.CANCEL and cancel.references == alert.id and cancel.mode == Mode.LIVE
-    original = {r.channel: r.counts["sent"] for r in await console_site.store.report(alert.id)}
-    withdrawn = {r.channel: r.counts["sent"] for r in await console_site.store.report(cancel_id)}
-    assert withdrawn == original  # the same channels and the same people, the newcomer not among them
-    assert (await console_site.store.get_alert(alert.id)).state == AlertState.CANCELLED  # type: ignore[union-attr]
-    page = await operator.get(f"/console/alerts/{cancel_id}")
-    assert "最初の配信まで" in page.text
-    public = await operator.get(f"/alerts/{alert.id}")
-    assert public.status == 200 and "取り消されました" in public.text
-    # a second cancel has nothing left to cancel
-    assert (await operator.post(f"/console/alerts/{alert.id}/cancel")).status == 409
-
-
 async def test_nothing_unsent_can_be_corrected_or_cancelled(console_site: ConsoleSite) -> None:
     operator = await console_site.browser("sato", Role.OPERATOR)
     alert = await draft(console_site, "sato")
@@ -222,37 +190,6 @@ async def test_a_jma_document_the_policy_holds_waits_for_an_approver_tagged_with
     reply = await post_approval(approver, handled.alert_id)
     assert reply.status == 303
     assert (await site.settled(handled.alert_id)).state == AlertState.DONE
-
-
-async def test_a_correction_comes_prefilled_and_goes_to_whom_the_original_reached(console_site: ConsoleSite) -> None:
-    await residents(console_site)
-    operator = await console_site.browser("sato", Role.OPERATOR)
-    alert = await draft(console_site, "sato", Mode.LIVE, category="disaster", level=2, title="大雨注意 18時まで")
-    await console_site.core.dispatcher.approve(alert.id, "sato", "test")
-    await console_site.settled(alert.id)
-    await console_site.store.save_subscriber(email_subscriber("newcomer@example.jp"))  # joined afterwards
-
-    form = await operator.get(f"/console/alerts/{alert.id}/correct")
-    assert form.status == 200 and "大雨注意 18時まで" in form.text  # pre-filled from the original
-    fields: dict[str, Any] = {"category": "disaster", "level": "2", "title": "大雨注意 20時まで（時刻を訂正）"}
-    fields |= {"body": alert.body, "instruction": "", "channels": list(alert.channels), "areas": list(alert.areas)}
-    reply = await operator.post(f"/console/alerts/{alert.id}/correct", fields)
-    assert reply.status == 303, reply.text[:2000]
-    correction_id = reply.location.rsplit("/", 1)[1]
-    correction = await console_site.store.get_alert(correction_id)
-    assert correction is not None and correction.msg_type == MsgType.UPDATE and correction.version == 2
-    assert correction.event_key == alert.event_key and correction.channels == alert.channels
-    # 防災 is in [approval] categories: even a correction of it waits for a second person
-    assert correction.state == AlertState.PENDING_APPROVAL
-    approver = await console_site.browser("suzuki", Role.APPROVER)
-    await approver.get(f"/console/alerts/{correction_id}")
-    assert (await post_approval(approver, correction_id)).status == 303
-    await console_site.settled(correction_id)
-    original = {r.channel: r.counts["sent"] for r in await console_site.store.report(alert.id)}
-    corrected = {r.channel: r.counts["sent"] for r in await console_site.store.report(correction_id)}
-    assert corrected == original  # the same channels and people; the newcomer never saw the original
-    page = await operator.get(f"/console/alerts/{alert.id}")
-    assert "新しい版があります" in page.text and correction_id in page.text
 
 
 async def test_a_correction_with_a_placeholder_left_comes_back_as_the_form(console_site: ConsoleSite) -> None:

@@ -313,7 +313,7 @@ async def test_a_correction_keeps_the_originals_reach(console_site: ConsoleSite)
     original = await console_site.store.get_alert(original_id)
     assert original is not None
     changes = compose_pages.draft_from_form(form(title="水位は下がりました"), console_site.settings, Mode.EXERCISE)
-    update = drafts.correction(original, changes, "sato")
+    update = drafts.correction(original, changes, "sato", confirmed=["en"])
     await console_site.store.create_alert(update, "sato", "test")
     page = await sato.get(f"/console/alerts/{update.id}/edit")
     assert page.status == 200

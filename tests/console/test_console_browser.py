@@ -78,10 +78,12 @@ async def test_compose_preview_send_watch_and_cancel_an_exercise_in_chromium(
             row = dashboard.locator(f'[data-progress="{alert_id}:{channel}"] [data-field="percent"]')
             await expect(row).to_have_text("100 %")
 
-        # one action cancels it; the public page says so
+        # a cancel is one action behind one confirmation (a tick for an exercise); the public page says so
         await page.reload()
+        await page.click("a:has-text('取り消す…')")
         await page.fill("input[name=reason]", "誤って送信しました。")
-        await page.click("button:has-text('取り消す')")
+        await page.check("input[name=confirm]")
+        await page.click("button:has-text('取り消す（すぐに送信）')")
         await expect(page).to_have_url(re.compile(r"/console/alerts/[0-9a-f-]+$"))
         cancel_id = page.url.rsplit("/", 1)[1]
         assert cancel_id != alert_id

@@ -12,8 +12,9 @@ The rules that keep a false alert hard and a correction fast live here:
 - An approval and a typed 本番 are bound to the version on the page: the page carries the alert's
   fingerprint, and a POST for another version is answered 409 with a request to read it again.
 - A live alert's page says 本番 in a banner whatever the reader's own mode switch says.
-- Correct and cancel are one action each from the page of any version of an event. A cancel never
-  waits for approval: withdrawing a false alert must not wait for a second person at 3 a.m.
+- Correct (訂正), lift (解除) and cancel (取消) are offered on the page of any version of an event once a
+  version went out; their pages are ``event_pages``. A cancel never waits for approval: withdrawing a
+  false alert must not wait for a second person at 3 a.m.
 
 What each action does to the alert is ``broadcaster.lifecycle``'s; these pages check the person's
 role and the typed confirmation, and say in words why something is refused.
@@ -29,10 +30,10 @@ from aiohttp import web
 from broadcaster import lint, tags
 from broadcaster.errors import InputError, Stale, Unfilled
 from broadcaster.fingerprint import fingerprint, short
-from broadcaster.lifecycle import SENT_STATES, Uncorrectable
+from broadcaster.lifecycle import SENT_STATES
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType, Role, Source
 from broadcaster.store import ApprovalRecord
-from broadcaster.web.console import compose_pages, dashboard_pages, preview
+from broadcaster.web.console import dashboard_pages, preview
 from broadcaster.web.console.web import (
     CAN_SEND,
     Console,
@@ -49,10 +50,6 @@ from broadcaster.web.console.web import (
 PEOPLE = frozenset(ContactKind)  # channels that reach people by name; the others reach the public
 LIVE_WORD = "本番"  # typed to confirm a live alert; the English page accepts LIVE too
 REASON_MAX = 500  # characters of a rejection's reason kept
-UNCORRECTABLE = {
-    Uncorrectable.NOTHING_SENT: "correct_nothing_sent",
-    Uncorrectable.CANCELLED: "correct_already_cancelled",
-}
 
 
 def add_routes(app: web.Application) -> None:
@@ -63,14 +60,17 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/console/alerts/{alert_id}/confirm", confirm)
     app.router.add_post("/console/alerts/{alert_id}/approve", approve)
     app.router.add_post("/console/alerts/{alert_id}/reject", reject)
-    app.router.add_get("/console/alerts/{alert_id}/correct", correct_form)
-    app.router.add_post("/console/alerts/{alert_id}/correct", correct)
-    app.router.add_post("/console/alerts/{alert_id}/cancel", cancel)
     app.router.add_get("/console/approvals", approvals)
 
 
 def _refuse(request: web.Request, message: str, status: int = 409) -> web.Response:
     return page(request, "message.html.j2", status=status, message=message)
+
+
+async def _follow_up(state: Console, alert: Alert) -> Alert | None:
+    """The event's newest sent version, which 訂正, 解除 and 取消 follow; None when none of them can."""
+    found = await state.lifecycle.correctable(alert)
+    return found if isinstance(found, Alert) else None
 
 
 async def _cancelled(state: Console, alert: Alert) -> bool:
@@ -98,11 +98,12 @@ async def show(request: web.Request) -> web.Response:
         "versions": versions,
         "latest": latest,
         "event_cancelled": await _cancelled(state, alert),
+        "follow_up": await _follow_up(state, alert),
         # the Hawaii measure: from the officer's click (the correction's creation) to its first delivery
         "to_first_delivery": first_sent - alert.created_at if first_sent and alert.msg_type != MsgType.ALERT else None,
         "preview": preview.build(state, alert, "ja"),
         "progress": await dashboard_pages.progress(state, alert.id) if sent else [],
-        "audience": await state.store.audience(alert) if not sent else {},
+        "audience": await state.store.reach(alert) if not sent else {},
         "needs_approval": state.lifecycle.needs_approval(alert),
         "can_send": current.user.role in CAN_SEND,
         "can_approve": current.user.role == Role.APPROVER
@@ -195,7 +196,7 @@ async def confirm_form(request: web.Request) -> web.Response:
 
 async def _confirm_page(request: web.Request, alert: Alert, error: str, status: int = 200) -> web.Response:
     state = console(request)
-    audience = await state.store.audience(alert)
+    audience = await state.store.reach(alert)
     return page(
         request,
         "confirm.html.j2",
@@ -305,70 +306,6 @@ async def reject(request: web.Request) -> web.StreamResponse:
     except InputError as exc:
         return _refuse(request, str(exc))
     return see_other(f"/console/alerts/{alert.id}")
-
-
-async def _correctable(request: web.Request) -> tuple[Console, Alert] | web.Response:
-    """The newest sent version of the alert's event, if it can still be corrected or cancelled."""
-    state, current = console(request), need(request, *CAN_SEND)
-    alert = await stored_alert(request)
-    latest = await state.lifecycle.correctable(alert)
-    if isinstance(latest, Uncorrectable):
-        return _refuse(request, state.text[current.session.lang][UNCORRECTABLE[latest]])
-    return state, latest
-
-
-async def correct_form(request: web.Request) -> web.Response:
-    """The compose form, filled in from the newest version of the event."""
-    found = await _correctable(request)
-    if isinstance(found, web.Response):
-        return found
-    return _correction_form(request, found[1], compose_pages.values_of(found[1]))
-
-
-def _correction_form(
-    request: web.Request, latest: Alert, values: dict[str, Any], errors: list[str] | None = None
-) -> web.Response:
-    """The compose form in correction mode: category, channels and areas stay the original's."""
-    action = f"/console/alerts/{latest.id}/correct"
-    return page(request, "compose.html.j2", status=400 if errors else 200, action=action, values=values,
-                errors=errors or [], phrases=[], correction=True, preview=None)  # fmt: skip
-
-
-async def correct(request: web.Request) -> web.StreamResponse:
-    """Send the correction: the next version of the event, with priority, to whom the event reached."""
-    found = await _correctable(request)
-    if isinstance(found, web.Response):
-        return found
-    state, latest = found
-    current = who(request)
-    form = await request.post()
-    try:
-        changes = compose_pages.draft_from_form(form, state.settings, latest.mode)
-    except InputError as exc:
-        return _correction_form(request, latest, compose_pages.values_of_form(form), [str(exc)])
-    try:
-        released = await state.lifecycle.correct(latest, changes, current.name, client(request))
-    except Unfilled as exc:  # a 定型文's 【placeholder】 left in the new words: the form again, with what to fill in
-        problem = _placeholders_left(state, current.session.lang, exc.placeholders)
-        return _correction_form(request, latest, compose_pages.values_of_form(form), [problem])
-    except InputError as exc:  # cancelled meanwhile
-        return _refuse(request, str(exc))
-    return see_other(f"/console/alerts/{released.alert_id}")
-
-
-async def cancel(request: web.Request) -> web.StreamResponse:
-    """One action: the cancel goes at once, with priority, to exactly whom the event reached."""
-    found = await _correctable(request)
-    if isinstance(found, web.Response):
-        return found
-    state, latest = found
-    current = who(request)
-    reason = str((await request.post()).get("reason", "")).strip()[:1000]
-    try:
-        released = await state.lifecycle.cancel(latest, current.name, reason, client(request))
-    except InputError as exc:  # cancelled meanwhile
-        return _refuse(request, str(exc))
-    return see_other(f"/console/alerts/{released.alert_id}")
 
 
 async def approvals(request: web.Request) -> web.Response:
