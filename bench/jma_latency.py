@@ -37,6 +37,7 @@ import json
 import logging
 import math
 import os
+import ssl
 import sys
 import tempfile
 import time
@@ -52,6 +53,7 @@ from aiohttp import web
 from lxml import etree
 
 from broadcaster.channel import ChannelSet, Fit, RunsAs
+from broadcaster.clock import JST
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.gc_tuning import tune_gc
 from broadcaster.lifecycle import Lifecycle
@@ -64,12 +66,15 @@ from feeds.jma.ingest import Handled, JmaIngest
 from feeds.jma.parse import parse
 from feeds.jma.poller import JmaPoller
 from feeds.replay import make_sample_app
+from tests.feeds import tls
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "data" / "jma"
 FEED_FILES = ("extra_l.xml", "eqvol.xml")  # the two real Atom feeds lying among the documents
 QUAKE = "32-35_06_03_240613_VXSE53.xml"  # 震度6強 in 奥州市 (0321500), 岩手県内陸南部 (213), 岩手県 (03)
 QUAKE_EVENT_ID = b"<EventID>20080614084350</EventID>"
+QUAKE_TIMES = (b"2008-06-14T08:47:00+09:00",)  # its ReportDateTime and TargetDateTime
+QUAKE_SENT = b"2008-06-13T23:47:47Z"  # its Control/DateTime
 PARSE_SECONDS = 1.0  # how long the samples are parsed over and over
 ATOM_RUNS = 5  # best of
 SEND_TIMEOUT = 5.0  # seconds a run may take to reach a channel before it counts as failed
@@ -218,7 +223,9 @@ def bench_settings(folder: Path, base: str) -> Settings:
     site.write_text(
         f'[storage]\npath = "{folder / "bench.db"}"\noutbox_dir = "{folder / "outbox"}"\n'
         '[areas]\ncity = "0321500"\nforecast_area = "030000"\nearthquake_region = "213"\nprefecture = "03"\n'
+        'forecast_area_name = "岩手県"\n[website]\nmunicipality_code = "032158"\n'
         f'[jma]\nfeeds = ["{base}/extra.xml", "{base}/eqvol.xml"]\noffices = ["090000", "010000"]\n'
+        f'allowed_hosts = ["127.0.0.1"]\nca_file = "{tls.write_ca(folder / "ca.pem")}"\n'
         f"{wide_open}",
         encoding="utf-8",
     )
@@ -227,22 +234,29 @@ def bench_settings(folder: Path, base: str) -> Settings:
 
 @asynccontextmanager
 async def feed_server(folder: Path) -> AsyncIterator[str]:
-    """The replay app over ``folder`` on a free port of 127.0.0.1; yields its base URL."""
+    """The replay app over ``folder`` over https (a local CA) on a free port of 127.0.0.1; yields its base URL."""
     runner = web.AppRunner(make_sample_app(folder), access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls.server_context()).start()
         host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}"
+        yield f"https://{host}:{port}"
     finally:
         await runner.cleanup()
 
 
 def publish(folder: Path, document: bytes, when: datetime) -> str:
-    """Put the quake in ``folder`` as a new JMA-style file whose name and EventID come from ``when``."""
+    """Put the quake in ``folder`` as a new JMA-style file whose name, EventID and times come from ``when``.
+
+    The report time is ``when`` too: a document older than [jma.max_age] is recorded and never sent.
+    """
     stamp = f"{when:%Y%m%d%H%M%S}"
     name = f"{stamp}_0_VXSE53_010000.xml"
+    reported = when.astimezone(JST).strftime("%Y-%m-%dT%H:%M:00+09:00").encode()
     unique = document.replace(QUAKE_EVENT_ID, f"<EventID>{stamp}</EventID>".encode())
+    for old in QUAKE_TIMES:
+        unique = unique.replace(old, reported)
+    unique = unique.replace(QUAKE_SENT, f"{when:%Y-%m-%dT%H:%M:%SZ}".encode())
     part = folder / f".{name}.part"  # hidden from the feed until it is complete
     part.write_bytes(unique)
     os.replace(part, folder / name)
@@ -362,7 +376,8 @@ async def latency(runs: int, feed_entries: int, folder: Path, samples: Path) -> 
     if document.count(QUAKE_EVENT_ID) != 1:
         raise SystemExit(f"{QUAKE}: expected its EventID once, as {QUAKE_EVENT_ID.decode()}")
     results: list[Run] = []
-    async with feed_server(served) as base, aiohttp.ClientSession() as session:
+    trusted = aiohttp.TCPConnector(ssl=ssl.create_default_context(cadata=tls.authority().cert_pem.bytes().decode()))
+    async with feed_server(served) as base, aiohttp.ClientSession(connector=trusted) as session:
         settings = bench_settings(folder, base)
         store = await SQLiteStore.open(settings.path(settings.storage.path))
         try:
