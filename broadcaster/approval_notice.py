@@ -9,8 +9,10 @@ tried again at the next look (one refused for good, a 5xx, is given up until the
 nothing here stops the service. Exercise alerts notify nobody.
 
 The sending is a ``Notifier``'s (channels/staff_notice.py for the service); this module decides who
-is told what and when. It looks at the queue every ``CHECK_S`` seconds and whenever ``wake`` is
-called. Contacts are personal data: no log line carries one.
+is told what and when. It looks at the queue whenever ``wake`` is called (the lifecycle's ``queued``:
+an alert was just put forward, here or by the JMA ingest) and every ``CHECK_S`` seconds besides, for
+alerts queued by another process (`run.py send`) and for escalations. Contacts are personal data: no
+log line carries one.
 """
 
 from __future__ import annotations
@@ -171,12 +173,13 @@ class ApprovalNotices:
         self.every = every
         self.sent = 0
         self.failed = 0
+        self.looks = 0  # finished looks at the queue
         self._wake = asyncio.Event()
         self._unreachable: set[str] = set()  # accounts already logged as having no contact
         self._given_up: set[str] = set()  # notices refused for good: not tried again until a restart
 
-    def wake(self) -> None:
-        """Look at the queue now (an alert was just queued)."""
+    def wake(self, alert_id: AlertId = "") -> None:
+        """Look at the queue now: ``alert_id`` was just queued (Lifecycle's ``queued``)."""
         self._wake.set()
 
     async def check(self) -> int:
@@ -238,6 +241,7 @@ class ApprovalNotices:
                 await self.check()
             except Exception:  # a store error, a bug: logged, and the next look tries again
                 log.exception("approval notices: the look at the queue failed")
+            self.looks += 1
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.every):
                     await self._wake.wait()

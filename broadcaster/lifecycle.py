@@ -42,6 +42,7 @@ from broadcaster.state import StateRow
 from broadcaster.store import Store
 
 Wake = Callable[[Iterable[ChannelName]], None]  # Dispatcher.wake: workers of these channels have new rows
+Queued = Callable[[AlertId], None]  # ApprovalNotices.wake: an alert now waits for a second person
 SENT_STATES = (AlertState.APPROVED, AlertState.DISPATCHING, AlertState.DONE)
 
 
@@ -79,13 +80,18 @@ def _nobody(channels: Iterable[ChannelName]) -> None:
     """No dispatcher in this process: the service picks the rows up when it runs."""
 
 
+def _nobody_told(alert_id: AlertId) -> None:
+    """No approval notices in this process: the service's look at the queue finds it within seconds."""
+
+
 class Lifecycle:
     """Every change of an alert's state, with the policy checks, the store calls and the wake-up."""
 
-    def __init__(self, store: Store, settings: Settings, wake: Wake = _nobody) -> None:
+    def __init__(self, store: Store, settings: Settings, wake: Wake = _nobody, queued: Queued = _nobody_told) -> None:
         self.store = store
         self.settings = settings
         self._wake = wake
+        self._queued = queued
 
     def needs_approval(self, alert: Alert) -> bool:
         """Whether ``alert`` waits for a second person under the [approval] policy."""
@@ -126,7 +132,7 @@ class Lifecycle:
         _filled_in(alert)
         if self.needs_approval(alert):
             await self.store.request_approval(alert.id, actor, origin, version)
-            return Released(alert.id, True, {})
+            return self._waiting(alert.id)
         return self._woken(alert.id, await self.store.approve_confirmed(alert.id, actor, origin, version))
 
     async def submit(self, alert: Alert, actor: str, origin: str) -> Released:
@@ -138,7 +144,7 @@ class Lifecycle:
             # a crash between the two leaves a draft in the console, never an alert sent unapproved
             await self.store.create_alert(alert, actor, origin)
             await self.store.request_approval(alert.id, actor, origin)
-            return Released(alert.id, True, {})
+            return self._waiting(alert.id)
         return self._woken(alert.id, await self.store.create_alert(alert, actor, origin, approve=True))
 
     async def approve(self, alert_id: AlertId, actor: str, origin: str, fingerprint: str) -> Released:
@@ -167,7 +173,7 @@ class Lifecycle:
         """
         queued = dataclasses.replace(alert, state=AlertState.DRAFT if send_now else AlertState.PENDING_APPROVAL)
         planned = await self.store.create_alert(queued, alert.created_by, origin, approve=send_now, state=state)
-        return self._woken(alert.id, planned) if send_now else Released(alert.id, True, {})
+        return self._woken(alert.id, planned) if send_now else self._waiting(alert.id)
 
     # -- corrections and cancels --------------------------------------------------------
 
@@ -246,6 +252,10 @@ class Lifecycle:
         if found == Uncorrectable.LIFTED:
             raise InputError(f"alert {alert.id}'s event is lifted: it is over; send a new alert if it is not")
         raise InputError(f"alert {alert.id}'s event is cancelled: nothing is left to correct")
+
+    def _waiting(self, alert_id: AlertId) -> Released:
+        self._queued(alert_id)  # approvers are told at once, not at the notices' next look
+        return Released(alert_id, True, {})
 
     def _woken(self, alert_id: AlertId, planned: Mapping[ChannelName, int]) -> Released:
         self._wake(planned)

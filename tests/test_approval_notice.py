@@ -3,6 +3,8 @@ SMTP relay (aiosmtpd) and the fake LINE API: who is told, by what, when, and onl
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -15,6 +17,7 @@ import pytest
 
 from broadcaster.approval_notice import ApprovalNotices, waited
 from broadcaster.errors import ConfigError
+from broadcaster.lifecycle import Lifecycle
 from broadcaster.models import Alert, Mode, Role, User
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
@@ -155,6 +158,33 @@ async def test_every_approver_is_told_at_once_then_the_escalation_list_each_once
     assert await notices.check() == 0
     assert await world.notices().check() == 0
     assert len(world.mailed()) == 3 and len(world.pushed(TANAKA_LINE)) == 1
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait for ``condition``, a minute at most (a bound for a hung test, not a timing check)."""
+    for _ in range(6000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("still not so after a minute")
+
+
+async def test_an_alert_put_forward_wakes_the_notices_at_once(world: World) -> None:
+    notices = world.notices()
+    notices.every = 3600.0  # without the wake, the next look would be an hour away
+    task = asyncio.create_task(notices.run())
+    try:
+        await until(lambda: notices.looks == 1)  # the first look found the queue empty
+        lifecycle = Lifecycle(world.store, world.settings, queued=notices.wake)
+        alert = dataclasses.replace(make_alert("w1", mode=Mode.LIVE), created_by="sato")
+        released = await lifecycle.submit(alert, "kato", ORIGIN)
+        assert released.waiting
+        await until(lambda: notices.sent == 3)  # two mails and one LINE push, an hour early
+        assert notices.looks == 2
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def test_exercises_and_alerts_not_waiting_tell_nobody(world: World) -> None:

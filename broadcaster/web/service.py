@@ -62,6 +62,7 @@ class Core:
     dispatcher: Dispatcher
     metrics: Metrics
     sinks: list[Sink]  # what each channel runs as
+    notices: ApprovalNotices  # told when an alert starts waiting for approval
     started_at: float
     poller: JmaPoller | None = None
     ingest: JmaIngest | None = None
@@ -111,8 +112,9 @@ async def _lifetime(
             log.log(logging.WARNING if sink.runs_as == RunsAs.OUTBOX else logging.INFO, sink.line)
         metrics_ = Metrics()
         dispatcher = Dispatcher(store, channels, settings, metrics=metrics_)
-        console_app.setup(app, settings, store, dispatcher, renderer, channels)
-        core = app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, time.time())
+        notices = await stack.enter_async_context(_approval_notices(store, settings))
+        console_app.setup(app, settings, store, dispatcher, renderer, channels, notices.wake)
+        core = app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, notices, time.time())
         live_line = channels.live.get("line")
         # the registry's "line" channel that runs for real is LineChannel, whose reply() answers the webhook
         real = live_line is not None and live_line.runs_as == RunsAs.REAL
@@ -130,7 +132,6 @@ async def _lifetime(
         mailer = _subscription_pages(app, settings, renderer, store)  # ConfigError: a short secret key
         if mailer is not None:
             stack.push_async_callback(close_logged, "the subscription mailer", mailer.aclose)
-        await stack.enter_async_context(_approval_notices(store, settings))
         tune_gc()
         async with dispatcher, instance.wake_server(db, dispatcher.wake), _jma(core) as poller:
             core.poller = watch.poller = poller
@@ -179,7 +180,7 @@ async def _jma(core: Core) -> AsyncIterator[JmaPoller | None]:
     if not core.settings.jma.enabled:
         yield None
         return
-    ingest = core.ingest = JmaIngest(Lifecycle(core.store, core.settings, core.dispatcher.wake))
+    ingest = core.ingest = JmaIngest(Lifecycle(core.store, core.settings, core.dispatcher.wake, core.notices.wake))
 
     async def on_document(url: str, data: bytes) -> None:
         await ingest.handle(url, data)

@@ -18,6 +18,7 @@ from aiohttp import web
 from broadcaster.accounts import Accounts
 from broadcaster.channel import ChannelSet
 from broadcaster.dispatcher import Dispatcher
+from broadcaster.lifecycle import Queued
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
@@ -54,15 +55,16 @@ def setup(
     dispatcher: Dispatcher,
     renderer: Renderer,
     channels: ChannelSet,
+    queued: Queued,
 ) -> None:
-    """Put the console's state on the app."""
+    """Put the console's state on the app; ``queued`` is told when an alert starts waiting for approval."""
     signer = Signer.from_env(os.environ, required=False)
     # without BROADCASTER_SECRET_KEY the CSRF key lives as long as the process: a form opened before a
     # restart must be reloaded, nothing worse
     secret = signer.secret if signer else secrets.token_bytes(32)
     csrf = Csrf(secret, secure=False)
     state = Console(settings, store, dispatcher, renderer, channels, Accounts(store, settings.console), csrf,
-                    renderer.env)  # fmt: skip
+                    renderer.env, queued)  # fmt: skip
     csrf.secure = state.secure_cookies
     renderer.env.filters["jst"] = jst
     renderer.env.globals[compose_pages.CHOICES] = compose_pages.choices(settings)

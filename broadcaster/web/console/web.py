@@ -22,7 +22,7 @@ from broadcaster.accounts import Accounts
 from broadcaster.channel import ChannelSet
 from broadcaster.clock import JST
 from broadcaster.dispatcher import Dispatcher
-from broadcaster.lifecycle import Lifecycle
+from broadcaster.lifecycle import Lifecycle, Queued
 from broadcaster.models import Alert, Mode, Role, Session, User
 from broadcaster.rendering import TEMPLATES, Renderer
 from broadcaster.settings import Settings
@@ -68,6 +68,7 @@ class Console:
     accounts: Accounts
     csrf: Csrf
     env: jinja2.Environment
+    queued: Queued  # the approval notices' wake: an alert now waits for a second person
     text: dict[str, dict[str, str]] = field(default_factory=load_text)
     login_limiter: WindowLimiter = field(init=False)
     lifecycle: Lifecycle = field(init=False)  # every change of an alert's state goes through it
@@ -75,7 +76,7 @@ class Console:
     def __post_init__(self) -> None:
         conf = self.settings.console
         self.login_limiter = WindowLimiter(conf.ip_login_limit, conf.ip_login_period)
-        self.lifecycle = Lifecycle(self.store, self.settings, self.dispatcher.wake)
+        self.lifecycle = Lifecycle(self.store, self.settings, self.dispatcher.wake, self.queued)
 
     @property
     def secure_cookies(self) -> bool:
