@@ -136,9 +136,6 @@ class Store(Protocol):
     async def export_subscribers(self, write: Callable[[list[Subscriber]], None], batch: int = 1000) -> int:
         """Pass every subscriber to ``write`` in batches (called on the store's thread); returns how many."""
 
-    async def audience(self, alert: Alert) -> dict[ChannelName, int]:
-        """How many recipients each of the alert's channels would reach now."""
-
     async def reach(self, alert: Alert) -> dict[ChannelName, int]:
         """The delivery rows approving ``alert`` now would write, by channel, computed by the approval's own
         planning and undone: what an officer or approver is shown is what will be planned. ``alert`` may be

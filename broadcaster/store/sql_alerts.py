@@ -422,18 +422,6 @@ def _withdraw_waiting(conn: sqlite3.Connection, alert: Alert, actor: str, origin
         sql_journal.audit(conn, now, actor, "withdraw", old, f"{alert.msg_type} {alert.id}", origin)
 
 
-def audience(conn: sqlite3.Connection, alert: Alert) -> dict[ChannelName, int]:
-    """How many recipients each of the alert's channels would reach now (1 for a public channel)."""
-    sizes = {}
-    for channel in alert.channels:
-        if channel in ContactKind.__members__.values():
-            sql = f"SELECT count(*) {audience_sql(alert.mode == Mode.EXERCISE)}"
-            sizes[channel] = conn.execute(sql, (alert.category, channel)).fetchone()[0]
-        else:
-            sizes[channel] = 1
-    return sizes
-
-
 def _alert(row: tuple[Any, ...]) -> Alert:
     translations: Mapping[str, list[str]] = json.loads(row[12])
     return Alert(

@@ -143,10 +143,6 @@ class SQLiteStore:
         """Approve and plan deliveries, superseding older versions, in one transaction."""
         return await self._write(sql_alerts.approve, alert_id, actor, origin, time.time())
 
-    async def audience(self, alert: Alert) -> dict[ChannelName, int]:
-        """How many recipients each of the alert's channels would reach now."""
-        return await self._read(sql_alerts.audience, alert)
-
     async def reach(self, alert: Alert) -> dict[ChannelName, int]:
         """The delivery rows approving ``alert`` now would write, by channel: approve's own planning, undone."""
         return await self._write(sql_alerts.reach, alert, "reach", time.time())
