@@ -99,10 +99,12 @@ class Metrics:
         self.jma_refused.set(health.refused)
         self.jma_failing_feeds.set(health.failing_feeds)
 
-    def observe_send(self, channel: str, seconds: float, outcome: str) -> None:
-        """Count one send() call and its duration."""
+    def observe_send(self, channel: str, seconds: float, outcome: str, live_sink: bool) -> None:
+        """Count one send() call and its duration; only the live sink's say whether the channel is failing."""
         self.send_seconds.labels(channel).observe(seconds)
         self.attempts.labels(channel, outcome).inc()
+        if not live_sink:
+            return
         failed = 0 if outcome in REACHED else self.failed(channel) + 1
         self._failed_in_a_row[channel] = failed
         self.failed_in_a_row.labels(channel).set(failed)

@@ -20,6 +20,7 @@ import pytest
 from broadcaster import drafts
 from broadcaster.channel import RunsAs
 from broadcaster.health import ChannelFacts, Status, judge
+from broadcaster.metrics import Metrics
 from broadcaster.models import Alert, ContactKind, Source, Subscriber
 from broadcaster.settings import Health
 from broadcaster.web.health import HEALTH
@@ -74,6 +75,16 @@ def test_a_channel_fails_after_channel_failures_sends_in_a_row_and_recovers_with
     assert failing.status == Status.DEGRADED
     assert failing.reasons == ("channel email is failing: its last 3 sends failed",)
     assert judge([channel(failed=0)], [], T0, CONF).status == Status.OK
+
+
+def test_only_the_live_sinks_sends_say_whether_a_channel_is_failing() -> None:
+    metrics = Metrics()
+    for _ in range(3):
+        metrics.observe_send("sns", 0.1, "retry", True)  # the real X refuses
+    metrics.observe_send("sns", 0.0, "sent", False)  # an exercise written to the outbox meanwhile
+    assert metrics.failed("sns") == 3
+    metrics.observe_send("sns", 0.1, "sent", True)
+    assert metrics.failed("sns") == 0
 
 
 def test_a_feed_is_unhealthy_only_once_it_has_failed_for_longer_than_feed_failing_after() -> None:
