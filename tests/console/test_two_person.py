@@ -7,6 +7,8 @@
 - Whoever wrote or edited a draft cannot approve it, whatever the form says.
 - A rejection needs a reason, and the author reads it on the draft.
 - The approver's page says 本番 in a banner while the approver's own console is in exercise mode.
+- A correction is a live alert like any other: live mode, the typed 本番 bound to its content, and a
+  second person.
 
 One server for the whole module: each start costs seconds.
 """
@@ -32,6 +34,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 NEW_PASSWORD = "two people, one alert, no shortcuts"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 FINGERPRINT = re.compile(r'data-fingerprint="([0-9a-f]{64})"')
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 PEOPLE = {"sato": "operator", "suzuki": "approver", "kimura": "approver"}
 BODY = "思川の水位が氾濫危険水位を超えました。中央地区に避難指示を発令しました。"
 
@@ -273,3 +276,50 @@ async def test_a_typed_live_confirmation_of_a_changed_draft_is_refused(city: Cit
     assert query(city.db, "SELECT requested_by FROM alerts WHERE id = ?", alert_id) == [(None,)]
     assert (await sato.confirm(alert_id)).status == 303  # the version now on the page
     assert city.state(alert_id) == ("pending_approval", 0)
+
+
+async def test_a_correction_is_a_live_alert_like_any_other(city: City) -> None:
+    sato, suzuki, kimura = (city.people[n] for n in ("sato", "suzuki", "kimura"))
+    alert_id = await city.draft("sato", title="避難指示（警戒レベル4）東地区")
+    assert (await sato.confirm(alert_id)).status == 303
+    _, shown = await suzuki.alert(alert_id)
+    assert (await suzuki.approve(alert_id, shown)).status == 303
+    path = f"/console/alerts/{alert_id}/correct"
+    fields = {
+        k: v for k, v in form(title="避難指示（警戒レベル4）東地区・西地区").items() if k not in ("do", "expires_in")
+    }
+
+    # kimura's console is in exercise mode: a live event is not corrected from there
+    assert (await kimura.get(path)).status == 200
+    refused = await kimura.post(path, fields)
+    assert refused.status == 409 and "本番モード" in refused.text
+
+    # sato, in live mode, reviews it and must type 本番 for exactly what was reviewed
+    assert (await sato.get(path)).status == 200
+    review = await sato.post(path, fields)
+    assert review.status == 200 and "「本番」と入力" in review.text
+    carried = [
+        (k, v.replace("&amp;", "&").replace("&#34;", '"')) for k, v in HIDDEN.findall(review.text) if k != "csrf"
+    ]
+    as_form: dict[str, Any] = {}
+    for key, value in carried:
+        as_form.setdefault(key, []).append(value)
+    untyped = await sato.post(path, as_form | {"typed": "はい"})
+    assert untyped.status == 400
+    other = await sato.post(path, as_form | {"title": ["避難指示（警戒レベル4）北地区"], "typed": "本番"})
+    assert other.status == 409  # other words than those reviewed: reviewed again, not sent
+    await sato.get(path)
+    sent = await sato.post(path, as_form | {"typed": "本番"})
+    assert sent.status == 303, sent.text[:1000]
+    correction_id = sent.location.removeprefix("/console/alerts/")
+    assert city.state(correction_id) == ("pending_approval", 0)  # 防災: a second person, as for any live alert
+
+    kind = query(city.db, "SELECT msg_type, refs, title FROM alerts WHERE id = ?", correction_id)
+    assert kind == [("correction", alert_id, "避難指示（警戒レベル4）東地区・西地区")]
+    _, version = await sato.alert(correction_id)
+    assert (await sato.approve(correction_id, version)).status == 403  # sato wrote it
+    assert city.state(correction_id) == ("pending_approval", 0)
+    _, version = await suzuki.alert(correction_id)
+    assert (await suzuki.approve(correction_id, version)).status == 303
+    state, rows = city.state(correction_id)
+    assert state in ("approved", "dispatching", "done") and rows > 0
