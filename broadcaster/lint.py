@@ -94,7 +94,8 @@ def load_phrases(path: Path = PHRASES) -> tuple[Phrase, ...]:
     out = []
     for p in data.get("phrase", []):
         translations = {k: _text(v) for k, v in p.items() if isinstance(v, dict)}
-        out.append(Phrase(p["id"], p["name"], p["name_en"], p["category"], int(p.get("level", 0)), _text(p), translations))
+        level = int(p.get("level", 0))  # daily life has none
+        out.append(Phrase(p["id"], p["name"], p["name_en"], p["category"], level, _text(p), translations))
     return tuple(out)
 
 
