@@ -85,6 +85,7 @@ async def test_a_correction_approved_after_a_newer_version_went_out_is_refused(
     stale = await store.get_alert(first.alert_id)
     assert stale is not None
     before = table_sizes(store.path)
+    assert await store.reach(stale) == {}  # its approval page opens, and says it reaches nobody
     with pytest.raises(InputError, match="has gone out since"):
         await lifecycle.approve(stale.id, "suzuki", ORIGIN, fingerprint_of(stale))
     assert table_sizes(store.path) == before

@@ -184,7 +184,8 @@ def reach(conn: sqlite3.Connection, alert: Alert, actor: str, now: float) -> dic
     """The delivery rows approve() would write for ``alert`` now, by channel: the same code, undone after.
 
     ``alert`` may be stored (a draft, or pending approval) or not yet (a correction being written). An
-    alert already approved has its rows: those are counted. Nothing is left changed.
+    alert already approved has its rows: those are counted. One that approve() would refuse (a
+    correction overtaken by a newer version) reaches nobody. Nothing is left changed.
     """
     stored = get(conn, alert.id)
     if stored is not None and stored.state not in (AlertState.DRAFT, AlertState.PENDING_APPROVAL):
@@ -196,6 +197,8 @@ def reach(conn: sqlite3.Connection, alert: Alert, actor: str, now: float) -> dic
         if stored is None:
             create(conn, dataclasses.replace(alert, state=AlertState.DRAFT), actor, "reach", now)
         return approve(conn, alert.id, actor, "reach", now)
+    except InputError:
+        return {}
     finally:
         conn.execute("ROLLBACK TO reach")
         conn.execute("RELEASE reach")
