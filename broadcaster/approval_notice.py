@@ -5,8 +5,8 @@ told; once it has waited ``[approval] escalate_after`` seconds, the ``escalate_t
 too, whatever their role. Each account hears by mail when it has an address and by LINE when it has
 a LINE user id; each notice (alert, stage, account, medium) goes out once, remembered in the store
 (``state.APPROVAL_NOTICE``), so a restart does not send it again. A notice that fails is logged and
-tried again at the next look (one refused for good, a 5xx, is given up until the next start);
-nothing here stops the service. Exercise alerts notify nobody.
+tried again at the next look; one refused for good (a LINE 400, an SMTP 5xx) is given up until the
+next start. Nothing here stops the service. Exercise alerts notify nobody.
 
 The sending is a ``Notifier``'s (channels/staff_notice.py for the service); this module decides who
 is told what and when. It looks at the queue whenever ``wake`` is called (the lifecycle's ``queued``:

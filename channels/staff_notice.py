@@ -6,7 +6,9 @@ message to the account's own LINE user id, from the city's LINE official account
 medium without its relay or credentials writes the notice to the outbox folder instead
 (``<outbox>/staff/<time>-<account>.<medium>.txt``), naming the account, never its address.
 
-Errors become DeliveryError here, once: a 5xx or a LINE 4xx is permanent, the rest transient. Mail
+Errors become DeliveryError here, once: a LINE 4xx other than 429, or an SMTP refusal the mail
+channel's classifier calls permanent, is permanent; 429, 5xx, timeouts and lost connections are
+transient. Mail
 addresses and LINE user ids are personal data: they never appear in an error, a log line or the
 outbox.
 """
