@@ -77,8 +77,7 @@ async def healthz(request: web.Request) -> web.Response:
         "uptime_s": round(time.time() - watch.started_at, 1),
         "channels": {
             name: {
-                "runs_as": facts.runs_as.value,
-                "sink": facts.sink,
+                "runs_as": facts.runs_as.value,  # what it runs as in words (relay host, folder) is for staff
                 "configured": list(facts.configured),
                 "failed_in_a_row": facts.failed_in_a_row,
                 "ok": verdict.ok,
