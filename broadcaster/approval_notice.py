@@ -29,7 +29,7 @@ from typing import Protocol
 
 from broadcaster.clock import jst
 from broadcaster.errors import DeliveryError, PermanentError
-from broadcaster.models import AlertId, Mode, Role, User, Waiting
+from broadcaster.models import AlertId, Mode, Role, Source, User, Waiting
 from broadcaster.settings import Settings
 from broadcaster.state import APPROVAL_NOTICE
 from broadcaster.store import Store
@@ -100,6 +100,8 @@ def words(settings: Settings, waiting: Waiting, stage: Stage, now: float) -> tup
     title = " ".join(alert.title.split())  # one line, whatever the title holds
     category = settings.categories.get(alert.category)
     since = jst(waiting.since).strftime("%m月%d日 %H:%M")
+    # a source's alert is queued by its policy, not by a person
+    asker = "気象庁（自動）" if alert.source == Source.JMA else waiting.requested_by or alert.created_by or "不明"
     if stage == Stage.ASKED:
         subject = f"【承認依頼・本番】{title}"
         lead = "本番の情報が承認を待っています。内容を確認し、承認または差し戻しをしてください。"
@@ -118,7 +120,7 @@ def words(settings: Settings, waiting: Waiting, stage: Stage, now: float) -> tup
         f"分類：{category.name if category else alert.category}",
         f"レベル：{level_text(settings, waiting)}",
         "モード：本番（承認されると住民に配信されます）",
-        f"承認依頼：{since}（{waiting.requested_by or alert.created_by or '不明'}）",
+        f"承認依頼：{since}（{asker}）",
         "",
         "確認と承認はこちら（ログインが必要です）：",
         console_link(settings, alert.id),

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from broadcaster.approval_notice import ApprovalNotices, waited
+from broadcaster.approval_notice import ApprovalNotices, Stage, waited, words
 from broadcaster.errors import ConfigError
 from broadcaster.lifecycle import Lifecycle
-from broadcaster.models import Alert, Mode, Role, User
+from broadcaster.models import Alert, Mode, Role, Source, User, Waiting
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from channels.line import TOKEN_ENV
@@ -185,6 +185,13 @@ async def test_an_alert_put_forward_wakes_the_notices_at_once(world: World) -> N
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def test_a_jma_alert_waiting_names_jma_as_who_asked(world: World) -> None:
+    alert = dataclasses.replace(make_alert("j1", mode=Mode.LIVE), source=Source.JMA, created_by="jma")
+    waiting = Waiting(alert, time.time(), "jma", frozenset({"jma"}))
+    _, text = words(world.settings, waiting, Stage.ASKED, time.time())
+    assert "（気象庁（自動））" in text and "（jma）" not in text
 
 
 async def test_exercises_and_alerts_not_waiting_tell_nobody(world: World) -> None:
