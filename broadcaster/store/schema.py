@@ -171,4 +171,24 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
     ALTER TABLE users ADD COLUMN line_id TEXT NOT NULL DEFAULT '';
     """,
+    # 8: accounts: login throttling per account and per client (security)
+    """
+    -- nothing
+    """,
+    # 9: accounts: TOTP second factor and recovery codes
+    """
+    -- nothing
+    """,
+    # 10: API tokens carry scopes
+    """
+    -- nothing
+    """,
+    # 11: subscriber contacts encrypted at rest, looked up by a keyed hash
+    """
+    -- nothing
+    """,
+    # 12: the audit log is a hash chain
+    """
+    -- nothing
+    """,
 )
