@@ -30,6 +30,7 @@ from aiohttp import web
 from bench.line_fanout import TOKEN, fake_line, subscribers
 from broadcaster import instance
 from broadcaster.accounts import hash_password
+from broadcaster.data_key import DATA_KEY_ENV, new_key
 from broadcaster.models import Alert, AlertState, Mode, Role, Source
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
@@ -183,6 +184,7 @@ async def _state_is(store: SQLiteStore, alert_id: str, state: AlertState) -> boo
 
 def main() -> None:
     """Parse arguments and print the JSON line."""
+    os.environ.setdefault(DATA_KEY_ENV, new_key())  # seals the throwaway database's contacts
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--recipients", type=int, default=100_000)
     p.add_argument("--after", type=float, default=0.3, help="seconds into the fan-out the busy cancel is clicked")

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from broadcaster.channel import ChannelContext, ChannelSet
+from broadcaster.data_key import DATA_KEY_ENV, new_key
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.gc_tuning import tune_gc
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, Recipient, Source, Subscriber
@@ -185,6 +186,7 @@ def loop_factory(enabled: bool) -> Callable[[], asyncio.AbstractEventLoop] | Non
 
 def main() -> None:
     """Parse arguments and print the JSON line."""
+    os.environ.setdefault(DATA_KEY_ENV, new_key())  # seals the throwaway database's contacts
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--smtp", metavar="HOST:PORT", help="the SMTP server to send to (plain SMTP, no auth)")
     p.add_argument("--with-sink", action="store_true", help="start smtp-sink, and compare with smtp-source")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import sqlite3
 import tempfile
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from broadcaster.channel import ChannelSet, Fit, RunsAs
+from broadcaster.data_key import DATA_KEY_ENV, new_key
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.gc_tuning import tune_gc
 from broadcaster.models import Alert, AlertState, ContactKind, Message, Mode, Recipients, Source, Subscriber
@@ -157,6 +159,7 @@ def baseline(n: int, folder: Path) -> float:
 
 def main() -> None:
     """Parse arguments and print the JSON line."""
+    os.environ.setdefault(DATA_KEY_ENV, new_key())  # seals the throwaway database's contacts
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--recipients", type=int, default=100_000)
     args = p.parse_args()

@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 
 from broadcaster.channel import ChannelContext, ChannelSet
+from broadcaster.data_key import DATA_KEY_ENV, new_key
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.gc_tuning import tune_gc
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, Source, Subscriber
@@ -156,6 +157,7 @@ async def run(n: int, folder: Path, rate: float = LINE_RATE) -> dict[str, Any]:
 
 def main() -> None:
     """Parse arguments and print the JSON line."""
+    os.environ.setdefault(DATA_KEY_ENV, new_key())  # seals the throwaway database's contacts
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--recipients", type=int, default=100_000)
     p.add_argument("--rate", type=float, default=LINE_RATE, help="multicast calls/s the fake allows (and we pace at)")

@@ -15,11 +15,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from broadcaster import intake, naming
 from broadcaster.cap_terms import assess
 from broadcaster.clock import jst
-from broadcaster.errors import InputError
+from broadcaster.errors import InputError, Problem
 from broadcaster.models import Alert, AlertState, Mode, MsgType, Source, Text
 from broadcaster.settings import Settings
 from broadcaster.tags import bare
@@ -35,18 +36,20 @@ LIFT_BODY = {"ja": "引き続き、今後の情報に注意してください。
 def _title(value: str) -> str:
     cleaned = intake.clean_title(value)
     if not cleaned:
-        raise ValueError("holds nothing but control characters; write the title")
+        raise PydanticCustomError("only_control", "holds nothing but control characters; write the title")
     # tags (【訓練】, 【訂正】, the level) are added by code where it renders: typed ones would show twice
     words = bare(cleaned)
     if not words:
-        raise ValueError("holds nothing but tags such as 【訂正】, which are added for you; write the title")
+        raise PydanticCustomError(
+            "only_tags", "holds nothing but tags such as 【訂正】, which are added for you; write the title"
+        )
     return words
 
 
 def _words(value: str) -> str:
     cleaned = intake.clean_text(value).strip()
     if not cleaned:
-        raise ValueError("holds nothing but control characters; write the text")
+        raise PydanticCustomError("only_control", "holds nothing but control characters; write the text")
     return cleaned
 
 
@@ -100,7 +103,7 @@ class Draft(BaseModel):
     @model_validator(mode="after")
     def _expiry_has_offset(self) -> Draft:
         if self.expires is not None and self.expires.tzinfo is None:
-            raise ValueError("expires needs a UTC offset, e.g. 2026-12-01T18:00:00+09:00")
+            raise PydanticCustomError("no_offset", "expires needs a UTC offset, e.g. 2026-12-01T18:00:00+09:00")
         return self
 
 
@@ -109,17 +112,23 @@ def parse(data: Mapping[str, Any]) -> Draft:
     try:
         return Draft.model_validate(data)
     except ValidationError as exc:
-        raise InputError(describe(exc)) from None
+        raise InputError(problems=problems(exc)) from None
 
 
 def describe(exc: ValidationError) -> str:
     """A ValidationError as one line: field: problem; ..."""
-    parts = []
+    return "; ".join(str(p) for p in problems(exc))
+
+
+def problems(exc: ValidationError) -> list[Problem]:
+    """A ValidationError's problems, one per field: the code is pydantic's error type (``missing``,
+    ``string_too_long`` …, ours ``only_control``, ``only_tags``, ``no_offset``), the params its context."""
+    found = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "body"
         what = "unknown field" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {what}")
-    return "; ".join(parts)
+        found.append(Problem(err["type"], what, where, dict(err.get("ctx") or {})))
+    return found
 
 
 def new_id(now: float) -> str:
@@ -130,36 +139,41 @@ def new_id(now: float) -> str:
 def build(settings: Settings, draft: Draft, author: str, source: Source, now: float | None = None) -> Alert:
     """The draft as an Alert (state draft), checked against the config; InputError names the field."""
     now = time.time() if now is None else now
-    errors = []
+    errors: list[Problem] = []
     category = settings.categories.get(draft.category)
     if category is None:
-        errors.append(f"category: unknown {draft.category!r}; valid: {', '.join(settings.categories)}")
+        valid = ", ".join(settings.categories)
+        errors.append(Problem("unknown_category", f"unknown {draft.category!r}; valid: {valid}", "category"))
     enabled = settings.enabled_channels
     if draft.channels:
         channels = tuple(dict.fromkeys(draft.channels))
         unknown = [c for c in channels if c not in enabled]
         if unknown:
-            errors.append(f"channels: {', '.join(unknown)} not enabled; valid: {', '.join(enabled)}")
+            what = f"{', '.join(unknown)} not enabled; valid: {', '.join(enabled)}"
+            errors.append(Problem("channels_not_enabled", what, "channels", {"channels": unknown}))
     else:
         channels = tuple(c for c in category.channels if c in enabled) if category else ()
         if category and not channels:
-            errors.append("channels: the category's channels are all switched off; choose some")
+            errors.append(Problem("channels_all_off", "the category's channels are all switched off; choose some",
+                                  "channels"))  # fmt: skip
     extra = [lang for lang in draft.translations if lang == "ja" or lang not in settings.city.languages]
     if extra:
-        errors.append(f"translations: {', '.join(extra)} not offered; valid: {', '.join(settings.city.languages[1:])}")
+        what = f"{', '.join(extra)} not offered; valid: {', '.join(settings.city.languages[1:])}"
+        errors.append(Problem("languages_not_offered", what, "translations", {"languages": extra}))
     if category is not None and category.levels and not draft.level:
         # only here is a level required: daily-life categories never make the officer pick one
-        errors.append(f"level: choose the 警戒レベル (1-5) of this {draft.category} alert")
+        what = f"choose the 警戒レベル (1-5) of this {draft.category} alert"
+        errors.append(Problem("level_required", what, "level", {"category": draft.category}))
     areas = tuple(dict.fromkeys(draft.areas)) or (settings.areas.city,)
     known = naming.areas(settings)
     if any(a not in known for a in areas):
         valid = ", ".join(f"{code} ({names[0]})" for code, names in known.items())
-        errors.append(f"areas: JMA area codes of the configured areas only; valid: {valid}")
+        errors.append(Problem("unknown_area", f"JMA area codes of the configured areas only; valid: {valid}", "areas"))
     expires = draft.expires.timestamp() if draft.expires else None
     if expires is not None and not now < expires <= now + MAX_EXPIRY_S:
-        errors.append("expires: must be in the future and within 7 days")
+        errors.append(Problem("expiry_out_of_range", "must be in the future and within 7 days", "expires"))
     if errors:
-        raise InputError("; ".join(errors))
+        raise InputError(problems=errors)
     alert_id = new_id(now)
     alert = Alert(
         id=alert_id,
@@ -193,8 +207,10 @@ class StaleTranslations(InputError):
 
     def __init__(self, languages: list[str]) -> None:
         super().__init__(
-            f"translations: {', '.join(languages)} unchanged while the Japanese changed; "
-            "update them or confirm each is still right"
+            f"{', '.join(languages)} unchanged while the Japanese changed; update them or confirm each is still right",
+            code="stale_translations",
+            field="translations",
+            languages=languages,
         )
         self.languages = languages
 

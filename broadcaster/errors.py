@@ -12,10 +12,11 @@
     │   ├── Unfilled           a live alert still has a 定型文 placeholder (【地区名】): it cannot go out
     │   ├── Stale              an approval or a confirmation of a version the alert no longer has
     │   ├── broadcaster.drafts.StaleTranslations  a correction changed the Japanese but left a translation
+    │   ├── broadcaster.passwords.PasswordRefused a new password breaks the rule (``reason`` says which)
     │   ├── feeds.jma.atom.AtomError            a JMA feed that is not a readable Atom feed
     │   └── feeds.jma.xmlsafe.RefusedDocument   a JMA document refused unread (too large, a DTD, not XML)
     ├── RefusedError           a request is refused; the message is safe to show to whoever asked
-    │   ├── broadcaster.accounts.LoginRefused   wrong name or password, or a locked account
+    │   ├── broadcaster.accounts.LoginRefused   wrong name, password or code; a locked name; a wait
     │   └── broadcaster.web.console.api.Refused an API call answered with a JSON error and its HTTP status
     └── channels.fm.speech.SpeechError          speech synthesis failed on this script
         └── channels.fm.speech.EngineMissing    a speech engine cannot run on this machine
@@ -28,7 +29,9 @@ Retries live in the dispatcher, never in channels. Private exceptions that never
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 class BroadcasterError(Exception):
@@ -67,15 +70,55 @@ class MissingCredentials(ConfigError):
     """A channel's credentials are not in the environment; the message names the variables."""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an input, in a form any language can word.
+
+    ``code`` is stable (a page looks up its own words by it, e.g. the console's ``err_not_draft``);
+    ``params`` are the values those words name (an id, a state, the languages); ``field`` is the input
+    field it is about ("title", "translations.en.body"; "" for none). ``message`` is the English line.
+    """
+
+    code: str
+    message: str
+    field: str = ""
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
 class InputError(BroadcasterError):
-    """Invalid input from a person or a file; nothing was stored."""
+    """Invalid input from a person or a file; nothing was stored.
+
+    ``str(exc)`` is English (logs, the CLI, the API). ``problems`` say the same for a page in another
+    language: each has a stable code and its values (``Problem``). ``InputError(message, code=...,
+    field=..., **params)`` is one problem; ``InputError(problems=[...])`` several, its message their
+    lines joined with "; ". An error raised without a code has code "" (words for it: none but English).
+    """
+
+    def __init__(
+        self, message: str = "", *, code: str = "", field: str = "", problems: Sequence[Problem] = (), **params: Any
+    ) -> None:
+        found = tuple(problems) or (Problem(code, message, field, params),)
+        super().__init__(message if message and not problems else "; ".join(str(p) for p in found))
+        self.problems = found
+
+    @property
+    def code(self) -> str:
+        """The code of the first problem ("" for an error raised without one)."""
+        return self.problems[0].code
 
 
 class Unfilled(InputError):
     """A live alert still holds a 定型文's placeholders; ``placeholders`` lists them (【地区名】 …)."""
 
     def __init__(self, placeholders: list[str]) -> None:
-        super().__init__(f"fill in {'、'.join(placeholders)} first: a live alert cannot go out with a placeholder left")
+        super().__init__(
+            f"fill in {'、'.join(placeholders)} first: a live alert cannot go out with a placeholder left",
+            code="unfilled",
+            placeholders=placeholders,
+        )
         self.placeholders = placeholders
 
 
@@ -86,7 +129,11 @@ class Stale(InputError):
     """
 
     def __init__(self, alert_id: str) -> None:
-        super().__init__(f"alert {alert_id} has changed since it was shown: read it again before approving")
+        super().__init__(
+            f"alert {alert_id} has changed since it was shown: read it again before approving",
+            code="stale",
+            id=alert_id,
+        )
         self.alert_id = alert_id
 
 

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import IO
 
+from broadcaster.files import make_private_dirs
+
 
 def lock_path(db: Path) -> Path:
     """The lock file beside the database."""
@@ -24,7 +26,7 @@ def wake_path(db: Path) -> Path:
 def try_lock(db: Path) -> IO[bytes] | None:
     """Take the instance lock, or None if another process holds it. The lock dies with the process."""
     path = lock_path(db)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)  # the database's folder: owner-only if this makes it
     f = path.open("ab")
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

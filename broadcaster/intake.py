@@ -21,7 +21,7 @@ import re
 LINE_BREAKS = re.compile("\r\n|[\r\x85\u2028\u2029]")
 # Removed everywhere: C0 controls but TAB and LF, DEL, C1 controls, the bidi embeddings and overrides
 # (U+202A–202E) and isolates (U+2066–2069), which can make 避難指示解除 read as something else.
-REMOVED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+REMOVED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff]")  # and XML's non-characters
 SPACES = re.compile(r"[ \t\n]+")
 
 

@@ -106,7 +106,9 @@ class Lifecycle:
     async def save(self, alert: Alert, actor: str, origin: str, state: Sequence[StateRow] = ()) -> None:
         """Store a new draft, and ``state`` in the same transaction; it waits until someone releases it."""
         if alert.state != AlertState.DRAFT:
-            raise InputError(f"alert {alert.id} is {alert.state}, not a draft")
+            raise InputError(
+                f"alert {alert.id} is {alert.state}, not a draft", code="not_draft", id=alert.id, state=alert.state
+            )
         await self.store.create_alert(alert, actor, origin, state=state)
 
     async def edit(self, alert: Alert, actor: str, origin: str) -> None:
@@ -123,9 +125,11 @@ class Lifecycle:
         """
         alert = await self.store.get_alert(alert_id)
         if alert is None:
-            raise InputError(f"no alert {alert_id}")
+            raise InputError(f"no alert {alert_id}", code="no_alert", id=alert_id)
         if alert.state != AlertState.DRAFT:
-            raise InputError(f"alert {alert_id} is {alert.state}, not a draft")
+            raise InputError(
+                f"alert {alert_id} is {alert.state}, not a draft", code="not_draft", id=alert_id, state=alert.state
+            )
         version = fingerprint_of(alert)
         if fingerprint is not None and fingerprint != version:
             raise Stale(alert_id)
@@ -138,7 +142,9 @@ class Lifecycle:
     async def submit(self, alert: Alert, actor: str, origin: str) -> Released:
         """Store a new alert and release it: sent now in one transaction, or queued for approval."""
         if alert.state != AlertState.DRAFT:
-            raise InputError(f"alert {alert.id} is {alert.state}, not a draft")
+            raise InputError(
+                f"alert {alert.id} is {alert.state}, not a draft", code="not_draft", id=alert.id, state=alert.state
+            )
         _filled_in(alert)
         if self.needs_approval(alert):
             # a crash between the two leaves a draft in the console, never an alert sent unapproved
@@ -152,7 +158,7 @@ class Lifecycle:
         edited nor requested it. Stale when the alert has changed since the approver read it."""
         alert = await self.store.get_alert(alert_id)
         if alert is None:
-            raise InputError(f"no alert {alert_id}")
+            raise InputError(f"no alert {alert_id}", code="no_alert", id=alert_id)
         (await self.store.approval_record(alert_id)).second_person(actor)  # who asks, before which version
         if fingerprint_of(alert) != fingerprint:
             raise Stale(alert_id)
@@ -248,10 +254,13 @@ class Lifecycle:
         if isinstance(found, Alert):
             return found
         if found == Uncorrectable.NOTHING_SENT:
-            raise InputError(f"nothing of alert {alert.id}'s event has gone out: edit or discard the draft")
+            raise InputError(f"nothing of alert {alert.id}'s event has gone out: edit or discard the draft",
+                             code="nothing_sent", id=alert.id)  # fmt: skip
         if found == Uncorrectable.LIFTED:
-            raise InputError(f"alert {alert.id}'s event is lifted: it is over; send a new alert if it is not")
-        raise InputError(f"alert {alert.id}'s event is cancelled: nothing is left to correct")
+            raise InputError(f"alert {alert.id}'s event is lifted: it is over; send a new alert if it is not",
+                             code="event_lifted", id=alert.id)  # fmt: skip
+        raise InputError(f"alert {alert.id}'s event is cancelled: nothing is left to correct", code="event_cancelled",
+                         id=alert.id)  # fmt: skip
 
     def _waiting(self, alert_id: AlertId) -> Released:
         self._queued(alert_id)  # approvers are told at once, not at the notices' next look

@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from broadcaster import tags
+from broadcaster.intake import clean_text
 from broadcaster.models import Alert, Message, Mode
 from broadcaster.settings import ROOT, Settings
 
@@ -62,8 +63,12 @@ def candidates(channel: str, alert: Alert, lang: str, suffix: str = "j2") -> lis
 
 
 def normalise(text: str, single_line: bool = False) -> str:
-    """NFC, no trailing spaces, at most one blank line in a row (or one line when asked)."""
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n")
+    """NFC, no trailing spaces, at most one blank line in a row (or one line when asked).
+
+    Text is cleaned as at intake first: a row stored before intake cleaned it (a CR, a form feed, a
+    U+2028 in a title) must never make a mail header or a page fail at send time.
+    """
+    text = clean_text(unicodedata.normalize("NFC", text))
     if single_line:
         return " ".join(part.strip() for part in text.split("\n") if part.strip())
     text = "\n".join(line.rstrip() for line in text.split("\n"))

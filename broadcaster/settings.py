@@ -201,6 +201,7 @@ class Line(_Section):
     api_host: str
     broadcast_categories: tuple[str, ...]
     request_timeout: Positive
+    event_max_age: Positive  # seconds: webhook events older than this are ignored
 
 
 class Website(_Section):
@@ -286,11 +287,17 @@ class Console(_Section):
 
     idle_timeout: Positive
     session_lifetime: Positive
-    login_failures: PositiveInt
-    lockout: Positive
+    idempotency_ttl: Positive  # seconds the API remembers an Idempotency-Key
+    login_delay: Positive  # seconds to wait after the second failed login in a row, doubling with each after
+    login_delay_max: Positive
+    login_lock_after: PositiveInt  # failures in a row that lock an account until an admin or its second factor
+    login_forget: Positive  # seconds after which the failures of a client or an unlocked name are forgotten
     ip_login_limit: PositiveInt
     ip_login_period: Positive
-    password_min_length: Annotated[int, Field(ge=8, le=128)]
+    password_min_length: Annotated[int, Field(ge=12, le=128)]
+    common_passwords: str = Field(min_length=1)  # the list of refused passwords, one a line
+    require_totp: bool
+    second_factor_timeout: Positive  # seconds between the password and the code at login
     secure_cookies: Literal["auto", "always", "never"]
     trust_forwarded: bool
     password_hash: PasswordHash
@@ -405,10 +412,17 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any], path: tuple[str, ...] 
     return merged
 
 
+# a config file is a few kilobytes: anything near this is the wrong file (or /dev/zero), refused before it fills memory
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
-            return tomllib.load(f)
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes; give the path of a TOML config file")
+        return tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file; give the path of a TOML file") from None
     except OSError as exc:

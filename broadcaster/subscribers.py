@@ -1,4 +1,10 @@
-"""Subscribers as CSV: import all or nothing, export, and counts without personal data."""
+"""Subscribers as CSV: import all or nothing, export, and counts without personal data.
+
+Every exported cell is neutral for spreadsheets (broadcaster/csv_cells.py: an apostrophe before a
+leading ``=``, ``+``, ``-``, ``@``, tab or carriage return, or before a leading apostrophe), and the
+import takes that one apostrophe off again, so an export imports back unchanged. No valid cell starts
+with an apostrophe of its own (addresses, LINE ids, category ids, languages, states, true/false).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,16 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import IO, TextIO
 
+from broadcaster.csv_cells import neutral, restored
 from broadcaster.errors import InputError
 from broadcaster.models import ContactKind, Subscriber, SubscriberState
 from broadcaster.settings import Settings
 
 COLUMNS = ("channel", "contact", "categories", "language", "state", "tester")
 REQUIRED = ("channel", "contact", "categories")
-EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+# no spaces, quotes, angle brackets or control characters: an address a relay accepts as written
+_PART = r"[^@\s<>\"'\x00-\x1f\x7f-\x9f]+"
+EMAIL = re.compile(rf"^{_PART}@{_PART}\.{_PART}$")
 LINE_USER = re.compile(r"^U[0-9a-f]{32}$")
 TRUE, FALSE = ("1", "true", "yes"), ("", "0", "false", "no")
 MAX_ERRORS = 200  # enough to fix a file; the count says how many there were in all
@@ -43,8 +52,16 @@ class CsvReader:
             return
         seen: set[tuple[str, str]] = set()
         now = time.time()
-        for row in reader:
+        while True:
+            try:
+                raw = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # a field over the csv module's limit, a NUL in an old Python: the file is broken
+                self._bad(reader.line_num, f"not readable as CSV ({exc}); nothing after it was read")
+                return
             line = reader.line_num
+            row = {key: restored(value) if isinstance(value, str) else value for key, value in raw.items()}
             problems = self._check(row, seen)
             if problems:
                 self._bad(line, "; ".join(problems))
@@ -123,6 +140,5 @@ class CsvWriter:
     def write(self, batch: list[Subscriber]) -> None:
         """Write one batch of rows."""
         for s in batch:
-            self._writer.writerow(
-                (s.channel, s.contact, " ".join(sorted(s.categories)), s.language, s.state, str(s.tester).lower())
-            )
+            cells = (s.channel, s.contact, " ".join(sorted(s.categories)), s.language, s.state, str(s.tester).lower())
+            self._writer.writerow([neutral(str(cell)) for cell in cells])

@@ -2,7 +2,8 @@
 
 A token is ``payload.signature``: the payload is base64url JSON {p: purpose, s: subscriber id,
 e: expiry}, the signature HMAC-SHA256 over it with BROADCASTER_SECRET_KEY. A token made for one
-purpose never passes for another, and nothing in it is personal data.
+purpose never passes for another, and nothing in it is personal data. A token is checked as bytes,
+so one of any characters is an invalid link (InputError), never an error.
 """
 
 from __future__ import annotations
@@ -47,14 +48,15 @@ class Signer:
 
     def check(self, token: str, purpose: str, now: float | None = None) -> int:
         """The subscriber id in a valid token for ``purpose``; InputError otherwise (no detail on why)."""
-        body, _, signature = token.partition(".")
-        if not body or not hmac.compare_digest(signature, self._sign(body.encode())):
+        # surrogatepass: a str may hold lone surrogates (bytes that were not UTF-8); they compare as unequal
+        body, _, signature = token.encode("utf-8", "surrogatepass").partition(b".")
+        if not body or not hmac.compare_digest(signature, self._sign(body).encode()):
             raise InputError("this link is not valid")
         try:
-            data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            data = json.loads(base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)))
         except ValueError:
             raise InputError("this link is not valid") from None
-        if data.get("p") != purpose or not isinstance(data.get("s"), int):
+        if not isinstance(data, dict) or data.get("p") != purpose or not isinstance(data.get("s"), int):
             raise InputError("this link is not valid")
         expiry = data.get("e")
         if expiry is not None and (now if now is not None else time.time()) > expiry:

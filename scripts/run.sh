@@ -15,4 +15,14 @@ if [ -z "${BROADCASTER_SECRET_KEY:-}" ]; then
   BROADCASTER_SECRET_KEY="$(cat var/secret-key)"
   export BROADCASTER_SECRET_KEY
 fi
+# Subscriber contacts are encrypted with BROADCASTER_DATA_KEY; likewise a demo machine gets its own in var/.
+if [ -z "${BROADCASTER_DATA_KEY:-}" ]; then
+  mkdir -p var
+  if [ ! -s var/data-key ]; then
+    (umask 077 && .venv/bin/python run.py keys new > var/data-key)
+    echo "made var/data-key for BROADCASTER_DATA_KEY (set the variable to use your own, kept apart from var/)" >&2
+  fi
+  BROADCASTER_DATA_KEY="$(cat var/data-key)"
+  export BROADCASTER_DATA_KEY
+fi
 exec .venv/bin/python run.py serve "$@"

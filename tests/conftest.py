@@ -11,6 +11,7 @@ import pytest
 import trustme
 from playwright.async_api import Browser, async_playwright
 
+from broadcaster.data_key import DATA_KEY_ENV, OLD_KEY_ENV
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from tests.smtp_server import Relay, running_relay
@@ -28,6 +29,7 @@ CHROMIUM_FLAGS = [
 ]
 SiteFactory = Callable[..., Path]
 TEST_PASSWORD_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+TEST_DATA_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"  # bytes 0-31, base64url: a fixed key, runs repeat
 
 
 def toml_value(value: Any) -> str:
@@ -41,6 +43,17 @@ def toml_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise TypeError(value)
+
+
+@pytest.fixture(autouse=True)
+def data_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test's BROADCASTER_DATA_KEY, which seals subscriber contacts (run.py children inherit it).
+
+    A test of what happens without it deletes it with ``monkeypatch.delenv``.
+    """
+    monkeypatch.setenv(DATA_KEY_ENV, TEST_DATA_KEY)
+    monkeypatch.delenv(OLD_KEY_ENV, raising=False)
+    return TEST_DATA_KEY
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from broadcaster.data_key import DataKey
 from broadcaster.settings import load_settings
+from tests.conftest import TEST_DATA_KEY
 from tests.processes import Result, query, run_cli, serving
 
 SiteFactory = Callable[..., Path]  # the `site` fixture of conftest.py
@@ -90,7 +92,9 @@ async def city(tmp_path: Path, site: SiteFactory, run_py: list[str]) -> Site:
     assert result.rc == 0, result.stderr
     assert result.stdout.strip() == f"imported {len(SUBSCRIBERS)} subscriber(s)"
     city = Site(config, settings.path(settings.storage.path), settings.path(settings.storage.outbox_dir))
-    city.ids = {contact: str(sid) for sid, contact in city.query("SELECT id, contact FROM subscribers")}
+    key = DataKey.parse(TEST_DATA_KEY)  # contacts are stored sealed
+    rows = city.query("SELECT id, channel, contact FROM subscribers")
+    city.ids = {key.open(channel, sealed): str(sid) for sid, channel, sealed in rows}
     assert len(city.ids) == len(SUBSCRIBERS)
     return city
 
@@ -312,7 +316,7 @@ async def test_send_wakes_the_running_service_which_delivers(run_py: list[str], 
         assert set(health["channels"]) == set(expected_live(city))
 
         assert (await http_get(service.port, "/metrics"))[0] == 401  # Prometheus scrapes with a token
-        made = await run_cli(run_py, city.config, "tokens", "add", "prometheus")
+        made = await run_cli(run_py, city.config, "tokens", "add", "prometheus", "--scope", "metrics:read")
         assert made.rc == 0, made.stderr
         code, metrics = await http_get(service.port, "/metrics", made.stdout.strip())
         assert code == 200

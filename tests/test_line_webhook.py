@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -69,7 +70,7 @@ def event(kind: str, event_id: str, *, user: str = USER, data: str = "", unblock
     e: dict[str, Any] = {
         "type": kind,
         "mode": "active",
-        "timestamp": 1_780_000_000_000,
+        "timestamp": int(time.time() * 1000),  # within [line] event_max_age
         "source": {"type": "user", "userId": user},
         "webhookEventId": event_id,
         "deliveryContext": {"isRedelivery": False},
@@ -243,6 +244,24 @@ async def test_a_redelivered_event_is_processed_once(hook: Hook) -> None:
     sub = await hook.subscriber()
     assert sub is not None and sub.categories == {"disaster", "crime"}
     assert len([t for t in hook.fake.replies if t == "reply-E2"]) == 1
+
+
+async def test_events_older_than_the_window_are_ignored_and_counted_without_user_ids(
+    hook: Hook, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    old = event("follow", "E1")
+    old["timestamp"] = int((time.time() - hook.webhook.settings.line.event_max_age - 60) * 1000)
+    assert await hook.post(old) == 200
+    assert await hook.subscriber() is None  # a follow replayed long after is not a follow
+    assert "1 event(s) older than" in caplog.text and USER not in caplog.text
+    assert await hook.post(event("follow", "E2")) == 200  # a fresh one is
+    assert await hook.subscriber() is not None
+
+
+@pytest.mark.parametrize("depth", [100_000, 40])
+async def test_signed_json_nested_too_deep_gets_400(hook: Hook, depth: int) -> None:
+    assert await hook.post(raw=b'{"events": ' + b"[" * depth + b"]" * depth + b"}") == 400
 
 
 # -- answering fast, failing softly, never logging user ids ---------------------------------------

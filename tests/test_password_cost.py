@@ -24,7 +24,7 @@ def cost_of(password_hash: str) -> tuple[int, int, int]:
 
 async def test_accounts_hash_at_the_configured_cost(store: SQLiteStore, site: SiteFactory) -> None:
     settings = load_settings(site({"console.password_hash": {"time_cost": 2, "memory_cost": 2048, "parallelism": 2}}))
-    accounts = Accounts(store, settings.console)
+    accounts = Accounts(store, settings.console, settings.city)
     password = await accounts.add_user("sato", Role.OPERATOR, "test", "test")
     user = await store.get_user("sato")
     assert user is not None and user.password_hash.startswith("$argon2id$")
@@ -35,7 +35,7 @@ async def test_accounts_hash_at_the_configured_cost(store: SQLiteStore, site: Si
 async def test_a_hash_made_at_another_cost_still_logs_in(store: SQLiteStore, site: SiteFactory) -> None:
     cheap = load_settings(site())  # the tests' cost
     dearer = PasswordHash(time_cost=2, memory_cost=4096, parallelism=1)
-    accounts = Accounts(store, cheap.console)
+    accounts = Accounts(store, cheap.console, cheap.city)
     await accounts.add_user("kato", Role.OPERATOR, "test", "test")
     await store.set_password("kato", hash_password("a long enough password", dearer), False, "kato", "test")
     assert (await accounts.login("kato", "a long enough password", "test")).user.name == "kato"

@@ -136,7 +136,12 @@ def delivery_rows(store: SQLiteStore, alert_id: str) -> dict[tuple[str, str], di
         "queued_at",
         "id",
     )
-    return {(r[0], r[1]): dict(zip(names, r[2:], strict=True)) for r in rows}
+    key = store.data_key()  # contacts are stored sealed: open them as the store does
+
+    def contact(channel: str, stored: str | bytes) -> str:
+        return stored if isinstance(stored, str) else key.open(channel, stored)
+
+    return {(r[0], contact(r[0], r[1])): dict(zip(names, r[2:], strict=True)) for r in rows}
 
 
 def states(store: SQLiteStore, alert_id: str) -> dict[tuple[str, str], str]:

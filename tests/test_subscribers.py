@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from broadcaster.errors import InputError
 from broadcaster.models import Subscriber
+from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
+from broadcaster.subscribers import CsvReader
 
 SiteFactory = Callable[..., Path]  # the conftest `site` fixture
 HEADER = "channel,contact,categories,language,state,tester"
@@ -28,6 +32,7 @@ CONTACTS = ("taro@example.jp", LINE_ID, "hanako@example.jp")
 BAD_ROWS: list[tuple[str, str, str]] = [
     ("bad-email", "email,not-an-email,disaster,ja,active,false", "contact is not an email address"),
     ("email-with-space", "email,jiro @example.jp,disaster,ja,active,false", "contact is not an email address"),
+    ("email-with-control", "email,jiro@example.jp\x01,disaster,ja,active,false", "contact is not an email address"),
     ("line-uppercase-hex", f"line,{OTHER_ID.upper()},disaster,ja,active,false", "contact is not a LINE user id"),
     ("line-too-short", f"line,{OTHER_ID[:-1]},disaster,ja,active,false", "contact is not a LINE user id"),
     ("line-lowercase-u", f"line,u{OTHER_ID[1:]},disaster,ja,active,false", "contact is not a LINE user id"),
@@ -165,6 +170,14 @@ async def test_every_bad_row_is_reported_with_its_line(
     for number, (line, (_, _, problem)) in enumerate(zip(lines, BAD_ROWS, strict=True), start=3):
         assert line.startswith(f"line {number}: {problem}")
     assert await everyone(store) == {}
+
+
+def test_a_field_too_large_for_csv_is_a_bad_row_not_a_crash(settings: Settings) -> None:
+    reader = CsvReader(settings)
+    huge = "channel,contact,categories\n" + f"email,{'x' * 200_000}@example.jp,disaster\n"
+    assert list(reader.rows(io.StringIO(huge))) == []
+    with pytest.raises(InputError, match=r"line \d+: not readable as CSV"):
+        reader.check()
 
 
 async def test_contacts_are_not_repeated_in_errors(run_py: list[str], config: Path, tmp_path: Path) -> None:

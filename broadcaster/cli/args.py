@@ -10,6 +10,7 @@ import argparse
 from typing import Any, NoReturn
 
 from broadcaster.models import Role
+from broadcaster.scopes import MEANING, VALID
 
 ROLES = [r.value for r in Role]
 
@@ -76,7 +77,31 @@ def parser() -> argparse.ArgumentParser:
 
     _jma(sub)
     _accounts(sub)
+    _audit(sub)
+    _keys(sub)
     return p
+
+
+def _keys(sub: Any) -> None:
+    keys = sub.add_parser(
+        "keys", help="the key subscriber contacts are encrypted with (BROADCASTER_DATA_KEY): new, rotate"
+    )
+    cmd = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    cmd.add_parser("new", help="print a new random key (32 bytes, base64url) to set as BROADCASTER_DATA_KEY")
+    cmd.add_parser(
+        "rotate",
+        help="with the service stopped, re-encrypt every contact from the key in BROADCASTER_DATA_KEY_OLD "
+        "to the one in BROADCASTER_DATA_KEY, in one transaction",
+    )
+
+
+def _audit(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="the audit log: verify its hash chain")
+    cmd = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
+    cmd.add_parser(
+        "verify",
+        help="check every entry's hash from the first; exit 0 if the log is intact, 1 naming the first broken entry",
+    )
 
 
 def _jma(sub: Any) -> None:
@@ -105,7 +130,9 @@ def _jma(sub: Any) -> None:
 
 
 def _accounts(sub: Any) -> None:
-    users = sub.add_parser("users", help="console accounts: add, set, list, reset, role, disable, enable")
+    users = sub.add_parser(
+        "users", help="console accounts: add, set, list, reset, unlock, totp-off, role, disable, enable"
+    )
     cmd = users.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = cmd.add_parser("add", help="create an account; prints a one-time password")
     add.add_argument("name")
@@ -120,13 +147,29 @@ def _accounts(sub: Any) -> None:
     cmd.add_parser("list", help="every account with its role, state and creation time (JST)")
     reset = cmd.add_parser("reset", help="a new one-time password (also unlocks the account)")
     reset.add_argument("name")
+    unlock = cmd.add_parser("unlock", help="lift the lock that many failed logins put on an account")
+    unlock.add_argument("name")
+    totp_off = cmd.add_parser("totp-off", help="remove an account's second factor (a lost phone, no recovery code)")
+    totp_off.add_argument("name")
     role = cmd.add_parser("role", help="change an account's role")
     role.add_argument("name")
     role.add_argument("role", choices=ROLES)
     for action in ("disable", "enable"):
         cmd.add_parser(action, help=f"{action} an account").add_argument("name")
 
-    tokens = sub.add_parser("tokens", help="API tokens for other city systems: add, revoke")
+    tokens = sub.add_parser("tokens", help="API tokens for other city systems: add, list, revoke")
     tcmd = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
-    tcmd.add_parser("add", help="make a token; prints it once").add_argument("name")
+    scopes = "; ".join(f"{scope}: {meaning}" for scope, meaning in MEANING.items())
+    add_token = tcmd.add_parser("add", help="make a token with its scopes; prints it once")
+    add_token.add_argument("name")
+    add_token.add_argument(
+        "--scope",
+        dest="scopes",
+        action="append",
+        required=True,
+        choices=VALID,
+        metavar="SCOPE",
+        help=f"what the token may do (at least one; repeat the flag for more): {scopes}",
+    )
+    tcmd.add_parser("list", help="every token: name, scopes, created, revoked (never the token itself)")
     tcmd.add_parser("revoke", help="stop a token working").add_argument("name")

@@ -41,14 +41,19 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         return cmd_inspect(settings, args)
     if args.action == "serve-samples":
         return cmd_serve_samples(settings, args)
-    return asyncio.run(cmd_replay(settings, [_read(name) for name in args.files]))
+    return asyncio.run(cmd_replay(settings, [_read(name, settings.jma.max_bytes) for name in args.files]))
 
 
-def _read(name: str) -> tuple[str, bytes]:
+def _read(name: str, max_bytes: int) -> tuple[str, bytes]:
+    """A document's name and bytes, read no further than ``max_bytes`` + 1 ([jma] max_bytes): /dev/zero ends too."""
     try:
-        return Path(name).name, Path(name).read_bytes()
+        with Path(name).open("rb") as f:
+            data = f.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror}; give readable JMA XML files") from None
+    if len(data) > max_bytes:
+        raise InputError(f"{name} is larger than [jma] max_bytes ({max_bytes} bytes); give a JMA XML document")
+    return Path(name).name, data
 
 
 def area_codes(settings: Settings, given: list[str] | None) -> list[AreaCodes]:
@@ -140,7 +145,7 @@ def cmd_inspect(settings: Settings, args: argparse.Namespace) -> int:
     A file that cannot be read is the user's mistake, not the document's: InputError (exit 2).
     """
     codes = area_codes(settings, args.area)
-    _, data = _read(args.file)
+    _, data = _read(args.file, settings.jma.max_bytes)
     try:
         out = inspect_document(settings, data, args.file, codes)
     except RefusedDocument as exc:
@@ -154,6 +159,7 @@ def cmd_inspect(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_replay(settings: Settings, documents: list[tuple[str, bytes]]) -> int:
     """Hand documents to the JMA pipeline as if the feed had delivered them; prints one line each."""
     async with opened_store(settings) as store:
+        await store.check_data_key()  # delivering here opens contacts: refused before anything is stored
         ingest = JmaIngest(Lifecycle(store, settings))
         handled = [await ingest.handle(name, data) for name, data in documents]
         for h in handled:

@@ -89,4 +89,12 @@ def _run(args: argparse.Namespace) -> int:
             from broadcaster.cli import accounts
 
             return accounts.run(settings, args)
+        case "keys":
+            from broadcaster.cli import keys
+
+            return keys.run(settings, args)
+        case "audit":
+            from broadcaster.cli import audit
+
+            return audit.run(settings, args)
     raise AssertionError(f"no command {args.command!r}")

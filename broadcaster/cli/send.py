@@ -57,6 +57,7 @@ async def cmd_send(settings: Settings, args: argparse.Namespace) -> int:
     """Create and approve an alert; deliver it here unless the service is running."""
     alert = _alert_from_args(settings, args)
     async with opened_store(settings) as store:
+        await store.check_data_key()  # delivering here opens contacts: refused before anything is stored
         if alert.mode == Mode.LIVE and not args.yes:
             _confirm_live(alert, await store.reach(alert))
         origin = f"cli pid={os.getpid()}"

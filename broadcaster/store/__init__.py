@@ -25,9 +25,13 @@ from broadcaster.models import (
     User,
     Waiting,
 )
+from broadcaster.scopes import ApiToken, Scope
 from broadcaster.state import Namespace, StateRow
+from broadcaster.store.sql_journal import ChainCheck
 
 T = TypeVar("T")
+USER_KEY = "user:"  # the login throttle's key of a name tried (an account or not)
+CLIENT_KEY = "client:"  # … and of a client address
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,29 @@ class ApprovalRecord:
             raise InputError(
                 "a live alert needs a second person: you cannot approve one you wrote, edited or requested"
             )
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What the login throttle says of an attempt about to be checked."""
+
+    wait: float  # seconds before any attempt for this name or from this client is checked (0: go on)
+    locked: bool  # the name is locked: only an admin or its owner's second factor lets it in
+
+
+@dataclass(frozen=True, slots=True)
+class SecondFactor:
+    """An account's TOTP second factor."""
+
+    secret: str  # base32; "" while the account has none
+    pending: str  # a secret being set up, waiting for a code to confirm it ("" for none)
+    last_step: int  # the last TOTP time step accepted (a code is taken once)
+    recovery_codes: int  # unused recovery codes left
+
+    @property
+    def enrolled(self) -> bool:
+        """Whether login asks for a code after the password."""
+        return bool(self.secret)
 
 
 class Store(Protocol):
@@ -151,6 +178,9 @@ class Store(Protocol):
     async def save_subscriber(self, subscriber: Subscriber) -> Subscriber:
         """Insert or update one subscriber by (channel, contact), categories included; returns it as stored."""
 
+    async def delete_subscriber(self, subscriber_id: int, actor: str, origin: str) -> bool:
+        """Remove one subscriber and audit it (never the contact), in one transaction; False if there is none."""
+
     async def set_subscriber_state(self, subscriber_id: int, state: str) -> bool:
         """Change one subscriber's state; False if there is no such subscriber."""
 
@@ -172,6 +202,9 @@ class Store(Protocol):
     async def audit_export(self, write: Callable[[list[AuditEntry]], None], batch: int = 1000) -> int:
         """Pass every audit line to ``write`` in order; returns how many."""
 
+    async def audit_verify(self) -> ChainCheck:
+        """Check the audit log's hash chain from its first line: how many, the first broken one, the newest hash."""
+
     async def add_user(self, user: User, actor: str, origin: str) -> None:
         """Create a console account; InputError if the name is taken."""
 
@@ -187,8 +220,57 @@ class Store(Protocol):
     async def update_user(self, name: str, role: Role | None, disabled: bool | None, actor: str, origin: str) -> None:
         """Change an account's role, or switch it off or on."""
 
-    async def note_login(self, name: str, ok: bool, max_failures: int, lockout: float) -> int:
-        """Count a login attempt; returns the failures in a row."""
+    async def begin_login(
+        self,
+        user_key: str,
+        client_key: str,
+        now: Timestamp,
+        delay: float,
+        delay_max: float,
+        lock_after: int,
+        forget: float,
+    ) -> Gate:
+        """Let a login attempt through the throttle of a name and a client (counting it as failed until
+        told otherwise), or say how long to wait; see sql_accounts.begin_login."""
+
+    async def undo_login_attempt(self, keys: Sequence[str]) -> None:
+        """Take back the failure counted for an attempt whose password was right (a code is to come)."""
+
+    async def clear_login_throttle(self, keys: Sequence[str]) -> bool:
+        """Forget failures and a lock after a complete login; True if the name was locked."""
+
+    async def unlock_user(self, name: str, actor: str, origin: str) -> bool:
+        """An admin lifts an account's lock; True if it was locked; InputError for no such account."""
+
+    async def locked_names(self) -> set[str]:
+        """The accounts whose name is locked."""
+
+    async def second_factor(self, name: str) -> SecondFactor | None:
+        """An account's TOTP state, or None for no such account."""
+
+    async def begin_totp(self, name: str, secret: str) -> None:
+        """Remember a TOTP secret being set up, until a code confirms it."""
+
+    async def enable_totp(self, name: str, secret: str, code_ids: Sequence[str], actor: str, origin: str) -> None:
+        """Make ``secret`` the account's second factor, with new recovery codes (hashes)."""
+
+    async def disable_totp(self, name: str, actor: str, origin: str) -> None:
+        """Remove an account's second factor and recovery codes."""
+
+    async def use_totp_step(self, name: str, step: int) -> bool:
+        """Take a TOTP step as used; False if it or a later one already was."""
+
+    async def use_recovery_code(self, name: str, code_id: str) -> bool:
+        """Spend a recovery code by its hash; False if there is no such unused code."""
+
+    async def add_pending_login(self, pending_id: str, name: str, now: Timestamp, origin: str, ttl: float) -> None:
+        """Remember a login whose password was right and whose code is to come."""
+
+    async def pending_login(self, pending_id: str, since: Timestamp) -> str | None:
+        """The account of a login waiting for its code, begun after ``since``."""
+
+    async def end_pending_login(self, pending_id: str) -> None:
+        """Forget a login waiting for its code."""
 
     async def add_session(self, session: Session) -> None:
         """Store a new session."""
@@ -205,14 +287,23 @@ class Store(Protocol):
     async def forget_sessions(self, before: Timestamp) -> int:
         """Drop sessions unused since ``before``; returns how many."""
 
-    async def add_token(self, token_id: str, name: str, actor: str, origin: str) -> None:
-        """Store an API token's hash."""
+    async def add_token(self, token_id: str, name: str, granted: frozenset[Scope], actor: str, origin: str) -> None:
+        """Store an API token's hash with its scopes (at least one); InputError if the name is taken."""
 
     async def revoke_token(self, name: str, actor: str, origin: str) -> None:
         """Stop a token working."""
 
-    async def token_name(self, token_id: str) -> str | None:
-        """The name of a working API token by its hash, or None."""
+    async def working_token(self, token_id: str) -> ApiToken | None:
+        """A working API token (its name and scopes) by its hash, or None."""
+
+    async def list_tokens(self) -> list[ApiToken]:
+        """Every API token, revoked ones too, by name (never the token: only its hash is kept)."""
+
+    async def expire_sessions(self, now: Timestamp, idle: float, lifetime: float) -> int:
+        """Drop sessions unused for ``idle`` seconds or older than ``lifetime`` at ``now``; returns how many."""
+
+    async def forget_idempotency_keys(self, before: Timestamp) -> int:
+        """Drop the API's Idempotency-Keys remembered before ``before``; returns how many."""
 
     async def set_contacts(self, name: str, email: str | None, line_id: str | None, actor: str, origin: str) -> None:
         """Change an account's mail address or LINE user id for approval notices (None: unchanged)."""

@@ -171,24 +171,75 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
     ALTER TABLE users ADD COLUMN line_id TEXT NOT NULL DEFAULT '';
     """,
-    # 8: accounts: login throttling per account and per client (security)
+    # 8: accounts: login throttling per name and per client instead of a lock a stranger could set
+    # (broadcaster/accounts.py); the old columns users.failures and locked_until are no longer used
     """
-    -- nothing
+    CREATE TABLE login_throttle (
+        key TEXT PRIMARY KEY,              -- 'user:' + a name tried (an account or not), 'client:' + an address
+        failures INTEGER NOT NULL,         -- attempts in a row that did not log in
+        next_at REAL NOT NULL,             -- no attempt is checked before this time
+        locked INTEGER NOT NULL DEFAULT 0, -- 1: only an admin or the owner's second factor lets the name in
+        seen_at REAL NOT NULL              -- the last attempt
+    ) WITHOUT ROWID;
+    CREATE INDEX login_throttle_seen ON login_throttle(seen_at) WHERE locked = 0;
+    UPDATE users SET failures = 0, locked_until = 0;
     """,
-    # 9: accounts: TOTP second factor and recovery codes
+    # 9: accounts: TOTP second factor (RFC 6238) and recovery codes, and logins waiting for their code
     """
-    -- nothing
+    ALTER TABLE users ADD COLUMN totp_secret TEXT NOT NULL DEFAULT '';   -- base32; '' for none
+    ALTER TABLE users ADD COLUMN totp_pending TEXT NOT NULL DEFAULT '';  -- being set up, not yet confirmed
+    ALTER TABLE users ADD COLUMN totp_step INTEGER NOT NULL DEFAULT 0;   -- the last step accepted: no replay
+    CREATE TABLE recovery_codes (
+        user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        id TEXT NOT NULL,                  -- sha256 of the code: each is 80 random bits, used once
+        PRIMARY KEY (user, id)
+    ) WITHOUT ROWID;
+    -- id is a hash of the cookie value, as for sessions
+    CREATE TABLE login_pending (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        created_at REAL NOT NULL,
+        origin TEXT NOT NULL
+    );
     """,
-    # 10: API tokens carry scopes
+    # 10: API tokens carry scopes (space-separated names, broadcaster/scopes.py). A token made before
+    # scopes could do everything there was, so it keeps every scope of that time (scopes.BEFORE_SCOPES):
+    # nothing that worked stops working. A new token gets only the scopes it is made with.
     """
-    -- nothing
+    ALTER TABLE api_tokens ADD COLUMN scopes TEXT NOT NULL DEFAULT '';
+    UPDATE api_tokens SET scopes = 'alerts:read drafts:write followups:write metrics:read';
     """,
-    # 11: subscriber contacts encrypted at rest, looked up by a keyed hash
+    # 11: subscriber contacts encrypted at rest, looked up by a keyed hash (broadcaster/data_key.py).
+    # contact holds the sealed bytes; contact_key is the key id they are sealed with, '' for a contact
+    # still in plain text (a database from before 11): the first start with the key seals those, in Python.
+    # The old UNIQUE (channel, contact) stays, harmless on random ciphertext: dropping it means rebuilding
+    # the table, which foreign keys would cascade into subscriptions.
     """
-    -- nothing
+    ALTER TABLE subscribers ADD COLUMN contact_hash BLOB;
+    ALTER TABLE subscribers ADD COLUMN contact_key TEXT NOT NULL DEFAULT '';
+    CREATE UNIQUE INDEX subscribers_contact_hash ON subscribers(channel, contact_hash);
+    CREATE INDEX subscribers_contact_key ON subscribers(contact_key);
     """,
-    # 12: the audit log is a hash chain
+    # 12: the audit log is a hash chain (broadcaster/store/sql_journal.py): every line carries the SHA-256
+    # of the line before it and its own fields. The lines already there are chained here, in id order, by
+    # audit_hash (sql_journal.entry_hash, registered on the connection before migrating); the trigger that
+    # refuses UPDATE steps aside for that one statement and comes back in the same transaction.
     """
-    -- nothing
+    DROP TRIGGER audit_no_update;
+    ALTER TABLE audit ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+    CREATE TEMP TABLE audit_chain (id INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+    INSERT INTO audit_chain
+        WITH RECURSIVE chain (id, hash) AS (
+            SELECT id, audit_hash('', id, at, actor, action, target, detail, origin)
+            FROM audit WHERE id = (SELECT min(id) FROM audit)
+            UNION ALL
+            SELECT a.id, audit_hash(chain.hash, a.id, a.at, a.actor, a.action, a.target, a.detail, a.origin)
+            FROM chain JOIN audit a ON a.id = (SELECT min(id) FROM audit WHERE id > chain.id)
+        )
+        SELECT id, hash FROM chain;
+    UPDATE audit SET hash = (SELECT hash FROM audit_chain WHERE audit_chain.id = audit.id);
+    DROP TABLE audit_chain;
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
 )

@@ -4,14 +4,19 @@ approval queue as the staff see it (who may not approve what), as SQL on a conne
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
+from broadcaster import scopes
 from broadcaster.errors import InputError
 from broadcaster.models import AlertState, Mode, Role, Session, User, Waiting
-from broadcaster.store import sql_alerts, sql_journal
+from broadcaster.scopes import ApiToken, Scope
+from broadcaster.state import API_IDEMPOTENCY
+from broadcaster.store import USER_KEY, Gate, SecondFactor, sql_alerts, sql_journal
 
 USER_COLUMNS = "name, role, password_hash, must_change, failures, locked_until, disabled, created_at, email, line_id"
 SESSION_COLUMNS = "id, user, mode, lang, created_at, seen_at, origin"
+TOKEN_COLUMNS = "name, scopes, created_at, revoked_at"
 
 
 def _user(row: tuple[Any, ...]) -> User:
@@ -53,7 +58,7 @@ def list_users(conn: sqlite3.Connection) -> list[User]:
 def set_password(
     conn: sqlite3.Connection, name: str, password_hash: str, must_change: bool, actor: str, origin: str, now: float
 ) -> None:
-    """Replace an account's password, unlock it, and end its sessions (all but none: a new login follows)."""
+    """Replace an account's password, unlock it (its name's login throttle too), and end its sessions."""
     changed = conn.execute(
         "UPDATE users SET password_hash = ?, must_change = ?, failures = 0, locked_until = 0 WHERE name = ?",
         (password_hash, int(must_change), name),
@@ -61,6 +66,7 @@ def set_password(
     if not changed:
         raise InputError(f"no account named {name!r}")
     conn.execute("DELETE FROM sessions WHERE user = ?", (name,))
+    conn.execute("DELETE FROM login_throttle WHERE key = ?", (USER_KEY + name,))  # a new password: a fresh start
     action = "user.reset_password" if must_change else "user.change_password"
     sql_journal.audit(conn, now, actor, action, name, "", origin)
 
@@ -81,17 +87,158 @@ def update_user(
     sql_journal.audit(conn, now, actor, "user.update", name, detail, origin)
 
 
-def note_login(conn: sqlite3.Connection, name: str, ok: bool, max_failures: int, lockout: float, now: float) -> int:
-    """Count a login attempt; returns the failures in a row. Reaching ``max_failures`` locks the account."""
-    if ok:
-        conn.execute("UPDATE users SET failures = 0, locked_until = 0 WHERE name = ?", (name,))
-        return 0
-    row = conn.execute("UPDATE users SET failures = failures + 1 WHERE name = ? RETURNING failures", (name,)).fetchone()
+def _throttle_row(conn: sqlite3.Connection, key: str, now: float, forget: float) -> tuple[int, float, bool]:
+    """(failures, next_at, locked) of a throttle key; a count unlocked and quiet for ``forget`` s starts again."""
+    row = conn.execute("SELECT failures, next_at, locked, seen_at FROM login_throttle WHERE key = ?", (key,)).fetchone()
     if row is None:
-        return 0
-    if row[0] >= max_failures:
-        conn.execute("UPDATE users SET locked_until = ?, failures = 0 WHERE name = ?", (now + lockout, name))
-    return int(row[0])
+        return 0, 0.0, False
+    failures, next_at, locked, seen_at = row
+    if not locked and now - seen_at > forget:
+        return 0, 0.0, False
+    return int(failures), float(next_at), bool(locked)
+
+
+def login_delay(failures: int, delay: float, delay_max: float) -> float:
+    """Seconds before the next try after ``failures`` in a row: none after the first, then delay, 2×, 4× … max."""
+    if failures < 2:
+        return 0.0
+    return min(delay_max, delay * 2.0 ** min(failures - 2, 64))
+
+
+def begin_login(
+    conn: sqlite3.Connection,
+    user_key: str,
+    client_key: str,
+    now: float,
+    delay: float,
+    delay_max: float,
+    lock_after: int,
+    forget: float,
+) -> Gate:
+    """Let one login attempt through the throttle of a name and a client, or say how long to wait.
+
+    An attempt let through counts as a failure at once (two at the same moment cannot both slip past
+    the wait); ``undo_login_attempt`` or ``clear_login_throttle`` take it back when it succeeds. A name
+    whose last ``lock_after`` attempts all failed is locked.
+    """
+    conn.execute("DELETE FROM login_throttle WHERE locked = 0 AND seen_at < ?", (now - forget,))
+    user = _throttle_row(conn, user_key, now, forget)
+    client = _throttle_row(conn, client_key, now, forget)
+    wait = max(user[1], client[1]) - now
+    if wait > 0:
+        return Gate(wait, user[2])
+    locked = user[2] or user[0] >= lock_after
+    for key, (failures, _, was_locked) in ((user_key, user), (client_key, client)):
+        failures += 1
+        conn.execute(
+            "INSERT INTO login_throttle (key, failures, next_at, locked, seen_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, next_at = excluded.next_at, "
+            "locked = excluded.locked, seen_at = excluded.seen_at",
+            (key, failures, now + login_delay(failures, delay, delay_max),
+             int(locked if key == user_key else was_locked), now),
+        )  # fmt: skip
+    return Gate(0.0, locked)
+
+
+def undo_login_attempt(conn: sqlite3.Connection, keys: Sequence[str]) -> None:
+    """Take back the failure ``begin_login`` counted for an attempt that turned out right (no wait follows)."""
+    for key in keys:
+        conn.execute("UPDATE login_throttle SET failures = max(failures - 1, 0), next_at = 0 WHERE key = ?", (key,))
+
+
+def clear_login_throttle(conn: sqlite3.Connection, keys: Sequence[str]) -> bool:
+    """Forget the failures (and a lock) of the keys after a complete login; True if a name was locked."""
+    placeholders = ", ".join("?" * len(keys))
+    was_locked = conn.execute(
+        f"SELECT 1 FROM login_throttle WHERE key IN ({placeholders}) AND locked = 1", tuple(keys)
+    ).fetchone()
+    conn.execute(f"DELETE FROM login_throttle WHERE key IN ({placeholders})", tuple(keys))
+    return was_locked is not None
+
+
+def unlock_user(conn: sqlite3.Connection, name: str, actor: str, origin: str, now: float) -> bool:
+    """An admin lifts an account's lock and its wait; True if it was locked. InputError if no such account."""
+    if get_user(conn, name) is None:
+        raise InputError(f"no account named {name!r}")
+    was_locked = clear_login_throttle(conn, [USER_KEY + name])
+    sql_journal.audit(conn, now, actor, "user.unlock", name, "was locked" if was_locked else "was not locked", origin)
+    return was_locked
+
+
+def locked_names(conn: sqlite3.Connection) -> set[str]:
+    """The accounts whose name is locked."""
+    rows = conn.execute(
+        "SELECT u.name FROM users u JOIN login_throttle t ON t.key = ? || u.name WHERE t.locked = 1", (USER_KEY,)
+    )
+    return {str(row[0]) for row in rows}
+
+
+def second_factor(conn: sqlite3.Connection, name: str) -> SecondFactor | None:
+    """An account's TOTP state and its unused recovery codes, or None for no such account."""
+    row = conn.execute("SELECT totp_secret, totp_pending, totp_step FROM users WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        return None
+    (left,) = conn.execute("SELECT count(*) FROM recovery_codes WHERE user = ?", (name,)).fetchone()
+    return SecondFactor(row[0], row[1], int(row[2]), int(left))
+
+
+def begin_totp(conn: sqlite3.Connection, name: str, secret: str) -> None:
+    """Remember a secret being set up (a code from it confirms it); the account's current one still works."""
+    conn.execute("UPDATE users SET totp_pending = ? WHERE name = ?", (secret, name))
+
+
+def enable_totp(
+    conn: sqlite3.Connection, name: str, secret: str, code_ids: Sequence[str], actor: str, origin: str, now: float
+) -> None:
+    """Make ``secret`` the account's second factor, with new recovery codes (their hashes) instead of the old."""
+    conn.execute("UPDATE users SET totp_secret = ?, totp_pending = '', totp_step = 0 WHERE name = ?", (secret, name))
+    conn.execute("DELETE FROM recovery_codes WHERE user = ?", (name,))
+    conn.executemany("INSERT INTO recovery_codes (user, id) VALUES (?, ?)", [(name, code) for code in code_ids])
+    sql_journal.audit(conn, now, actor, "user.totp_on", name, f"{len(code_ids)} recovery codes", origin)
+
+
+def disable_totp(conn: sqlite3.Connection, name: str, actor: str, origin: str, now: float) -> None:
+    """Remove an account's second factor and recovery codes; InputError if no such account."""
+    if not conn.execute(
+        "UPDATE users SET totp_secret = '', totp_pending = '', totp_step = 0 WHERE name = ?", (name,)
+    ).rowcount:
+        raise InputError(f"no account named {name!r}")
+    conn.execute("DELETE FROM recovery_codes WHERE user = ?", (name,))
+    sql_journal.audit(conn, now, actor, "user.totp_off", name, "", origin)
+
+
+def use_totp_step(conn: sqlite3.Connection, name: str, step: int) -> bool:
+    """Take a TOTP step as used; False if it (or a later one) was used already: a code works once."""
+    used = conn.execute("UPDATE users SET totp_step = ? WHERE name = ? AND totp_step < ?", (step, name, step))
+    return bool(used.rowcount)
+
+
+def use_recovery_code(conn: sqlite3.Connection, name: str, code_id: str) -> bool:
+    """Spend a recovery code by its hash; False if the account has no such unused code."""
+    return bool(conn.execute("DELETE FROM recovery_codes WHERE user = ? AND id = ?", (name, code_id)).rowcount)
+
+
+def add_pending_login(
+    conn: sqlite3.Connection, pending_id: str, name: str, now: float, origin: str, ttl: float
+) -> None:
+    """Remember a login whose password was right and whose code is to come (and forget stale ones)."""
+    conn.execute("DELETE FROM login_pending WHERE created_at < ?", (now - ttl,))
+    conn.execute(
+        "INSERT INTO login_pending (id, user, created_at, origin) VALUES (?, ?, ?, ?)", (pending_id, name, now, origin)
+    )
+
+
+def pending_login(conn: sqlite3.Connection, pending_id: str, since: float) -> str | None:
+    """The account of a login waiting for its code, if it began after ``since``."""
+    row = conn.execute(
+        "SELECT user FROM login_pending WHERE id = ? AND created_at >= ?", (pending_id, since)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def end_pending_login(conn: sqlite3.Connection, pending_id: str) -> None:
+    """Forget a login waiting for its code."""
+    conn.execute("DELETE FROM login_pending WHERE id = ?", (pending_id,))
 
 
 def add_session(conn: sqlite3.Connection, session: Session) -> None:
@@ -141,13 +288,26 @@ def forget_sessions(conn: sqlite3.Connection, before: float) -> int:
     return conn.execute("DELETE FROM sessions WHERE seen_at < ?", (before,)).rowcount
 
 
-def add_token(conn: sqlite3.Connection, token_id: str, name: str, actor: str, origin: str, now: float) -> None:
-    """Store an API token's hash under a name; InputError if the name is taken."""
+def add_token(
+    conn: sqlite3.Connection,
+    token_id: str,
+    name: str,
+    granted: frozenset[Scope],
+    actor: str,
+    origin: str,
+    now: float,
+) -> None:
+    """Store an API token's hash and scopes under a name; InputError if the name is taken or no scope given."""
+    if not granted:
+        raise InputError(f"a token needs at least one scope: {', '.join(scopes.VALID)}")
     try:
-        conn.execute("INSERT INTO api_tokens (id, name, created_at) VALUES (?, ?, ?)", (token_id, name, now))
+        conn.execute(
+            "INSERT INTO api_tokens (id, name, created_at, scopes) VALUES (?, ?, ?, ?)",
+            (token_id, name, now, scopes.encode(granted)),
+        )
     except sqlite3.IntegrityError:
         raise InputError(f"there is already a token named {name!r}") from None
-    sql_journal.audit(conn, now, actor, "token.add", name, "", origin)
+    sql_journal.audit(conn, now, actor, "token.add", name, f"scopes={scopes.encode(granted)}", origin)
 
 
 def revoke_token(conn: sqlite3.Connection, name: str, actor: str, origin: str, now: float) -> None:
@@ -159,10 +319,46 @@ def revoke_token(conn: sqlite3.Connection, name: str, actor: str, origin: str, n
     sql_journal.audit(conn, now, actor, "token.revoke", name, "", origin)
 
 
-def token_name(conn: sqlite3.Connection, token_id: str) -> str | None:
-    """The name of a working token, by its hash; None if unknown or revoked."""
-    row = conn.execute("SELECT name FROM api_tokens WHERE id = ? AND revoked_at IS NULL", (token_id,)).fetchone()
-    return None if row is None else str(row[0])
+def _token(row: tuple[Any, ...]) -> ApiToken:
+    name, granted, created_at, revoked_at = row
+    return ApiToken(name, scopes.decode(granted), created_at, revoked_at)
+
+
+def working_token(conn: sqlite3.Connection, token_id: str) -> ApiToken | None:
+    """A working token, by its hash; None if unknown or revoked."""
+    row = conn.execute(
+        f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = ? AND revoked_at IS NULL", (token_id,)
+    ).fetchone()
+    return None if row is None else _token(row)
+
+
+def list_tokens(conn: sqlite3.Connection) -> list[ApiToken]:
+    """Every token, revoked ones too, by name."""
+    return [_token(row) for row in conn.execute(f"SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY name")]
+
+
+def forget_idempotency_keys(conn: sqlite3.Connection, before: float) -> int:
+    """Drop the API's Idempotency-Keys remembered before ``before``; returns how many.
+
+    A key is remembered in the transaction that makes its draft, so the draft's ``created_at`` is when
+    the key was stored (the value starts with the draft's id): no second clock is kept. A key whose
+    draft is gone cannot replay anything and goes too.
+    """
+    feed, _ = API_IDEMPOTENCY.address("")
+    return conn.execute(
+        """DELETE FROM feed_state WHERE feed = ? AND NOT EXISTS (
+               SELECT 1 FROM alerts a
+               WHERE a.id = substr(feed_state.value, 1, instr(feed_state.value || ' ', ' ') - 1)
+                 AND a.created_at >= ?)""",
+        (feed, before),
+    ).rowcount
+
+
+def expire_sessions(conn: sqlite3.Connection, now: float, idle: float, lifetime: float) -> int:
+    """Drop sessions that have ended: unused for ``idle`` seconds, or older than ``lifetime``; returns how many."""
+    return conn.execute(
+        "DELETE FROM sessions WHERE seen_at < ? OR created_at < ?", (now - idle, now - lifetime)
+    ).rowcount
 
 
 def set_contacts(

@@ -84,7 +84,9 @@ def update_draft(conn: sqlite3.Connection, alert: Alert, actor: str, origin: str
     ).rowcount  # fmt: skip
     after = get(conn, alert.id)
     if not changed or before is None or after is None:
-        raise InputError(f"alert {alert.id} is not a draft any more; nothing was changed")
+        raise InputError(
+            f"alert {alert.id} is not a draft any more; nothing was changed", code="no_longer_draft", id=alert.id
+        )
     if fingerprint(after) != fingerprint(before):
         _author(conn, alert.id, actor, now)
     sql_journal.audit(conn, now, actor, "edit", alert.id, f"{alert.mode} {alert.category}", origin)
@@ -140,9 +142,14 @@ def approve(conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str
     """
     alert = get(conn, alert_id)
     if alert is None:
-        raise InputError(f"no alert {alert_id}")
+        raise InputError(f"no alert {alert_id}", code="no_alert", id=alert_id)
     if alert.state not in (AlertState.DRAFT, AlertState.PENDING_APPROVAL):
-        raise InputError(f"alert {alert_id} is {alert.state}, not awaiting approval")
+        raise InputError(
+            f"alert {alert_id} is {alert.state}, not awaiting approval",
+            code="not_pending",
+            id=alert_id,
+            state=alert.state,
+        )
     older = _older(conn, alert) if alert.event_key else []
     _still_newest(conn, alert)
     priority = alert.level + (CORRECTION_PRIORITY if alert.msg_type != MsgType.ALERT else 0)
@@ -213,9 +220,11 @@ def request_approval(
     """
     alert = get(conn, alert_id)
     if alert is None:
-        raise InputError(f"no alert {alert_id}")
+        raise InputError(f"no alert {alert_id}", code="no_alert", id=alert_id)
     if alert.state != AlertState.DRAFT:
-        raise InputError(f"alert {alert_id} is {alert.state}, not a draft")
+        raise InputError(
+            f"alert {alert_id} is {alert.state}, not a draft", code="not_draft", id=alert_id, state=alert.state
+        )
     if expected is not None:
         _same_version(alert, expected)
     conn.execute(
@@ -232,13 +241,18 @@ def approve_pending(
     that is neither one of the alert's authors nor its requester. Stale if the alert has changed."""
     alert = get(conn, alert_id)
     if alert is None:
-        raise InputError(f"no alert {alert_id}")
+        raise InputError(f"no alert {alert_id}", code="no_alert", id=alert_id)
     if alert.state != AlertState.PENDING_APPROVAL:
-        raise InputError(f"alert {alert_id} is {alert.state}, not awaiting approval")
+        raise InputError(
+            f"alert {alert_id} is {alert.state}, not awaiting approval",
+            code="not_pending",
+            id=alert_id,
+            state=alert.state,
+        )
     approval_record(conn, alert_id).second_person(actor)  # its authors include whoever created it
     role = conn.execute("SELECT role FROM users WHERE name = ? AND disabled = 0", (actor,)).fetchone()
     if role is None or role[0] != "approver":
-        raise InputError(f"{actor!r} does not have the approver role")
+        raise InputError(f"{actor!r} does not have the approver role", code="not_approver", name=actor)
     _same_version(alert, expected)
     return approve(conn, alert_id, actor, origin, now)
 
@@ -249,9 +263,11 @@ def approve_confirmed(
     """Plan a draft its sender confirmed, if it is still a draft and the version ``expected`` (its fingerprint)."""
     alert = get(conn, alert_id)
     if alert is None:
-        raise InputError(f"no alert {alert_id}")
+        raise InputError(f"no alert {alert_id}", code="no_alert", id=alert_id)
     if alert.state != AlertState.DRAFT:  # queued meanwhile: only its approver may send it now
-        raise InputError(f"alert {alert_id} is {alert.state}, not a draft")
+        raise InputError(
+            f"alert {alert_id} is {alert.state}, not a draft", code="not_draft", id=alert_id, state=alert.state
+        )
     _same_version(alert, expected)
     return approve(conn, alert_id, actor, origin, now)
 
@@ -263,10 +279,10 @@ def reject(conn: sqlite3.Connection, alert_id: AlertId, actor: str, reason: str,
     """
     alert = get(conn, alert_id)
     if alert is None:
-        raise InputError(f"no alert {alert_id}")
+        raise InputError(f"no alert {alert_id}", code="no_alert", id=alert_id)
     if alert.state == AlertState.PENDING_APPROVAL:
         if not reason.strip():
-            raise InputError("say why the alert is sent back: its author reads the reason")
+            raise InputError("say why the alert is sent back: its author reads the reason", code="reason_required")
         conn.execute(
             "UPDATE alerts SET state = ?, requested_by = NULL, requested_at = NULL, rejection = ? WHERE id = ?",
             (AlertState.DRAFT, reason.strip(), alert_id),
@@ -276,7 +292,10 @@ def reject(conn: sqlite3.Connection, alert_id: AlertId, actor: str, reason: str,
         conn.execute("UPDATE alerts SET state = ? WHERE id = ?", (AlertState.CANCELLED, alert_id))
         sql_journal.audit(conn, now, actor, "discard", alert_id, reason, origin)
     else:
-        raise InputError(f"alert {alert_id} is {alert.state}: correct or cancel it instead")
+        raise InputError(
+            f"alert {alert_id} is {alert.state}: correct or cancel it instead", code="already_sent", id=alert_id,
+            state=alert.state,
+        )  # fmt: skip
 
 
 def people(conn: sqlite3.Connection, alert_id: AlertId) -> tuple[str, str, str, float | None]:
@@ -408,7 +427,12 @@ def _still_newest(conn: sqlite3.Connection, alert: Alert) -> None:
         (alert.event_key, alert.mode, alert.id, AlertState.APPROVED, AlertState.DISPATCHING, AlertState.DONE),
     ).fetchone()
     if newest is not None and newest[0] != alert.references:
-        raise InputError(f"alert {alert.id} follows {alert.references}, but {newest[0]} has gone out since")
+        raise InputError(
+            f"alert {alert.id} follows {alert.references}, but {newest[0]} has gone out since",
+            code="overtaken",
+            id=alert.id,
+            newer=newest[0],
+        )
 
 
 def _withdraw_waiting(conn: sqlite3.Connection, alert: Alert, actor: str, origin: str, now: float) -> None:

@@ -13,6 +13,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from broadcaster.data_key import NO_KEY, DataKey
+from broadcaster.errors import ConfigError
 from broadcaster.models import (
     BROADCAST_KEY,
     AlertId,
@@ -55,11 +57,14 @@ def finish_if_closed(conn: sqlite3.Connection, alert_id: AlertId) -> bool:
     return bool(done.rowcount)
 
 
-def claim(conn: sqlite3.Connection, channel: ChannelName, limit: int, lease_until: float, now: float) -> list[Claim]:
-    """Lease up to ``limit`` due rows, most urgent first; the caller holds a write transaction."""
+def claim(
+    conn: sqlite3.Connection, key: DataKey | None, channel: ChannelName, limit: int, lease_until: float, now: float
+) -> list[Claim]:
+    """Lease up to ``limit`` due rows, most urgent first, contacts opened with ``key``; the caller holds a write
+    transaction. ConfigError without a key when a row has a contact."""
     rows = conn.execute(
         """SELECT d.id, d.alert_id, CASE d.recipient WHEN 0 THEN ? ELSE CAST(d.recipient AS TEXT) END,
-                  coalesce(s.contact, ''), d.lang, d.attempts + 1, d.queued_at
+                  s.contact, d.lang, d.attempts + 1, d.queued_at
            FROM deliveries d LEFT JOIN subscribers s ON s.id = d.recipient AND d.recipient != 0
            WHERE d.channel = ? AND d.state = 'pending' AND d.next_attempt_at <= ?
            ORDER BY d.priority DESC, d.id LIMIT ?""",
@@ -79,7 +84,13 @@ def claim(conn: sqlite3.Connection, channel: ChannelName, limit: int, lease_unti
         "UPDATE alerts SET state = ? WHERE id = ? AND state = ?",
         [(AlertState.DISPATCHING, a, AlertState.APPROVED) for a in per_alert],
     )
-    return list(map(Claim._make, rows))
+    # a public channel's row has no subscriber; a subscriber's contact is opened here, on the store's thread
+    reveal = _no_key if key is None else key.open
+    return [Claim(i, a, k, "" if c is None else reveal(channel, c), lang, n, q) for i, a, k, c, lang, n, q in rows]
+
+
+def _no_key(channel: str, sealed: bytes) -> str:
+    raise ConfigError(NO_KEY)
 
 
 # Each statement touches only rows still 'sending': a row whose lease went to another worker is not ours.

@@ -1,11 +1,45 @@
-"""The append-only audit log and the feeds' memory, as SQL on a connection."""
+"""The append-only audit log and the feeds' memory, as SQL on a connection.
+
+The audit log is a hash chain (schema migration 12): each line's ``hash`` is the SHA-256 of the line
+before it's hash and its own fields, written canonically (``entry_hash``); the first line's "hash
+before" is ''. Changing, removing or inserting a line in the middle breaks the chain at that line or
+the one after it, which ``audit_verify`` names. Triggers refuse UPDATE and DELETE besides; someone who
+can drop them and rewrite every later hash is not stopped by the chain alone, so ``run.py audit
+verify`` prints the newest hash, for a copy kept elsewhere.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from broadcaster.models import AuditEntry
+
+HASH_FUNCTION = "audit_hash"  # the SQL name of entry_hash, which migration 12 calls to fill in the old lines
+
+
+def entry_hash(
+    previous: str, entry_id: int, at: float, actor: str, action: str, target: str, detail: str, origin: str
+) -> str:
+    """The chain's hash of one line: SHA-256 (hex) of a JSON array of the previous hash and the line's fields."""
+    canonical = json.dumps(
+        [previous, int(entry_id), float(at), actor, action, target, detail, origin],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    """What ``audit_verify`` found: how many lines, the first that breaks the chain, the newest hash."""
+
+    entries: int
+    broken: int | None  # the id of the first line whose hash does not follow; None when the chain holds
+    last_hash: str  # '' for an empty log
 
 
 def like_pattern(text: str) -> str:
@@ -14,11 +48,29 @@ def like_pattern(text: str) -> str:
 
 
 def audit(conn: sqlite3.Connection, at: float, actor: str, action: str, target: str, detail: str, origin: str) -> None:
-    """Append one line; triggers refuse any UPDATE or DELETE of the table."""
+    """Append one line chained to the one before; the caller holds a write transaction (so no other line
+    can come between the read of the last hash and the insert). Triggers refuse any UPDATE or DELETE."""
+    last = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    previous_id, previous = (int(last[0]), str(last[1])) if last else (0, "")
+    entry_id = previous_id + 1
+    digest = entry_hash(previous, entry_id, at, actor, action, target, detail, origin)
     conn.execute(
-        "INSERT INTO audit (at, actor, action, target, detail, origin) VALUES (?, ?, ?, ?, ?, ?)",
-        (at, actor, action, target, detail, origin),
+        "INSERT INTO audit (id, at, actor, action, target, detail, origin, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (entry_id, at, actor, action, target, detail, origin, digest),
     )
+
+
+def audit_verify(conn: sqlite3.Connection, batch: int = 1000) -> ChainCheck:
+    """Recompute the chain line by line in id order; the first line whose stored hash differs breaks it."""
+    cursor = conn.execute("SELECT id, at, actor, action, target, detail, origin, hash FROM audit ORDER BY id")
+    previous, n = "", 0
+    while rows := cursor.fetchmany(batch):
+        for entry_id, at, actor, action, target, detail, origin, stored in rows:
+            n += 1
+            if entry_hash(previous, entry_id, at, actor, action, target, detail, origin) != stored:
+                return ChainCheck(n, int(entry_id), previous)
+            previous = str(stored)
+    return ChainCheck(n, None, previous)
 
 
 def audit_log(conn: sqlite3.Connection, limit: int) -> list[AuditEntry]:

@@ -1,24 +1,45 @@
-"""Subscribers and their categories, as SQL on a connection."""
+"""Subscribers and their categories, as SQL on a connection.
+
+A contact is stored sealed under the data key and found by its keyed hash (broadcaster/data_key.py):
+the SQL never sees an address or a LINE user id, and every function that reads or writes one takes the key.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
+from broadcaster.data_key import DATA_KEY_ENV, OLD_KEY_ENV, DataKey, DataKeys
+from broadcaster.errors import ConfigError
 from broadcaster.models import ContactKind, Subscriber, SubscriberState
 
+PLAIN = ""  # contact_key of a contact stored before migration 11, not yet sealed
+SEAL_BATCH = 1000
 
-def import_all(conn: sqlite3.Connection, subscribers: Iterable[Subscriber]) -> int:
+
+def import_all(conn: sqlite3.Connection, key: DataKey, subscribers: Iterable[Subscriber]) -> int:
     """Insert or update by (channel, contact); the caller's transaction makes it all or nothing."""
     count = 0
     for s in subscribers:
         sid = conn.execute(
-            """INSERT INTO subscribers (channel, contact, language, state, tester, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (channel, contact) DO UPDATE SET language = excluded.language,
+            """INSERT INTO subscribers (channel, contact, contact_hash, contact_key, language, state, tester,
+                                        created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (channel, contact_hash) DO UPDATE SET language = excluded.language,
                    state = excluded.state, tester = excluded.tester, updated_at = excluded.updated_at
                RETURNING id""",
-            (s.channel, s.contact, s.language, s.state, int(s.tester), s.created_at, s.updated_at),
+            (
+                s.channel,
+                key.seal(s.channel, s.contact),
+                key.lookup(s.channel, s.contact),
+                key.key_id,
+                s.language,
+                s.state,
+                int(s.tester),
+                s.created_at,
+                s.updated_at,
+            ),
         ).fetchone()[0]
         conn.execute("DELETE FROM subscriptions WHERE subscriber_id = ?", (sid,))
         conn.executemany("INSERT INTO subscriptions VALUES (?, ?)", [(c, sid) for c in sorted(s.categories)])
@@ -31,16 +52,24 @@ SELECT_ONE = """SELECT s.id, s.channel, s.contact, s.language, s.state, s.tester
                FROM subscribers s"""
 
 
-def get(conn: sqlite3.Connection, channel: str, contact: str) -> Subscriber | None:
-    """One subscriber by channel and contact, or None."""
-    row = conn.execute(f"{SELECT_ONE} WHERE s.channel = ? AND s.contact = ?", (channel, contact)).fetchone()
-    return _subscriber(row) if row else None
+def get(conn: sqlite3.Connection, key: DataKey, channel: str, contact: str) -> Subscriber | None:
+    """One subscriber by channel and contact (found by the contact's keyed hash), or None."""
+    row = conn.execute(
+        f"{SELECT_ONE} WHERE s.channel = ? AND s.contact_hash = ?", (channel, key.lookup(channel, contact))
+    ).fetchone()
+    return _subscriber(row, key) if row else None
 
 
-def get_by_id(conn: sqlite3.Connection, subscriber_id: int) -> Subscriber | None:
+def get_by_id(conn: sqlite3.Connection, key: DataKey, subscriber_id: int) -> Subscriber | None:
     """One subscriber by id, or None."""
     row = conn.execute(f"{SELECT_ONE} WHERE s.id = ?", (subscriber_id,)).fetchone()
-    return _subscriber(row) if row else None
+    return _subscriber(row, key) if row else None
+
+
+def delete(conn: sqlite3.Connection, subscriber_id: int) -> bool:
+    """Remove one subscriber, contact and categories; False if there is no such subscriber."""
+    conn.execute("DELETE FROM subscriptions WHERE subscriber_id = ?", (subscriber_id,))
+    return bool(conn.execute("DELETE FROM subscribers WHERE id = ?", (subscriber_id,)).rowcount)
 
 
 def set_state(conn: sqlite3.Connection, subscriber_id: int, state: str, now: float) -> bool:
@@ -62,26 +91,21 @@ def note_refusals(conn: sqlite3.Connection, subscriber_ids: Iterable[int], thres
     return bounced
 
 
-def export_all(conn: sqlite3.Connection, write: Callable[[list[Subscriber]], None], batch: int) -> int:
-    """Pass every subscriber to ``write`` in id order, ``batch`` at a time; returns how many."""
+def export_all(conn: sqlite3.Connection, key: DataKey, write: Callable[[list[Subscriber]], None], batch: int) -> int:
+    """Pass every subscriber to ``write`` in id order, ``batch`` at a time, contacts opened; returns how many."""
     last, total = 0, 0
-    while rows := conn.execute(
-        """SELECT s.id, s.channel, s.contact, s.language, s.state, s.tester, s.created_at, s.updated_at,
-                  (SELECT group_concat(category, ' ') FROM subscriptions WHERE subscriber_id = s.id)
-           FROM subscribers s WHERE s.id > ? ORDER BY s.id LIMIT ?""",
-        (last, batch),
-    ).fetchall():
-        write([_subscriber(r) for r in rows])
+    while rows := conn.execute(f"{SELECT_ONE} WHERE s.id > ? ORDER BY s.id LIMIT ?", (last, batch)).fetchall():
+        write([_subscriber(r, key) for r in rows])
         total += len(rows)
         last = rows[-1][0]
     return total
 
 
-def _subscriber(r: tuple[int, str, str, str, str, int, float, float, str | None]) -> Subscriber:
+def _subscriber(r: tuple[int, str, bytes, str, str, int, float, float, str | None], key: DataKey) -> Subscriber:
     return Subscriber(
         id=r[0],
         channel=ContactKind(r[1]),
-        contact=r[2],
+        contact=key.open(r[1], r[2]),
         language=r[3],
         state=SubscriberState(r[4]),
         tester=bool(r[5]),
@@ -89,6 +113,85 @@ def _subscriber(r: tuple[int, str, str, str, str, int, float, float, str | None]
         updated_at=r[7],
         categories=frozenset(r[8].split()) if r[8] else frozenset(),
     )
+
+
+def any_contact(conn: sqlite3.Connection) -> bool:
+    """Whether any contact is stored, sealed or not."""
+    return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM subscribers)").fetchone()[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """What bringing every contact under the current key did."""
+
+    plain: int  # contacts stored before migration 11, sealed now
+    rotated: int  # contacts moved from the old key to the current one
+
+
+def check_keys(conn: sqlite3.Connection, keys: DataKeys, rotate: bool) -> None:
+    """ConfigError, one line, unless every stored contact is plain, under the current key, or (``rotate``)
+    under the old one."""
+    key = keys.require()
+    old = keys.old.key_id if keys.old else None
+    allowed = [PLAIN, key.key_id, *([old] if rotate and old else [])]
+    found = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT DISTINCT contact_key FROM subscribers WHERE contact_key NOT IN ({','.join('?' * len(allowed))})",
+            allowed,
+        )
+    ]
+    if not found:
+        return
+    if found == [old]:
+        raise ConfigError(
+            f"the subscriber contacts are under {OLD_KEY_ENV} (key id {old}), not {DATA_KEY_ENV} "
+            f"(key id {key.key_id}): run `run.py keys rotate` with both set"
+        )
+    raise ConfigError(
+        f"{DATA_KEY_ENV} (key id {key.key_id}) is not the key the subscriber contacts are encrypted with "
+        f"(key id {', '.join(found)}): set it to that key, or that key in {OLD_KEY_ENV} to rotate"
+    )
+
+
+def _to_seal(keys: DataKeys, rotate: bool) -> list[str]:
+    """The key ids of contacts ``seal`` rewrites: plain ones, and with ``rotate`` the old key's."""
+    return [PLAIN, *([keys.old.key_id] if rotate and keys.old else [])]
+
+
+def unsealed(conn: sqlite3.Connection, keys: DataKeys, rotate: bool) -> bool:
+    """Whether ``seal`` has anything to do (without a write lock: most opens have nothing)."""
+    ids = _to_seal(keys, rotate)
+    row = conn.execute(f"SELECT 1 FROM subscribers WHERE contact_key IN ({','.join('?' * len(ids))}) LIMIT 1", ids)
+    return row.fetchone() is not None
+
+
+def seal(conn: sqlite3.Connection, keys: DataKeys, rotate: bool) -> Sealed:
+    """Seal every plain contact under the current key, and with ``rotate`` move those under the old key to it;
+    contact hashes rewritten with them. The caller's transaction makes it all or nothing; run ``check_keys`` first.
+    """
+    key = keys.require()
+    old = keys.old if rotate else None
+    moved = dict.fromkeys(_to_seal(keys, rotate), 0)
+    last = 0
+    while rows := conn.execute(
+        f"""SELECT id, channel, contact, contact_key FROM subscribers
+            WHERE contact_key IN ({",".join("?" * len(moved))}) AND id > ? ORDER BY id LIMIT ?""",
+        (*moved, last, SEAL_BATCH),
+    ).fetchall():
+        updates = []
+        for sid, channel, stored, key_id in rows:
+            contact = stored if key_id == PLAIN else _old(old).open(channel, stored)
+            updates.append((key.seal(channel, contact), key.lookup(channel, contact), key.key_id, sid))
+            moved[key_id] += 1
+        conn.executemany("UPDATE subscribers SET contact = ?, contact_hash = ?, contact_key = ? WHERE id = ?", updates)
+        last = rows[-1][0]
+    return Sealed(plain=moved[PLAIN], rotated=sum(moved.values()) - moved[PLAIN])
+
+
+def _old(old: DataKey | None) -> DataKey:
+    assert old is not None, "only rows under the old key have a key id other than ''"
+    return old
 
 
 def audience_sql(testers_only: bool) -> str:

@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from broadcaster.data_key import DataKey, DataKeys
+from broadcaster.files import create_private
 from broadcaster.models import (
     Alert,
     AlertId,
@@ -33,8 +35,18 @@ from broadcaster.models import (
     User,
     Waiting,
 )
+from broadcaster.scopes import ApiToken, Scope
 from broadcaster.state import Namespace, StateRow, made_rows
-from broadcaster.store import ApprovalRecord, sql_accounts, sql_alerts, sql_deliveries, sql_journal, sql_subscribers
+from broadcaster.store import (
+    ApprovalRecord,
+    Gate,
+    SecondFactor,
+    sql_accounts,
+    sql_alerts,
+    sql_deliveries,
+    sql_journal,
+    sql_subscribers,
+)
 from broadcaster.store.schema import MIGRATIONS
 
 SEEN_DAYS = 30  # how long mark_seen remembers an entry
@@ -48,22 +60,36 @@ Sql = Callable[Concatenate[sqlite3.Connection, P], T]
 class SQLiteStore:
     """The Store protocol on one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keys: DataKeys) -> None:
         self.path = path
+        self.keys = keys
+        self.sealed = sql_subscribers.Sealed(plain=0, rotated=0)  # what opening did to the stored contacts
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._conn: sqlite3.Connection | None = None
         self._seen_pruned_at = 0.0
 
     @classmethod
-    async def open(cls, path: Path) -> SQLiteStore:
-        """Open (creating and migrating as needed) the database at ``path``."""
-        store = cls(path)
-        await store._call(store._open)
+    async def open(cls, path: Path, keys: DataKeys | None = None, *, rotate: bool = False) -> SQLiteStore:
+        """Open (creating and migrating as needed) the database at ``path``.
+
+        ``keys`` seal and open subscriber contacts (None: BROADCASTER_DATA_KEY from the environment). With
+        a key, contacts still in plain text are sealed now, and with ``rotate`` those under the old key move
+        to the current one; ConfigError if contacts are under another key. Without one the store opens, and
+        whatever needs a contact raises ConfigError naming BROADCASTER_DATA_KEY.
+        """
+        store = cls(path, DataKeys.from_env() if keys is None else keys)
+        try:
+            await store._call(store._open, rotate)
+        except BaseException:
+            await store.aclose()
+            raise
         return store
 
-    def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _open(self, rotate: bool) -> None:
+        # owner-only whatever the umask: SQLite gives its -wal and -shm files the main file's permissions
+        create_private(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.create_function(sql_journal.HASH_FUNCTION, 8, sql_journal.entry_hash, deterministic=True)
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss can undo the last commits.
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -75,6 +101,31 @@ class SQLiteStore:
             # executescript commits first, so the migration and its version bump are one explicit transaction
             conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
         self._conn = conn
+        if self.keys.current is not None:
+            self._seal(rotate)
+
+    def _seal(self, rotate: bool) -> None:
+        """Bring every stored contact under the current key, leaving no copy of what it replaced in the file."""
+        conn = self.conn
+        sql_subscribers.check_keys(conn, self.keys, rotate)
+        if not sql_subscribers.unsealed(conn, self.keys, rotate):
+            return
+        # zeroes what an update frees, so the old bytes are not left in free space in the file
+        secure_delete = ("OFF", "ON", "FAST")[conn.execute("PRAGMA secure_delete").fetchone()[0]]
+        conn.execute("PRAGMA secure_delete=ON")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.sealed = sql_subscribers.seal(conn, self.keys, rotate)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.execute(f"PRAGMA secure_delete={secure_delete}")
+        if self.sealed.plain or self.sealed.rotated:
+            # the WAL still holds the pages as they were: copy it into the database and empty it
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -184,7 +235,7 @@ class SQLiteStore:
 
     async def claim(self, channel: ChannelName, limit: int, lease_until: Timestamp, now: Timestamp) -> list[Claim]:
         """Lease up to ``limit`` due rows of ``channel``, most urgent first."""
-        return await self._write(sql_deliveries.claim, channel, limit, lease_until, now)
+        return await self._write(sql_deliveries.claim, self.keys.current, channel, limit, lease_until, now)
 
     async def record(self, channel: ChannelName, outcomes: Sequence[Outcome], now: Timestamp) -> list[AlertId]:
         """Record outcomes of claimed rows; returns the alerts this closed (nothing left open)."""
@@ -213,28 +264,49 @@ class SQLiteStore:
 
     # -- subscribers ---------------------------------------------------------
 
+    def data_key(self) -> DataKey:
+        """The key contacts are sealed with; ConfigError (one line naming BROADCASTER_DATA_KEY) without one."""
+        return self.keys.require()
+
+    async def check_data_key(self) -> None:
+        """ConfigError naming BROADCASTER_DATA_KEY if contacts are stored and there is no key to open them."""
+        if self.keys.current is None and await self._read(sql_subscribers.any_contact):
+            self.keys.require()
+
     async def import_subscribers(self, subscribers: Iterable[Subscriber]) -> int:
         """Insert or update by (channel, contact) in one transaction; any error imports nothing."""
-        return await self._write(sql_subscribers.import_all, subscribers)
+        return await self._write(sql_subscribers.import_all, self.data_key(), subscribers)
 
     async def export_subscribers(self, write: Callable[[list[Subscriber]], None], batch: int = 1000) -> int:
         """Pass every subscriber to ``write`` in id order, ``batch`` at a time; returns how many."""
-        return await self._read(sql_subscribers.export_all, write, batch)
+        return await self._read(sql_subscribers.export_all, self.data_key(), write, batch)
 
     async def get_subscriber(self, channel: str, contact: str) -> Subscriber | None:
         """One subscriber by channel and contact, or None."""
-        return await self._read(sql_subscribers.get, channel, contact)
+        return await self._read(sql_subscribers.get, self.data_key(), channel, contact)
 
     async def get_subscriber_by_id(self, subscriber_id: int) -> Subscriber | None:
         """One subscriber by id, or None."""
-        return await self._read(sql_subscribers.get_by_id, subscriber_id)
+        return await self._read(sql_subscribers.get_by_id, self.data_key(), subscriber_id)
 
     async def save_subscriber(self, subscriber: Subscriber) -> Subscriber:
         """Insert or update one subscriber by (channel, contact), categories included; returns it as stored."""
-        await self._write(sql_subscribers.import_all, [subscriber])
+        await self._write(sql_subscribers.import_all, self.data_key(), [subscriber])
         stored = await self.get_subscriber(subscriber.channel, subscriber.contact)
         assert stored is not None
         return stored
+
+    async def delete_subscriber(self, subscriber_id: int, actor: str, origin: str) -> bool:
+        """Remove one subscriber and audit it (never the contact), in one transaction; False if there is none."""
+
+        def delete(conn: sqlite3.Connection) -> bool:
+            gone = sql_subscribers.delete(conn, subscriber_id)
+            if gone:
+                target = f"subscriber:{subscriber_id}"
+                sql_journal.audit(conn, time.time(), actor, "subscriber.delete", target, "1 deleted", origin)
+            return gone
+
+        return await self._write(delete)
 
     async def set_subscriber_state(self, subscriber_id: int, state: str) -> bool:
         """Change one subscriber's state; False if there is no such subscriber."""
@@ -266,6 +338,10 @@ class SQLiteStore:
         """Pass every audit line to ``write`` in order (called on the store's thread); returns how many."""
         return await self._read(sql_journal.audit_export, write, batch)
 
+    async def audit_verify(self) -> sql_journal.ChainCheck:
+        """Check the audit log's hash chain from its first line: how many, the first broken one, the newest hash."""
+        return await self._read(sql_journal.audit_verify)
+
     # -- console accounts ----------------------------------------------------
 
     async def add_user(self, user: User, actor: str, origin: str) -> None:
@@ -288,9 +364,72 @@ class SQLiteStore:
         """Change an account's role, or switch it off or on."""
         await self._write(sql_accounts.update_user, name, role, disabled, actor, origin, time.time())
 
-    async def note_login(self, name: str, ok: bool, max_failures: int, lockout: float) -> int:
-        """Count a login attempt; returns the failures in a row (the account locks at ``max_failures``)."""
-        return await self._write(sql_accounts.note_login, name, ok, max_failures, lockout, time.time())
+    async def begin_login(
+        self,
+        user_key: str,
+        client_key: str,
+        now: Timestamp,
+        delay: float,
+        delay_max: float,
+        lock_after: int,
+        forget: float,
+    ) -> Gate:
+        """Let a login attempt through the throttle of a name and a client, or say how long to wait."""
+        return await self._write(
+            sql_accounts.begin_login, user_key, client_key, now, delay, delay_max, lock_after, forget
+        )
+
+    async def undo_login_attempt(self, keys: Sequence[str]) -> None:
+        """Take back the failure counted for an attempt whose password was right (a code is to come)."""
+        await self._write(sql_accounts.undo_login_attempt, keys)
+
+    async def clear_login_throttle(self, keys: Sequence[str]) -> bool:
+        """Forget failures and a lock after a complete login; True if the name was locked."""
+        return await self._write(sql_accounts.clear_login_throttle, keys)
+
+    async def unlock_user(self, name: str, actor: str, origin: str) -> bool:
+        """An admin lifts an account's lock; True if it was locked; InputError for no such account."""
+        return await self._write(sql_accounts.unlock_user, name, actor, origin, time.time())
+
+    async def locked_names(self) -> set[str]:
+        """The accounts whose name is locked."""
+        return await self._read(sql_accounts.locked_names)
+
+    async def second_factor(self, name: str) -> SecondFactor | None:
+        """An account's TOTP state, or None for no such account."""
+        return await self._read(sql_accounts.second_factor, name)
+
+    async def begin_totp(self, name: str, secret: str) -> None:
+        """Remember a TOTP secret being set up, until a code confirms it."""
+        await self._write(sql_accounts.begin_totp, name, secret)
+
+    async def enable_totp(self, name: str, secret: str, code_ids: Sequence[str], actor: str, origin: str) -> None:
+        """Make ``secret`` the account's second factor, with new recovery codes (hashes)."""
+        await self._write(sql_accounts.enable_totp, name, secret, code_ids, actor, origin, time.time())
+
+    async def disable_totp(self, name: str, actor: str, origin: str) -> None:
+        """Remove an account's second factor and recovery codes."""
+        await self._write(sql_accounts.disable_totp, name, actor, origin, time.time())
+
+    async def use_totp_step(self, name: str, step: int) -> bool:
+        """Take a TOTP step as used; False if it or a later one already was."""
+        return await self._write(sql_accounts.use_totp_step, name, step)
+
+    async def use_recovery_code(self, name: str, code_id: str) -> bool:
+        """Spend a recovery code by its hash; False if there is no such unused code."""
+        return await self._write(sql_accounts.use_recovery_code, name, code_id)
+
+    async def add_pending_login(self, pending_id: str, name: str, now: Timestamp, origin: str, ttl: float) -> None:
+        """Remember a login whose password was right and whose code is to come."""
+        await self._write(sql_accounts.add_pending_login, pending_id, name, now, origin, ttl)
+
+    async def pending_login(self, pending_id: str, since: Timestamp) -> str | None:
+        """The account of a login waiting for its code, begun after ``since``."""
+        return await self._read(sql_accounts.pending_login, pending_id, since)
+
+    async def end_pending_login(self, pending_id: str) -> None:
+        """Forget a login waiting for its code."""
+        await self._write(sql_accounts.end_pending_login, pending_id)
 
     async def add_session(self, session: Session) -> None:
         """Store a new session."""
@@ -312,17 +451,29 @@ class SQLiteStore:
         """Drop sessions unused since ``before``; returns how many."""
         return await self._write(sql_accounts.forget_sessions, before)
 
-    async def add_token(self, token_id: str, name: str, actor: str, origin: str) -> None:
-        """Store an API token's hash."""
-        await self._write(sql_accounts.add_token, token_id, name, actor, origin, time.time())
+    async def add_token(self, token_id: str, name: str, granted: frozenset[Scope], actor: str, origin: str) -> None:
+        """Store an API token's hash with its scopes (at least one)."""
+        await self._write(sql_accounts.add_token, token_id, name, granted, actor, origin, time.time())
 
     async def revoke_token(self, name: str, actor: str, origin: str) -> None:
         """Stop a token working."""
         await self._write(sql_accounts.revoke_token, name, actor, origin, time.time())
 
-    async def token_name(self, token_id: str) -> str | None:
-        """The name of a working API token by its hash, or None."""
-        return await self._read(sql_accounts.token_name, token_id)
+    async def working_token(self, token_id: str) -> ApiToken | None:
+        """A working API token (its name and scopes) by its hash, or None."""
+        return await self._read(sql_accounts.working_token, token_id)
+
+    async def list_tokens(self) -> list[ApiToken]:
+        """Every API token, revoked ones too, by name."""
+        return await self._read(sql_accounts.list_tokens)
+
+    async def expire_sessions(self, now: Timestamp, idle: float, lifetime: float) -> int:
+        """Drop sessions unused for ``idle`` seconds or older than ``lifetime`` at ``now``; returns how many."""
+        return await self._write(sql_accounts.expire_sessions, now, idle, lifetime)
+
+    async def forget_idempotency_keys(self, before: Timestamp) -> int:
+        """Drop the API's Idempotency-Keys remembered before ``before``; returns how many."""
+        return await self._write(sql_accounts.forget_idempotency_keys, before)
 
     async def set_contacts(self, name: str, email: str | None, line_id: str | None, actor: str, origin: str) -> None:
         """Change an account's mail address or LINE user id for approval notices (None: unchanged)."""

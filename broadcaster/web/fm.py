@@ -4,7 +4,8 @@
 public channel shares (``broadcaster.on_air.on_air``): live, the latest version of each event, neither
 cancelled nor expired (an alert without an expiry leaves the air a day after it was made). The
 playlist lists it most severe first; ``latest.wav`` is the one carried last. The files are the ones
-the fm channel wrote to the drop folder.
+the fm channel wrote to the drop folder. The playlist's links start with ``[city] public_url``, never
+with the Host a request names.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class FmFeed:
 
     store: Store
     drop_dir: Path
+    base_url: str  # [city] public_url without its trailing slash
     clock: Callable[[], float] = field(default=time.time)
 
     async def on_air(self) -> list[Published]:
@@ -72,7 +74,7 @@ def playlist(entries: list[tuple[str, float, str]]) -> str:
 
 def setup(app: web.Application, store: Store, settings: Settings, renderer: Renderer) -> None:
     """Put the FM routes' state on the app (called at service start-up)."""
-    app[FM_FEED] = FmFeed(store, settings.path(settings.fm.drop_dir))
+    app[FM_FEED] = FmFeed(store, settings.path(settings.fm.drop_dir), settings.city.public_url.rstrip("/"))
 
 
 def add_routes(app: web.Application) -> None:
@@ -105,9 +107,9 @@ async def playlist_m3u(request: web.Request) -> web.Response:
     feed = request.app[FM_FEED]
     items = await feed.on_air()
     seconds = await asyncio.to_thread(lambda: [duration(feed.wav(item)) for item in items])
-    base = request.url.origin()
+    route = request.app.router["fm_alert"]
     entries = [
-        (str(base.join(request.app.router["fm_alert"].url_for(alert_id=item.alert.id))), secs, item.alert.title)
+        (f"{feed.base_url}{route.url_for(alert_id=item.alert.id)}", secs, item.alert.title)
         for item, secs in zip(items, seconds, strict=True)
     ]
     return web.Response(

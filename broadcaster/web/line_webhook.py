@@ -1,7 +1,9 @@
 """The LINE webhook, POST /line/webhook: follow, postback and unfollow keep LINE subscribers in step.
 
 ``X-Line-Signature`` (base64 HMAC-SHA256 of the raw body, keyed with LINE_CHANNEL_SECRET) is checked
-before anything else: a bad or missing one gets 400 and nothing is processed. A good request is
+before anything else, as bytes: a bad or missing one gets 400 and nothing is processed. A body over
+``MAX_BODY`` gets 413, one nested deeper than ``MAX_DEPTH`` 400, before it is parsed. Events older
+than ``[line] event_max_age`` are ignored (counted in the log). A good request is
 answered 200 at once; its events are processed in a task the handler owns (drained on close), one
 user's events in order. Redelivered events are skipped by webhookEventId (``store.mark_seen``).
 
@@ -17,8 +19,11 @@ User ids are personal data: they are never logged.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
+import hashlib
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -26,13 +31,13 @@ from typing import Any
 
 from aiohttp import web
 from linebot.v3 import WebhookParser  # type: ignore[import-untyped]
-from linebot.v3.exceptions import InvalidSignatureError  # type: ignore[import-untyped]
 from linebot.v3.webhooks import FollowEvent, PostbackEvent, UnfollowEvent, UserSource  # type: ignore[import-untyped]
 
 from broadcaster.errors import DeliveryError
 from broadcaster.models import ContactKind, Subscriber, SubscriberState
 from broadcaster.settings import Settings
 from broadcaster.store import Store
+from broadcaster.web.inputs import as_bytes, nesting
 
 log = logging.getLogger("broadcaster.line_webhook")
 
@@ -44,6 +49,8 @@ LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
 MAX_QUICK_REPLIES = 13
 LABEL_LIMIT = 20  # characters in a quick-reply button
 CLOSE_GRACE_S = 5.0
+MAX_BODY = 1024 * 1024  # bytes: LINE sends a few events of a few hundred bytes each
+MAX_DEPTH = 32  # LINE's payloads nest about 5 deep; json.loads recursion would end thousands deep
 
 LineJson = dict[str, Any]
 Reply = Callable[[str, Sequence[Mapping[str, Any]]], Awaitable[None]]  # (reply token, LINE messages)
@@ -141,11 +148,21 @@ class _Turn:
 class LineWebhook:
     """Checks, acknowledges and processes webhook requests; ``handle`` is the aiohttp handler."""
 
-    def __init__(self, store: Store, settings: Settings, channel_secret: str, reply: Reply) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        channel_secret: str,
+        reply: Reply,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.reply = reply
-        self._parser = WebhookParser(channel_secret)
+        self.clock = clock
+        self._secret = channel_secret.encode()
+        # handle() has checked the signature on the raw bytes before the SDK sees the body
+        self._parser = WebhookParser(channel_secret, skip_signature_verification=lambda: True)
         self._tasks: set[asyncio.Task[None]] = set()
         self._turns: dict[str, _Turn] = {}
         self._closing = False
@@ -155,21 +172,43 @@ class LineWebhook:
         """POST /line/webhook: 400 unless signed by LINE; otherwise 200 at once, events processed after."""
         if self._closing:
             return web.Response(status=503, text="shutting down")  # LINE redelivers later
-        raw = await request.read()
-        try:
-            payload = self._parser.parse(raw.decode(), request.headers.get("X-Line-Signature", ""), as_payload=True)
-        except InvalidSignatureError:
+        if (request.content_length or 0) > MAX_BODY:
+            return web.Response(status=413, text="too large")
+        raw = bytearray()
+        async for chunk in request.content.iter_chunked(16_384):  # a chunked body has no length to check first
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                return web.Response(status=413, text="too large")
+        if not self._signed(bytes(raw), request.headers.get("X-Line-Signature", "")):
             log.warning("line webhook: bad or missing signature; request ignored")
             return web.Response(status=400, text="invalid signature")
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        if not nesting(raw, MAX_DEPTH):
+            log.warning("line webhook: signed request nests deeper than %d; ignored", MAX_DEPTH)
+            return web.Response(status=400, text="malformed payload")
+        try:
+            payload = self._parser.parse(raw.decode(), "", as_payload=True)
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # ValueError: not UTF-8 or JSON
             log.warning("line webhook: signed request is not a webhook payload; ignored")
             return web.Response(status=400, text="malformed payload")
-        events = list(payload.events or [])
+        events = self._recent(list(payload.events or []))
         if events:
             task = asyncio.create_task(self._process(events), name="line-webhook")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return web.Response(text="OK")
+
+    def _signed(self, raw: bytes, signature: str) -> bool:
+        expected = base64.b64encode(hmac.new(self._secret, raw, hashlib.sha256).digest())
+        return hmac.compare_digest(as_bytes(signature), expected)
+
+    def _recent(self, events: list[Any]) -> list[Any]:
+        """The events within [line] event_max_age of now; the rest are counted in the log (no user ids)."""
+        oldest_ms = (self.clock() - self.settings.line.event_max_age) * 1000
+        recent = [e for e in events if isinstance(getattr(e, "timestamp", None), int) and e.timestamp >= oldest_ms]
+        if len(recent) < len(events):
+            log.warning("line webhook: %d event(s) older than %g s or undated; ignored",
+                        len(events) - len(recent), self.settings.line.event_max_age)  # fmt: skip
+        return recent
 
     @property
     def pending(self) -> int:

@@ -14,9 +14,10 @@ from typing import IO, cast
 import aiohttp
 from aiohttp import web
 
-from broadcaster import instance
+from broadcaster import instance, prune
 from broadcaster.approval_notice import ApprovalNotices
 from broadcaster.channel import ChannelSet, RunsAs
+from broadcaster.data_key import DATA_KEY_ENV
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.gc_tuning import tune_gc
 from broadcaster.lifecycle import Lifecycle
@@ -28,7 +29,8 @@ from broadcaster.store import Store
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.tokens import SECRET_ENV, Signer
 from broadcaster.web import fm as fm_feed
-from broadcaster.web import health, subscription_pages
+from broadcaster.web import headers as security
+from broadcaster.web import health, inputs, subscription_pages
 from broadcaster.web import ticker as ticker_feed
 from broadcaster.web import website as website_pages
 from broadcaster.web.console import app as console_app
@@ -75,7 +77,9 @@ CORE = web.AppKey("core", Core)
 
 def make_app(settings: Settings, lock: IO[bytes], build: ChannelBuilder = build_channels) -> web.Application:
     """The aiohttp application; the core starts and stops with it. ``lock`` is the instance lock."""
-    app = web.Application()
+    # bytes that are not UTF-8 in the address or a header are refused before any other middleware reads them
+    app = web.Application(middlewares=[inputs.refuse_undecodable])
+    security.install(app)  # every response: CSP, nosniff, referrer policy; no versions in Server
     app.cleanup_ctx.append(lambda app: _lifetime(app, settings, lock, build))
     health.add_routes(app)
     app.router.add_get("/metrics", metrics)
@@ -98,6 +102,9 @@ async def _lifetime(
         db = settings.path(settings.storage.path)
         store = await SQLiteStore.open(db)
         stack.push_async_callback(close_logged, "the store", store.aclose)
+        await store.check_data_key()  # contacts stored and no key to open them: ConfigError, exit 2
+        if store.keys.current is None:
+            log.warning("%s is not set: the subscription pages and the LINE webhook answer 503", DATA_KEY_ENV)
         recovered = await store.recover(time.time(), all_leases=True)  # we hold the lock: every lease is stale
         if recovered:
             log.info("recovered %d deliveries claimed by a previous run", recovered)
@@ -113,6 +120,7 @@ async def _lifetime(
         metrics_ = Metrics()
         dispatcher = Dispatcher(store, channels, settings, metrics=metrics_)
         notices = await stack.enter_async_context(_approval_notices(store, settings))
+        await stack.enter_async_context(prune.running(store, settings.console))  # ended sessions, old keys
         console_app.setup(app, settings, store, dispatcher, renderer, channels, notices.wake)
         core = app[CORE] = Core(settings, store, dispatcher, metrics_, sinks, notices, time.time())
         live_line = channels.live.get("line")
@@ -122,12 +130,12 @@ async def _lifetime(
         watch = app[health.HEALTH] = health.Watch(settings, store, dispatcher, metrics_, sinks, core.started_at)
         watch.line = core.line
         secret = os.environ.get("LINE_CHANNEL_SECRET", "")
-        if secret:
+        if secret and store.keys.current is not None:  # a follow stores a LINE user id: sealed, or not at all
             reply = core.line.reply if core.line else no_reply
             core.webhook = make_webhook_handler(store, settings, secret, reply)
             # finish the events it accepted before the store closes
             stack.push_async_callback(close_logged, "the LINE webhook", core.webhook.aclose)
-        else:
+        elif not secret:
             log.warning("LINE_CHANNEL_SECRET is not set: /line/webhook answers 503")
         mailer = _subscription_pages(app, settings, renderer, store)  # ConfigError: a short secret key
         if mailer is not None:
@@ -145,8 +153,9 @@ def _subscription_pages(
 ) -> Mailer | None:
     """Put the subscription pages' state on the app; returns their mailer (None: the pages answer 503)."""
     signer = Signer.from_env(os.environ, required=bool(os.environ.get(SECRET_ENV)))  # set but short: ConfigError
-    if signer is None:
-        log.warning("%s is not set: the subscription pages answer 503", SECRET_ENV)
+    if signer is None or store.keys.current is None:  # without the data key no address can be stored
+        if signer is None:
+            log.warning("%s is not set: the subscription pages answer 503", SECRET_ENV)
         app[subscription_pages.PAGES] = Pages.create(settings, renderer.env, None)
         return None
     mailer, notice = make_mailer(settings, os.environ)

@@ -13,6 +13,7 @@ unavailable (503) instead of half working.
 from __future__ import annotations
 
 import logging
+import re
 import tomllib
 import urllib.parse
 from dataclasses import dataclass
@@ -27,21 +28,22 @@ from broadcaster.errors import InputError
 from broadcaster.models import SubscriberState
 from broadcaster.rendering import TEMPLATES
 from broadcaster.settings import Settings
+from broadcaster.web import headers as security
 from broadcaster.web.csrf import FIELD, Csrf
+from broadcaster.web.inputs import read_form
 from broadcaster.web.ratelimit import WindowLimiter, client_address
 from broadcaster.web.subscription import CONFIRM, LANGUAGE_NAMES, MANAGE, Subscriptions, parse_address, read_choice
 from channels.email.channel import UNSUBSCRIBE
 
 log = logging.getLogger("broadcaster.subscription_pages")
 
+STATIC = TEMPLATES / "static"  # the pages' and the console's stylesheets and scripts, one folder, no subfolders
+STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # checked first: a long name is an OSError, not a 404
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058's POST body
 HEADERS = {
     "Cache-Control": "no-store",  # pages may carry tokens
-    "Referrer-Policy": "no-referrer",  # and so may their URLs
-    "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'",
+    **security.SUBSCRIPTION,  # no referrer: the pages' URLs may carry tokens too
 }
 
 
@@ -86,7 +88,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/manage", manage)
     app.router.add_get("/unsubscribe", unsubscribe_form)
     app.router.add_post("/unsubscribe", unsubscribe)
-    app.router.add_static("/static", TEMPLATES / "static", append_version=False)
+    app.router.add_get("/static/{name}", static_file)
 
 
 # -- handlers ---------------------------------------------------------------------------
@@ -188,7 +190,7 @@ async def unsubscribe(request: web.Request) -> web.Response:
     pages = _pages(request)
     if pages.subscriptions is None:
         return _unavailable(request)
-    if (await request.post()).get("List-Unsubscribe") == "One-Click":
+    if (await read_form(request)).get("List-Unsubscribe") == "One-Click":
         if not pages.per_ip.hit(_client(request)):
             return web.Response(status=429, text="too many requests\n")
         try:
@@ -205,6 +207,14 @@ async def unsubscribe(request: web.Request) -> web.Response:
     except InputError:
         return _bad_link(request)
     return _message(request, "unsubscribed_title", "unsubscribed_body", link=("/subscribe", "subscribe_again"))
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """A file of the static folder by its name; 404 for any other name."""
+    name = request.match_info["name"]
+    if not STATIC_NAME.fullmatch(name) or not (STATIC / name).is_file():
+        raise web.HTTPNotFound(text="not found\n")
+    return web.FileResponse(STATIC / name)
 
 
 # -- pieces -----------------------------------------------------------------------------
@@ -237,7 +247,7 @@ async def _accept(request: web.Request) -> tuple[MultiDict[str], web.Response | 
     if not pages.per_ip.hit(_client(request)):
         log.info("a client reached the form limit")
         return MultiDict(), _message(request, "error_title", "too_many", status=429, error=True)
-    form = MultiDict((k, v) for k, v in (await request.post()).items() if isinstance(v, str))  # no uploads
+    form = MultiDict((k, v) for k, v in (await read_form(request)).items() if isinstance(v, str))  # no uploads
     if not pages.csrf.check(request, form.get(FIELD, "")):
         return MultiDict(), _message(request, "error_title", "bad_form", status=403, error=True)
     return form, None

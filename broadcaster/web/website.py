@@ -17,16 +17,13 @@ from broadcaster.on_air import Snapshot, load_snapshot
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
+from broadcaster.web import headers as security
 from channels.website.feeds import alerts_atom, alerts_json, cap_atom, cap_document
 from channels.website.pages import CSS, SiteRenderer
 
 HEADERS = {
     "Cache-Control": "public, max-age=30",  # alerts change; a short cache spares the store under a rush
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    # the level colours are a <style> made from config; nothing else inline, no scripts at all
-    "Content-Security-Policy": "default-src 'none'; style-src 'self' 'unsafe-inline'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'self'",
+    **security.WEBSITE,
 }
 HTML = "text/html"
 ATOM = "application/atom+xml"

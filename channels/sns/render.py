@@ -30,6 +30,9 @@ MEASURED_PARTS = 9  # lint splits this far to tell how many posts the whole text
 COUNTER = " ({}/{}{})"  # part, parts, and the issue time: X refuses a reply identical to an earlier post
 SENTENCE = re.compile(r"(?<=[。！？\n])|(?<=[.!?] )")
 SOFT_BREAK = re.compile(r"[ 、，,　]")
+# a counted unit (a weighted character, a grapheme) is at most this many code points in real text (a
+# family emoji is 7): no post of ``limit`` units holds more than limit × this, so nothing longer is measured
+CHARS_PER_UNIT = 8
 LIMITS = Limits(measure=weighted_length)  # the text is not cut: threads are fitted per target by split_thread
 
 
@@ -39,9 +42,12 @@ def is_priority(alert: Alert) -> bool:
     return alert.level >= 4 or "quake" in kind
 
 
-def _cut(unit: str, fits: Callable[[str], bool]) -> tuple[str, str]:
-    """The longest head of ``unit`` that fits, ending at a space or 、 when one is near; and the rest."""
-    lo, hi = 1, len(unit)  # at least one character, so splitting always moves on
+def _cut(unit: str, fits: Callable[[str], bool], most: int) -> tuple[str, str]:
+    """The longest head of ``unit`` that fits, ending at a space or 、 when one is near; and the rest.
+
+    ``most``: more characters than any post can hold, so that no measure runs over a whole long body.
+    """
+    lo, hi = 1, min(len(unit), most)  # at least one character, so splitting always moves on
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if fits(unit[:mid]):
@@ -69,13 +75,15 @@ def split_thread(
         head = "\n".join(p for p in (text.rstrip(), tail) if p) if index == 0 else text.rstrip()
         return head + counter
 
+    most = limit * CHARS_PER_UNIT
     single = compose(0, body, "")
-    if measure(single) <= limit:
+    if len(single) <= most and measure(single) <= limit:
         return [single]
     room = COUNTER.format(max_parts, max_parts, tag)  # as wide as the real counter: max_parts < 10
 
     def fits(index: int, text: str) -> bool:
-        return measure(compose(index, text, room)) <= limit
+        post = compose(index, text, room)
+        return len(post) <= most and measure(post) <= limit
 
     units: list[str] = []
     for piece in SENTENCE.split(body):
@@ -86,6 +94,9 @@ def split_thread(
     parts: list[str] = []
     current = ""
     while units:
+        if len(parts) == max_parts:  # the rest overflows the last part, cut below: measured no more
+            current += "".join(units)
+            break
         unit = units.pop(0)
         if fits(len(parts), current + unit):
             current += unit
@@ -94,7 +105,7 @@ def split_thread(
             current = ""
             units.insert(0, unit.lstrip())
         else:
-            head, rest = _cut(unit, functools.partial(fits, len(parts)))
+            head, rest = _cut(unit, functools.partial(fits, len(parts)), most)
             parts.append(head)
             if rest:
                 units.insert(0, rest)
@@ -102,7 +113,7 @@ def split_thread(
         parts.append(current.strip())
     if len(parts) > max_parts:
         last = max_parts - 1
-        rest = "\n".join(parts[last:])
+        rest = "\n".join(parts[last:])[:most]  # cut with an ellipsis anyway: measure no more than fits
         parts = [*parts[:last], fit(rest, limit, lambda s: measure(compose(last, s, room)))]
     n = len(parts)
     return [compose(i, p, COUNTER.format(i + 1, n, tag) if n > 1 else "") for i, p in enumerate(parts)]

@@ -106,7 +106,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     # no fsync: the rename alone keeps readers from ever seeing half a file, and every send rewrites
     # whatever changed, so a page lost to a power cut comes back with the next alert (measured: the
     # fsyncs were most of a send's time, bench/broadcast_latency.py)
-    write_atomic(path, data)
+    write_atomic(path, data, public=True)  # the public site: the umask's permissions
 
 
 def create(ctx: ChannelContext) -> WebsiteChannel:

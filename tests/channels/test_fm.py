@@ -190,7 +190,7 @@ async def test_nothing_on_air_is_a_404_and_an_empty_playlist(client: TestClient[
 
 
 async def test_latest_and_playlist_show_live_current_versions_newest_first(
-    client: TestClient[web.Request, web.Application], store: SQLiteStore, channel: FmChannel
+    client: TestClient[web.Request, web.Application], store: SQLiteStore, channel: FmChannel, settings: Settings
 ) -> None:
     now, fm = time.time(), ("fm",)  # short bodies (make_alert's): these tests are about the listing
     await air(store, channel, make_alert("old", fm), now - 50)
@@ -216,7 +216,7 @@ async def test_latest_and_playlist_show_live_current_versions_newest_first(
     for (info, url), alert_id in zip([lines[1:3], lines[3:5]], ["upd2", "old"], strict=True):
         samples, rate, _, _ = decode((channel.drop_dir / f"{alert_id}.wav").read_bytes())
         assert info == f"#EXTINF:{math.ceil(len(samples) / rate)},{alert_id} 避難指示"
-        assert url == str(client.make_url(f"/fm/{alert_id}.wav"))
+        assert url == f"{settings.city.public_url.rstrip('/')}/fm/{alert_id}.wav"  # never the request's Host
         one = await client.get(f"/fm/{alert_id}.wav")
         assert one.status == 200 and await one.read() == (channel.drop_dir / f"{alert_id}.wav").read_bytes()
 

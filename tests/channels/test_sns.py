@@ -22,7 +22,7 @@ from broadcaster.state import SNS_FAILED, SNS_POSTED
 from broadcaster.store.sqlite import SQLiteStore
 from channels.sns.channel import SnsChannel, create, idempotency_key
 from channels.sns.mastodon import MastodonTarget, mastodon_length
-from channels.sns.render import MAX_PARTS, Payload, is_priority, split_thread
+from channels.sns.render import CHARS_PER_UNIT, MAX_PARTS, Payload, is_priority, split_thread
 from channels.sns.target import graphemes, weighted_length
 from tests.fakes import bluesky as fake_bluesky
 from tests.fakes import mastodon as fake_mastodon
@@ -468,3 +468,23 @@ def test_two_alerts_with_one_body_make_different_replies() -> None:
     assert not set(first) & set(again)
     assert all("29日14:30発表" in part for part in first)
     assert all(weighted_length(part) <= 280 for part in first + again)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["避難してください" * 500, "避難してください。" * 444, "evacuate now " * 300],
+    ids=["one-long-sentence", "many-sentences", "english"],
+)
+def test_a_body_at_the_draft_limit_is_split_without_measuring_it_whole(body: str) -> None:
+    # measuring a 5,000-character text costs tens of ms with twitter-text; a split that measured the
+    # whole remainder at every step stalled the event loop for seconds (found by tests/fuzz)
+    measured: list[int] = []
+
+    def measure(text: str) -> int:
+        measured.append(len(text))
+        return weighted_length(text)
+
+    parts = split_thread(body, "https://example.jp/a/1", 280, measure)
+    assert len(parts) == MAX_PARTS and all(weighted_length(p) <= 280 for p in parts)
+    assert parts[-1].split(" (")[0].endswith(ELLIPSIS)  # the overflow is cut, and says so
+    assert max(measured) <= 280 * CHARS_PER_UNIT + 30 and len(measured) < 200  # 30: the part counter

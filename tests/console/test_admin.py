@@ -17,7 +17,7 @@ from broadcaster.store import sql_journal
 from tests.console.conftest import PASSWORD, Browser, ConsoleSite, Reply
 
 ONE_TIME = re.compile(r'<code class="one-time-password">([^<]+)</code>')
-ROW_ID = re.compile(r'<tr data-id="(\d+)">')
+ROW_ID = re.compile(r'<tr data-id="(\d+)"')
 OLDER = re.compile(r'<a href="([^"]+)" class="older"')
 ADMIN_ROUTES = [
     ("GET", "/console/admin/users"),
@@ -112,7 +112,7 @@ async def test_only_an_admin_may_open_the_admin_routes(console_site: ConsoleSite
     for method, path in ADMIN_ROUTES:
         data = {"name": "newbie", "role": "admin"}
         reply = await (browser.get(path) if method == "GET" else browser.post(path, data))
-        assert reply.status == 403 and "needs the role admin" in reply.text, (method, path, reply.status)
+        assert reply.status == 403 and "「管理者」の役割が必要です" in reply.text, (method, path, reply.status)
     target = await console_site.store.get_user("target")
     assert target is not None and target.role == Role.OPERATOR and not target.disabled
     assert await console_site.store.get_user("newbie") is None
@@ -193,8 +193,8 @@ async def test_the_audit_page_lists_logins_with_their_origin_searches_and_pages(
     operator = await console_site.browser("tanaka", Role.OPERATOR)
     page = await operator.get("/console/audit")
     assert page.status == 200
-    row = re.search(r'<tr data-id="\d+">(.*?)</tr>', page.text, re.S)  # the newest line: this login
-    assert row and "tanaka" in row.group(1) and ">login<" in row.group(1) and "127.0.0.1" in row.group(1)
+    row = re.search(r'<tr data-id="\d+" data-action="login">(.*?)</tr>', page.text, re.S)  # the newest: this login
+    assert row and "tanaka" in row.group(1) and ">ログイン<" in row.group(1) and "127.0.0.1" in row.group(1)
     assert re.search(r"<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</time>", row.group(1))
     assert "/console/audit.csv" not in page.text  # an operator cannot export
 

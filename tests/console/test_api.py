@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from broadcaster import drafts
 from broadcaster.fingerprint import fingerprint
 from broadcaster.models import AlertState, ContactKind, Mode, Source, Subscriber
+from broadcaster.scopes import Scope
 from broadcaster.web.console import api_schema
 from tests.console.conftest import ConsoleSite
 
@@ -74,7 +75,7 @@ class System:
 @pytest.fixture
 async def river(console_site: ConsoleSite) -> AsyncIterator[System]:
     """The river-level system, with its own token."""
-    token = await console_site.console.accounts.add_token("river", "test", "test")
+    token = await console_site.console.accounts.add_token("river", "test", "test", scopes=list(Scope))
     browser = await console_site.anonymous()
     yield System(browser.client, token)
 
@@ -270,7 +271,8 @@ async def test_a_retry_with_the_same_idempotency_key_returns_the_same_draft(
     assert await count(console_site) == 2
 
     # keys belong to one system: the clinic roster's key of the same spelling is its own
-    clinic = System(river.client, await console_site.console.accounts.add_token("clinic", "test", "test"))
+    clinic_token = await console_site.console.accounts.add_token("clinic", "test", "test", scopes=list(Scope))
+    clinic = System(river.client, clinic_token)
     theirs = await clinic.post(draft(category="health"), **{"Idempotency-Key": "river-2026-0001"})
     assert theirs.status == 201 and theirs.data["id"] != first.data["id"]
     assert await count(console_site) == 3
@@ -330,11 +332,10 @@ async def test_the_openapi_document_is_public_and_covers_every_route(console_sit
     assert set(schemas["Draft"]["properties"]) == set(drafts.Draft.model_fields)
     assert schemas["Draft"]["required"] == ["category", "title", "body"]  # level: only where the category has levels
     assert schemas["Draft"]["properties"]["level"]["type"] == ["integer", "null"]
-    assert doc["components"]["securitySchemes"]["bearer"] == {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "from `python run.py tokens add NAME`",
-    }
+    bearer = doc["components"]["securitySchemes"]["bearer"]
+    assert (bearer["type"], bearer["scheme"]) == ("http", "bearer")
+    assert "run.py tokens add NAME --scope" in bearer["description"]
+    assert all(scope in bearer["description"] for scope in Scope)
     assert doc["security"] == [{"bearer": []}]
     assert doc["paths"]["/api/v1/openapi.json"]["get"]["security"] == []
     post = doc["paths"]["/api/v1/drafts"]["post"]

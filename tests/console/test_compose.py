@@ -106,7 +106,7 @@ PAST = (datetime.now(JST) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
         ({"channels": ["email", "pager"]}, "pager"),
         ({"expires_in": "", "expires_at": PAST}, "expires"),
         ({"channels": []}, "channels"),
-        ({"tr_en_title": ""}, "translations.en.title"),
+        ({"tr_en_title": ""}, "英語の翻訳の件名"),
     ],
 )
 async def test_bad_input_is_refused_kept_and_not_stored(

@@ -54,4 +54,4 @@ async def test_a_crime_notice_is_saved_without_a_level(console_site: ConsoleSite
     page = await sato.get(f"/console/alerts/{alert_id}")
     assert page.status == 200 and "警戒レベル" not in page.text.split("<main", 1)[-1].split("</main>", 1)[0]
     missing = await sato.post("/console/compose", form(level=""))  # a disaster alert still needs one
-    assert missing.status == 400 and "level: choose the 警戒レベル" in missing.text
+    assert missing.status == 400 and "警戒レベル：この区分では1〜5から選んでください" in missing.text

@@ -212,7 +212,7 @@ async def test_a_live_lift_follows_the_approval_policy_and_takes_the_alert_off_t
 async def test_the_api_posts_a_correction_or_a_lift_as_a_draft_an_officer_sends(console_site: ConsoleSite) -> None:
     english = {"en": {"title": "Suspicious person", "body": "Seen near the station at 18:00."}}
     alert = await sent(console_site, category="crime", level=2, title="不審者", translations=english)
-    token = await console_site.console.accounts.add_token("police", "test", "test")
+    token = await console_site.console.accounts.add_token("police", "test", "test", scopes=["followups:write"])
     client = (await console_site.anonymous()).client
     headers = {"Authorization": f"Bearer {token}"}
     body = {

@@ -577,7 +577,9 @@ async def test_service_polls_the_feeds_refuses_the_hostile_document_and_sends_th
             jma = health["jma"]
             assert jma["fetched"] == 2, jma  # each document once, the hostile one included
             assert jma["last_success"] is not None, jma
-            token = (await run_cli(run_py, config, "tokens", "add", "prometheus")).stdout.strip()
+            token = (
+                await run_cli(run_py, config, "tokens", "add", "prometheus", "--scope", "metrics:read")
+            ).stdout.strip()
             metrics_url = f"http://127.0.0.1:{service.port}/metrics"
             status_, body, _ = await http_get(metrics_url, Authorization=f"Bearer {token}")
             assert status_ == 200

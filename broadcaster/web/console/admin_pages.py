@@ -13,7 +13,6 @@ import datetime as dt
 import io
 import json
 import os
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,21 +21,24 @@ from aiohttp import web
 
 from broadcaster import clock, tokens
 from broadcaster.channel import RunsAs
+from broadcaster.csv_cells import neutral
 from broadcaster.errors import InputError
 from broadcaster.models import AuditEntry, Role, User
+from broadcaster.scopes import Scope
 from broadcaster.web import line_webhook
+from broadcaster.web.console import wording
 from broadcaster.web.console.web import HEADERS, Who, client, console, jst, need, page, see_other, who, words
 from channels import line
 from channels.email import channel as email
 from channels.sns import target as sns_target
 
 USERS = "/console/admin/users"
+TOKENS = "/console/admin/tokens"
 AUDIT_PAGE = 100  # lines per page of /console/audit
 CSV_BATCH = 1000  # lines per read while exporting
 SEARCH_MAX = 200  # characters of ?q= (a LIKE over the whole table; longer finds nothing anyway)
 CSV_COLUMNS = ("id", "time_jst", "actor", "action", "target", "detail", "origin")
 BOM = "\ufeff".encode()  # Excel in Japan reads a CSV without it as Shift_JIS
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may take for a formula
 # the secrets the service reads from the environment, named by the modules that read them
 SECRET_ENV = (
     tokens.SECRET_ENV,
@@ -53,11 +55,13 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(USERS, users)
     app.router.add_post(USERS, add_user)
     app.router.add_post(USERS + "/{name}/reset", reset_password)
+    app.router.add_post(USERS + "/{name}/unlock", unlock)
     app.router.add_post(USERS + "/{name}/role", change_role)
     app.router.add_post(USERS + "/{name}/disable", disable)
     app.router.add_post(USERS + "/{name}/enable", enable)
     app.router.add_post(USERS + "/{name}/contacts", change_contacts)
     app.router.add_get("/console/admin/config", config)
+    app.router.add_get(TOKENS, api_tokens)
     app.router.add_get("/console/audit", audit)
     app.router.add_get("/console/audit.csv", audit_csv)
 
@@ -74,13 +78,13 @@ class Issued:
     new: bool  # a new account (else a reset)
 
 
-def states(user: User, t: Mapping[str, str], now: float) -> list[str]:
+def states(user: User, t: Mapping[str, str], locked: bool) -> list[str]:
     """What an account's state is, in words (several may apply)."""
     found = []
     if user.disabled:
         found.append(t["admin_state_disabled"])
-    if user.locked_until > now:
-        found.append(t["admin_state_locked"].format(until=jst(user.locked_until)))
+    if locked:
+        found.append(t["admin_state_login_locked"])
     if user.must_change:
         found.append(t["admin_state_must_change"])
     return found or [t["admin_state_active"]]
@@ -89,9 +93,10 @@ def states(user: User, t: Mapping[str, str], now: float) -> list[str]:
 async def _users_page(
     request: web.Request, status: int = 200, error: str = "", issued: Issued | None = None
 ) -> web.Response:
-    t, now = words(request), time.time()
-    rows = [(user, states(user, t, now)) for user in await console(request).store.list_users()]
-    return page(request, "admin_users.html.j2", status=status, rows=rows, error=error, issued=issued)
+    t, store = words(request), console(request).store
+    locked = await store.locked_names()
+    rows = [(user, states(user, t, user.name in locked)) for user in await store.list_users()]
+    return page(request, "admin_users.html.j2", status=status, rows=rows, error=error, issued=issued, locked=locked)
 
 
 def _role(value: object) -> Role:
@@ -104,7 +109,7 @@ def _role(value: object) -> Role:
 async def _account(request: web.Request) -> str:
     name = request.match_info["name"]
     if await console(request).store.get_user(name) is None:
-        raise web.HTTPNotFound(text=f"no account named {name!r}", headers=HEADERS)
+        raise web.HTTPNotFound(text=f"アカウント {name!r} はありません。\nno account named {name!r}", headers=HEADERS)
     return name
 
 
@@ -124,7 +129,7 @@ async def add_user(request: web.Request) -> web.Response:
         email, line_id = str(form.get("email", "")), str(form.get("line_id", ""))
         password = await console(request).accounts.add_user(name, role, current.name, client(request), email, line_id)
     except InputError as exc:
-        return await _users_page(request, 400, error=str(exc))
+        return await _users_page(request, 400, error=wording.explained(request, exc))
     return await _users_page(request, issued=Issued(name, password, new=True))
 
 
@@ -136,13 +141,20 @@ async def reset_password(request: web.Request) -> web.Response:
     return await _users_page(request, issued=Issued(name, password, new=False))
 
 
+async def unlock(request: web.Request) -> web.StreamResponse:
+    """Lift the lock many failed logins put on an account (and its wait)."""
+    current = need(request, Role.ADMIN)
+    await console(request).store.unlock_user(await _account(request), current.name, client(request))
+    return see_other(USERS)
+
+
 async def _update(
     request: web.Request, current: Who, name: str, role: Role | None, disabled: bool | None
 ) -> web.Response:
     try:
         await console(request).store.update_user(name, role, disabled, current.name, client(request))
     except InputError as exc:
-        return await _users_page(request, 400, error=str(exc))
+        return await _users_page(request, 400, error=wording.explained(request, exc))
     return see_other(USERS)
 
 
@@ -154,7 +166,7 @@ async def change_role(request: web.Request) -> web.Response:
     try:
         role = _role(form.get("role"))
     except InputError as exc:
-        return await _users_page(request, 400, error=str(exc))
+        return await _users_page(request, 400, error=wording.explained(request, exc))
     if name == current.name and role != Role.ADMIN:
         return await _users_page(request, 400, error=words(request)["admin_self_role"])
     return await _update(request, current, name, role, None)
@@ -184,8 +196,18 @@ async def change_contacts(request: web.Request) -> web.Response:
     try:
         await console(request).accounts.set_contacts(name, email, line_id, current.name, client(request))
     except InputError as exc:
-        return await _users_page(request, 400, error=str(exc))
+        return await _users_page(request, 400, error=wording.explained(request, exc))
     return see_other(USERS)
+
+
+# -- API tokens -----------------------------------------------------------------
+
+
+async def api_tokens(request: web.Request) -> web.Response:
+    """Every API token: name, scopes, created, revoked. Never the token: the store keeps only its hash."""
+    need(request, Role.ADMIN)
+    tokens = await console(request).store.list_tokens()
+    return page(request, "admin_tokens.html.j2", tokens=tokens, scopes=list(Scope))
 
 
 # -- configuration --------------------------------------------------------------
@@ -229,7 +251,9 @@ def _before(request: web.Request) -> int | None:
     if not value:
         return None
     if not (value.isascii() and value.isdigit() and len(value) <= 18):  # SQLite integers stop at 2**63
-        raise web.HTTPBadRequest(text="before must be an audit line id", headers=HEADERS)
+        raise web.HTTPBadRequest(
+            text="before には監査ログの番号を指定してください。\nbefore must be an audit line id", headers=HEADERS
+        )
     return int(value)
 
 
@@ -241,12 +265,9 @@ async def audit(request: web.Request) -> web.Response:
     shown = found[:AUDIT_PAGE]
     older = shown[-1].id if len(found) > AUDIT_PAGE else None
     can_export = current.user.role in (Role.APPROVER, Role.ADMIN)
-    return page(request, "audit.html.j2", entries=shown, q=q, before=before, older=older, can_export=can_export)
-
-
-def cell(value: str) -> str:
-    """A text cell a spreadsheet will not run: a leading formula character gets a quote before it."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    rows = wording.audit_rows(request, shown)  # in words; the CSV keeps the machine names
+    return page(request, "audit.html.j2", entries=shown, rows=rows, q=q, before=before, older=older,
+                can_export=can_export)  # fmt: skip
 
 
 def csv_lines(rows: Iterable[Iterable[str]]) -> bytes:
@@ -257,9 +278,9 @@ def csv_lines(rows: Iterable[Iterable[str]]) -> bytes:
 
 
 def csv_row(entry: AuditEntry) -> list[str]:
-    """One audit line as CSV cells."""
-    texts = (entry.actor, entry.action, entry.target, entry.detail, entry.origin)
-    return [str(entry.id), jst(entry.at), *(cell(text) for text in texts)]
+    """One audit line as CSV cells, each one a spreadsheet shows as text (broadcaster/csv_cells.py)."""
+    cells = (str(entry.id), jst(entry.at), entry.actor, entry.action, entry.target, entry.detail, entry.origin)
+    return [neutral(text) for text in cells]
 
 
 async def audit_csv(request: web.Request) -> web.StreamResponse:

@@ -33,7 +33,7 @@ from broadcaster.fingerprint import fingerprint, short
 from broadcaster.lifecycle import SENT_STATES
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType, Role, Source
 from broadcaster.store import ApprovalRecord
-from broadcaster.web.console import dashboard_pages, preview
+from broadcaster.web.console import dashboard_pages, preview, wording
 from broadcaster.web.console.web import (
     CAN_SEND,
     Console,
@@ -268,7 +268,7 @@ async def _release(
     except Unfilled as exc:
         return _refuse(request, _placeholders_left(state, who(request).session.lang, exc.placeholders), status=400)
     except InputError as exc:  # sent or discarded since the page was shown
-        return _refuse(request, str(exc))
+        return _refuse(request, wording.explained(request, exc))
     return see_other(f"/console/alerts/{alert.id}")
 
 
@@ -286,7 +286,7 @@ async def approve(request: web.Request) -> web.StreamResponse:
     except Unfilled as exc:
         return _refuse(request, _placeholders_left(state, current.session.lang, exc.placeholders), status=400)
     except InputError as exc:
-        return _refuse(request, str(exc), status=403)
+        return _refuse(request, wording.explained(request, exc), status=403)
     return see_other(f"/console/alerts/{alert.id}")
 
 
@@ -304,7 +304,7 @@ async def reject(request: web.Request) -> web.StreamResponse:
     try:
         await state.lifecycle.reject(alert.id, current.name, reason, client(request))
     except InputError as exc:
-        return _refuse(request, str(exc))
+        return _refuse(request, wording.explained(request, exc))
     return see_other(f"/console/alerts/{alert.id}")
 
 

@@ -1,10 +1,11 @@
 """The REST API (/api/v1) for other city systems: they post drafts and read how alerts went out.
 
 The API never sends anything: what a system posts is a draft that waits in the console until a duty
-officer previews and sends it. The guard in console/app.py has checked the bearer token before a
-handler runs (except for the OpenAPI document). Every answer is JSON, errors included, as
-``{"error": code, "detail": text}``. Any token may read any alert, but never personal data: no
-recipients and no delivery errors (a bounce can quote an address).
+officer previews and sends it. The guard in console/app.py has checked the bearer token, and that it
+carries the scope the route needs (``api_schema.SCOPES``, by the route's name, which is its
+operationId), before a handler runs (except for the OpenAPI document). Every answer is JSON, errors
+included, as ``{"error": code, "detail": text}``. A token with ``alerts:read`` may read any alert, but
+never personal data: no recipients and no delivery errors (a bounce can quote an address).
 
 The answers are pydantic models, so the OpenAPI document describes exactly what is sent; the request
 body's schema is the ``Draft`` model's, the same validation the console's form uses.
@@ -68,12 +69,13 @@ def add_routes(app: web.Application) -> None:
     """Register the API's routes and its JSON errors."""
     app[POSTING] = asyncio.Lock()
     app.middlewares.append(json_errors)
-    app.router.add_post(f"{PREFIX}/drafts", post_draft)
-    app.router.add_get(f"{PREFIX}/alerts", list_alerts)
-    app.router.add_post(f"{PREFIX}/alerts/{{alert_id}}/correct", post_correction)
-    app.router.add_post(f"{PREFIX}/alerts/{{alert_id}}/lift", post_lift)
-    app.router.add_get(f"{PREFIX}/alerts/{{alert_id}}", get_alert)
-    app.router.add_get(f"{PREFIX}/openapi.json", openapi)
+    # each route is named by its operationId: the guard finds the scope it needs under that name
+    app.router.add_post(f"{PREFIX}/drafts", post_draft, name="createDraft")
+    app.router.add_get(f"{PREFIX}/alerts", list_alerts, name="listAlerts")
+    app.router.add_post(f"{PREFIX}/alerts/{{alert_id}}/correct", post_correction, name="correctAlert")
+    app.router.add_post(f"{PREFIX}/alerts/{{alert_id}}/lift", post_lift, name="liftAlert")
+    app.router.add_get(f"{PREFIX}/alerts/{{alert_id}}", get_alert, name="getAlert")
+    app.router.add_get(f"{PREFIX}/openapi.json", openapi, name=api_schema.OPENAPI)
 
 
 def _json(
@@ -256,7 +258,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     """The newest alerts, optionally in one state; summary fields only."""
     store = console(request).store
     text = request.query.get("limit", str(DEFAULT_LIMIT))
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    if not (text.isascii() and text.isdigit() and len(text) <= 9) or not 1 <= int(text) <= MAX_LIMIT:
         raise Refused(400, "bad-query", f"limit: a whole number from 1 to {MAX_LIMIT}")
     limit, wanted = int(text), request.query.get("state", "")
     if wanted and wanted not in STATES:

@@ -16,6 +16,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from broadcaster import drafts
 from broadcaster.models import AlertState, Mode, MsgType, Source
+from broadcaster.scopes import MEANING, Scope
 
 PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024  # a draft is a few KiB at most
@@ -23,6 +24,15 @@ DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 SCHEMAS = "#/components/schemas/{model}"
 STATES = frozenset(s.value for s in AlertState)
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")  # visible ASCII
+OPENAPI = "openapi"  # the one operation without a token
+# the scope each operation needs, by operationId (also the route's name, which the guard looks up)
+SCOPES: dict[str, Scope] = {
+    "createDraft": Scope.DRAFTS_WRITE,
+    "listAlerts": Scope.ALERTS_READ,
+    "getAlert": Scope.ALERTS_READ,
+    "correctAlert": Scope.FOLLOWUPS_WRITE,
+    "liftAlert": Scope.FOLLOWUPS_WRITE,
+}
 
 
 class Error(BaseModel):
@@ -86,6 +96,7 @@ class AlertList(BaseModel):
 ERRORS = {
     "400": ("BadRequest", "not JSON, or a bad query or Idempotency-Key"),
     "401": ("Unauthorized", "no working bearer token"),
+    "403": ("Forbidden", "the token lacks the scope this operation needs (insufficient-scope; the detail names it)"),
     "404": ("NotFound", "no such alert or route"),
     "405": ("MethodNotAllowed", "the route does not take this method"),
     "413": ("TooLarge", f"the body is over {MAX_BODY} bytes"),
@@ -144,27 +155,31 @@ def document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": {
             f"{PREFIX}/drafts": {
-                "post": _operation("createDraft", {"201": created}, "400 401 405 413 415 422", [idempotency], body)
+                "post": _operation("createDraft", {"201": created}, "400 401 403 405 413 415 422", [idempotency], body)
             },
             f"{PREFIX}/alerts": {
                 "get": _operation(
-                    "listAlerts", {"200": _answer("AlertList", "the newest first")}, "400 401 405", [state, limit]
+                    "listAlerts", {"200": _answer("AlertList", "the newest first")}, "400 401 403 405", [state, limit]
                 )
             },
             f"{PREFIX}/alerts/{{alert_id}}": {
-                "get": _operation("getAlert", {"200": _answer("AlertStatus", "the alert")}, "401 404 405", [alert_id])
+                "get": _operation(
+                    "getAlert", {"200": _answer("AlertStatus", "the alert")}, "401 403 404 405", [alert_id]
+                )
             },
             f"{PREFIX}/alerts/{{alert_id}}/correct": {
                 "post": _operation(
-                    "correctAlert", {"201": created}, "400 401 404 405 409 413 415 422", [alert_id], correction
+                    "correctAlert", {"201": created}, "400 401 403 404 405 409 413 415 422", [alert_id], correction
                 )
             },
             f"{PREFIX}/alerts/{{alert_id}}/lift": {
-                "post": _operation("liftAlert", {"201": created}, "400 401 404 405 409 413 415 422", [alert_id], lift)
+                "post": _operation(
+                    "liftAlert", {"201": created}, "400 401 403 404 405 409 413 415 422", [alert_id], lift
+                )
             },
             f"{PREFIX}/openapi.json": {
                 "get": {
-                    "operationId": "openapi",
+                    "operationId": OPENAPI,
                     "security": [],
                     "responses": {"200": {"description": "this document", "content": {"application/json": {}}}},
                 }
@@ -172,7 +187,14 @@ def document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "from `python run.py tokens add NAME`"}
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "from `python run.py tokens add NAME --scope SCOPE ...`. A token carries the scopes "
+                    "it was made with; an operation names the one it needs in its security requirement, and a token "
+                    "without it gets 403 insufficient-scope. Scopes: "
+                    + "; ".join(f"{scope}: {meaning}" for scope, meaning in MEANING.items()),
+                }
             },
             "schemas": {
                 "Draft": {k: v for k, v in draft.items() if k != "$defs"},
@@ -192,7 +214,15 @@ def _operation(
     body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     refs = {s: {"$ref": f"#/components/responses/{ERRORS[s][0]}"} for s in errors.split()}
-    found: dict[str, Any] = {"operationId": operation_id, "parameters": parameters, "responses": {**answers, **refs}}
+    scope = SCOPES[operation_id]
+    found: dict[str, Any] = {
+        "operationId": operation_id,
+        "description": f"Needs a token with the scope `{scope}` ({MEANING[scope]}).",
+        # OpenAPI 3.1 lets a non-OAuth scheme list the roles an operation needs: here, the token's scope
+        "security": [{"bearer": [str(scope)]}],
+        "parameters": parameters,
+        "responses": {**answers, **refs},
+    }
     if body is not None:
         found["requestBody"] = body
     return found

@@ -1,16 +1,34 @@
-"""Logging in and out, the forced change of a one-time password, the mode switch and the language."""
+"""Logging in (the password, then a second factor's code where the account has one) and out, the forced
+change of a one-time password, the mode switch and the language."""
 
 from __future__ import annotations
 
+import urllib.parse
+from typing import Any
+
 from aiohttp import web
 
-from broadcaster.accounts import LoginRefused
+from broadcaster.accounts import Login, LoginRefused, SecondStep
 from broadcaster.errors import InputError
 from broadcaster.models import Mode
-from broadcaster.web.console.web import HEADERS, LANGS, client, console, page, see_other, who
+from broadcaster.passwords import PasswordRefused
+from broadcaster.web.console.web import (
+    HEADERS,
+    LANGS,
+    Console,
+    client,
+    console,
+    lang_of,
+    page,
+    see_other,
+    who,
+    words,
+)
 
 COOKIE = "console_session"
+PENDING_COOKIE = "console_login"  # a login whose password was right, until its second factor's code
 LOGIN = "/console/login"
+CODE = "/console/login/code"
 LOGOUT = "/console/logout"
 PASSWORD = "/console/password"
 HOME = "/console/"
@@ -22,6 +40,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(HOME, home)
     app.router.add_get(LOGIN, login_form)
     app.router.add_post(LOGIN, login)
+    app.router.add_get(CODE, code_form)
+    app.router.add_post(CODE, code)
     app.router.add_post(LOGOUT, logout)
     app.router.add_get(PASSWORD, password_form)
     app.router.add_post(PASSWORD, change_password)
@@ -36,11 +56,6 @@ def _next(value: object) -> str:
     return HOME
 
 
-def _lang(request: web.Request) -> str:
-    lang = request.query.get("lang", "ja")
-    return lang if lang in LANGS else "ja"
-
-
 async def home(request: web.Request) -> web.StreamResponse:
     """The console's front page is the live dashboard."""
     return see_other("/console/dashboard")
@@ -51,8 +66,27 @@ async def login_form(request: web.Request) -> web.Response:
     return page(request, "login.html.j2", next=_next(request.query.get("next")), error="", name="")
 
 
+def _refused(request: web.Request, exc: LoginRefused, target: str, name: str = "") -> web.Response:
+    """The login page again with why, in the page's words: 429 and Retry-After while a wait is pending."""
+    t = words(request)
+    error = t[f"login_{exc.reason}"].format(seconds=exc.seconds)
+    status = 429 if exc.reason == "wait" else 401
+    response = page(request, "login.html.j2", status=status, next=target, error=error, name=name)
+    if exc.reason == "wait":
+        response.headers["Retry-After"] = str(exc.seconds)
+    return response
+
+
+def _signed_in(state: Console, done: Login, target: str) -> web.Response:
+    response = see_other(target)
+    response.set_cookie(COOKIE, done.cookie, httponly=True, samesite="Strict", secure=state.secure_cookies,
+                        path="/")  # fmt: skip
+    response.del_cookie(PENDING_COOKIE, path=LOGIN)
+    return response
+
+
 async def login(request: web.Request) -> web.StreamResponse:
-    """Check the password; on success set the session cookie and go on."""
+    """Check the password; on success set the session cookie and go on (or ask for the second factor's code)."""
     state = console(request)
     form = await request.post()
     name, password = str(form.get("name", "")).strip().lower(), str(form.get("password", ""))
@@ -60,18 +94,45 @@ async def login(request: web.Request) -> web.StreamResponse:
     origin = client(request)
     if not state.login_limiter.hit(origin):
         await state.store.audit(name[:64] or "?", "login.refused", name[:64], "too many attempts from here", origin)
-        t = state.text[_lang(request)]
-        return page(request, "login.html.j2", status=429, next=target, error=t["login_too_many"], name=name)
+        return page(request, "login.html.j2", status=429, next=target, error=words(request)["login_too_many"],
+                    name=name)  # fmt: skip
     try:
         done = await state.accounts.login(name, password, origin)
     except LoginRefused as exc:
-        t = state.text[_lang(request)]
-        error = t["login_locked"].format(minutes=exc.minutes) if exc.reason == "locked" else t["login_wrong"]
-        return page(request, "login.html.j2", status=401, next=target, error=error, name=name)
-    response = see_other(target)
-    response.set_cookie(COOKIE, done.cookie, httponly=True, samesite="Strict", secure=state.secure_cookies,
-                        path="/")  # fmt: skip
-    return response
+        return _refused(request, exc, target, name)
+    if isinstance(done, SecondStep):
+        response = see_other(f"{CODE}?{urllib.parse.urlencode({'next': target, 'lang': lang_of(request)})}")
+        response.set_cookie(PENDING_COOKIE, done.cookie, httponly=True, samesite="Strict",
+                            secure=state.secure_cookies, path=LOGIN,
+                            max_age=int(state.settings.console.second_factor_timeout))  # fmt: skip
+        return response
+    return _signed_in(state, done, target)
+
+
+async def code_form(request: web.Request) -> web.Response:
+    """The second step of a login: the code from the authenticator app, or a recovery code."""
+    return page(request, "login_code.html.j2", next=_next(request.query.get("next")), error="")
+
+
+async def code(request: web.Request) -> web.StreamResponse:
+    """Check the second factor's code; on success the session cookie, as after a password alone."""
+    state = console(request)
+    form = await request.post()
+    target, origin = _next(form.get("next")), client(request)
+    try:
+        done = await state.accounts.second_step(request.cookies.get(PENDING_COOKIE, ""), str(form.get("code", "")),
+                                                origin)  # fmt: skip
+    except LoginRefused as exc:
+        if exc.reason in ("wrong", "wait"):
+            status = 429 if exc.reason == "wait" else 401
+            error = words(request)["login_code_wrong" if exc.reason == "wrong" else "login_wait"]
+            response = page(request, "login_code.html.j2", status=status, next=target,
+                            error=error.format(seconds=exc.seconds))  # fmt: skip
+            if exc.reason == "wait":
+                response.headers["Retry-After"] = str(exc.seconds)
+            return response
+        return _refused(request, exc, target)
+    return _signed_in(state, done, target)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -84,9 +145,16 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _rule(request: web.Request) -> dict[str, Any]:
+    """The password rule in the page's words, shown before the first try (a line per rule)."""
+    min_length = console(request).settings.console.password_min_length
+    city = console(request).settings.city.name
+    return {"rule": words(request)["password_rule"].format(min_length=min_length, city=city), "min_length": min_length}
+
+
 async def password_form(request: web.Request) -> web.Response:
     """Change one's password (forced while it is a one-time password)."""
-    return page(request, "password.html.j2", error="", forced=who(request).user.must_change)
+    return page(request, "password.html.j2", error="", forced=who(request).user.must_change, **_rule(request))
 
 
 async def change_password(request: web.Request) -> web.StreamResponse:
@@ -96,15 +164,21 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     new, again = str(form.get("new", "")), str(form.get("again", ""))
     try:
         if new != again:
-            raise InputError("the two new passwords differ")
-        await state.accounts.change_password(current.user, str(form.get("current", "")), new, client(request))
-        done = await state.accounts.login(current.name, new, client(request))
-    except (InputError, LoginRefused) as exc:
-        return page(request, "password.html.j2", status=400, error=str(exc), forced=current.user.must_change)
+            raise PasswordRefused("differ")
+        done = await state.accounts.change_password(current.user, str(form.get("current", "")), new, client(request))
+    except InputError as exc:
+        return page(request, "password.html.j2", status=400, error=refusal(request, exc),
+                    forced=current.user.must_change, **_rule(request))  # fmt: skip
     response = see_other(HOME)
     response.set_cookie(COOKIE, done.cookie, httponly=True, samesite="Strict", secure=state.secure_cookies,
                         path="/")  # fmt: skip
     return response
+
+
+def refusal(request: web.Request, exc: InputError) -> str:
+    """An account page's refusal (a password rule, a wrong code) in the page's words."""
+    template = words(request).get(f"err_{exc.code}") if exc.code else None
+    return str(exc) if template is None else template.format(**exc.problems[0].params)
 
 
 async def switch_mode(request: web.Request) -> web.StreamResponse:
@@ -114,7 +188,9 @@ async def switch_mode(request: web.Request) -> web.StreamResponse:
     try:
         mode = Mode(str(form.get("mode", "")))
     except ValueError:
-        raise web.HTTPBadRequest(text="mode must be exercise or live", headers=HEADERS) from None
+        raise web.HTTPBadRequest(
+            text="モードは訓練（exercise）か本番（live）です。\nmode must be exercise or live", headers=HEADERS
+        ) from None
     await state.store.update_session(current.session.id, mode=mode)
     await state.store.audit(current.name, "mode", mode, "", client(request))
     return see_other(_next(form.get("next")))
@@ -126,6 +202,9 @@ async def switch_lang(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     lang = str(form.get("lang", ""))
     if lang not in LANGS:
-        raise web.HTTPBadRequest(text=f"lang must be one of {', '.join(LANGS)}", headers=HEADERS)
+        raise web.HTTPBadRequest(
+            text=f"表示言語は {', '.join(LANGS)} のどれかです。\nlang must be one of {', '.join(LANGS)}",
+            headers=HEADERS,
+        )
     await state.store.update_session(current.session.id, lang=lang)
     return see_other(_next(form.get("next")))

@@ -22,11 +22,11 @@ from aiohttp import web
 from broadcaster import drafts, lint, naming
 from broadcaster.clock import JST
 from broadcaster.drafts import Draft
-from broadcaster.errors import InputError
+from broadcaster.errors import InputError, Problem
 from broadcaster.lint import Phrase
 from broadcaster.models import Alert, AlertState, Mode, MsgType, Source, Text
 from broadcaster.settings import Settings
-from broadcaster.web.console import fm_preview, preview
+from broadcaster.web.console import fm_preview, preview, wording
 from broadcaster.web.console.web import (
     CAN_SEND,
     client,
@@ -187,16 +187,18 @@ def values_of_form(form: Mapping[str, Any]) -> dict[str, Any]:
 def _expiry(form: Mapping[str, Any], now: datetime) -> datetime | None:
     at, minutes = _one(form, "expires_at").strip(), _one(form, "expires_in").strip()
     if at and minutes:
-        raise InputError("expires: give a date and time or minutes from now, not both")
+        raise InputError("give a date and time or minutes from now, not both", code="expiry_both", field="expires")
     if at:
         try:
             when = datetime.fromisoformat(at)
         except ValueError:
-            raise InputError(f"expires: {at!r} is not a date and time") from None
+            raise InputError(f"{at!r} is not a date and time", code="expiry_not_time", field="expires") from None
         return when if when.tzinfo else when.replace(tzinfo=JST)  # the form's clock is Japan time
     if minutes:
-        if not minutes.isdigit() or not 0 < int(minutes) <= MAX_MINUTES:
-            raise InputError(f"expires: minutes from now must be 1 to {MAX_MINUTES}")
+        if not (minutes.isascii() and minutes.isdigit() and len(minutes) <= 9) or not 0 < int(minutes) <= MAX_MINUTES:
+            raise InputError(
+                f"minutes from now must be 1 to {MAX_MINUTES}", code="expiry_minutes", field="expires", max=MAX_MINUTES
+            )
         return now + timedelta(minutes=int(minutes))
     return None
 
@@ -208,11 +210,11 @@ def draft_from_form(form: Mapping[str, Any], settings: Settings, mode: Mode | st
         for lang in settings.city.languages
         if lang != "ja" and _one(form, f"tr_{lang}")
     }
-    errors = []
+    errors: list[Problem] = []
     try:
         expires = _expiry(form, datetime.now(JST))
     except InputError as exc:
-        errors.append(str(exc))
+        errors += exc.problems
         expires = None
     data: dict[str, Any] = {key: _one(form, key) for key in FIELDS}
     if not has_levels(settings, data["category"]):
@@ -227,24 +229,27 @@ def draft_from_form(form: Mapping[str, Any], settings: Settings, mode: Mode | st
     try:
         draft = drafts.parse(data)
     except InputError as exc:
-        errors.insert(0, str(exc))
+        errors[:0] = exc.problems
     if errors:
-        raise InputError("; ".join(errors))
+        raise InputError(problems=errors)
     return draft
 
 
-def alert_from_form(form: Mapping[str, Any], settings: Settings, author: str, mode: Mode, no_channels: str) -> Alert:
+NO_CHANNELS = Problem("no_channels", "choose at least one channel", "channels")
+
+
+def alert_from_form(form: Mapping[str, Any], settings: Settings, author: str, mode: Mode) -> Alert:
     """The form as a new draft Alert, every problem reported at once; InputError."""
-    errors = []
+    errors: list[Problem] = []
     draft = None
     try:
         draft = draft_from_form(form, settings, mode)
     except InputError as exc:
-        errors.append(str(exc))
+        errors += exc.problems
     if not _all(form, "channels"):
-        errors.append(no_channels)  # an empty choice would silently mean "the category's channels"
+        errors.append(NO_CHANNELS)  # an empty choice would silently mean "the category's channels"
     if errors or draft is None:
-        raise InputError("; ".join(errors))
+        raise InputError(problems=errors)
     return drafts.build(settings, draft, author, Source.STAFF)
 
 
@@ -279,10 +284,6 @@ def form_page(
     )
 
 
-def _problems(exc: InputError) -> list[str]:
-    return [part for part in str(exc).split("; ") if part]
-
-
 async def compose_form(request: web.Request) -> web.Response:
     """The empty form, or one filled from a 定型文 (?phrase=) or from an earlier alert (?from=)."""
     state, t = console(request), words(request)
@@ -306,7 +307,7 @@ async def compose_form(request: web.Request) -> web.Response:
 
 async def compose(request: web.Request) -> web.Response:
     """Save the draft and go to its page; or re-show the form with the preview, the category's channels, or errors."""
-    state, current, t = console(request), need(request, *CAN_SEND), words(request)
+    state, current = console(request), need(request, *CAN_SEND)
     form = await request.post()
     values, do = values_of_form(form), _one(form, "do")
     values.pop("mode", None)  # a new alert shows, and takes, the session's mode
@@ -314,9 +315,9 @@ async def compose(request: web.Request) -> web.Response:
         values["channels"] = category_channels(state.settings, values["category"])
         return form_page(request, values)
     try:
-        alert = alert_from_form(form, state.settings, current.name, current.mode, t["compose_error_no_channels"])
+        alert = alert_from_form(form, state.settings, current.name, current.mode)
     except InputError as exc:
-        return form_page(request, values, errors=_problems(exc), status=400)
+        return form_page(request, values, errors=wording.explain(request, exc), status=400)
     if do == "preview":
         return form_page(request, values, show=preview.build(state, alert, stored=False))
     await state.lifecycle.save(alert, current.name, client(request))
@@ -350,7 +351,7 @@ def _edit_page(request: web.Request, alert: Alert, values: dict[str, Any], **kw:
 
 async def edit(request: web.Request) -> web.Response:
     """Save the edited draft; it keeps its id, event, mode and author."""
-    state, current, t = console(request), need(request, *CAN_SEND), words(request)
+    state, current = console(request), need(request, *CAN_SEND)
     alert = await stored_alert(request)
     if alert.state != AlertState.DRAFT:
         return _not_draft(request)
@@ -361,9 +362,9 @@ async def edit(request: web.Request) -> web.Response:
         values["channels"] = category_channels(state.settings, values["category"])
         return _edit_page(request, alert, values)
     try:
-        new = alert_from_form(form, state.settings, current.name, alert.mode, t["compose_error_no_channels"])
+        new = alert_from_form(form, state.settings, current.name, alert.mode)
     except InputError as exc:
-        return _edit_page(request, alert, values, errors=_problems(exc), status=400)
+        return _edit_page(request, alert, values, errors=wording.explain(request, exc), status=400)
     edited = dataclasses.replace(
         new,
         id=alert.id,

@@ -342,9 +342,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     until = min(time.time() + conf.idle_timeout, session.created_at + conf.session_lifetime) + 1.0
     alert_id = request.query.get("alert")
     if alert_id is not None and await state.store.get_alert(alert_id) is None:
-        raise web.HTTPNotFound(text="no such alert", headers=HEADERS)
+        raise web.HTTPNotFound(text="その情報はありません。\nno such alert", headers=HEADERS)
     if live.streams >= MAX_STREAMS or live.closing.is_set():
-        raise web.HTTPServiceUnavailable(text="too many live views open", headers={**HEADERS, "Retry-After": "30"})
+        raise web.HTTPServiceUnavailable(
+            text="ライブ表示の画面が多すぎます。しばらくして開き直してください。\ntoo many live views open",
+            headers={**HEADERS, "Retry-After": "30"},
+        )
     live.streams += 1
     try:
         response = web.StreamResponse(headers={**HEADERS, "X-Accel-Buffering": "no"})

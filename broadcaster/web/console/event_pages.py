@@ -34,7 +34,7 @@ from broadcaster.errors import InputError, Stale, Unfilled
 from broadcaster.fingerprint import fingerprint, short
 from broadcaster.lifecycle import Uncorrectable
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType
-from broadcaster.web.console import compose_pages, preview
+from broadcaster.web.console import compose_pages, preview, wording
 from broadcaster.web.console.web import CAN_SEND, Console, Who, client, console, need, page, see_other, stored_alert
 
 PEOPLE = frozenset(ContactKind)  # channels that reach people by name; the others reach the public
@@ -172,11 +172,14 @@ async def correct(request: web.Request) -> web.StreamResponse:
         changes = compose_pages.draft_from_form(form, state.settings, latest.mode)
         correction = drafts.correction(latest, changes, current.name, confirmed=confirmed)
     except StaleTranslations as exc:
-        problem = _text(state, current, "correct_stale_translations", languages="、".join(exc.languages))
+        t = state.text[current.session.lang]
+        names = "、".join(wording.language(t, lang) for lang in exc.languages)
+        problem = _text(state, current, "correct_stale_translations", languages=names)
         return await _correction_page(request, state, current, latest, values, [problem], exc.languages, confirmed,
                                       status=400)  # fmt: skip
     except InputError as exc:
-        return await _correction_page(request, state, current, latest, values, [str(exc)], None, confirmed, 400)
+        return await _correction_page(request, state, current, latest, values, wording.explain(request, exc), None,
+                                      confirmed, 400)  # fmt: skip
     left = lint.unfilled(correction) if correction.mode == Mode.LIVE else []
     if left:
         problem = _text(state, current, "alert_placeholders_left", placeholders="、".join(left))
@@ -200,7 +203,7 @@ async def correct(request: web.Request) -> web.StreamResponse:
     except Stale:  # a newer version went out between the review and the send
         return _refuse(request, _text(state, current, "correct_changed"))
     except InputError as exc:  # cancelled or lifted meanwhile
-        return _refuse(request, str(exc))
+        return _refuse(request, wording.explained(request, exc))
     return see_other(f"/console/alerts/{released.alert_id}")
 
 
@@ -306,7 +309,7 @@ async def lift(request: web.Request) -> web.StreamResponse:
     except Stale:
         return await _lift_page(request, state, current, latest, reason, _text(state, current, "correct_changed"), 409)
     except InputError as exc:  # cancelled or lifted meanwhile
-        return _refuse(request, str(exc))
+        return _refuse(request, wording.explained(request, exc))
     return see_other(f"/console/alerts/{released.alert_id}")
 
 
@@ -364,5 +367,5 @@ async def cancel(request: web.Request) -> web.StreamResponse:
         error = _text(state, current, "correct_changed")
         return await _cancel_page(request, state, current, latest, reason, error, 409)
     except InputError as exc:  # cancelled or lifted meanwhile
-        return _refuse(request, str(exc))
+        return _refuse(request, wording.explained(request, exc))
     return see_other(f"/console/alerts/{released.alert_id}")

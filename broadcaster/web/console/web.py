@@ -27,19 +27,13 @@ from broadcaster.models import Alert, Mode, Role, Session, User
 from broadcaster.rendering import TEMPLATES, Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
+from broadcaster.web import headers as security
 from broadcaster.web.csrf import Csrf
 from broadcaster.web.ratelimit import WindowLimiter, client_address
 
 TEXT_DIR = TEMPLATES / "console" / "text"
 LANGS = ("ja", "en")
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
-    "media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-}
+HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", **security.CONSOLE}
 
 
 def load_text(folder: Path = TEXT_DIR) -> dict[str, dict[str, str]]:
@@ -128,8 +122,10 @@ def need(request: web.Request, *roles: Role) -> Who:
     """The account, if it has one of ``roles``; otherwise a 403 page."""
     current = who(request)
     if current.user.role not in roles:
-        allowed = ", ".join(roles)
-        raise web.HTTPForbidden(text=f"this needs the role {allowed}; you are {current.user.role}")
+        t = words(request)
+        allowed = ("、" if lang_of(request) == "ja" else ", ").join(t[f"role_{role}"] for role in roles)
+        text = t["refused_role"].format(roles=allowed, role=t[f"role_{current.user.role}"])
+        raise web.HTTPForbidden(text=text, headers=HEADERS)
     return current
 
 
@@ -176,7 +172,7 @@ async def stored_alert(request: web.Request) -> Alert:
     """The alert named by the route's ``alert_id``, or a 404."""
     alert = await console(request).store.get_alert(request.match_info["alert_id"])
     if alert is None:
-        raise web.HTTPNotFound(text="no such alert", headers=HEADERS)
+        raise web.HTTPNotFound(text=words(request)["refused_no_alert"], headers=HEADERS)
     return alert
 
 
