@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 SERVER = "city-alert-broadcaster"  # aiohttp's default names Python's and aiohttp's versions
 CSP = "Content-Security-Policy"
@@ -49,3 +49,6 @@ async def secure(request: web.Request, response: web.StreamResponse) -> None:
 def install(app: web.Application) -> None:
     """Give every response of ``app`` the security headers."""
     app.on_response_prepare.append(secure)
+    # a request aiohttp's parser refuses (a raw non-ASCII target) is answered before any app sees it,
+    # with aiohttp's default Server header: this module constant is the only way to rename it
+    web_response.SERVER_SOFTWARE = SERVER  # type: ignore[attr-defined]

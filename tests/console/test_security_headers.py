@@ -20,6 +20,7 @@ from broadcaster.web import fm as fm_feed
 from broadcaster.web import headers
 from tests.conftest import SiteFactory
 from tests.console.conftest import ConsoleSite
+from tests.console.test_hostile_input import raw_request
 from tests.test_store import ACTOR, ORIGIN, make_alert
 
 EVIL = "evil.example"
@@ -111,3 +112,9 @@ async def test_the_playlist_links_to_the_public_url_whatever_the_host(
     assert r.status == 200
     assert EVIL not in body
     assert "https://bousai.example.jp/fm/on-air.wav" in body.splitlines()
+
+
+async def test_a_request_the_parser_refuses_names_no_versions_either(console_site: ConsoleSite) -> None:
+    answer = await raw_request(console_site, "GET", b"/\xff\x00 bad")  # refused before the app runs
+    assert 400 <= answer.status < 500
+    assert answer.headers.get("server") == headers.SERVER
