@@ -61,7 +61,7 @@ def digest(token: str) -> str:
 def check_name(name: str) -> str:
     """An account name: 2-32 lowercase letters, digits, '.', '_' or '-'."""
     if not NAME.fullmatch(name):
-        raise InputError("an account name is 2-32 characters of a-z, 0-9, '.', '_' and '-'")
+        raise InputError("an account name is 2-32 characters of a-z, 0-9, '.', '_' and '-'", code="bad_account_name")
     return name
 
 
@@ -69,7 +69,7 @@ def check_email(address: str) -> str:
     """A staff mail address for approval notices ("" for none); InputError that never repeats it."""
     address = address.strip()
     if address and (len(address) > MAX_EMAIL or not EMAIL.fullmatch(address) or not address.isprintable()):
-        raise InputError("the mail address is not of the form name@example.jp")
+        raise InputError("the mail address is not of the form name@example.jp", code="bad_email")
     return address
 
 
@@ -77,7 +77,7 @@ def check_line_id(line_id: str) -> str:
     """A staff LINE user id for approval notices ("" for none): U and 32 hex digits."""
     line_id = line_id.strip()
     if line_id and not LINE_USER.fullmatch(line_id):
-        raise InputError("a LINE user id is U followed by 32 hex digits (0-9, a-f)")
+        raise InputError("a LINE user id is U followed by 32 hex digits (0-9, a-f)", code="bad_line_id")
     return line_id
 
 

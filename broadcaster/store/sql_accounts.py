@@ -34,7 +34,9 @@ def add_user(conn: sqlite3.Connection, user: User, actor: str, origin: str) -> N
              user.email, user.line_id),
         )  # fmt: skip
     except sqlite3.IntegrityError:
-        raise InputError(f"there is already an account named {user.name!r}") from None
+        raise InputError(
+            f"there is already an account named {user.name!r}", code="account_exists", name=user.name
+        ) from None
     detail = f"role={user.role} {_contacts(user.email, user.line_id)}"
     sql_journal.audit(conn, user.created_at, actor, "user.add", user.name, detail, origin)
 
@@ -64,7 +66,7 @@ def set_password(
         (password_hash, int(must_change), name),
     ).rowcount
     if not changed:
-        raise InputError(f"no account named {name!r}")
+        raise InputError(f"no account named {name!r}", code="no_account", name=name)
     conn.execute("DELETE FROM sessions WHERE user = ?", (name,))
     conn.execute("DELETE FROM login_throttle WHERE key = ?", (USER_KEY + name,))  # a new password: a fresh start
     action = "user.reset_password" if must_change else "user.change_password"
@@ -77,7 +79,7 @@ def update_user(
     """Change an account's role or switch it off; a disabled account loses its sessions."""
     user = get_user(conn, name)
     if user is None:
-        raise InputError(f"no account named {name!r}")
+        raise InputError(f"no account named {name!r}", code="no_account", name=name)
     new_role = role or user.role
     new_disabled = user.disabled if disabled is None else disabled
     conn.execute("UPDATE users SET role = ?, disabled = ? WHERE name = ?", (new_role, int(new_disabled), name))
@@ -159,7 +161,7 @@ def clear_login_throttle(conn: sqlite3.Connection, keys: Sequence[str]) -> bool:
 def unlock_user(conn: sqlite3.Connection, name: str, actor: str, origin: str, now: float) -> bool:
     """An admin lifts an account's lock and its wait; True if it was locked. InputError if no such account."""
     if get_user(conn, name) is None:
-        raise InputError(f"no account named {name!r}")
+        raise InputError(f"no account named {name!r}", code="no_account", name=name)
     was_locked = clear_login_throttle(conn, [USER_KEY + name])
     sql_journal.audit(conn, now, actor, "user.unlock", name, "was locked" if was_locked else "was not locked", origin)
     return was_locked
@@ -202,7 +204,7 @@ def disable_totp(conn: sqlite3.Connection, name: str, actor: str, origin: str, n
     if not conn.execute(
         "UPDATE users SET totp_secret = '', totp_pending = '', totp_step = 0 WHERE name = ?", (name,)
     ).rowcount:
-        raise InputError(f"no account named {name!r}")
+        raise InputError(f"no account named {name!r}", code="no_account", name=name)
     conn.execute("DELETE FROM recovery_codes WHERE user = ?", (name,))
     sql_journal.audit(conn, now, actor, "user.totp_off", name, "", origin)
 
@@ -367,7 +369,7 @@ def set_contacts(
     """Change an account's mail address or LINE user id (None: unchanged); the audit says which, not what."""
     user = get_user(conn, name)
     if user is None:
-        raise InputError(f"no account named {name!r}")
+        raise InputError(f"no account named {name!r}", code="no_account", name=name)
     new_email = user.email if email is None else email
     new_line = user.line_id if line_id is None else line_id
     conn.execute("UPDATE users SET email = ?, line_id = ? WHERE name = ?", (new_email, new_line, name))

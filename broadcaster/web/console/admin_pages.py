@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster import clock, tokens
+from broadcaster import clock, data_key, tokens
 from broadcaster.channel import RunsAs
 from broadcaster.csv_cells import neutral
 from broadcaster.errors import InputError
@@ -42,6 +42,7 @@ BOM = "\ufeff".encode()  # Excel in Japan reads a CSV without it as Shift_JIS
 # the secrets the service reads from the environment, named by the modules that read them
 SECRET_ENV = (
     tokens.SECRET_ENV,
+    data_key.DATA_KEY_ENV,
     email.USERNAME_ENV,
     email.PASSWORD_ENV,
     line.TOKEN_ENV,
