@@ -156,7 +156,8 @@ def test_tags(settings: Settings, changes: dict[str, Any], starts: str) -> None:
 def test_control_characters_and_odd_spaces_never_reach_the_line(settings: Settings) -> None:
     alert = ticker_alert(title="避難\r指示\x1b[2J\u2028発令\t\u00a0 中", body="ｱｲｳ\x00")
     line = make_channel(settings).render(alert, "ja").ticker
-    assert line.startswith("【警戒レベル４】小山市　避難　指示　［２Ｊ　発令　中　直ちに避難")
+    # CR and U+2028 are line breaks (a space on the line); ESC is removed as at intake
+    assert line.startswith("【警戒レベル４】小山市　避難　指示［２Ｊ　発令　中　直ちに避難")
     assert not re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u00a0]", line)
     assert fullwidth("ｶﾞｯｺｳ  ABC  ") == "ガッコウ　ＡＢＣ"
 
