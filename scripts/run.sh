@@ -7,7 +7,7 @@ source scripts/bootstrap.sh
 # The links in mails (confirm, settings, unsubscribe) are signed with BROADCASTER_SECRET_KEY. When the
 # environment has none, this machine gets its own, kept in var/ (never committed) so links survive restarts.
 if [ -z "${BROADCASTER_SECRET_KEY:-}" ]; then
-  mkdir -p var
+  (umask 077 && mkdir -p var)  # the database, keys and outbox live here: owner-only
   if [ ! -s var/secret-key ]; then
     (umask 077 && .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > var/secret-key)
     echo "made var/secret-key for BROADCASTER_SECRET_KEY (set the variable to use your own)" >&2
@@ -17,7 +17,7 @@ if [ -z "${BROADCASTER_SECRET_KEY:-}" ]; then
 fi
 # Subscriber contacts are encrypted with BROADCASTER_DATA_KEY; likewise a demo machine gets its own in var/.
 if [ -z "${BROADCASTER_DATA_KEY:-}" ]; then
-  mkdir -p var
+  (umask 077 && mkdir -p var)  # the database, keys and outbox live here: owner-only
   if [ ! -s var/data-key ]; then
     (umask 077 && .venv/bin/python run.py keys new > var/data-key)
     echo "made var/data-key for BROADCASTER_DATA_KEY (set the variable to use your own, kept apart from var/)" >&2
