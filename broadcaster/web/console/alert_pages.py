@@ -42,6 +42,7 @@ from broadcaster.web.console.web import (
     jst,
     need,
     page,
+    refuse,
     see_other,
     stored_alert,
     who,
@@ -61,10 +62,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/console/alerts/{alert_id}/approve", approve)
     app.router.add_post("/console/alerts/{alert_id}/reject", reject)
     app.router.add_get("/console/approvals", approvals)
-
-
-def _refuse(request: web.Request, message: str, status: int = 409) -> web.Response:
-    return page(request, "message.html.j2", status=status, message=message)
 
 
 async def _follow_up(state: Console, alert: Alert) -> Alert | None:
@@ -178,7 +175,7 @@ async def send(request: web.Request) -> web.StreamResponse:
     state, current = console(request), need(request, *CAN_SEND)
     alert = await stored_alert(request)
     if alert.state != AlertState.DRAFT:
-        return _refuse(request, state.text[current.session.lang]["alert_not_draft"])
+        return refuse(request, state.text[current.session.lang]["alert_not_draft"])
     if alert.mode == Mode.LIVE:
         return see_other(f"/console/alerts/{alert.id}/confirm")
     return await _release(request, state, alert, current.name)
@@ -190,7 +187,7 @@ async def confirm_form(request: web.Request) -> web.Response:
     alert = await stored_alert(request)
     refusal = _live_refusal(state, current.session.lang, alert, current.mode)
     if refusal:
-        return _refuse(request, refusal)
+        return refuse(request, refusal)
     return await _confirm_page(request, alert, error="")
 
 
@@ -242,7 +239,7 @@ async def confirm(request: web.Request) -> web.StreamResponse:
     t = state.text[current.session.lang]
     refusal = _live_refusal(state, current.session.lang, alert, current.mode)
     if refusal:
-        return _refuse(request, refusal)
+        return refuse(request, refusal)
     form = await request.post()
     typed = str(form.get("typed", "")).strip()
     if typed not in (LIVE_WORD, "LIVE"):
@@ -266,9 +263,9 @@ async def _release(
         error = state.text[who(request).session.lang]["confirm_stale"]
         return await _confirm_page(request, changed, error=error, status=409)
     except Unfilled as exc:
-        return _refuse(request, _placeholders_left(state, who(request).session.lang, exc.placeholders), status=400)
+        return refuse(request, _placeholders_left(state, who(request).session.lang, exc.placeholders), status=400)
     except InputError as exc:  # sent or discarded since the page was shown
-        return _refuse(request, wording.explained(request, exc))
+        return refuse(request, wording.explained(request, exc))
     return see_other(f"/console/alerts/{alert.id}")
 
 
@@ -278,15 +275,15 @@ async def approve(request: web.Request) -> web.StreamResponse:
     alert = await stored_alert(request)
     form = await request.post()
     if form.get("checked") != "yes":
-        return _refuse(request, state.text[current.session.lang]["approve_check_first"], status=400)
+        return refuse(request, state.text[current.session.lang]["approve_check_first"], status=400)
     try:
         await state.lifecycle.approve(alert.id, current.name, client(request), str(form.get("fingerprint", "")))
     except Stale:  # changed since the approver read it: approving it would approve words nobody read
-        return _refuse(request, state.text[current.session.lang]["approve_stale"].format(id=alert.id))
+        return refuse(request, state.text[current.session.lang]["approve_stale"].format(id=alert.id))
     except Unfilled as exc:
-        return _refuse(request, _placeholders_left(state, current.session.lang, exc.placeholders), status=400)
+        return refuse(request, _placeholders_left(state, current.session.lang, exc.placeholders), status=400)
     except InputError as exc:
-        return _refuse(request, wording.explained(request, exc), status=403)
+        return refuse(request, wording.explained(request, exc), status=403)
     return see_other(f"/console/alerts/{alert.id}")
 
 
@@ -300,11 +297,11 @@ async def reject(request: web.Request) -> web.StreamResponse:
         need(request, *CAN_SEND)
     reason = str((await request.post()).get("reason", "")).strip()[:REASON_MAX]
     if alert.state == AlertState.PENDING_APPROVAL and not reason:  # the author must learn what to change
-        return _refuse(request, state.text[current.session.lang]["reject_reason_first"], status=400)
+        return refuse(request, state.text[current.session.lang]["reject_reason_first"], status=400)
     try:
         await state.lifecycle.reject(alert.id, current.name, reason, client(request))
     except InputError as exc:
-        return _refuse(request, wording.explained(request, exc))
+        return refuse(request, wording.explained(request, exc))
     return see_other(f"/console/alerts/{alert.id}")
 
 

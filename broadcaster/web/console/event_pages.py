@@ -35,7 +35,18 @@ from broadcaster.fingerprint import fingerprint, short
 from broadcaster.lifecycle import Uncorrectable
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType
 from broadcaster.web.console import compose_pages, preview, wording
-from broadcaster.web.console.web import CAN_SEND, Console, Who, client, console, need, page, see_other, stored_alert
+from broadcaster.web.console.web import (
+    CAN_SEND,
+    Console,
+    Who,
+    client,
+    console,
+    need,
+    page,
+    refuse,
+    see_other,
+    stored_alert,
+)
 
 PEOPLE = frozenset(ContactKind)  # channels that reach people by name; the others reach the public
 LIVE_WORDS = ("本番", "LIVE")  # typed to confirm a live correction or lift; the English page accepts LIVE
@@ -59,17 +70,13 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/console/alerts/{alert_id}/cancel", cancel)
 
 
-def _refuse(request: web.Request, message: str, status: int = 409) -> web.Response:
-    return page(request, "message.html.j2", status=status, message=message)
-
-
 async def _followed(request: web.Request) -> tuple[Console, Who, Alert] | web.Response:
     """The newest sent version of the alert's event, if it can still be corrected, lifted or cancelled."""
     state, current = console(request), need(request, *CAN_SEND)
     alert = await stored_alert(request)
     latest = await state.lifecycle.correctable(alert)
     if isinstance(latest, Uncorrectable):
-        return _refuse(request, state.text[current.session.lang][UNCORRECTABLE[latest]])
+        return refuse(request, state.text[current.session.lang][UNCORRECTABLE[latest]])
     return state, current, latest
 
 
@@ -201,9 +208,9 @@ async def correct(request: web.Request) -> web.StreamResponse:
         problem = _text(state, current, "alert_placeholders_left", placeholders="、".join(exc.placeholders))
         return await _correction_page(request, state, current, latest, values, [problem], None, confirmed, 400)
     except Stale:  # a newer version went out between the review and the send
-        return _refuse(request, _text(state, current, "correct_changed"))
+        return refuse(request, _text(state, current, "correct_changed"))
     except InputError as exc:  # cancelled or lifted meanwhile
-        return _refuse(request, wording.explained(request, exc))
+        return refuse(request, wording.explained(request, exc))
     return see_other(f"/console/alerts/{released.alert_id}")
 
 
@@ -309,7 +316,7 @@ async def lift(request: web.Request) -> web.StreamResponse:
     except Stale:
         return await _lift_page(request, state, current, latest, reason, _text(state, current, "correct_changed"), 409)
     except InputError as exc:  # cancelled or lifted meanwhile
-        return _refuse(request, wording.explained(request, exc))
+        return refuse(request, wording.explained(request, exc))
     return see_other(f"/console/alerts/{released.alert_id}")
 
 
@@ -367,5 +374,5 @@ async def cancel(request: web.Request) -> web.StreamResponse:
         error = _text(state, current, "correct_changed")
         return await _cancel_page(request, state, current, latest, reason, error, 409)
     except InputError as exc:  # cancelled or lifted meanwhile
-        return _refuse(request, wording.explained(request, exc))
+        return refuse(request, wording.explained(request, exc))
     return see_other(f"/console/alerts/{released.alert_id}")

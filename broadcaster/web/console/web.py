@@ -176,6 +176,11 @@ async def stored_alert(request: web.Request) -> Alert:
     return alert
 
 
+def refuse(request: web.Request, message: str, status: int = 409) -> web.Response:
+    """The message page: why an action on an alert was refused (409 unless told otherwise)."""
+    return page(request, "message.html.j2", status=status, message=message)
+
+
 def jst(ts: float | None) -> str:
     """A timestamp as Japan time to the second (a jinja filter: ``{{ alert.created_at|jst }}``)."""
     return "" if ts is None else datetime.fromtimestamp(ts, JST).strftime("%Y-%m-%d %H:%M:%S")
