@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from broadcaster import intake, naming
+from broadcaster import districts, intake, naming
 from broadcaster.cap_terms import assess
 from broadcaster.clock import jst
 from broadcaster.errors import InputError, Problem
@@ -94,6 +94,9 @@ class Draft(BaseModel):
     areas: tuple[str, ...] = Field(
         default=(), description="JMA area codes of the configured areas; empty: the whole city"
     )
+    districts: tuple[str, ...] = Field(
+        default=(), description="ids of the city's districts (run.py districts list); empty: the whole city"
+    )
     translations: dict[str, Translation] = Field(default_factory=dict, description="language code -> words")
     channels: tuple[str, ...] | None = Field(default=None, description="empty or null: the category's channels")
     expires: datetime | None = Field(default=None, description="ISO 8601 with offset; null: no expiry")
@@ -169,6 +172,11 @@ def build(settings: Settings, draft: Draft, author: str, source: Source, now: fl
     if any(a not in known for a in areas):
         valid = ", ".join(f"{code} ({names[0]})" for code, names in known.items())
         errors.append(Problem("unknown_area", f"JMA area codes of the configured areas only; valid: {valid}", "areas"))
+    try:
+        chosen = districts.check_ids(draft.districts, settings)
+    except InputError as exc:
+        errors.extend(exc.problems)
+        chosen = ()
     expires = draft.expires.timestamp() if draft.expires else None
     if expires is not None and not now < expires <= now + MAX_EXPIRY_S:
         errors.append(Problem("expiry_out_of_range", "must be in the future and within 7 days", "expires"))
@@ -185,6 +193,7 @@ def build(settings: Settings, draft: Draft, author: str, source: Source, now: fl
         instruction=draft.instruction,
         kind=draft.kind,
         areas=tuple(areas),
+        districts=chosen,
         translations={k: Text(t.title, t.body, t.instruction) for k, t in draft.translations.items()},
         event_key=alert_id,
         mode=Mode(draft.mode),
@@ -235,10 +244,17 @@ def _parts(text: Text) -> tuple[str, str, str]:
 
 
 def correction(
-    original: Alert, changes: Draft, author: str, now: float | None = None, confirmed: Iterable[str] = ()
+    original: Alert,
+    changes: Draft,
+    author: str,
+    now: float | None = None,
+    confirmed: Iterable[str] = (),
+    districts: tuple[str, ...] | None = None,
 ) -> Alert:
     """The next version of ``original``'s event with new words (【訂正】): same event, mode, channels, areas.
 
+    ``districts``: the corrected set of districts, already checked (``districts.check_ids``); None keeps
+    the original's. A correction reaches whoever got the original, and whoever its districts reach now.
     StaleTranslations when the Japanese changed and a translation did not, unless ``confirmed`` names it.
     The title is stored bare: the 【訂正】 tag is added where it is rendered.
     """
@@ -253,6 +269,7 @@ def correction(
         instruction=changes.instruction,
         translations={k: Text(bare(t.title), t.body, t.instruction) for k, t in changes.translations.items()},
         expires=changes.expires.timestamp() if changes.expires else original.expires,
+        districts=original.districts if districts is None else districts,
         version=original.version + 1,
         msg_type=MsgType.CORRECTION,
         state=AlertState.DRAFT,

@@ -32,6 +32,8 @@ def fingerprint(alert: Alert) -> str:
         "expires": alert.expires,
         "references": alert.references,
     }
+    if alert.districts:  # only then: a whole-city alert keeps the fingerprint it had before districts existed
+        content["districts"] = list(alert.districts)
     canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

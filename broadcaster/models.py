@@ -131,6 +131,7 @@ class Alert:
     created_by: str = ""
     references: AlertId | None = None  # the alert this one updates or cancels
     badge: str = ""  # the scale when it is not a 警戒レベル: "震度５弱", "噴火警戒レベル３（那須岳）"; "" for none
+    districts: tuple[str, ...] = ()  # ids of the city's 地区 it concerns, in config order; (): the whole city
 
     def text(self, lang: Lang) -> Text:
         """The alert's words in ``lang``, falling back to the Japanese original."""
@@ -207,6 +208,7 @@ class Subscriber:
     language: Lang = "ja"
     state: SubscriberState = SubscriberState.ACTIVE
     tester: bool = False  # an exercise sink: receives exercise alerts
+    districts: frozenset[str] = frozenset()  # ids of the 地区 chosen; empty: the whole city (every alert)
     created_at: Timestamp = 0.0
     updated_at: Timestamp = 0.0
 

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from broadcaster import geometry, towns
 from broadcaster.errors import ConfigError
+from broadcaster.geometry import Ring
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "default.toml"
@@ -59,6 +61,37 @@ class Areas(_Section):
     forecast_area_name_en: str = Field(min_length=1)  # in every other language
     earthquake_region: str = Field(pattern=r"^[0-9]{3}$")  # 地震 細分区域
     prefecture: str = Field(pattern=r"^[0-9]{2}$")  # 都道府県
+
+
+class District(_Section):
+    """One 地区 of the city: what alerts target and residents choose (broadcaster/districts.py)."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")  # stable: subscriber files, the API and URLs use it
+    name: str = Field(min_length=1)  # 間々田地区
+    reading: str = Field(pattern=r"^[ぁ-ゖー]+$")  # its reading in hiragana, for FM: ままだちく
+    name_en: str = Field(min_length=1)  # in every language other than Japanese: Mamada district
+    towns: tuple[str, ...]  # the 町・大字 it contains, as Japan Post's data writes them; empty: not yet known
+    geometry: str  # a GeoJSON file with its outline (Polygon or MultiPolygon); "": none
+    _rings: tuple[Ring, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _outline(self) -> District:
+        if self.geometry:
+            path = Path(self.geometry) if Path(self.geometry).is_absolute() else ROOT / self.geometry
+            try:
+                self._rings = geometry.load(path)
+            except geometry.GeometryError as exc:
+                raise ValueError(f"{self.name} ({self.id}): geometry: {exc}") from None
+        return self
+
+    @property
+    def rings(self) -> tuple[Ring, ...]:
+        """The outline's outer rings, (longitude, latitude) points; () without geometry."""
+        return self._rings
+
+    def name_in(self, lang: str) -> str:
+        """The district's name for text in ``lang``."""
+        return self.name if lang == "ja" else self.name_en
 
 
 class Server(_Section):
@@ -313,6 +346,7 @@ class Health(_Section):
 class Settings(_Section):
     city: City
     areas: Areas
+    districts: tuple[District, ...]
     server: Server
     storage: Storage
     categories: dict[str, Category]
@@ -365,6 +399,7 @@ class Settings(_Section):
                 f"website.municipality_code: {self.website.municipality_code!r} is not the code of "
                 f"areas.city {self.areas.city!r}; expected {expected!r}"
             )
+        self._districts_apart()
         cost = self.console.password_hash
         if cost.memory_cost < 8 * cost.parallelism:
             raise ValueError(
@@ -372,6 +407,34 @@ class Settings(_Section):
                 f"{8 * cost.parallelism} for parallelism = {cost.parallelism} (got {cost.memory_cost})"
             )
         return self
+
+    def _districts_apart(self) -> None:
+        """Each district once, each town in one district at most, and every town one the postal data knows."""
+        seen: dict[str, str] = {}
+        owner: dict[str, str] = {}
+        place = towns.index(self.areas.city[:5]) if any(d.towns for d in self.districts) else None
+        for i, d in enumerate(self.districts):
+            where = f"districts.{i} ({d.name})"
+            if d.id in seen:
+                raise ValueError(f"{where}: id {d.id!r} is already the id of {seen[d.id]}; give each district its own")
+            seen[d.id] = d.name
+            for name in d.towns:
+                assert place is not None
+                town = place.get(name)
+                if town is None:
+                    raise ValueError(
+                        f"{where}.towns: {name!r} is no 町・大字 of {self.city.name} in Japan Post's data; "
+                        "write it as the postal data does (run.py districts check lists them)"
+                    )
+                if town.name in owner and owner[town.name] != d.name:
+                    raise ValueError(
+                        f"{where}.towns: {town.name} is already in {owner[town.name]}; a town is in one district"
+                    )
+                owner[town.name] = d.name
+
+    def district(self, district_id: str) -> District | None:
+        """The configured district of this id, or None."""
+        return next((d for d in self.districts if d.id == district_id), None)
 
     @property
     def enabled_channels(self) -> tuple[str, ...]:

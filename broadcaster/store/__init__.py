@@ -190,6 +190,9 @@ class Store(Protocol):
     async def subscriber_counts(self) -> Mapping[tuple[str, str, str], int]:
         """Subscribers by (channel, category, state)."""
 
+    async def district_counts(self) -> Mapping[str, int]:
+        """Active subscribers by district chosen; "" counts those who chose the whole city."""
+
     async def audit(self, actor: str, action: str, target: str, detail: str, origin: str) -> None:
         """Append one line to the audit log."""
 

@@ -242,4 +242,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
+    # 13: districts (地区). An alert's ids (JSON; [] for the whole city). A subscriber's choice: one row per
+    # district, and whole_city = 1 when there is none, so planning tests a flag before it looks anything up.
+    """
+    ALTER TABLE alerts ADD COLUMN districts TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE subscribers ADD COLUMN whole_city INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE subscriber_districts (
+        district TEXT NOT NULL,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        PRIMARY KEY (district, subscriber_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX subscriber_districts_subscriber ON subscriber_districts(subscriber_id);
+    """,
 )

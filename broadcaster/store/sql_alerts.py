@@ -32,7 +32,8 @@ from broadcaster.store.sql_subscribers import audience_sql
 CORRECTION_PRIORITY = 10  # corrections and cancels jump the queue
 COLUMNS = (
     "id, source, category, level, title, body, instruction, kind, severity, urgency, certainty, areas, "
-    "translations, event_key, version, msg_type, mode, expires, channels, state, created_at, created_by, refs, badge"
+    "translations, event_key, version, msg_type, mode, expires, channels, state, created_at, created_by, refs, badge, "
+    "districts"
 )
 NEW_ROW = """INSERT OR IGNORE INTO deliveries
              (alert_id, channel, recipient, lang, state, priority, queued_at, next_attempt_at)"""
@@ -54,7 +55,7 @@ def create(
         alert.kind, alert.severity, alert.urgency, alert.certainty, json.dumps(alert.areas, ensure_ascii=False),
         json.dumps(translations, ensure_ascii=False), alert.event_key, alert.version, alert.msg_type,
         alert.mode, alert.expires, json.dumps(alert.channels), alert.state, alert.created_at,
-        alert.created_by, alert.references, alert.badge,
+        alert.created_by, alert.references, alert.badge, json.dumps(alert.districts),
     )  # fmt: skip
     conn.execute(f"INSERT INTO alerts ({COLUMNS}) VALUES ({', '.join('?' * len(values))})", values)
     for name in dict.fromkeys((alert.created_by, actor)):  # whoever wrote it: none of them may approve it
@@ -76,11 +77,11 @@ def update_draft(conn: sqlite3.Connection, alert: Alert, actor: str, origin: str
     translations = {k: [t.title, t.body, t.instruction] for k, t in alert.translations.items()}
     changed = conn.execute(
         """UPDATE alerts SET category = ?, level = ?, title = ?, body = ?, instruction = ?, kind = ?, areas = ?,
-                  translations = ?, expires = ?, channels = ?
+                  translations = ?, expires = ?, channels = ?, districts = ?
            WHERE id = ? AND state = ?""",
         (alert.category, alert.level, alert.title, alert.body, alert.instruction, alert.kind,
          json.dumps(alert.areas, ensure_ascii=False), json.dumps(translations, ensure_ascii=False), alert.expires,
-         json.dumps(alert.channels), alert.id, AlertState.DRAFT),
+         json.dumps(alert.channels), json.dumps(alert.districts), alert.id, AlertState.DRAFT),
     ).rowcount  # fmt: skip
     after = get(conn, alert.id)
     if not changed or before is None or after is None:
@@ -365,8 +366,9 @@ def versions(conn: sqlite3.Connection, event_key: str, mode: str) -> list[Alert]
 def _plan(conn: sqlite3.Connection, alert: Alert, channel: str, row: tuple[Any, ...]) -> None:
     if channel in ContactKind.__members__.values():
         conn.execute(
-            f"{NEW_ROW} SELECT ?, ?, s.id, s.language, ?, ?, ?, ? {audience_sql(alert.mode == Mode.EXERCISE)}",
-            (alert.id, channel, *row, alert.category, channel),
+            f"""{NEW_ROW} SELECT ?, ?, s.id, s.language, ?, ?, ?, ?
+                {audience_sql(alert.mode == Mode.EXERCISE, len(alert.districts))}""",
+            (alert.id, channel, *row, alert.category, channel, *alert.districts),
         )
     else:
         conn.execute(f"{NEW_ROW} VALUES (?, ?, 0, 'ja', ?, ?, ?, ?)", (alert.id, channel, *row))
@@ -476,4 +478,5 @@ def _alert(row: tuple[Any, ...]) -> Alert:
         created_by=row[21],
         references=row[22],
         badge=row[23],
+        districts=tuple(json.loads(row[24])),
     )

@@ -24,10 +24,11 @@ def import_all(conn: sqlite3.Connection, key: DataKey, subscribers: Iterable[Sub
     for s in subscribers:
         sid = conn.execute(
             """INSERT INTO subscribers (channel, contact, contact_hash, contact_key, language, state, tester,
-                                        created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                        whole_city, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (channel, contact_hash) DO UPDATE SET language = excluded.language,
-                   state = excluded.state, tester = excluded.tester, updated_at = excluded.updated_at
+                   state = excluded.state, tester = excluded.tester, whole_city = excluded.whole_city,
+                   updated_at = excluded.updated_at
                RETURNING id""",
             (
                 s.channel,
@@ -37,18 +38,22 @@ def import_all(conn: sqlite3.Connection, key: DataKey, subscribers: Iterable[Sub
                 s.language,
                 s.state,
                 int(s.tester),
+                int(not s.districts),
                 s.created_at,
                 s.updated_at,
             ),
         ).fetchone()[0]
         conn.execute("DELETE FROM subscriptions WHERE subscriber_id = ?", (sid,))
         conn.executemany("INSERT INTO subscriptions VALUES (?, ?)", [(c, sid) for c in sorted(s.categories)])
+        conn.execute("DELETE FROM subscriber_districts WHERE subscriber_id = ?", (sid,))
+        conn.executemany("INSERT INTO subscriber_districts VALUES (?, ?)", [(d, sid) for d in sorted(s.districts)])
         count += 1
     return count
 
 
 SELECT_ONE = """SELECT s.id, s.channel, s.contact, s.language, s.state, s.tester, s.created_at, s.updated_at,
-                      (SELECT group_concat(category, ' ') FROM subscriptions WHERE subscriber_id = s.id)
+                      (SELECT group_concat(category, ' ') FROM subscriptions WHERE subscriber_id = s.id),
+                      (SELECT group_concat(district, ' ') FROM subscriber_districts WHERE subscriber_id = s.id)
                FROM subscribers s"""
 
 
@@ -69,6 +74,7 @@ def get_by_id(conn: sqlite3.Connection, key: DataKey, subscriber_id: int) -> Sub
 def delete(conn: sqlite3.Connection, subscriber_id: int) -> bool:
     """Remove one subscriber, contact and categories; False if there is no such subscriber."""
     conn.execute("DELETE FROM subscriptions WHERE subscriber_id = ?", (subscriber_id,))
+    conn.execute("DELETE FROM subscriber_districts WHERE subscriber_id = ?", (subscriber_id,))
     return bool(conn.execute("DELETE FROM subscribers WHERE id = ?", (subscriber_id,)).rowcount)
 
 
@@ -101,7 +107,9 @@ def export_all(conn: sqlite3.Connection, key: DataKey, write: Callable[[list[Sub
     return total
 
 
-def _subscriber(r: tuple[int, str, bytes, str, str, int, float, float, str | None], key: DataKey) -> Subscriber:
+def _subscriber(
+    r: tuple[int, str, bytes, str, str, int, float, float, str | None, str | None], key: DataKey
+) -> Subscriber:
     return Subscriber(
         id=r[0],
         channel=ContactKind(r[1]),
@@ -112,6 +120,7 @@ def _subscriber(r: tuple[int, str, bytes, str, str, int, float, float, str | Non
         created_at=r[6],
         updated_at=r[7],
         categories=frozenset(r[8].split()) if r[8] else frozenset(),
+        districts=frozenset(r[9].split()) if r[9] else frozenset(),
     )
 
 
@@ -194,11 +203,30 @@ def _old(old: DataKey | None) -> DataKey:
     return old
 
 
-def audience_sql(testers_only: bool) -> str:
-    """FROM/WHERE of the active subscribers of one category on one contact channel (two parameters)."""
+def audience_sql(testers_only: bool, districts: int = 0) -> str:
+    """FROM/WHERE of the active subscribers of one category on one contact channel (two parameters).
+
+    With ``districts`` (that many more parameters, the alert's district ids): only subscribers who chose
+    the whole city or one of those districts. The district set is read once, not per subscriber.
+    """
     testers = " AND s.tester = 1" if testers_only else ""
+    where = ""
+    if districts:
+        marks = ", ".join("?" * districts)
+        where = f""" AND (s.whole_city = 1 OR s.id IN (
+                         SELECT subscriber_id FROM subscriber_districts WHERE district IN ({marks})))"""
     return f"""FROM subscriptions c JOIN subscribers s ON s.id = c.subscriber_id
-               WHERE c.category = ? AND s.channel = ? AND s.state = 'active'{testers}"""
+               WHERE c.category = ? AND s.channel = ? AND s.state = 'active'{testers}{where}"""
+
+
+def district_counts(conn: sqlite3.Connection) -> Mapping[str, int]:
+    """Active subscribers by district chosen (one who chose two counts in both); "" for the whole city."""
+    rows = conn.execute(
+        """SELECT d.district, count(*) FROM subscriber_districts d JOIN subscribers s ON s.id = d.subscriber_id
+           WHERE s.state = 'active' GROUP BY 1
+           UNION ALL SELECT '', count(*) FROM subscribers WHERE state = 'active' AND whole_city = 1"""
+    )
+    return dict(rows)
 
 
 def counts(conn: sqlite3.Connection) -> Mapping[tuple[str, str, str], int]:

@@ -320,6 +320,10 @@ class SQLiteStore:
         """Subscribers by (channel, category, state)."""
         return await self._read(sql_subscribers.counts)
 
+    async def district_counts(self) -> Mapping[str, int]:
+        """Active subscribers by district chosen; "" counts those who chose the whole city."""
+        return await self._read(sql_subscribers.district_counts)
+
     # -- audit log and feed state --------------------------------------------
 
     async def audit(self, actor: str, action: str, target: str, detail: str, origin: str) -> None:
