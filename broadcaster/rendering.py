@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from broadcaster import tags
+from broadcaster import districts, tags
 from broadcaster.intake import clean_text
 from broadcaster.models import Alert, Message, Mode
 from broadcaster.settings import ROOT, Settings
@@ -108,6 +108,10 @@ class Renderer:
         already says it is an exercise), ``tags`` the tags alone, ``tagged(exercise=, badged=)`` the
         headline with a tag left out, ``badge`` the words of its scale ("" for none), ``lead`` the line
         saying what this message does to the earlier one ("" for a first message).
+
+        Places: ``whole_city`` (no districts), ``places`` the districts in words (the city's name for the
+        whole city), ``places_short`` the same shortened to a count (市内3地区) for a channel short of room,
+        ``district_names`` the names one by one.
         """
         s = self.settings
         category = s.categories.get(alert.category)
@@ -127,6 +131,10 @@ class Renderer:
             "badge": tags.badge(alert, s, lang),
             "lead": tags.lead(alert, lang),
             "category_name": (category.name if lang == "ja" else category.name_en) if category else alert.category,
+            "whole_city": not districts.chosen(alert.districts, s),
+            "places": districts.names(alert.districts, s, lang),
+            "places_short": districts.short(alert.districts, s, lang),
+            "district_names": [d.name_in(lang) for d in districts.chosen(alert.districts, s)],
             "url": f"{s.city.public_url.rstrip('/')}/alerts/{alert.id}",
         }
 

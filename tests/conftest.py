@@ -29,6 +29,7 @@ CHROMIUM_FLAGS = [
 ]
 SiteFactory = Callable[..., Path]
 TEST_PASSWORD_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+EXAMPLE_DISTRICTS = ROOT / "config" / "example-districts.toml"
 TEST_DATA_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"  # bytes 0-31, base64url: a fixed key, runs repeat
 
 
@@ -60,7 +61,9 @@ def data_key(monkeypatch: pytest.MonkeyPatch) -> str:
 def site(tmp_path: Path) -> SiteFactory:
     """Write a site config whose storage lives in tmp_path; ``sections`` are {"a.b": {key: value}}."""
 
-    def write(sections: dict[str, dict[str, Any]] | None = None, name: str = "site.toml") -> Path:
+    def write(
+        sections: dict[str, dict[str, Any]] | None = None, name: str = "site.toml", districts: bool = False
+    ) -> Path:
         merged: dict[str, dict[str, Any]] = {
             "storage": {
                 "path": str(tmp_path / "var" / "broadcaster.db"),
@@ -81,6 +84,8 @@ def site(tmp_path: Path) -> SiteFactory:
             lines.append(f"[{section}]")
             lines.extend(f"{k} = {toml_value(v)}" for k, v in values.items())
             lines.append("")
+        if districts:  # the made-up 地区 of config/example-districts.toml: east, west, south (outlines), north (none)
+            lines.append(EXAMPLE_DISTRICTS.read_text(encoding="utf-8"))
         path = tmp_path / name
         path.write_text("\n".join(lines), encoding="utf-8")
         return path
@@ -92,6 +97,12 @@ def site(tmp_path: Path) -> SiteFactory:
 def settings(site: SiteFactory) -> Settings:
     """Default settings with storage in a temporary folder and zero retry waits."""
     return load_settings(site())
+
+
+@pytest.fixture
+def district_settings(site: SiteFactory) -> Settings:
+    """As ``settings``, with config/example-districts.toml's made-up districts (east, west, south, north)."""
+    return load_settings(site(districts=True))
 
 
 @pytest.fixture

@@ -59,6 +59,9 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--body", required=True)
     send.add_argument("--instruction", default="", help="what residents should do")
     send.add_argument("--channels", help="comma-separated; default: the category's channels")
+    send.add_argument(
+        "--districts", help="comma-separated district ids (run.py districts list); default: the whole city"
+    )
     send.add_argument("--exercise", action="store_true", help="an exercise: testers and the outbox only")
     send.add_argument("--yes", action="store_true", help="confirm a live alert without asking")
     send.add_argument("--no-wait", action="store_true", help="do not deliver in this process; leave it to the service")
@@ -75,11 +78,33 @@ def parser() -> argparse.ArgumentParser:
     lst = subs_cmd.add_parser("list", help="counts by category and channel")
     lst.add_argument("--show-contacts", action="store_true", help="also list contacts (personal data)")
 
+    _districts(sub)
+    _fm(sub)
     _jma(sub)
     _accounts(sub)
     _audit(sub)
     _keys(sub)
     return p
+
+
+def _districts(sub: Any) -> None:
+    districts = sub.add_parser("districts", help="the city's 地区: list them, check them against the postal data")
+    cmd = districts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lst = cmd.add_parser("list", help="each district: id, name, reading, towns and how many subscribers chose it")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    cmd.add_parser(
+        "check",
+        help="check every district's towns against Japan Post's data and its outline file; exit 1 naming each problem",
+    )
+
+
+def _fm(sub: Any) -> None:
+    fm = sub.add_parser("fm", help="community-FM speech: how a text will be read")
+    cmd = fm.add_subparsers(dest="action", required=True, metavar="ACTION")
+    reading = cmd.add_parser(
+        "reading", help="print in katakana what the FM channel will say for TEXT (readings and numbers applied)"
+    )
+    reading.add_argument("text", metavar="TEXT")
 
 
 def _keys(sub: Any) -> None:

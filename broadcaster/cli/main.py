@@ -97,4 +97,12 @@ def _run(args: argparse.Namespace) -> int:
             from broadcaster.cli import audit
 
             return audit.run(settings, args)
+        case "districts":
+            from broadcaster.cli import districts
+
+            return districts.run(settings, args)
+        case "fm":
+            from broadcaster.cli import fm
+
+            return fm.run(settings, args)
     raise AssertionError(f"no command {args.command!r}")
