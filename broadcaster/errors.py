@@ -6,7 +6,8 @@
     │   ├── PermanentError     retrying cannot help (bad address, 4xx, content refused)
     │   └── PartialDelivery    some recipients of a batch failed; the others were delivered
     ├── ConfigError            settings are wrong; names the key; the program exits with code 2
-    │   └── MissingCredentials a channel's credentials are not in the environment (it runs as the outbox)
+    │   ├── MissingCredentials a channel's credentials are not in the environment (it runs as the outbox)
+    │   └── broadcaster.geometry.GeometryError  a district's GeoJSON outline cannot be read or is invalid
     ├── InputError             input from a person or a file is wrong (CSV, CLI arguments, forms, a feed's
     │   │                      documents); nothing was stored
     │   ├── Unfilled           a live alert still has a 定型文 placeholder (【地区名】): it cannot go out

@@ -13,6 +13,8 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from broadcaster.errors import ConfigError
+
 Point = tuple[float, float]  # (longitude, latitude)
 Ring = tuple[Point, ...]  # closed: the first point is the last
 
@@ -20,7 +22,7 @@ MAX_BYTES = 20 * 1024 * 1024  # a city district's outline is kilobytes; more is 
 MAX_POINTS = 100_000
 
 
-class GeometryError(ValueError):
+class GeometryError(ConfigError):
     """A GeoJSON file that cannot give a district's outline; the message says what is wrong."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from broadcaster import districts, geometry, towns
 from broadcaster.errors import ConfigError, InputError
-from broadcaster.models import ContactKind, Subscriber
+from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType, Source, Subscriber
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store import sql_journal
 from broadcaster.store.schema import MIGRATIONS
@@ -238,5 +239,36 @@ async def test_a_store_from_before_districts_keeps_its_subscribers_on_the_whole_
             Subscriber(0, ContactKind.LINE, "U" + "0" * 32, frozenset({"disaster"}), districts=frozenset({"east"}))
         )
         assert await store.district_counts() == {"": 1, "east": 1}
+    finally:
+        await store.aclose()
+
+
+async def test_a_sources_next_report_for_other_districts_still_reaches_whoever_was_about_to_hear(
+    district_settings: Settings,
+) -> None:
+    store = await SQLiteStore.open(district_settings.path(district_settings.storage.path))
+    try:
+        south = await store.save_subscriber(
+            Subscriber(
+                0, ContactKind.EMAIL, "south@example.jp", frozenset({"disaster"}), districts=frozenset({"south"})
+            )
+        )
+        west = await store.save_subscriber(
+            Subscriber(0, ContactKind.EMAIL, "west@example.jp", frozenset({"disaster"}), districts=frozenset({"west"}))
+        )
+        first = Alert(
+            id="r1", source=Source.JMA, category="disaster", level=4, title="洪水", body="b", channels=("email",),
+            mode=Mode.LIVE, districts=("south",), event_key="river", state=AlertState.DRAFT,
+        )  # fmt: skip
+        assert await store.create_alert(first, "jma", "test", approve=True) == {"email": 1}
+        # the next 報 names another district while the first is still queued for the south resident
+        second = dataclasses.replace(first, id="r2", version=2, msg_type=MsgType.UPDATE, districts=("west",))
+        assert await store.create_alert(second, "jma", "test", approve=True) == {"email": 2}
+        rows = (
+            sqlite3.connect(store.path)
+            .execute("SELECT alert_id, recipient, state FROM deliveries ORDER BY alert_id, recipient")
+            .fetchall()
+        )
+        assert rows == [("r1", south.id, "superseded"), ("r2", south.id, "pending"), ("r2", west.id, "pending")]
     finally:
         await store.aclose()

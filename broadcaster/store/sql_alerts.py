@@ -133,7 +133,8 @@ def approve(conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str
 
     - an alert: the audience of its channels now;
     - a source's update (JMA's next 報): planned afresh, since a warning that grows may reach more
-      channels and people, and whoever got an earlier version gets it too;
+      channels and people, and whoever got an earlier version or was about to gets it too (its
+      districts may differ from the earlier report's);
     - a correction (【訂正】) and a lift (【解除】): whoever got an earlier version or was about to, and
       whoever the event's channels would reach now (a resident who subscribed during the emergency);
     - a cancel (【取消】): exactly whoever got an earlier version, and nobody else.
@@ -179,9 +180,12 @@ def approve(conn: sqlite3.Connection, alert_id: AlertId, actor: str, origin: str
     return planned
 
 
-# which rows of the older versions a new version is copied to; a source's update and a new alert
-# copy what was delivered or is being delivered (their pending rows are superseded and planned afresh)
+# which rows of the older versions a new version is copied to; any other copies what was delivered or is
+# being delivered (its pending rows are superseded and planned afresh)
 _COPIED = {
+    # a source's next 報 may name other districts (a river's 浸水想定地区): whoever was about to hear of the
+    # event still hears its newest word, even where the new report no longer names their district
+    MsgType.UPDATE: ("pending", "sending", "sent"),
     MsgType.CORRECTION: ("pending", "sending", "sent"),  # got it, or was about to
     MsgType.LIFT: ("pending", "sending", "sent"),
     MsgType.CANCEL: ("sending", "sent"),  # got it: nobody else hears of a mistake
