@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from broadcaster import districts
 from broadcaster.clock import jst
 from broadcaster.errors import DeliveryError, PermanentError
 from broadcaster.models import AlertId, Mode, Role, Source, User, Waiting
@@ -102,11 +103,15 @@ def words(settings: Settings, waiting: Waiting, stage: Stage, now: float) -> tup
     since = jst(waiting.since).strftime("%m月%d日 %H:%M")
     # a source's alert is queued by its policy, not by a person
     asker = "気象庁（自動）" if alert.source == Source.JMA else waiting.requested_by or alert.created_by or "不明"
+    # the reach: the approver must see at a glance whether it goes to the whole city or a few districts
+    chosen = districts.chosen(alert.districts, settings)
+    reach = f"（{districts.short(alert.districts, settings)}）" if chosen else ""
+    places = districts.names(alert.districts, settings) if chosen else districts.WHOLE_CITY_JA
     if stage == Stage.ASKED:
-        subject = f"【承認依頼・本番】{title}"
+        subject = f"【承認依頼・本番】{title}{reach}"
         lead = "本番の情報が承認を待っています。内容を確認し、承認または差し戻しをしてください。"
     else:
-        subject = f"【承認督促・本番】{title}（承認待ち {waited(now - waiting.since)}）"
+        subject = f"【承認督促・本番】{title}{reach}（承認待ち {waited(now - waiting.since)}）"
         lead = (
             f"本番の情報が承認を {waited(now - waiting.since)} 待っています。"
             "承認できる方に連絡をとるか、内容を確認してください。"
@@ -117,6 +122,7 @@ def words(settings: Settings, waiting: Waiting, stage: Stage, now: float) -> tup
         lead,
         "",
         f"件名：{title}",
+        f"対象地区：{places}",
         f"分類：{category.name if category else alert.category}",
         f"レベル：{level_text(settings, waiting)}",
         "モード：本番（承認されると住民に配信されます）",

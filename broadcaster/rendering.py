@@ -100,7 +100,7 @@ class Renderer:
         # blocks are rendered one by one, which skips a template's top-level imports
         self.macros = self.env.get_template("_macros.j2").module
 
-    def context(self, alert: Alert, lang: str) -> dict[str, Any]:
+    def context(self, alert: Alert, lang: str, counted: bool = False) -> dict[str, Any]:
         """Everything a template may use. Tags come from broadcaster/tags only: templates add none.
 
         ``text`` holds the alert's words with its title bare; ``headline`` is the title after its tags
@@ -111,7 +111,8 @@ class Renderer:
 
         Places: ``whole_city`` (no districts), ``places`` the districts in words (the city's name for the
         whole city), ``places_short`` the same shortened to a count (市内3地区) for a channel short of room,
-        ``district_names`` the names one by one.
+        ``district_names`` the names one by one. With ``counted``, ``places`` is ``places_short``: for a
+        channel whose line would not hold the names (the ticker, an SNS post), which links to the full list.
         """
         s = self.settings
         category = s.categories.get(alert.category)
@@ -132,15 +133,15 @@ class Renderer:
             "lead": tags.lead(alert, lang),
             "category_name": (category.name if lang == "ja" else category.name_en) if category else alert.category,
             "whole_city": not districts.chosen(alert.districts, s),
-            "places": districts.names(alert.districts, s, lang),
+            "places": (districts.short if counted else districts.names)(alert.districts, s, lang),
             "places_short": districts.short(alert.districts, s, lang),
             "district_names": [d.name_in(lang) for d in districts.chosen(alert.districts, s)],
             "url": f"{s.city.public_url.rstrip('/')}/alerts/{alert.id}",
         }
 
-    def render(self, channel: str, alert: Alert, lang: str, limits: Limits) -> Message:
+    def render(self, channel: str, alert: Alert, lang: str, limits: Limits, counted: bool = False) -> Message:
         """Render every part the channel's templates define, within ``limits``."""
-        ctx = self.context(alert, lang)
+        ctx = self.context(alert, lang, counted)
         parts = self._blocks(self.env.select_template(candidates(channel, alert, lang)), ctx)
         html = ""
         try:

@@ -4,7 +4,9 @@ The line: the ``ticker`` block of templates/ticker/, on one line, ASCII and half
 full-width (jaconv), control characters and runs of spaces made one full-width space, at most
 ``[ticker] max_length`` characters (cut with …). Tags come from the renderer (broadcaster/tags), once
 each and in their fixed order: 【訓練】, 【更新】/【訂正】/【解除】/【取消】, and the badge (【警戒レベルＮ】,
-【震度５弱】 …) where one belongs. ``render_ticker`` makes it; the
+【震度５弱】 …) where one belongs. An alert for some districts names them after the city; when the line
+with every name is longer than ``max_length``, it counts them instead (「市内3地区」: the website's
+alert page lists them), so the places are not what the cut takes. ``render_ticker`` makes it; the
 poll endpoints (broadcaster/web/ticker.py) call the same function, so every way of delivery airs the
 same words.
 
@@ -64,6 +66,7 @@ from typing import NamedTuple, Protocol
 import aiosmtplib
 import jaconv
 
+from broadcaster import districts
 from broadcaster.channel import ChannelContext, Fit, RunsAs
 from broadcaster.clock import iso_jst
 from broadcaster.errors import ConfigError, PermanentError, TransientError
@@ -86,9 +89,6 @@ CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SPACES = re.compile(r"\s+")
 
 
-UNCUT = Limits(single_line=True)
-
-
 def limits_for(settings: Settings) -> Limits:
     """The ticker's limits: one line of at most ``[ticker] max_length`` characters."""
     return Limits(ticker=settings.ticker.max_length, single_line=True)
@@ -100,12 +100,25 @@ def fullwidth(text: str) -> str:
     return SPACES.sub("\u3000", text).strip()
 
 
+def uncut(renderer: Renderer, alert: Alert, lang: str, limits: Limits) -> tuple[Message, str]:
+    """The rendering and its widened line before the cut: the districts by name if that line fits, else counted."""
+    whole = dataclasses.replace(limits, ticker=None)
+    message = renderer.render(NAME, alert, lang, whole)
+    line = fullwidth(message.ticker)
+    # by the line's real length, not the number of districts: a long title leaves room for fewer names;
+    # one district is its name either way
+    too_long = limits.ticker is not None and limits.measure(line) > limits.ticker
+    if too_long and len(districts.chosen(alert.districts, renderer.settings)) > 1:
+        message = renderer.render(NAME, alert, lang, whole, counted=True)
+        line = fullwidth(message.ticker)
+    return message, line
+
+
 def render_ticker(renderer: Renderer, alert: Alert, lang: str, limits: Limits) -> Message:
     """The alert rendered for the ticker: its full-width line in ``ticker``, within ``limits``."""
     # fitted once, after widening: a half-width kana and its sound mark become one character
-    message = renderer.render(NAME, alert, lang, dataclasses.replace(limits, ticker=None))
-    line = fit(fullwidth(message.ticker), limits.ticker, limits.measure)
-    return dataclasses.replace(message, ticker=line)
+    message, line = uncut(renderer, alert, lang, limits)
+    return dataclasses.replace(message, ticker=fit(line, limits.ticker, limits.measure))
 
 
 class TickerRenderer:
@@ -128,8 +141,8 @@ class TickerRenderer:
         )
 
     def fits(self, alert: Alert) -> list[Fit]:
-        """The Japanese line, widened, against ``[ticker] max_length``."""
-        line = fullwidth(self.renderer.render(NAME, alert, "ja", UNCUT).ticker)
+        """The Japanese line as it airs before the cut (widened, districts counted if need be), against max_length."""
+        _, line = uncut(self.renderer, alert, "ja", self.limits)
         return [Fit("line", "ja", len(line), self.max_length)]
 
 

@@ -276,3 +276,23 @@ def test_escalate_to_must_name_plausible_accounts_each_once(site: SiteFactory) -
         "bucho",
         "kacho.2",
     )
+
+
+def test_a_notice_says_which_districts_the_alert_reaches_in_words(district_settings: Settings) -> None:
+    alert = dataclasses.replace(make_alert("d1", mode=Mode.LIVE), districts=("north", "east", "west"))
+    now = time.time()
+    waiting = Waiting(alert, now - ESCALATE_AFTER, "kato", frozenset({"kato"}))
+    subject, text = words(district_settings, waiting, Stage.ASKED, now)
+    assert subject == "【承認依頼・本番】d1 避難指示（市内3地区）"
+    assert "対象地区：東部地区、西部地区、北部地区" in text.splitlines()
+    subject, _ = words(district_settings, waiting, Stage.ESCALATED, now)
+    assert subject.startswith("【承認督促・本番】d1 避難指示（市内3地区）（承認待ち 1分")
+    one = dataclasses.replace(waiting, alert=dataclasses.replace(alert, districts=("south",)))
+    subject, text = words(district_settings, one, Stage.ASKED, now)
+    assert subject == "【承認依頼・本番】d1 避難指示（南部地区）" and "対象地区：南部地区" in text.splitlines()
+    for said in words(district_settings, waiting, Stage.ASKED, now) + words(district_settings, one, Stage.ASKED, now):
+        assert not any(d.id in said for d in district_settings.districts)  # never an id
+    # the whole city: the subject as ever, and the reach said plainly
+    city = dataclasses.replace(waiting, alert=dataclasses.replace(alert, districts=()))
+    subject, text = words(district_settings, city, Stage.ASKED, now)
+    assert subject == "【承認依頼・本番】d1 避難指示" and "対象地区：市内全域" in text.splitlines()

@@ -3,13 +3,16 @@
 Rendering decides everything about what goes out: the LINE message objects and the delivery mode
 (multicast to subscribers, or broadcast to every friend) travel in the Message as the attachment
 ``line.json``, so sending only does I/O and the outbox records exactly what LINE would receive.
+
+An alert for some districts names them: on a line under the title (text and bubble alike), and in the
+notification's text (the bubble's altText) after the title, counted when several (市内3地区).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from broadcaster import tags
@@ -51,19 +54,33 @@ def readable_on(colour: str) -> str:
 
 
 def flex_message(
-    *, title: str, body: str, instruction: str, label: str, colour: str, url: str, button: str
+    *,
+    title: str,
+    body: str,
+    instruction: str,
+    label: str,
+    colour: str,
+    url: str,
+    button: str,
+    places: str = "",
+    alt: str = "",
 ) -> LineJson:
-    """A Flex bubble: coloured header with ``label``, the title, body and instruction, and a link button."""
+    """A Flex bubble: coloured header with ``label``, the title, ``places``, body and instruction, and a link.
+
+    ``alt`` is the notification's text (the title when empty).
+    """
     title = title or label
     link = {"type": "button", "style": "link", "action": {"type": "uri", "label": button, "uri": url}}
     texts: list[LineJson] = [{"type": "text", "text": title, "weight": "bold", "size": "lg", "wrap": True}]
+    if places:
+        texts.append({"type": "text", "text": places, "size": "sm", "weight": "bold", "wrap": True})
     if body:
         texts.append({"type": "text", "text": fit(body, FLEX_BODY_LIMIT, utf16_units), "size": "sm", "wrap": True})
     if instruction:
         texts.append({"type": "text", "text": f"▶ {instruction}", "size": "sm", "weight": "bold", "wrap": True})
     return {
         "type": "flex",
-        "altText": fit(title, ALT_TEXT_LIMIT, utf16_units),
+        "altText": fit(alt or title, ALT_TEXT_LIMIT, utf16_units),
         "contents": {
             "type": "bubble",
             "header": {
@@ -80,6 +97,23 @@ def flex_message(
             },
         },
     }
+
+
+def places_line(ctx: Mapping[str, Any], lang: str) -> str:
+    """The line naming the districts of a rendering ``ctx``: 「対象地区：東部地区、西部地区」; "" for the whole city."""
+    if ctx["whole_city"]:
+        return ""
+    if lang == "ja":
+        return f"対象地区：{ctx['places']}"
+    return f"{'District' if len(ctx['district_names']) == 1 else 'Districts'}: {ctx['places']}"
+
+
+def alt_text(title: str, ctx: Mapping[str, Any], lang: str) -> str:
+    """The notification's text: the title, then its districts counted (市内3地区) unless the title names them."""
+    title_words = str(ctx["text"].title)
+    if not [n for n in ctx["district_names"] if n not in title_words]:
+        return title
+    return f"{title}（{ctx['places_short']}）" if lang == "ja" else f"{title} ({ctx['places_short']})"
 
 
 def encode_payload(broadcast: bool, messages: Sequence[LineJson]) -> bytes:
@@ -154,4 +188,6 @@ class LineRenderer:
             colour=colour,
             url=str(ctx["url"]),
             button=BUTTON_LABELS.get(lang, BUTTON_LABELS["en"]),
+            places=places_line(ctx, lang),
+            alt=alt_text(title, ctx, lang),
         )

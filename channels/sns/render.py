@@ -5,7 +5,9 @@ the target's own count (X's weighted length, Mastodon's and Bluesky's graphemes,
 Splits fall at sentence ends (。！？) or line ends, else at a space or 、, and only as a last resort
 inside a run of text. The first post carries the link to the alert's page and the hashtags; a thread of
 several posts is numbered "(1/3)", with the issue time, since X refuses a reply identical to an earlier
-post. The threads travel in the Message as the attachment ``sns.json``.
+post. An alert for some districts names them under the headline, so the first post says where; for a
+target whose first post cannot hold every name, that target's thread counts them instead (市内3地区, and
+the link lists them). The threads travel in the Message as the attachment ``sns.json``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 
+from broadcaster import districts
 from broadcaster.channel import Fit
 from broadcaster.clock import jst
 from broadcaster.models import Alert, Message
@@ -154,29 +157,37 @@ class SnsRenderer:
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The template's text, and each target's thread in the ``sns.json`` attachment."""
-        message, body, tail, tag = self._parts(alert, lang)
-        threads = {
-            name: split_thread(body, tail, COUNTING[name].limit, COUNTING[name].measure, tag=tag)
-            for name in self.targets
-        }
+        message, threads = self._threads(alert, lang, MAX_PARTS)
         payload = Payload(is_priority(alert), threads)
         return dataclasses.replace(message, attachments=((PAYLOAD, payload.encode()),))
 
     def fits(self, alert: Alert) -> list[Fit]:
         """For each target, the posts the whole Japanese text needs against MAX_PARTS."""
-        _, body, tail, tag = self._parts(alert, "ja")
-        out = []
+        # split without the cap to see how many posts the whole text needs
+        _, threads = self._threads(alert, "ja", MEASURED_PARTS)
+        return [Fit("thread", "ja", len(posts), MAX_PARTS, target=name) for name, posts in threads.items()]
+
+    def _threads(self, alert: Alert, lang: str, max_parts: int) -> tuple[Message, dict[str, list[str]]]:
+        """The template's message, and each target's thread of at most ``max_parts`` posts."""
+        message, body, tail, tag = self._parts(self.renderer, alert, lang)
+        names = [d.name_in(lang) for d in districts.chosen(alert.districts, self.renderer.settings)]
+        counted = ""
+        threads = {}
         for name in self.targets:
             counting = COUNTING[name]
-            # split without the cap to see how many posts the whole text needs
-            posts = split_thread(body, tail, counting.limit, counting.measure, max_parts=MEASURED_PARTS, tag=tag)
-            out.append(Fit("thread", "ja", len(posts), MAX_PARTS, target=name))
-        return out
+            posts = split_thread(body, tail, counting.limit, counting.measure, max_parts=max_parts, tag=tag)
+            if len(names) > 1 and not all(n in posts[0] for n in names):  # one name is no shorter counted
+                counted = counted or self._parts(self.renderer, alert, lang, counted=True)[1]
+                posts = split_thread(counted, tail, counting.limit, counting.measure, max_parts=max_parts, tag=tag)
+            threads[name] = posts
+        return message, threads
 
-    def _parts(self, alert: Alert, lang: str) -> tuple[Message, str, str, str]:
+    def _parts(
+        self, renderer: Renderer, alert: Alert, lang: str, counted: bool = False
+    ) -> tuple[Message, str, str, str]:
         """The template's message, the body of the thread, the first post's tail, and the issue tag."""
-        message = self.renderer.render(NAME, alert, lang, LIMITS)
-        url = str(self.renderer.context(alert, lang)["url"])
+        message = renderer.render(NAME, alert, lang, LIMITS, counted)
+        url = str(renderer.context(alert, lang)["url"])
         lines = message.text.split("\n")
         body = "\n".join(line for line in lines if line.strip() != url)  # the link goes in the first post's tail
         tail = " ".join(p for p in (url, *self.hashtags) if p)
