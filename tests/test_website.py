@@ -54,7 +54,8 @@ def website_settings(site: SiteFactory, **website: Any) -> Settings:
 
 def web_alert(alert_id: str, **kw: Any) -> Alert:
     """A live disaster alert for the website only."""
-    fields = {k: kw.pop(k) for k in ("title", "body", "instruction", "severity", "references", "areas") if k in kw}
+    names = ("title", "body", "instruction", "severity", "references", "areas", "districts", "translations")
+    fields = {k: kw.pop(k) for k in names if k in kw}
     alert = make_alert(alert_id, ("website",), **kw)
     return dataclasses.replace(alert, **fields)
 
@@ -408,7 +409,10 @@ async def test_static_export_follows_each_send_atomically(
         "alerts/e2/index.html",
         "cap/e1.xml",
         "cap/e2.xml",
+        "districts/index.html",  # Oyama's eleven 地区, each with its page
+        *(f"districts/{d.id}/index.html" for d in settings.districts),
     }
+    assert len(settings.districts) == 11
     index = (export / "index.html").read_text()
     assert index.index("alerts/e2/index.html") < index.index("alerts/e1/index.html")  # level 4 first
     assert 'href="static/website.css"' in index and "&lt;script&gt;" in index and "<script>" not in index

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page
 
 from broadcaster.models import Mode, MsgType
-from broadcaster.settings import Settings
+from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from tests.test_website import SiteFactory, app_for, publish, web_alert, website_settings
 
@@ -131,4 +131,37 @@ async def test_cancelled_alert_in_chromium(browser: Browser, serve: Any, store: 
     assert await notice.is_visible() and "取り消されました" in await notice.inner_text()
     await page.goto(base + "/alerts/orig")
     assert await page.locator(".cancelled-banner").inner_text() == "【取消】この情報は取り消されました。"
+    await page.context.close()
+
+
+async def test_district_picker_and_page_in_chromium(
+    browser: Browser, serve: Any, store: SQLiteStore, site: SiteFactory
+) -> None:
+    now = time.time()
+    await publish(store, web_alert("east", level=4, title="東 避難指示", districts=("east",)), now - 60)
+    await publish(store, web_alert("west", level=3, title="西 避難指示", districts=("west",)), now - 30)
+    await publish(store, web_alert("city", level=3, title="市 高齢者等避難"), now - 90)
+    base = await serve(store, load_settings(site(districts=True)))
+    page = await open_page(browser, base + "/")
+    assert await page.locator("article h2").all_inner_texts() == ["東 避難指示", "西 避難指示", "市 高齢者等避難"]
+    assert await no_sideways_scrolling(page)
+
+    await page.locator(".district-picker").get_by_role("link", name="西部地区").click()
+    assert page.url == base + "/?district=west"
+    assert await page.locator("h1").inner_text() == "発表中の情報（西部地区）"
+    assert await page.locator("article h2").all_inner_texts() == ["西 避難指示", "市 高齢者等避難"]
+    chosen = page.locator(".district-picker a[aria-current]")
+    assert await chosen.inner_text() == "西部地区"
+    box = await chosen.bounding_box()
+    assert box is not None and box["height"] >= 44  # a target a thumb can hit
+    city = page.locator("article", has_text="市 高齢者等避難")
+    assert await city.locator(".whole-city-tag").inner_text() == "市内全域"
+
+    await page.locator("article", has_text="西 避難指示").get_by_role("link", name="西部地区").click()
+    assert page.url == base + "/districts/west"
+    assert await page.locator("h1").inner_text() == "西部地区の情報"
+    assert await page.locator("article h3").all_inner_texts() == ["西 避難指示", "市 高齢者等避難"]
+    assert await no_sideways_scrolling(page)
+    await page.get_by_role("link", name="地区ごとの情報").click()
+    assert await page.locator(".district-list a").all_inner_texts() == ["東部地区", "西部地区", "南部地区", "北部地区"]
     await page.context.close()

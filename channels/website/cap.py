@@ -3,6 +3,10 @@
 Times are JST to the second with an explicit offset (``2026-11-26T14:28:16+09:00``): the schema refuses
 fractions of a second and ``Z``. ``sent`` is the alert's creation time, so the document of a version is
 the same whenever it is rendered, and an Update or Cancel can name its originals in ``references``.
+
+Each <info> has one <area>: ``areaDesc`` in words (the alert's districts, or its areas for the whole
+city), a <polygon> per outline ring of each district that has one, then the geocodes (the schema's
+order: areaDesc, polygon*, circle*, geocode*). A district without an outline is named only.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from collections.abc import Sequence
 
 from lxml import etree
 
-from broadcaster import intake, naming, tags
+from broadcaster import districts, intake, naming, tags
 from broadcaster.cap_terms import filled
 from broadcaster.clock import iso_jst
+from broadcaster.geometry import cap_polygon
 from broadcaster.models import Alert, Mode, MsgType
 from broadcaster.rendering import EXERCISE_PREFIX
 from broadcaster.settings import Settings
@@ -118,8 +123,20 @@ def _info(root: etree._Element, alert: Alert, settings: Settings, lang: str, url
     if text.instruction:
         _sub(info, "instruction", intake.clean_text(text.instruction))
     _sub(info, "web", url)
+    _area(info, alert, settings, lang)
+
+
+def _area(info: etree._Element, alert: Alert, settings: Settings, lang: str) -> None:
     area = _sub(info, "area")
-    _sub(area, "areaDesc", naming.place_names(alert.areas, settings, lang))  # in words; the codes are geocodes
+    chosen = districts.chosen(alert.districts, settings)
+    # in words; the codes are geocodes. The whole city: its areas (the city, or the city and the prefecture)
+    if chosen:
+        _sub(area, "areaDesc", districts.names(alert.districts, settings, lang))
+    else:
+        _sub(area, "areaDesc", naming.place_names(alert.areas, settings, lang))
+    for district in chosen:
+        for ring in district.rings:
+            _sub(area, "polygon", cap_polygon(ring))
     for name, value in ((GEOCODE_MUNICIPALITY, settings.website.municipality_code), (GEOCODE_JMA, settings.areas.city)):
         geocode = _sub(area, "geocode")
         _sub(geocode, "valueName", name)

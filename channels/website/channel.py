@@ -9,7 +9,9 @@ The export is idempotent, like every broadcast channel: it writes the site as it
 a restart that sends the same alert again writes the same files. Each file goes to a temporary name
 in its folder and is moved into place with os.replace, so a reader (or a crash) never sees half a
 file; alert pages and CAP documents go first and the pages that link to them last. Files that did not
-change are left alone. Pages and CAP documents of alerts the site no longer shows are removed.
+change are left alone. Pages and CAP documents of alerts the site no longer shows are removed, and so
+are the pages of districts no longer configured. The district pages (``districts/<id>/index.html``) are
+written with the linking pages, after the alert pages they link to.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from broadcaster.on_air import load_snapshot
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
-from channels.website.pages import render_site
+from channels.website.pages import SiteRenderer, render_site
 from channels.website.render import NAME, WebsiteRenderer
 
 CACHE_LIMIT = 4_000  # rendered documents kept between exports (two per alert on the site, and old ones)
 LINKING = ("index.html", "alerts/history/index.html", "alerts.atom", "alerts.json", "cap.atom")  # written last
+DISTRICT_PAGES = "districts/"  # they link to alert pages too: written after them
 
 
 class WebsiteChannel:
@@ -57,6 +60,7 @@ class WebsiteChannel:
         self.clock = clock
         self._lock = asyncio.Lock()  # one export at a time: a later snapshot never loses to an earlier one
         self._rendered: dict[tuple[Any, ...], bytes] = {}  # alert pages and CAP documents, by what made them
+        self._site = SiteRenderer(settings, renderer)  # keeps the articles and history rows it rendered
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The alert as the website shows it (Message.html is its <article>)."""
@@ -75,7 +79,7 @@ class WebsiteChannel:
             snapshot = await load_snapshot(self.store, self.settings, self.clock(), sending=alert)
             if len(self._rendered) > CACHE_LIMIT:
                 self._rendered.clear()
-            pages = render_site(snapshot, self.settings, self._templates, self._rendered)
+            pages = render_site(snapshot, self.settings, self._templates, self._rendered, self._site)
             try:
                 await asyncio.to_thread(write_export, self.export_dir, pages)
             except OSError as exc:
@@ -87,10 +91,12 @@ class WebsiteChannel:
 
 def write_export(folder: Path, pages: Mapping[str, bytes]) -> None:
     """Write ``pages`` under ``folder`` atomically, file by file, linking pages last; prune what left the site."""
-    order = sorted(pages, key=lambda path: (path in LINKING, path))
+    order = sorted(pages, key=lambda path: (path in LINKING or path.startswith(DISTRICT_PAGES), path))
     for path in order:
         _write_atomic(folder / path, pages[path])
-    for stale in [*folder.glob("cap/*.xml"), *folder.glob("alerts/*/index.html")]:
+    # a district taken out of the config leaves too (its page before the list, so the emptied folder goes)
+    district_pages = [*folder.glob("districts/*/index.html"), *folder.glob("districts/index.html")]
+    for stale in [*folder.glob("cap/*.xml"), *folder.glob("alerts/*/index.html"), *district_pages]:
         if stale.relative_to(folder).as_posix() not in pages:
             stale.unlink(missing_ok=True)
             if stale.name == "index.html" and not any(stale.parent.iterdir()):

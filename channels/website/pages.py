@@ -4,28 +4,44 @@
 same functions. Served pages link from the site root (``/alerts/<id>``); exported pages link relatively
 (``../../alerts/<id>/index.html``), so the export works in any folder of the city CMS, on any plain web
 server, and from disk. The feeds and CAP documents carry absolute links from ``[city] public_url``.
+
+Districts: every alert names its districts in words (or says 市内全域 for the whole city, where the city
+has districts). ``/districts`` lists them and ``/districts/<id>`` shows one district's current and past
+alerts, those for the whole city included; the current page takes ``?district=id`` when served (the
+export has no query strings: its picker links to the district pages, which it writes too).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
-from broadcaster import clock, naming, tags
+from broadcaster import clock, districts, naming, tags
 from broadcaster.models import Alert, AlertId, Mode, Published
-from broadcaster.on_air import STATUS_NAMES, Event, Snapshot, headline
+from broadcaster.on_air import STATUS_NAMES, Event, Snapshot, Status, headline
 from broadcaster.rendering import TEMPLATES, Renderer, candidates
-from broadcaster.settings import Settings
-from channels.website.feeds import alerts_atom, alerts_json, cap_atom, cap_document
+from broadcaster.settings import District, Settings
+from channels.website.feeds import (
+    alerts_atom,
+    alerts_json,
+    cap_atom,
+    cap_document,
+    concerns,
+    current_in,
+    event_concerns,
+    whole_city,
+)
 
 CSS = TEMPLATES / "static" / "website.css"
 SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # ids that can be a file name in the export
 WEEKDAYS = "月火水木金土日"
+MEMO_LIMIT = 10_000  # articles and history rows kept (a few hundred bytes each): district pages repeat them
 Pages = dict[str, bytes]
 
 
@@ -62,9 +78,24 @@ class Links:
         """One alert's CAP document."""
         return f"{self.root}cap/{alert_id}.xml"
 
-    def feed(self, name: str) -> str:
-        """A feed at the root: alerts.atom, alerts.json, cap.atom."""
+    def feed(self, name: str, district_id: str = "") -> str:
+        """A feed at the root: alerts.atom, alerts.json, cap.atom; for one district when served."""
+        if district_id and not self.exported:
+            return f"{self.root}{name}?district={district_id}"
         return f"{self.root}{name}"
+
+    @property
+    def districts(self) -> str:
+        """The list of districts."""
+        return self._page("districts")
+
+    def district(self, district_id: str) -> str:
+        """One district's page."""
+        return self._page(f"districts/{district_id}")
+
+    def current_in(self, district_id: str) -> str:
+        """The current page for one district; exported, the district's page (an export has no query strings)."""
+        return self.district(district_id) if self.exported else f"{self.root}?district={district_id}"
 
 
 SERVED = Links("/")
@@ -113,10 +144,24 @@ class SiteRenderer:
         self.renderer = renderer
         self.env: jinja2.Environment = renderer.env
         self.css = level_css(settings)
+        # by everything that shapes them: an alert version's words never change once carried
+        self._memo: dict[tuple[Any, ...], Markup] = {}
+
+    def _remember(self, key: tuple[Any, ...], make: Callable[[], Markup]) -> Markup:
+        if key not in self._memo:
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = make()
+        return self._memo[key]
 
     def article(self, snap: Snapshot, alert: Alert, links: Links, heading: int = 2) -> Markup:
         """One alert version as an <article>: the website channel's own HTML template, with page extras."""
+        key = ("article", alert.id, snap.by_id[alert.id][0].sent_at, snap.status(alert.id), links, heading)
+        return self._remember(key, lambda: self._article(snap, alert, links, heading))
+
+    def _article(self, snap: Snapshot, alert: Alert, links: Links, heading: int) -> Markup:
         p, _ = snap.by_id[alert.id]
+        s = self.settings
         status = snap.status(alert.id)
         ctx = self.renderer.context(alert, "ja") | {
             "heading": heading,
@@ -126,7 +171,10 @@ class SiteRenderer:
             "sent": jst(p.sent_at),
             "sent_iso": iso(p.sent_at),
             "expires": jst(alert.expires) if alert.expires is not None else "",
-            "places": naming.place_names(alert.areas, self.settings),  # in words, never JMA codes
+            "area_names": naming.place_names(alert.areas, s),  # in words, never JMA codes
+            # each district by name, linking to its page; an alert for the whole city says so where there are districts
+            "district_links": [(d.name, links.district(d.id)) for d in districts.chosen(alert.districts, s)],
+            "whole_city_mark": bool(s.districts) and whole_city(alert, s),
         }
         template = self.env.select_template(candidates("website", alert, "ja", "html.j2"))
         return Markup(template.render(ctx))
@@ -140,21 +188,89 @@ class SiteRenderer:
             "updated_iso": iso(snap.now),
             "history_days": self.settings.website.history_days,
             "show_exercises": self.settings.website.show_exercises,
+            "has_districts": bool(self.settings.districts),
+            "feed_district": "",  # a district's page offers that district's feeds
         } | extra
         return self.env.get_template(f"website/{name}.html.j2").render(ctx).encode()
 
-    def current_page(self, snap: Snapshot, links: Links = SERVED) -> bytes:
-        """``/``: the current alerts, most severe first."""
-        articles = [self.article(snap, e.latest.alert, links) for e in snap.current]
-        exercises = sum(1 for e in snap.current if e.latest.alert.mode == Mode.EXERCISE)
-        return self._page("page-current", snap, links, articles=articles, exercises=exercises, page="current")
+    def current_page(self, snap: Snapshot, links: Links = SERVED, district: District | None = None) -> bytes:
+        """``/``: the current alerts, most severe first; for ``district``, those for it and for the whole city."""
+        events = current_in(snap, district, self.settings)
+        articles = [self.article(snap, e.latest.alert, links) for e in events]
+        exercises = sum(1 for e in events if e.latest.alert.mode == Mode.EXERCISE)
+        return self._page(
+            "page-current",
+            snap,
+            links,
+            articles=articles,
+            exercises=exercises,
+            page="current",
+            district=district,
+            picker=self._picker(links, district),
+            feed_district=district.id if district is not None else "",
+        )
+
+    def _picker(self, links: Links, chosen: District | None) -> list[dict[str, Any]]:
+        """The districts to filter the current page by, as links; [] where the city has none."""
+        return [
+            {"name": d.name, "href": links.current_in(d.id), "chosen": chosen is not None and d.id == chosen.id}
+            for d in self.settings.districts
+        ]
 
     def history_page(self, snap: Snapshot, links: Links = SERVED) -> bytes:
         """``/alerts/history``: every event of the history window, newest first."""
-        rows = [self._history_row(e, links) for e in snap.events]
+        rows = [self.history_row(e, links) for e in snap.events]
         return self._page("page-history", snap, links, rows=rows, page="history")
 
-    def _history_row(self, event: Event, links: Links) -> dict[str, Any]:
+    def districts_page(self, snap: Snapshot, links: Links = SERVED) -> bytes | None:
+        """``/districts``: every district with its current alerts counted; None where the city has none."""
+        if not self.settings.districts:
+            return None
+        rows = [
+            {
+                "name": d.name,
+                "reading": d.reading,
+                "href": links.district(d.id),
+                "current": len(current_in(snap, d, self.settings)),
+            }
+            for d in self.settings.districts
+        ]
+        return self._page("page-districts", snap, links, rows=rows, page="districts")
+
+    def district_page(self, snap: Snapshot, district_id: str, links: Links = SERVED) -> bytes | None:
+        """``/districts/<id>``: the district's current and past alerts, the whole city's too; None for an unknown id."""
+        district = self.settings.district(district_id)
+        if district is None:
+            return None
+        current = current_in(snap, district, self.settings)
+        articles = [self.article(snap, e.latest.alert, links, heading=3) for e in current]
+        # every other event that concerned it in the window: over, or since moved to other districts
+        past = [
+            e
+            for e in snap.events
+            if event_concerns(e, district, self.settings)
+            and not (e.status == Status.CURRENT and concerns(e.latest.alert, district, self.settings))
+        ]
+        return self._page(
+            "page-district",
+            snap,
+            links,
+            page="districts",
+            district=district,
+            articles=articles,
+            exercises=sum(1 for e in current if e.latest.alert.mode == Mode.EXERCISE),
+            rows=[self.history_row(e, links, heading=3) for e in past],
+            feed_district=district.id,
+        )
+
+    def history_row(self, event: Event, links: Links, heading: int = 2) -> Markup:
+        """One past event as a list item, its title a heading of level ``heading``."""
+        latest = event.latest
+        key = ("row", latest.alert.id, latest.sent_at, event.status, len(event.versions), links, heading)
+        template = self.env.get_template("website/_history_row.html.j2")
+        return self._remember(key, lambda: Markup(template.render(row=self._row(event, links), hn=heading)))
+
+    def _row(self, event: Event, links: Links) -> dict[str, Any]:
         shown = event.shown
         return {
             "href": links.alert(event.latest.alert.id),
@@ -167,7 +283,15 @@ class SiteRenderer:
             "sent": jst(event.sent_at),
             "sent_iso": iso(event.sent_at),
             "versions": len(event.versions),
+            # in words; "" where the city has no districts
+            "places": self._places(shown) if self.settings.districts else "",
+            "whole_city": whole_city(shown, self.settings),
         }
+
+    def _places(self, alert: Alert) -> str:
+        if whole_city(alert, self.settings):
+            return districts.WHOLE_CITY_JA
+        return districts.names(alert.districts, self.settings)
 
     def alert_page(self, snap: Snapshot, alert_id: AlertId, links: Links = SERVED) -> bytes | None:
         """``/alerts/<id>``: one carried alert version, its event's course, its translations; None if not shown."""
@@ -216,15 +340,20 @@ class SiteRenderer:
 
 
 def render_site(
-    snap: Snapshot, settings: Settings, renderer: Renderer, cache: dict[tuple[Any, ...], bytes] | None = None
+    snap: Snapshot,
+    settings: Settings,
+    renderer: Renderer,
+    cache: dict[tuple[Any, ...], bytes] | None = None,
+    site: SiteRenderer | None = None,
 ) -> Pages:
     """Every page and feed of the static export, as {relative path: bytes}.
 
     ``cache`` (kept by the caller between exports) holds alert pages and CAP documents by what they
-    are made of, so an export renders only what changed rather than the whole history every time.
+    are made of, and ``site`` (kept too) the articles and history rows, so an export renders only what
+    changed rather than the whole history every time, and the district pages cost little more.
     """
     cache = {} if cache is None else cache
-    site = SiteRenderer(settings, renderer)
+    site = SiteRenderer(settings, renderer) if site is None else site
     top, deep = Links("", exported=True), Links("../../", exported=True)
     pages: Pages = {
         "index.html": site.current_page(snap, top),
@@ -234,6 +363,13 @@ def render_site(
         "cap.atom": cap_atom(snap, settings),
         "static/website.css": CSS.read_bytes(),
     }
+    index = site.districts_page(snap, Links("../", exported=True))
+    if index is not None:  # a city without districts has no district pages
+        pages["districts/index.html"] = index
+    for district in settings.districts:  # ids are [a-z][a-z0-9_-]*: always a safe folder name
+        page = site.district_page(snap, district.id, deep)
+        if page is not None:
+            pages[f"districts/{district.id}/index.html"] = page
     for alert_id in snap.by_id:
         if not SAFE_ID.fullmatch(alert_id):  # never a path outside the export; such an id is only served
             continue
