@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from broadcaster import districts
 from broadcaster.cli.db import opened_store
 from broadcaster.cli.delivery import hand_over
 from broadcaster.cli.listen import listen
@@ -27,6 +28,7 @@ from feeds.jma.ingest import JmaIngest
 from feeds.jma.parse import ignored_reason, parse
 from feeds.jma.policy import decide
 from feeds.jma.report import Report
+from feeds.jma.targets import target
 from feeds.jma.xmlsafe import RefusedDocument, is_atom_feed
 from feeds.replay import serve_samples
 
@@ -103,6 +105,8 @@ def inspect_document(
     """The `jma inspect` object for one document (or feed); raises RefusedDocument for bad input.
 
     ``stale`` says whether the document is older than its family's [jma.max_age] now (or at ``now``).
+    ``districts`` are the configured city's (whatever --area says): those an alert from it would target,
+    [] for the whole city, with ``districts_reason`` saying why.
     """
     if is_atom_feed(data, max_bytes=settings.jma.max_bytes):
         try:
@@ -121,6 +125,7 @@ def inspect_document(
         decision, reason = verdict.decision, verdict.reason
     if report.is_exercise and decision != "ignore":
         reason += f" (exercise only: {report.status}{'、' + report.notice if report.notice else ''})"
+    places = target(report, AreaCodes.of(settings.areas), settings)
     return {
         "kind": report.kind,
         "title": report.title,
@@ -136,6 +141,8 @@ def inspect_document(
         "decision": decision,
         "stale": is_stale(report, settings.jma.max_age, time.time() if now is None else now),
         "reason": reason,
+        "districts": [{"id": d.id, "name": d.name} for d in districts.chosen(places.districts, settings)],
+        "districts_reason": places.reason,
     }
 
 

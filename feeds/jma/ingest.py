@@ -7,6 +7,11 @@ is in force changes. So one issuance arriving as VPWW53, VPWW54 and VPWW55 yield
 kinds follow their series (Title, office, EventID): a later Serial or a 訂正 updates, a 取消 cancels.
 Training and test documents only ever make exercise alerts.
 
+An alert is for the whole city unless its document names finer areas within the city that the config
+places in districts (a river's 浸水想定地区 by 町: feeds/jma/targets.py has the rule). Each 報 targets what
+it names itself; the store's reach rules bring every version to whoever heard an earlier one, and a 取消
+keeps the districts of what it retracts.
+
 Only current documents are sent: one older than its family's ``[jma.max_age]`` by its report time is
 recorded as ``stale`` and changes nothing, live or in a backfill. Within an event the newest report
 wins by (report time, Serial), not by arrival: an older report arriving late is recorded and ignored
@@ -40,6 +45,7 @@ from feeds.jma.freshness import describe, is_older, order_key, stale_reason
 from feeds.jma.parse import ignored_reason, parse
 from feeds.jma.policy import Verdict, decide
 from feeds.jma.report import Kind, Report
+from feeds.jma.targets import target
 from feeds.jma.xmlsafe import RefusedDocument
 
 log = logging.getLogger("feeds.jma")
@@ -138,7 +144,10 @@ class JmaIngest:
             words = wording.other(report, self.city, match.level, match.kinds)
         series = self._series(report)
         previous = await self.store.latest_alert(series, mode)  # a later Serial or a 訂正 updates it
-        return self._issue(source, report, mode, series, words, verdict, match.level, previous)
+        places = target(report, self.codes, self.settings)
+        if report.river is not None:  # a river's 浸水想定地区: say where it went, or why it stays city-wide
+            verdict = dataclasses.replace(verdict, reason=f"{verdict.reason}; {places.reason}")
+        return self._issue(source, report, mode, series, words, verdict, match.level, previous, None, places.districts)
 
     @staticmethod
     def _series(report: Report) -> str:
@@ -230,7 +239,9 @@ class JmaIngest:
         words = wording.cancellation(report, self.city, previous.title, previous.badge)
         # a cancel needs no second approval: retracting is always safe
         verdict = Verdict("auto", "取消 of an earlier document")
-        return self._issue(source, report, mode, event_key, words, verdict, None, previous, MsgType.CANCEL)
+        return self._issue(
+            source, report, mode, event_key, words, verdict, None, previous, MsgType.CANCEL, previous.districts
+        )
 
     def _issue(
         self,
@@ -243,6 +254,7 @@ class JmaIngest:
         level: int | None,
         previous: Alert | None = None,
         msg_type: MsgType | None = None,
+        districts: tuple[str, ...] = (),
     ) -> _Decided:
         rule = verdict.rule
         category = rule.category if rule else (previous.category if previous else "disaster")
@@ -261,6 +273,7 @@ class JmaIngest:
             kind=(rule.template if rule else "") or words.kind or (previous.kind if previous else ""),
             badge=words.badge,  # 震度, 噴火警戒レベル: the scale when it is not a 警戒レベル (broadcaster/tags)
             areas=(self.codes.city,),
+            districts=districts,  # (): the whole city
             event_key=event_key,
             version=previous.version + 1 if previous else 1,
             msg_type=msg_type or (MsgType.UPDATE if previous else MsgType.ALERT),

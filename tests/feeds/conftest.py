@@ -35,10 +35,12 @@ def site(site: SiteFactory, tmp_path: Path) -> SiteFactory:
     """The suite's site factory, with [jma] trusting the test CA and fetching from the local hosts (and JMA's)."""
     ca_file = write_ca(tmp_path / "test-ca.pem")
 
-    def write(sections: dict[str, dict[str, Any]] | None = None, name: str = "site.toml") -> Path:
+    def write(
+        sections: dict[str, dict[str, Any]] | None = None, name: str = "site.toml", districts: bool = False
+    ) -> Path:
         sections = dict(sections or {})
         local = {"allowed_hosts": [*HOSTS, "www.data.jma.go.jp"], "ca_file": str(ca_file)}
         sections["jma"] = local | sections.get("jma", {})
-        return site(sections, name)
+        return site(sections, name, districts)
 
     return write

@@ -42,7 +42,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 CONTRACT_KEYS = {
     "kind", "title", "status", "info_type", "event_id", "serial", "reported_at",
-    "concerns_area", "items", "level", "max_intensity", "decision", "stale", "reason",
+    "concerns_area", "items", "level", "max_intensity", "decision", "stale", "reason", "districts", "districts_reason",
 }  # fmt: skip
 
 QUAKE = "32-35_06_03_240613_VXSE53.xml"  # 岩手・宮城内陸地震 2008: 奥州市 震度６強, 小山市 震度３
@@ -366,6 +366,8 @@ async def test_inspect_golden_table(
     # the samples are years old: relative to now, every one of a family with a [jma.max_age] is stale
     assert out["stale"] is (max_age_of(out["kind"], load_settings().jma.max_age) is not None)
     assert isinstance(out["reason"], str) and out["reason"], out
+    # no real document names a 町 of 小山市, and Oyama's districts list no towns yet: the whole city
+    assert out["districts"] == [] and isinstance(out["districts_reason"], str), out
     reported = datetime.fromisoformat(out["reported_at"])
     assert reported.utcoffset() == timedelta(hours=9), out["reported_at"]
     assert out["reported_at"].endswith("+09:00")
