@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import wave
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from channels.fm.speech import (
     two_tone_chime,
     wav_bytes,
 )
-from channels.fm.spoken import apply_readings, for_synthesis
+from channels.fm.spoken import Readings, apply_readings, for_synthesis
 from tests.conftest import SiteFactory
 
 RATE = 48_000
@@ -70,7 +71,9 @@ def mora(kana: str) -> int:
     return sum(1 for ch in kana if "ァ" <= ch <= "ヴ" or ch == "ー") - sum(1 for ch in kana if ch in SMALL_KANA)
 
 
-def expected_seconds(jtalk: OpenJTalk, script: str, readings: dict[str, str], chime_s: float) -> tuple[float, float]:
+def expected_seconds(
+    jtalk: OpenJTalk, script: str, readings: Mapping[str, str] | Readings, chime_s: float
+) -> tuple[float, float]:
     """The (shortest, longest) plausible duration of the WAV for a Japanese script."""
     text = for_synthesis(script, readings)
     count = mora(jtalk.g2p(text, kana=True))
@@ -107,7 +110,7 @@ def test_japanese_wav_is_48k_mono_16bit_with_chime_and_speech_of_the_right_lengt
     samples, rate, channels, width = decode(speaker.synthesize(SCRIPT, "ja"))
     assert (rate, channels, width) == (RATE, 1, 2)
     check_chime_then_speech(samples, rate)
-    shortest, longest = expected_seconds(jtalk, SCRIPT, dict(settings.fm.readings), len(speaker.chime) / RATE)
+    shortest, longest = expected_seconds(jtalk, SCRIPT, speaker.readings, len(speaker.chime) / RATE)
     assert shortest <= len(samples) / rate <= longest
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.fm.spoken import apply_readings, for_synthesis, kanji_number, spoken_form, without_cues
+from channels.fm.spoken import Readings, apply_readings, for_synthesis, kanji_number, spoken_form, without_cues
 
 
 @pytest.mark.parametrize(
@@ -88,3 +88,45 @@ def test_cues_are_dropped_and_the_rest_is_spoken() -> None:
     assert (
         for_synthesis(script, READINGS) == "こちらは、おやましです。\nおもいがわの水位は二点五メートル（観測所）です。"
     )
+
+
+PLACES = Readings(
+    everywhere={"小山市": "おやまし", "城北": "じょうほく"},
+    as_places={"平和": "ひらわ", "梁": "やな"},  # towns that are also words
+    places=frozenset({"小山市", "城北", "平和", "梁", "生井地区"}),
+    prefixes=("小山市", "大字", "字"),
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("世界の平和", "世界の平和"),
+        ("平和な暮らし", "平和な暮らし"),
+        ("橋梁付近", "橋梁付近"),  # 梁 ends a longer word
+        ("梁が落ちた", "梁が落ちた"),
+        ("平和へ", "平和へ"),
+        ("平和", "ひらわ"),  # alone on its line
+        ("対象は\n平和。\nです", "対象は\nひらわ。\nです"),
+        ("平和地区", "ひらわ地区"),
+        ("梁付近", "やな付近"),
+        ("平和1丁目", "ひらわ1丁目"),
+        ("平和一丁目", "ひらわ一丁目"),
+        ("平和三番", "ひらわ三番"),
+        ("平和の皆さん", "ひらわの皆さん"),
+        ("梁に避難指示", "やなに避難指示"),
+        ("小山市平和", "おやましひらわ"),
+        ("大字梁", "大字やな"),
+        ("生井地区・平和・梁", "生井地区・ひらわ・やな"),
+        ("梁、城北", "やな、じょうほく"),
+        ("平和、安全", "平和、安全"),  # beside a word, not a place
+        ("城北の平和", "じょうほくの平和"),  # a name read everywhere is read everywhere
+    ],
+)
+def test_a_town_that_is_also_a_word_is_read_as_the_town_only_where_the_text_names_a_place(text: str, read: str) -> None:
+    assert apply_readings(text, PLACES) == read
+
+
+def test_a_plain_table_is_read_everywhere() -> None:
+    assert apply_readings("世界の平和", {"平和": "ひらわ"}) == "世界のひらわ"
+    assert for_synthesis("平和1丁目", PLACES) == "ひらわ一丁目"

@@ -37,7 +37,8 @@ from numpy.typing import NDArray
 
 from broadcaster.errors import BroadcasterError, ConfigError
 from broadcaster.settings import Settings
-from channels.fm.spoken import for_synthesis, without_cues
+from channels.fm import readings as place_readings
+from channels.fm.spoken import Readings, as_readings, for_synthesis, without_cues
 
 Samples = NDArray[np.int16]
 LINE_GAP_S = 0.35  # silence between the script's lines (Open JTalk adds a little of its own)
@@ -85,6 +86,10 @@ class OpenJTalk:
     def g2p(self, text: str, kana: bool = False) -> str:
         """The text's pronunciation: phonemes, or katakana with ``kana``."""
         return str(self._frontend.g2p(text, kana=kana))
+
+    def words(self, text: str) -> list[tuple[str, str]]:
+        """The text cut into words as the engine reads it: (surface, kind), kind 固有名詞 for a proper noun."""
+        return [(str(word["string"]), str(word["pos_group1"])) for word in self._frontend.run_frontend(text)]
 
     def read(self, sentence: str) -> tuple[bytes, int]:
         """One sentence as int16 samples in bytes (empty if there is nothing to say) and their rate."""
@@ -289,11 +294,16 @@ class Speaker:
     """
 
     def __init__(
-        self, sample_rate: int, readings: Mapping[str, str], chime: Samples, dictionary: Path, processes: int = 0
+        self,
+        sample_rate: int,
+        readings: Mapping[str, str] | Readings,
+        chime: Samples,
+        dictionary: Path,
+        processes: int = 0,
     ) -> None:
         self.sample_rate = sample_rate
         self.dictionary = dictionary
-        self.readings = dict(readings)
+        self.readings = as_readings(readings)
         self.chime = chime
         self.processes = processes
         self._pool: ProcessPoolExecutor | None = None
@@ -381,12 +391,8 @@ def load_chime(settings: Settings) -> Samples:
     return resample(samples, src, rate)
 
 
-def speaker_from_settings(settings: Settings, processes: int | None = None) -> Speaker:
-    """A Speaker for ``[fm]``, Open JTalk checked and warmed up (EngineMissing if it cannot run).
-
-    ``processes`` defaults to ``[fm] workers``, or one worker process per CPU up to MAX_PROCESSES; 0 or 1
-    synthesises in a thread.
-    """
+def checked_openjtalk(settings: Settings) -> OpenJTalk:
+    """This process's Open JTalk for ``[fm]``, dictionary and voice loaded and tried; EngineMissing if it cannot run."""
     dictionary = dictionary_folder(settings)
     try:
         # loads the dictionary and the voice now rather than during the first alert
@@ -395,6 +401,18 @@ def speaker_from_settings(settings: Settings, processes: int | None = None) -> S
         raise
     except Exception as exc:  # a broken dictionary surfaces as whatever mecab raises
         raise EngineMissing(f"Open JTalk does not run ({exc}): apt-get install open-jtalk-mecab-naist-jdic") from exc
+    return openjtalk(dictionary)
+
+
+def speaker_from_settings(settings: Settings, processes: int | None = None) -> Speaker:
+    """A Speaker for ``[fm]``, Open JTalk checked and warmed up (EngineMissing if it cannot run).
+
+    It reads places with channels/fm/readings (every town of the city, its districts, [fm.readings]).
+    ``processes`` defaults to ``[fm] workers``, or one worker process per CPU up to MAX_PROCESSES; 0 or 1
+    synthesises in a thread.
+    """
+    engine = checked_openjtalk(settings)
+    table = place_readings.build(settings, engine)
     if processes is None:
         processes = settings.fm.workers or min(MAX_PROCESSES, os.cpu_count() or 1)
-    return Speaker(settings.fm.sample_rate, settings.readings, load_chime(settings), dictionary, processes)
+    return Speaker(settings.fm.sample_rate, table, load_chime(settings), dictionary_folder(settings), processes)

@@ -7,8 +7,10 @@ engine reads can be checked without audio. Numbers become kanji numerals (``11�
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 DIGITS = "〇一二三四五六七八九"
 SMALL_UNITS = ((1000, "千"), (100, "百"), (10, "十"))
@@ -29,6 +31,14 @@ MAGNITUDE = re.compile(r"(?<![A-Za-z])M\s*(?=\d)")
 UNITS = {"mm": "ミリ", "cm": "センチ", "km": "キロ", "m": "メートル", "%": "パーセント", "℃": "度", "km/h": "キロ"}
 UNIT = re.compile(r"(\d)\s*(km/h|mm|cm|km|m|%|℃)(?![A-Za-z])")
 BRACKETS = re.compile(r"【([^】]*)】")
+# where a name that is also a word (平和, 梁) is read as a place: an address before it, a place word after it
+ADDRESS_PREFIXES = ("大字", "字")
+PLACE_WORDS = "地区|地内|地先|付近|周辺|方面|一帯|丁目|番地|自治会|公民館|集会所|駅"
+PLACE_AFTER = re.compile(
+    rf"(?:{PLACE_WORDS}|[0-9０-９]|[一二三四五六七八九十]+(?:丁目|番)|[のにへで]?(?:避難|住民|皆さん|皆様|方々))"
+)
+LIST_MARKS = "・、"
+ASIDE = " \u3000。、"  # what may stand beside a name alone on its line
 CUE = re.compile(r"^\s*[（(][^（）()]*[）)]\s*$")  # a line that is only a stage direction, e.g. （チャイム）
 
 
@@ -106,18 +116,89 @@ def without_cues(script: str) -> str:
     return "\n".join(line for line in script.splitlines() if not CUE.match(line))
 
 
-def apply_readings(text: str, readings: Mapping[str, str]) -> str:
+@dataclass(frozen=True)
+class Readings:
+    """Place names and how FM says them.
+
+    ``everywhere`` is replaced wherever the name occurs. ``as_places`` holds names that are also ordinary
+    words (平和, 梁): one is replaced only where the text names a place with it (see ``names_a_place``).
+    ``places`` is every place name the city has, to recognise a list of places (網戸・平和・梁);
+    ``prefixes`` are what an address puts before a town (the city's name, 大字, 字).
+    """
+
+    everywhere: Mapping[str, str]
+    as_places: Mapping[str, str] = field(default_factory=dict)
+    places: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ADDRESS_PREFIXES
+
+    @functools.cached_property
+    def _table(self) -> dict[str, str]:
+        table = {**self.as_places, **self.everywhere}
+        # the script may already be in spoken form, so a name written with digits matches both ways
+        table.update({spoken_numbers(name): reading for name, reading in table.items()})
+        return {name: reading for name, reading in table.items() if name}
+
+    @functools.cached_property
+    def _guarded(self) -> frozenset[str]:
+        everywhere = set(self.everywhere) | {spoken_numbers(name) for name in self.everywhere}
+        return frozenset({*self.as_places, *map(spoken_numbers, self.as_places)} - everywhere)
+
+    @functools.cached_property
+    def _pattern(self) -> re.Pattern[str] | None:
+        names = sorted(self._table, key=len, reverse=True)  # longest first: 小山市役所 before 小山市
+        return re.compile("|".join(re.escape(name) for name in names)) if names else None
+
+    def apply(self, text: str) -> str:
+        """The text with each place name replaced by its reading, longest names first."""
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(self._replace, text)
+
+    def _replace(self, match: re.Match[str]) -> str:
+        name = match.group(0)
+        if name in self._guarded and not names_a_place(match.string, match.start(), match.end(), self):
+            return name
+        return self._table[name]
+
+
+def names_a_place(text: str, start: int, end: int, readings: Readings) -> bool:
+    """Whether ``text[start:end]``, a name that is also a word, is used there as the name of a place.
+
+    It is when it follows an address prefix (小山市平和, 大字梁), is followed by a word that only a place
+    takes (平和地区, 梁付近, 平和一丁目, 梁の皆さん, 網戸に避難), stands beside another place in a list
+    (生井・網戸), or stands alone on its line (a label, or an officer checking the name). It is not when
+    it ends a longer word (橋梁): the character before it is then a kanji.
+    """
+    before, after = text[:start], text[end:]
+    if before.endswith(readings.prefixes):
+        return True
+    if before and is_kanji(before[-1]):
+        return False
+    if PLACE_AFTER.match(after):
+        return True
+    line_before, line_after = before.rpartition("\n")[2], after.partition("\n")[0]
+    if not line_before.strip(ASIDE) and not line_after.strip(ASIDE):
+        return True
+    listed_before = before[-1:] in LIST_MARKS and before[:-1].endswith(tuple(readings.places))
+    listed_after = after[:1] in LIST_MARKS and after[1:].startswith(tuple(readings.places))
+    return listed_before or listed_after
+
+
+def is_kanji(ch: str) -> bool:
+    """True for a CJK ideograph or 々."""
+    return ch == "々" or "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def apply_readings(text: str, readings: Mapping[str, str] | Readings) -> str:
     """Replace each place name by its reading, longest names first (小山市役所 before 小山市)."""
-    if not readings:
-        return text
-    table = dict(readings)
-    # the script may already be in spoken form, so a name written with digits matches both ways
-    table.update({spoken_numbers(name): reading for name, reading in readings.items()})
-    names = sorted((name for name in table if name), key=len, reverse=True)
-    pattern = re.compile("|".join(re.escape(name) for name in names))
-    return pattern.sub(lambda m: table[m.group(0)], text)
+    return as_readings(readings).apply(text)
 
 
-def for_synthesis(script: str, readings: Mapping[str, str]) -> str:
+def as_readings(readings: Mapping[str, str] | Readings) -> Readings:
+    """A plain table (name → reading) as Readings that apply everywhere; Readings as they are."""
+    return readings if isinstance(readings, Readings) else Readings(dict(readings))
+
+
+def for_synthesis(script: str, readings: Mapping[str, str] | Readings) -> str:
     """What the Japanese engine reads: no cues, readings applied, then everything in spoken form."""
     return spoken_form(apply_readings(without_cues(script), readings))

@@ -21,7 +21,9 @@ from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web import fm as fm_feed
 from channels.fm.channel import FmChannel, create, drop_paths
-from channels.fm.speech import openjtalk, speaker_from_settings
+from channels.fm.readings import build, said, sounds
+from channels.fm.render import FmRenderer
+from channels.fm.speech import checked_openjtalk, openjtalk, speaker_from_settings
 from tests.conftest import SiteFactory
 from tests.test_speech import check_chime_then_speech, decode, expected_seconds
 from tests.test_store import ACTOR, ORIGIN, make_alert
@@ -78,12 +80,36 @@ def test_a_cancel_says_what_it_takes_back_and_not_the_old_instruction(channel: F
     assert "直ちに避難" not in script and "【取消】" not in script
 
 
+def test_an_alert_for_some_districts_names_them_in_both_readings_and_says_them_right(
+    district_settings: Settings,
+) -> None:
+    renderer = FmRenderer(Renderer(district_settings))
+    alert = dataclasses.replace(fm_alert("a1"), districts=("south", "west"))
+    script = renderer.render(alert, "ja").speech
+    said_line = "対象は、西部地区、南部地区です。"  # in config order, in words
+    assert script.count(said_line) == 2
+    assert script.index("避難指示。") < script.index(said_line) < script.index("繰り返します。")
+    engine = checked_openjtalk(district_settings)
+    heard = said(script, build(district_settings, engine), engine)
+    assert sounds(heard).count("タイショーワ、セーブチク、ナンブチクデス。") == 2  # セイブ as the engine writes it
+    english = renderer.render(
+        dataclasses.replace(alert, translations={"en": Text("Evacuation order", "Go.", "")}), "en"
+    )
+    assert english.speech.count("This concerns West district, South district.") == 2
+
+
+def test_a_whole_city_alert_names_no_districts(channel: FmChannel, district_settings: Settings) -> None:
+    for script in (
+        channel.render(fm_alert("a1"), "ja").speech,
+        FmRenderer(Renderer(district_settings)).render(fm_alert("a1"), "ja").speech,
+    ):
+        assert "対象は" not in script and "地区です。" not in script
+
+
 # -- sending ----------------------------------------------------------------------
 
 
-async def test_send_drops_the_script_and_a_48k_mono_wav_of_the_right_length(
-    channel: FmChannel, settings: Settings
-) -> None:
+async def test_send_drops_the_script_and_a_48k_mono_wav_of_the_right_length(channel: FmChannel) -> None:
     message = channel.render(fm_alert("20261129-143000-aaaaaa"), "ja")
     await channel.send(message, PUBLIC)
     txt, wav = drop_paths(channel.drop_dir, message.alert_id)
@@ -92,7 +118,7 @@ async def test_send_drops_the_script_and_a_48k_mono_wav_of_the_right_length(
     assert (rate, channels, width) == (48_000, 1, 2)
     check_chime_then_speech(samples, rate)
     chime_s, jtalk = len(channel.speaker.chime) / rate, openjtalk(channel.speaker.dictionary)
-    shortest, longest = expected_seconds(jtalk, message.speech, dict(settings.fm.readings), chime_s)
+    shortest, longest = expected_seconds(jtalk, message.speech, channel.speaker.readings, chime_s)
     assert shortest <= len(samples) / rate <= longest
     assert sorted(p.name for p in channel.drop_dir.iterdir()) == [txt.name, wav.name]  # no temporary files left
 
