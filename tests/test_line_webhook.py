@@ -5,6 +5,7 @@ real LINE channel to the fake LINE API (which checks the quick-reply payload as 
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -65,8 +66,10 @@ def sign(body: bytes, secret: str = SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def event(kind: str, event_id: str, *, user: str = USER, data: str = "", unblocked: bool = False) -> dict[str, Any]:
-    """A webhook event as LINE sends it."""
+def event(
+    kind: str, event_id: str, *, user: str = USER, data: str = "", text: str = "", unblocked: bool = False
+) -> dict[str, Any]:
+    """A webhook event as LINE sends it (``text``: a text message's)."""
     e: dict[str, Any] = {
         "type": kind,
         "mode": "active",
@@ -81,6 +84,8 @@ def event(kind: str, event_id: str, *, user: str = USER, data: str = "", unblock
         e["follow"] = {"isUnblocked": unblocked}
     if kind == "postback":
         e["postback"] = {"data": data}
+    if kind == "message":
+        e["message"] = {"id": event_id.removeprefix("E"), "type": "text", "text": text, "quoteToken": "q" + event_id}
     return e
 
 
@@ -92,6 +97,13 @@ def choices(message: dict[str, Any]) -> dict[str, str]:
 @pytest.fixture
 async def hook(store: SQLiteStore, settings: Settings) -> AsyncIterator[Hook]:
     """The webhook routed at /line/webhook, replying through a LineChannel to the fake LINE API."""
+    async with hook_for(store, settings) as h:
+        yield h
+
+
+@contextlib.asynccontextmanager
+async def hook_for(store: SQLiteStore, settings: Settings) -> AsyncIterator[Hook]:
+    """The webhook of these settings on a test server, replying to the fake LINE API; closed at the end."""
     fake = FakeLine()
     async with serve(fake) as url:
         s = settings.model_copy(update={"line": settings.line.model_copy(update={"api_host": url})})
@@ -154,8 +166,10 @@ async def test_follow_creates_an_active_subscriber_and_greets_with_choices(hook:
         "cat=childcare": "子育て",
         "cat=elderly": "高齢者",
         "cat=general": "行政",
+        "areas=0": "地区を選ぶ",  # the default config's eleven 地区
         "lang=en": "English",
     }
+    assert "受け取る地区：市内全域" in greeting["text"]
 
 
 async def test_postbacks_toggle_categories_and_set_the_language(hook: Hook) -> None:

@@ -4,6 +4,7 @@ sent through the real mailer to aiosmtpd (STARTTLS and AUTH). Links are taken fr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
@@ -101,26 +102,30 @@ def token_of(path: str) -> str:
     return urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["t"][0]
 
 
-def page_settings(site: SiteFactory, relay: Relay, **subscriptions: Any) -> Settings:
+def page_settings(site: SiteFactory, relay: Relay, districts: str = "oyama", **subscriptions: Any) -> Settings:
+    """The pages' settings; ``districts``: "oyama" (default.toml's), "example" (example-districts.toml) or "none"."""
     conf = {"ip_limit": 100, "address_limit": 5} | subscriptions
     sections = {
         "email": {"host": "127.0.0.1", "port": relay.port, "tls": "starttls", "timeout": 5.0},
         "city": {"public_url": PUBLIC_URL},
         "subscriptions": conf,
     }
-    return load_settings(site(sections, name="pages.toml"))
+    settings = load_settings(site(sections, name="pages.toml", districts=districts == "example"))
+    # a town with no districts, as config/example-other-town.toml's districts = []
+    return settings.model_copy(update={"districts": ()}) if districts == "none" else settings
 
 
 SiteMaker = Callable[..., Any]
 
 
-@pytest.fixture
-async def make_site(site: SiteFactory, relay: Relay, store: SQLiteStore) -> AsyncIterator[SiteMaker]:
-    """Build the pages as the service does, on a test server; ``secret=None`` leaves the key out."""
+@contextlib.asynccontextmanager
+async def site_maker(site: SiteFactory, relay: Relay, store: SQLiteStore) -> AsyncIterator[SiteMaker]:
+    """Build the pages as the service does, on test servers closed at the end; ``secret=None`` leaves the key out,
+    ``districts`` is page_settings'."""
     made: list[tuple[TestClient[web.Request, web.Application], Mailer]] = []
 
-    async def make(secret: bytes | None = SECRET, **subscriptions: Any) -> Site:
-        settings = page_settings(site, relay, **subscriptions)
+    async def make(secret: bytes | None = SECRET, districts: str = "oyama", **subscriptions: Any) -> Site:
+        settings = page_settings(site, relay, districts, **subscriptions)
         env = make_environment()
         signer = Signer(secret or b"unused")
         mailer = Mailer(Smtp(settings, (USER, PASSWORD), relay.client_tls), Backoff(base=0.0, cap=0.0), max_attempts=2)
@@ -133,10 +138,19 @@ async def make_site(site: SiteFactory, relay: Relay, store: SQLiteStore) -> Asyn
         made.append((client, mailer))
         return Site(client, store, relay, mailer, signer)
 
-    yield make
-    for client, mailer in made:
-        await mailer.aclose()
-        await client.close()
+    try:
+        yield make
+    finally:
+        for client, mailer in made:
+            await mailer.aclose()
+            await client.close()
+
+
+@pytest.fixture
+async def make_site(site: SiteFactory, relay: Relay, store: SQLiteStore) -> AsyncIterator[SiteMaker]:
+    """The pages' factory (site_maker)."""
+    async with site_maker(site, relay, store) as make:
+        yield make
 
 
 # -- the whole flow ----------------------------------------------------------------------

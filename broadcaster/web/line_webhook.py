@@ -7,13 +7,22 @@ than ``[line] event_max_age`` are ignored (counted in the log). A good request i
 answered 200 at once; its events are processed in a task the handler owns (drained on close), one
 user's events in order. Redelivered events are skipped by webhookEventId (``store.mark_seen``).
 
-- follow: the subscriber is created (categories: disaster, language: ja) or made active again, and
-  greeted with quick-reply buttons: one per category (postback ``cat=<id>`` toggles it) and one per
-  other language (``lang=<code>``).
+- follow: the subscriber is created (categories: disaster, language: ja, the whole city) or made
+  active again, and greeted with quick-reply buttons: one per category (postback ``cat=<id>`` toggles
+  it), one for the districts when the city has them (``areas=0``), and one per other language
+  (``lang=<code>``).
 - postback: toggles the category or sets the language, saves, and confirms with the buttons again.
+- districts (only when the city has some): ``areas=<page>`` (the 地区 button, a rich-menu action, or
+  the text 「地区」) answers with the districts as quick-reply buttons, 市内全域 first, ✓ on those
+  chosen, paged with 次へ when they are more than fit in LINE's 13; ``area=<id>`` toggles a district,
+  ``area=all`` goes back to the whole city, ``add=<id>`` adds one (the はい of the finder).
+- message: a text that names a 町, an address or a postal code of the city (when the config says
+  which 町 each district holds) is answered 「〇〇は△△地区です。この地区の情報を受け取りますか」 with
+  はい / いいえ; any other text gets a line saying it was not found, with the district buttons.
 - unfollow: the subscriber becomes gone.
 
-User ids are personal data: they are never logged.
+Answers are in the subscriber's language (Japanese, or English for every other). User ids and what
+residents type are personal data: they are never logged.
 """
 
 from __future__ import annotations
@@ -31,13 +40,23 @@ from typing import Any
 
 from aiohttp import web
 from linebot.v3 import WebhookParser  # type: ignore[import-untyped]
-from linebot.v3.webhooks import FollowEvent, PostbackEvent, UnfollowEvent, UserSource  # type: ignore[import-untyped]
+from linebot.v3.webhooks import (  # type: ignore[import-untyped]
+    FollowEvent,
+    MessageEvent,
+    PostbackEvent,
+    TextMessageContent,
+    UnfollowEvent,
+    UserSource,
+)
 
 from broadcaster.errors import DeliveryError
 from broadcaster.models import ContactKind, Subscriber, SubscriberState
 from broadcaster.settings import Settings
 from broadcaster.store import Store
+from broadcaster.web import line_districts
 from broadcaster.web.inputs import as_bytes, nesting
+from broadcaster.web.line_districts import MAX_QUICK_REPLIES, LineJson, button
+from broadcaster.web.subscription import find_place, finder_offered
 
 log = logging.getLogger("broadcaster.line_webhook")
 
@@ -46,13 +65,11 @@ SEEN_FEED = "line-webhook"  # the store.mark_seen namespace of webhookEventIds
 DEFAULT_CATEGORIES = ("disaster",)
 DEFAULT_LANGUAGE = "ja"
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
-MAX_QUICK_REPLIES = 13
-LABEL_LIMIT = 20  # characters in a quick-reply button
+CHOICE_KINDS = ("cat", "lang", *line_districts.KINDS)  # what a postback's data may set (see the docstring)
 CLOSE_GRACE_S = 5.0
 MAX_BODY = 1024 * 1024  # bytes: LINE sends a few events of a few hundred bytes each
 MAX_DEPTH = 32  # LINE's payloads nest about 5 deep; json.loads recursion would end thousands deep
 
-LineJson = dict[str, Any]
 Reply = Callable[[str, Sequence[Mapping[str, Any]]], Awaitable[None]]  # (reply token, LINE messages)
 
 
@@ -75,25 +92,25 @@ def category_name(settings: Settings, cat_id: str, lang: str) -> str:
 
 
 def parse_choice(data: str) -> tuple[str, str] | None:
-    """A postback's ``cat=<id>`` or ``lang=<code>`` as (kind, value), or None."""
+    """A postback's ``cat=<id>``, ``lang=<code>``, ``areas=<page>``, ``area=<id>`` or ``add=<id>`` as (kind, value)."""
     kind, sep, value = data.partition("=")
-    return (kind, value) if sep and kind in ("cat", "lang") and value else None
+    return (kind, value) if sep and kind in CHOICE_KINDS and value else None
 
 
 def quick_reply(settings: Settings, sub: Subscriber) -> LineJson:
-    """Buttons: every category (✓ when chosen; a tap toggles it), then every other language."""
+    """Buttons: every category (✓ when chosen; a tap toggles it), the districts if any, then every other language."""
     lang = sub.language
     items: list[LineJson] = []
     for cat_id in line_categories(settings):
         name = category_name(settings, cat_id, lang)
         label = ("✓" if cat_id in sub.categories else "") + name
-        action = {"type": "postback", "label": label[:LABEL_LIMIT], "data": f"cat={cat_id}", "displayText": name}
-        items.append({"type": "action", "action": action})
+        items.append(button(label, f"cat={cat_id}", name))
+    if settings.districts:
+        items.append(line_districts.menu_button(sub))
     for code in settings.city.languages:
         if code != lang:
             name = LANGUAGE_NAMES.get(code, code)
-            action = {"type": "postback", "label": name[:LABEL_LIMIT], "data": f"lang={code}", "displayText": name}
-            items.append({"type": "action", "action": action})
+            items.append(button(name, f"lang={code}", name))
     return {"items": items[:MAX_QUICK_REPLIES]}
 
 
@@ -107,15 +124,16 @@ def _chosen(settings: Settings, sub: Subscriber) -> str:
 def greeting(settings: Settings, sub: Subscriber) -> LineJson:
     """The answer to a follow."""
     city = settings.city.name_in(sub.language)
+    places = f"{line_districts.places(settings, sub)}\n" if settings.districts else ""
     if sub.language == "ja":
         text = (
-            f"{city}の防災・安全情報です。友だち追加ありがとうございます。\n{_chosen(settings, sub)}\n"
-            "下のボタンで分野の受け取り（タップで切り替え）と言語を選べます。"
+            f"{city}の防災・安全情報です。友だち追加ありがとうございます。\n{_chosen(settings, sub)}\n{places}"
+            f"下のボタンで分野の受け取り（タップで切り替え）{'、地区' if places else ''}と言語を選べます。"
         )
     else:
         text = (
-            f"Thank you for following {city}'s safety information.\n{_chosen(settings, sub)}\n"
-            "Tap a topic below to switch it on or off, or choose a language."
+            f"Thank you for following {city}'s safety information.\n{_chosen(settings, sub)}\n{places}"
+            f"Tap a topic below to switch it on or off, or choose {'districts or ' if places else ''}a language."
         )
     return {"type": "text", "text": text, "quickReply": quick_reply(settings, sub)}
 
@@ -276,9 +294,18 @@ class LineWebhook:
             choice = parse_choice(event.postback.data or "")
             if choice is None:
                 return
+            if choice[0] in line_districts.KINDS:
+                answer = await self._districts(user_id, *choice)
+                if answer is not None:
+                    await self._reply(event.reply_token, answer)
+                return
             sub, changed = await self._choose(user_id, *choice)
             if changed:
                 await self._reply(event.reply_token, confirmation(self.settings, sub, *choice))
+        elif isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
+            answer = await self._text(user_id, event.message.text or "")
+            if answer is not None:
+                await self._reply(event.reply_token, answer)
         elif isinstance(event, UnfollowEvent):
             known = await self.store.get_subscriber(ContactKind.LINE, user_id)
             if known is not None:
@@ -315,6 +342,33 @@ class LineWebhook:
         else:
             return sub, False
         return await self.store.save_subscriber(dataclasses.replace(sub, updated_at=time.time())), True
+
+    async def _districts(self, user_id: str, kind: str, value: str) -> LineJson | None:
+        """Apply a district postback; the answer, or None for one that names nothing the city has."""
+        if not self.settings.districts:
+            return None
+        if kind == "areas":  # show a page of buttons
+            if not value.isdigit() or int(value) >= len(line_districts.pages(self.settings)):
+                return None
+            return line_districts.menu(self.settings, await self._subscriber(user_id, reactivate=False), int(value))
+        sub = await self._subscriber(user_id, reactivate=False)
+        chosen = line_districts.apply(self.settings, sub, kind, value)
+        if chosen is None:
+            return None
+        if chosen != sub.districts:
+            sub = await self.store.save_subscriber(dataclasses.replace(sub, districts=chosen, updated_at=time.time()))
+        return line_districts.confirmation(self.settings, sub, value)
+
+    async def _text(self, user_id: str, text: str) -> LineJson | None:
+        """The answer to a text message: the district buttons, or where a 町 or postal code is; None: no answer."""
+        if not self.settings.districts:
+            return None
+        if line_districts.asks_for_buttons(text):
+            return line_districts.menu(self.settings, await self._subscriber(user_id, reactivate=False))
+        if not finder_offered(self.settings):
+            return None  # no district lists its 町 yet: a text can say nothing about districts
+        place = find_place(text, self.settings)  # the text is personal data: looked at here, kept nowhere
+        return line_districts.place_answer(self.settings, await self._subscriber(user_id, reactivate=False), place)
 
     async def _reply(self, reply_token: str | None, message: LineJson) -> None:
         if not reply_token:

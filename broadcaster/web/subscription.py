@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import jinja2
 
+from broadcaster import districts
 from broadcaster.errors import InputError
 from broadcaster.models import ContactKind, Subscriber, SubscriberState
 from broadcaster.settings import Settings
@@ -38,14 +39,16 @@ CONFIRM, MANAGE = "confirm", "manage"  # token purposes; UNSUBSCRIBE is shared w
 ACTOR = "resident"  # the audit log's actor for what residents do themselves
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English", "zh": "中文", "ko": "한국어", "pt": "Português", "vi": "Tiếng Việt"}
 RECEIVING = (SubscriberState.ACTIVE, SubscriberState.PAUSED)  # already confirmed
+PLACE_LIMIT = 100  # characters of a 町 name, address or postal code the district finder reads
 
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """What a resident picks on the form: categories and the language alerts come in."""
+    """What a resident picks on the form: categories, the language alerts come in, and districts."""
 
     categories: frozenset[str]
     language: str
+    districts: frozenset[str] = frozenset()  # empty: the whole city
 
 
 def parse_address(raw: str) -> str:
@@ -66,14 +69,37 @@ def parse_address(raw: str) -> str:
     return address
 
 
-def read_choice(settings: Settings, categories: list[str], language: str) -> tuple[Choice | None, set[str]]:
+def read_choice(
+    settings: Settings, categories: list[str], language: str, chosen_districts: list[str] | None = None
+) -> tuple[Choice | None, set[str]]:
     """The resident's choice checked against the config, or None and the fields that are wrong."""
     problems = set()
     if not categories or any(c not in settings.categories for c in categories):
         problems.add("categories")
     if language not in settings.city.languages:
         problems.add("language")
-    return (None, problems) if problems else (Choice(frozenset(categories), language), problems)
+    try:
+        ids = districts.check_ids(chosen_districts or [], settings)
+    except InputError:  # only a forged form sends an id the page did not offer
+        problems.add("districts")
+        ids = ()
+    return (None, problems) if problems else (Choice(frozenset(categories), language, frozenset(ids)), problems)
+
+
+def finder_offered(settings: Settings) -> bool:
+    """Whether a typed 町 name can lead to a district: some district lists its towns."""
+    return any(d.towns for d in settings.districts)
+
+
+def find_place(text: str, settings: Settings) -> districts.Place | None:
+    """The town (and its district) a resident's 町 name, address or postal code names; None if none of the city's.
+
+    What was typed is personal data: it is read here and forgotten, never logged or stored.
+    """
+    text = text.strip()
+    if not text or len(text) > PLACE_LIMIT:
+        return None
+    return districts.locate(text, settings)
 
 
 class Subscriptions:
@@ -106,6 +132,7 @@ class Subscriptions:
             contact=address,
             categories=choice.categories,
             language=choice.language,
+            districts=choice.districts,
             state=SubscriberState.PENDING,
             tester=existing.tester if existing else False,
             created_at=now,
@@ -140,10 +167,17 @@ class Subscriptions:
             raise InputError("this link is not valid")
         state = SubscriberState.PAUSED if paused else SubscriberState.ACTIVE
         changed = dataclasses.replace(
-            subscriber, categories=choice.categories, language=choice.language, state=state, updated_at=time.time()
+            subscriber,
+            categories=choice.categories,
+            language=choice.language,
+            districts=choice.districts,
+            state=state,
+            updated_at=time.time(),
         )
         stored = await self.store.save_subscriber(changed)
         detail = f"categories={','.join(sorted(choice.categories))} language={choice.language} state={state}"
+        if self.settings.districts:
+            detail += f" districts={','.join(districts.ordered(choice.districts, self.settings)) or 'all'}"
         await self.store.audit(ACTOR, "subscriber.update", f"subscriber:{stored.id}", detail, "web")
         return stored
 
@@ -171,11 +205,18 @@ class Subscriptions:
                 "hours": round(ttl / 3600),
                 "categories": names,
                 "language": LANGUAGE_NAMES.get(subscriber.language, subscriber.language),
+                "places": self._places(subscriber.districts, lang) if self.settings.districts else "",
             }
         )
         subject = "".join(template.blocks["subject"](context)).strip()
         text = "".join(template.blocks["text"](context)).strip() + "\n"
         self.mailer.post(Mail(subscriber.id, address, subject, text))
+
+    def _places(self, ids: frozenset[str], lang: str) -> str:
+        """The chosen districts in words for a resident; none chosen: 市内全域 (the whole city)."""
+        if not districts.chosen(ids, self.settings):
+            return districts.WHOLE_CITY_JA if lang == "ja" else districts.WHOLE_CITY_EN
+        return districts.names(ids, self.settings, lang)
 
     def _category_name(self, category: str, lang: str) -> str:
         conf = self.settings.categories.get(category)

@@ -6,6 +6,14 @@ mails lead to a page with one button, so that a mail scanner that opens links ch
 the exception is RFC 8058's one-click POST, which mail providers send without a page (the signed
 token in its URL is the authority there).
 
+The subscribe and settings forms offer the city's districts (none ticked: 市内全域) and, when the
+config says which 町 each district holds, a finder: the resident types a 町 name, an address or a
+postal code and presses 調べる (``go=find``), and the same form comes back with everything as it
+was, the district found ticked and a line saying where that is. Nothing is saved and no mail is sent
+by a search; the typed text is posted, never put in a URL, never logged and never shown again.
+Pressing Enter while the finder holds text searches too (the form's first button is an unseen
+``go=send`` one, so Enter elsewhere sends the form as before).
+
 Without BROADCASTER_SECRET_KEY there are no tokens to sign, and every page says the service is
 unavailable (503) instead of half working.
 """
@@ -16,6 +24,7 @@ import logging
 import re
 import tomllib
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +33,7 @@ import jinja2
 from aiohttp import web
 from multidict import MultiDict
 
+from broadcaster import districts
 from broadcaster.errors import InputError
 from broadcaster.models import SubscriberState
 from broadcaster.rendering import TEMPLATES
@@ -32,7 +42,17 @@ from broadcaster.web import headers as security
 from broadcaster.web.csrf import FIELD, Csrf
 from broadcaster.web.inputs import read_form
 from broadcaster.web.ratelimit import WindowLimiter, client_address
-from broadcaster.web.subscription import CONFIRM, LANGUAGE_NAMES, MANAGE, Subscriptions, parse_address, read_choice
+from broadcaster.web.subscription import (
+    CONFIRM,
+    LANGUAGE_NAMES,
+    MANAGE,
+    RECEIVING,
+    Subscriptions,
+    find_place,
+    finder_offered,
+    parse_address,
+    read_choice,
+)
 from channels.email.channel import UNSUBSCRIBE
 
 log = logging.getLogger("broadcaster.subscription_pages")
@@ -110,13 +130,21 @@ async def subscribe(request: web.Request) -> web.Response:
         return refused
     subs, lang = _subs(request), _lang(request)
     chosen, language, raw = form.getall("categories", []), form.get("language", ""), form.get("address", "")
-    choice, errors = read_choice(subs.settings, chosen, language)
+    picked = form.getall("districts", [])
+    if _finding(request, form):  # a search for a district: the same form again, nothing saved, nothing mailed
+        place = form.get("place", "")
+        return _form_page(
+            request, "subscribe", chosen=set(chosen), language=language, picked=picked, address=raw, place=place
+        )
+    choice, errors = read_choice(subs.settings, chosen, language, picked)
     try:
         address = parse_address(raw)
     except InputError:
         errors.add("address")
     if choice is None or errors:
-        page = _form_page(request, "subscribe", chosen=set(chosen), language=language, errors=errors, address=raw)
+        page = _form_page(
+            request, "subscribe", chosen=set(chosen), language=language, picked=picked, errors=errors, address=raw
+        )
         page.set_status(400)
         return page
     await subs.request(address, choice, lang)
@@ -152,11 +180,13 @@ async def manage_form(request: web.Request) -> web.Response:
         subscriber = await pages.subscriptions.lookup(token, MANAGE)
     except InputError:
         return _bad_link(request)
-    if subscriber.state not in (SubscriberState.ACTIVE, SubscriberState.PAUSED):
+    if subscriber.state not in RECEIVING:
         return _bad_link(request)
     chosen, language = set(subscriber.categories), subscriber.language
     paused = subscriber.state == SubscriberState.PAUSED
-    return _form_page(request, "manage", chosen=chosen, language=language, token=token, paused=paused)
+    return _form_page(
+        request, "manage", chosen=chosen, language=language, picked=subscriber.districts, token=token, paused=paused
+    )
 
 
 async def manage(request: web.Request) -> web.Response:
@@ -166,9 +196,36 @@ async def manage(request: web.Request) -> web.Response:
         return refused
     subs, token = _subs(request), form.get("t", "")
     chosen, language, paused = form.getall("categories", []), form.get("language", ""), bool(form.get("paused"))
-    choice, errors = read_choice(subs.settings, chosen, language)
+    picked = form.getall("districts", [])
+    if _finding(request, form):  # a search for a district: the form again for a valid link, nothing saved
+        try:
+            subscriber = await subs.lookup(token, MANAGE)
+        except InputError:
+            return _bad_link(request)
+        if subscriber.state not in RECEIVING:
+            return _bad_link(request)
+        return _form_page(
+            request,
+            "manage",
+            chosen=set(chosen),
+            language=language,
+            picked=picked,
+            token=token,
+            paused=paused,
+            place=form.get("place", ""),
+        )
+    choice, errors = read_choice(subs.settings, chosen, language, picked)
     if choice is None:
-        page = _form_page(request, "manage", chosen=set(chosen), language=language, errors=errors, token=token)
+        page = _form_page(
+            request,
+            "manage",
+            chosen=set(chosen),
+            language=language,
+            picked=picked,
+            errors=errors,
+            token=token,
+            paused=paused,
+        )
         page.set_status(400)
         return page
     try:
@@ -275,12 +332,20 @@ def _form_page(
     *,
     chosen: set[str],
     language: str,
+    picked: Iterable[str] = (),
     errors: set[str] | None = None,
+    place: str | None = None,
     **context: Any,
 ) -> web.Response:
+    """A subscription form; ``picked`` are the districts ticked, ``place`` a 町 name or postal code to look up."""
     settings, lang = _pages(request).settings, _lang(request)
     categories = [(cid, c.name if lang == "ja" else c.name_en) for cid, c in settings.categories.items()]
     alert_languages = [(code, LANGUAGE_NAMES.get(code, code)) for code in settings.city.languages]
+    ticked = set(districts.ordered(picked, settings))  # known ids only: a forged one is never shown back
+    found = None
+    if place is not None:
+        found, district_id = _found(request, place)
+        ticked |= {district_id} if district_id else set()
     context.setdefault("address", "")
     return _render(
         request,
@@ -289,9 +354,49 @@ def _form_page(
         alert_languages=alert_languages,
         chosen=chosen,
         language=language,
+        district_choices=_district_choices(settings, lang),
+        ticked=ticked,
+        finder=finder_offered(settings),
+        found=found,
         errors=errors or set(),
         **context,
     )
+
+
+def _district_choices(settings: Settings, lang: str) -> list[dict[str, str]]:
+    """Each district as the form shows it: its id (the value), its name in the page's language, and a hint."""
+    return [
+        {
+            "id": d.id,
+            "name": d.name_in(lang),
+            "reading": d.reading if lang == "ja" else "",
+            "name_ja": "" if lang == "ja" else d.name,  # the name on the city's own signs and papers
+            "towns": "・".join(d.towns),
+        }
+        for d in settings.districts
+    ]
+
+
+def _finding(request: web.Request, form: MultiDict[str]) -> bool:
+    """Whether a post asks for the district finder: its button, or Enter pressed while the finder holds text."""
+    if not finder_offered(_pages(request).settings):
+        return False  # the form has no finder: a place posted anyway is ignored
+    return form.get("go") == "find" or bool(form.get("place", "").strip())
+
+
+def _found(request: web.Request, text: str) -> tuple[dict[str, str], str]:
+    """What the finder says about ``text`` (kind and words), and the id of the district it found ("" if none)."""
+    pages, lang = _pages(request), _lang(request)
+    t, settings = pages.text[lang], pages.settings
+    if not text.strip():
+        return {"kind": "error", "text": t["find_empty"]}, ""
+    place = find_place(text, settings)
+    if place is None:
+        return {"kind": "error", "text": t["find_unknown"].format(city=settings.city.name_in(lang))}, ""
+    if place.district is None:
+        return {"kind": "notice", "text": t["find_no_district"].format(town=place.town.name)}, ""
+    words = t["find_found"].format(town=place.town.name, district=place.district.name_in(lang))
+    return {"kind": "found", "text": words}, place.district.id
 
 
 async def _action_page(

@@ -37,6 +37,11 @@ MAX_MESSAGES = 5
 TEXT_LIMIT = 5000  # UTF-16 code units
 ALT_TEXT_LIMIT = 400
 MAX_QUICK_REPLIES = 13
+QUICK_REPLY_LABEL = 20  # characters of a quick-reply button's label
+ACTION_TEXT_LIMIT = 300  # characters of a postback's data or displayText, or a message action's text
+QUICK_REPLY_ACTIONS = frozenset(
+    {"postback", "message", "uri", "datetimepicker", "camera", "cameraRoll", "location", "clipboard"}
+)
 QUOTA_MESSAGE = "You have reached your monthly limit."
 RATE_MESSAGE = "The API rate limit has been exceeded. Try again later."
 AUTH_MESSAGE = "Authentication failed. Confirm that the access token in the authorization header is valid."
@@ -127,6 +132,8 @@ def check_messages(messages: object) -> list[Json]:
 
 
 def _check_quick_reply(quick: object, where: str) -> list[Json]:
+    """LINE's checks of a quickReply: 1–13 items, each an action item whose action is one a quick reply takes,
+    with a label of 1–20 characters; a postback's data 1–300 and displayText ≤ 300, a message's text 1–300."""
     if quick is None:
         return []
     items = quick.get("items") if isinstance(quick, dict) else None
@@ -134,14 +141,23 @@ def _check_quick_reply(quick: object, where: str) -> list[Json]:
         return [{"message": f"Size must be between 1 and {MAX_QUICK_REPLIES}", "property": f"{where}.quickReply.items"}]
     details = []
     for j, item in enumerate(items):
+        here = f"{where}.quickReply.items[{j}]"
         action = item.get("action") if isinstance(item, dict) else None
-        label = action.get("label") if isinstance(action, dict) else None
-        if not isinstance(label, str) or not 1 <= len(label) <= 20:
-            details.append({"message": "Length must be between 1 and 20", "property": f"{where}.quickReply.items[{j}]"})
-        elif action is not None and action.get("type") == "postback" and not 1 <= len(action.get("data", "")) <= 300:
-            details.append(
-                {"message": "Length must be between 1 and 300", "property": f"{where}.quickReply.items[{j}]"}
-            )
+        if not isinstance(item, dict) or item.get("type") != "action" or not isinstance(action, dict):
+            details.append({"message": "Must be an action item", "property": here})
+            continue
+        kind, label = action.get("type"), action.get("label")
+        if kind not in QUICK_REPLY_ACTIONS:
+            details.append({"message": "Invalid action type", "property": f"{here}.action.type"})
+        if not isinstance(label, str) or not 1 <= len(label) <= QUICK_REPLY_LABEL:
+            details.append({"message": f"Length must be between 1 and {QUICK_REPLY_LABEL}", "property": here})
+        required = {"postback": ("data",), "message": ("text",)}.get(str(kind), ())
+        optional = ("displayText",) if kind == "postback" else ()
+        for name in (*required, *(n for n in optional if n in action)):
+            value = action.get(name)
+            if not isinstance(value, str) or not 1 <= len(value) <= ACTION_TEXT_LIMIT:
+                message = f"Length must be between 1 and {ACTION_TEXT_LIMIT}"
+                details.append({"message": message, "property": f"{here}.action.{name}"})
     return details
 
 
