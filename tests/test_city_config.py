@@ -25,6 +25,8 @@ from broadcaster.rendering import Renderer
 from broadcaster.settings import ROOT, Settings, load_settings
 from broadcaster.web.line_webhook import greeting
 from channels import build_renderers
+from channels.fm import readings
+from channels.fm.speech import checked_openjtalk
 from channels.fm.spoken import for_synthesis
 from channels.website.pages import render_site
 
@@ -103,7 +105,8 @@ def outputs(settings: Settings, sample: Alert) -> Iterator[tuple[str, str]]:
             parts += [readable(data) for _, data in message.attachments]
             yield f"{name}.{lang}", "\n".join(parts)
             if name == "fm" and lang == "ja":
-                yield "fm.engine", for_synthesis(message.speech, settings.readings)
+                # what Open JTalk is given: the readings FM builds for this city (its towns included)
+                yield "fm.engine", for_synthesis(message.speech, readings.build(settings, checked_openjtalk(settings)))
     now = time.time()
     snap = build_snapshot([Published(sample, now)], settings, now)
     for path, page in render_site(snap, settings, renderer).items():
