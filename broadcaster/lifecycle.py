@@ -212,16 +212,18 @@ class Lifecycle:
         origin: str,
         confirmed: Iterable[str] = (),
         fingerprint: str | None = None,
+        districts: tuple[str, ...] | None = None,
     ) -> Released:
         """Correct the event of ``alert`` with new words (【訂正】): its next version, under the policy.
 
         A live correction is a live alert like any other: it waits for a second person when the policy
         names it. ``confirmed``: translations the officer says are still right though the Japanese
         changed (StaleTranslations otherwise). ``fingerprint``: the correction the sender confirmed
-        (typed 本番); Stale if these changes make another.
+        (typed 本番); Stale if these changes make another. ``districts``: the corrected districts,
+        checked (``districts.check_ids``); None keeps the event's.
         """
         latest = await self._latest(alert)
-        correction = drafts.correction(latest, changes, author, confirmed=confirmed)
+        correction = drafts.correction(latest, changes, author, confirmed=confirmed, districts=districts)
         if fingerprint is not None and fingerprint_of(correction) != fingerprint:
             raise Stale(latest.id)
         return await self.submit(correction, author, origin)

@@ -208,9 +208,9 @@ class Subscriber:
     language: Lang = "ja"
     state: SubscriberState = SubscriberState.ACTIVE
     tester: bool = False  # an exercise sink: receives exercise alerts
-    districts: frozenset[str] = frozenset()  # ids of the 地区 chosen; empty: the whole city (every alert)
     created_at: Timestamp = 0.0
     updated_at: Timestamp = 0.0
+    districts: frozenset[str] = frozenset()  # ids of the 地区 chosen; empty: the whole city (every alert)
 
 
 class Claim(NamedTuple):

@@ -152,10 +152,15 @@ class ConsoleSite:
 
 @pytest.fixture
 def console_settings(site: SiteFactory) -> Callable[..., Settings]:
-    """Settings for the console tests; ``sections`` as for the ``site`` fixture."""
+    """Settings for the console tests; ``sections`` as for the ``site`` fixture; ``districts``: "oyama"
+    (default.toml's eleven, no towns or outlines), "example" (config/example-districts.toml's) or "none"
+    (``districts = []``, as config/example-other-town.toml has it)."""
 
-    def make(sections: dict[str, dict[str, Any]] | None = None) -> Settings:
-        return load_settings(site(sections))
+    def make(sections: dict[str, dict[str, Any]] | None = None, districts: str = "oyama") -> Settings:
+        path = site(sections, districts=districts == "example")
+        if districts == "none":
+            path.write_text("districts = []\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+        return load_settings(path)
 
     return make
 
@@ -168,17 +173,23 @@ SECRET = "a test secret that is long enough"
 async def make_site(
     console_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[SiteMaker]:
-    """Start the whole service with settings ``sections`` (every channel without credentials); closed after."""
+    """Start the whole service with settings ``sections`` (every channel without credentials); closed after.
+
+    ``districts`` as for ``console_settings``: "example" is config/example-districts.toml's made-up
+    east, west, south (with outlines) and north (without).
+    """
     for name in ("LINE_CHANNEL_ACCESS_TOKEN", "LINE_CHANNEL_SECRET", "X_API_KEY", "SMTP_USERNAME", "SMTP_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     sites: list[ConsoleSite] = []
 
-    async def make(sections: dict[str, dict[str, Any]] | None = None, secret: bool = False) -> ConsoleSite:
+    async def make(
+        sections: dict[str, dict[str, Any]] | None = None, secret: bool = False, districts: str = "oyama"
+    ) -> ConsoleSite:
         if secret:
             monkeypatch.setenv("BROADCASTER_SECRET_KEY", SECRET)
         else:
             monkeypatch.delenv("BROADCASTER_SECRET_KEY", raising=False)
-        settings = console_settings(sections)
+        settings = console_settings(sections, districts)
         lock = instance.try_lock(settings.path(settings.storage.path))
         assert lock is not None
         server = TestServer(make_app(settings, lock))

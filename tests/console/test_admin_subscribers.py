@@ -18,9 +18,7 @@ LINE_ID = "U" + "0123456789abcdef" * 2
 async def resident(site: ConsoleSite, contact: str, channel: ContactKind = ContactKind.EMAIL) -> Subscriber:
     """A subscriber to two categories, stored as sign-up stores one."""
     stored = contact.lower() if channel == ContactKind.EMAIL else contact
-    subscriber = Subscriber(
-        0, channel, stored, frozenset({"disaster", "crime"}), "ja", SubscriberState.ACTIVE, False, 0.0, 0.0
-    )
+    subscriber = Subscriber(0, channel, stored, frozenset({"disaster", "crime"}), "ja", SubscriberState.ACTIVE)
     return await site.store.save_subscriber(subscriber)
 
 

@@ -151,7 +151,7 @@ async def test_the_list_holds_the_newest_alerts_and_filters_by_state(console_sit
     listed = (await river.call("GET", "/api/v1/alerts?limit=2")).data["alerts"]
     assert [a["id"] for a in listed] == made[:0:-1]
     assert set(listed[0]) == {"id", "state", "mode", "msg_type", "category", "level", "title", "created_at",
-                              "expires", "links"}  # fmt: skip
+                              "expires", "districts", "links"}  # fmt: skip
     drafts_only = (await river.call("GET", "/api/v1/alerts?state=draft")).data["alerts"]
     assert [a["id"] for a in drafts_only] == made[:0:-1]
     done = (await river.call("GET", "/api/v1/alerts?state=done")).data["alerts"]

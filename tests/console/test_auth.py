@@ -15,6 +15,8 @@ from tests.console.conftest import PASSWORD, ConsoleSite, csrf_of
 PUBLIC = {
     "/",
     "/alerts/history",
+    "/districts",  # the website's page per district (issue 14)
+    "/districts/{district_id}",
     "/alerts/{alert_id}",
     "/alerts.atom",
     "/alerts.json",

@@ -192,6 +192,18 @@ PROBES: dict[str, Probe] = {
         do=b"preview",
     ),
     "console-compose-expiry": _officer_post(b"/console/compose", expires_at=b"X", title=b"t", do=b"X"),
+    "console-compose-districts": _officer_post(
+        b"/console/compose", category=b"disaster", title=b"t", body=b"b", districts=b"X", whole_city=b"X", do=b"save"
+    ),
+    "console-reach": _officer_post(
+        b"/console/compose/reach", category=b"X", channels=b"X", districts=b"X", whole_city=b"X"
+    ),
+    "console-alert-reach": lambda v, x: (
+        "POST",
+        b"/console/alerts/" + x + b"/reach",
+        v.officer(**URLENCODED),
+        form(category=b"disaster", districts=x, csrf=v.csrf_field),
+    ),
     "console-lang": _officer_post(b"/console/lang", lang=b"X"),
     "console-users": _officer_post(b"/console/admin/users", name=b"X", role=b"X"),
     "console-reject": _officer_post(b"/console/alerts/nothing/reject", reason=b"X"),
@@ -230,6 +242,12 @@ PROBES: dict[str, Probe] = {
         b"/api/v1/drafts",
         {"Authorization": b"Bearer " + v.api_token, "Content-Type": b"application/json"},
         b'{"title": "\\udcff' + x + b'", "body": "\\ud800", "category": "\\u0000"}',
+    ),
+    "api-draft-districts": lambda v, x: (
+        "POST",
+        b"/api/v1/drafts",
+        {"Authorization": b"Bearer " + v.api_token, "Content-Type": b"application/json"},
+        b'{"category": "disaster", "level": 3, "title": "t", "body": "b", "districts": ["' + x + b'"]}',
     ),
     "api-metrics": lambda v, x: ("GET", b"/metrics", {"Authorization": b"Bearer " + x}, b""),
     # the subscription pages: links with a garbage token, forms with hostile fields

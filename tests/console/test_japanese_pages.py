@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 import re
 from pathlib import Path
@@ -144,6 +145,8 @@ async def test_console_pages_in_japanese_hold_no_english(site: ConsoleSite) -> N
         {"expires_in": "", "expires_at": "yesterday"},
         {"expires_in": "", "expires_at": "2020-01-01T00:00"},
         {"tr_en_title": ""},
+        {"districts": ["atlantis"]},
+        {"districts": ["mamada"], "whole_city": "on"},
     ):
         reply = get(f"compose {bad}", await sato.post("/console/compose", form(**bad)))
         assert reply.status == 400 and 'class="error' in reply.text, (bad, reply.text[:1000])
@@ -157,7 +160,8 @@ async def test_console_pages_in_japanese_hold_no_english(site: ConsoleSite) -> N
     get("send", await sato.post(f"/console/alerts/{sent}/send"))
     await site.settled(sent)
     get("live mode", await sato.post("/console/mode", {"mode": "live"}))
-    live = await saved(crawl, sato, category="disaster", level="4", title="避難指示", channels=["email", "website"])
+    live = await saved(crawl, sato, category="disaster", level="4", title="避難指示", channels=["email", "website"],
+                       districts=["mamada", "namai"])  # fmt: skip
     page = get("confirm form", await sato.get(f"/console/alerts/{live}/confirm"))
     get("confirm, wrong word", await sato.post(f"/console/alerts/{live}/confirm", {"typed": "はい"}))
     seen = fingerprint_of(page.text)
@@ -214,10 +218,17 @@ async def test_console_pages_in_japanese_hold_no_english(site: ConsoleSite) -> N
             get(f"alert {alert_id} as {name}", await browser.get(f"/console/alerts/{alert_id}"))
     get("edit form", await sato.get(f"/console/alerts/{live}/edit"))
     get("users", await kanri.get("/console/admin/users"))
+    get("preview with districts", await sato.post("/console/compose", form(districts=["kinu"], do="preview")))
     get("bad new account", await kanri.post("/console/admin/users", {"name": "Bad Name!", "role": "operator"}))
 
     offenders = crawl.offenders()
     assert not offenders, "\n".join(offenders)
+
+    # the live reach's refusals are JSON for the page's script, their words Japanese
+    for bad in ({"districts": ["atlantis"]}, {"districts": ["mamada"], "whole_city": "on"}, {"category": "x"}):
+        reply = await sato.post("/console/compose/reach", {"category": "crime", "channels": ["email"], **bad})
+        detail = json.loads(reply.text)["detail"]
+        assert reply.status == 400 and detail and english(detail) == [], (bad, detail)
 
 
 async def test_subscription_pages_in_japanese_hold_no_english(site: ConsoleSite) -> None:

@@ -30,7 +30,7 @@ async def rows(site: ConsoleSite, alert_id: str) -> dict[str, int]:
 
 def emails_shown(page: str) -> int:
     """The email row of a page's reach table."""
-    found = re.search(r"<td>メール</td><td>(\d+) 人</td>", page)
+    found = re.search(r"<td>メール</td>\s*<td>(?:<span data-reach-n>)?(\d+)(?:</span>)? 人</td>", page)
     assert found, page[:3000]
     return int(found.group(1))
 

@@ -4,7 +4,8 @@ The API never sends anything: what a system posts is a draft that waits in the c
 officer previews and sends it. The guard in console/app.py has checked the bearer token, and that it
 carries the scope the route needs (``api_schema.SCOPES``, by the route's name, which is its
 operationId), before a handler runs (except for the OpenAPI document). Every answer is JSON, errors
-included, as ``{"error": code, "detail": text}``. A token with ``alerts:read`` may read any alert, but
+included, as ``{"error": code, "detail": text}``. An unknown district id is a 400 (``unknown-district``)
+whose detail names the valid ids, and nothing is stored. A token with ``alerts:read`` may read any alert, but
 never personal data: no recipients and no delivery errors (a bounce can quote an address).
 
 The answers are pydantic models, so the OpenAPI document describes exactly what is sent; the request
@@ -25,7 +26,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from broadcaster import drafts
+from broadcaster import districts, drafts
 from broadcaster.clock import JST
 from broadcaster.errors import InputError, RefusedError
 from broadcaster.fingerprint import fingerprint as content_fingerprint
@@ -168,10 +169,17 @@ async def _create(
     try:
         alert = lifecycle.build(drafts.parse(data), author, Source.API)
     except InputError as exc:
-        raise Refused(422, "invalid", str(exc)) from None
+        raise _invalid(exc) from None
     await lifecycle.save(alert, author, client(request), remember(alert) if remember else ())
     log.info("api: %s made draft %s (%s %s level %d)", name, alert.id, alert.mode, alert.category, alert.level)
     return alert
+
+
+def _invalid(exc: InputError) -> Refused:
+    """A draft the API refuses: 400 for an unknown district id (the detail names the valid ids), 422 otherwise."""
+    if any(p.code == "unknown_district" for p in exc.problems):
+        return Refused(400, "unknown-district", str(exc))
+    return Refused(422, "invalid", str(exc))
 
 
 def _created(alert: Alert, replayed: bool) -> web.Response:
@@ -205,7 +213,8 @@ async def post_correction(request: web.Request) -> web.Response:
     """A correction (【訂正】) of the alert's event as a draft; body: a draft and ``confirmed_translations``.
 
     A changed Japanese text with a translation left as it was is refused (422 stale-translations) unless
-    the language is in ``confirmed_translations`` (the translation is still right).
+    the language is in ``confirmed_translations`` (the translation is still right). ``districts``, when
+    given, are the corrected districts (a widened area); left out, the original's stay.
     """
     name = request[API_USER]
     data = await _json_body(request)
@@ -214,13 +223,15 @@ async def post_correction(request: web.Request) -> web.Response:
         raise Refused(422, "invalid", "confirmed_translations: a list of language codes")
     latest = await _followed(request)
     author = f"api:{name}"
+    settings = console(request).settings
     try:
         changes = drafts.parse(data | {"mode": str(latest.mode)})
-        correction = drafts.correction(latest, changes, author, confirmed=confirmed)
+        corrected = districts.check_ids(changes.districts, settings) if "districts" in data else None
+        correction = drafts.correction(latest, changes, author, confirmed=confirmed, districts=corrected)
     except drafts.StaleTranslations as exc:
         raise Refused(422, "stale-translations", str(exc)) from None
     except InputError as exc:
-        raise Refused(422, "invalid", str(exc)) from None
+        raise _invalid(exc) from None
     await console(request).lifecycle.save(correction, author, client(request))
     log.info("api: %s made correction %s of %s", name, correction.id, latest.id)
     return _created(correction, replayed=False)
@@ -293,6 +304,7 @@ def _fields(alert: Alert) -> dict[str, Any]:
         "title": alert.title,
         "created_at": _time(alert.created_at),
         "expires": _maybe(alert.expires),
+        "districts": list(alert.districts),
         "links": _links(alert.id),
     }
 

@@ -63,6 +63,9 @@ class AlertSummary(BaseModel):
     title: str
     created_at: dt.datetime = Field(description="ISO 8601 in JST (+09:00), to the second")
     expires: dt.datetime | None
+    districts: list[str] = Field(
+        description="ids of the city's districts it targets (as the draft's districts); empty: the whole city"
+    )
     links: dict[str, str]
 
 
@@ -94,7 +97,11 @@ class AlertList(BaseModel):
 
 
 ERRORS = {
-    "400": ("BadRequest", "not JSON, or a bad query or Idempotency-Key"),
+    "400": (
+        "BadRequest",
+        "not JSON, a bad query or Idempotency-Key, or an unknown district id (unknown-district: the detail names "
+        "the valid ids; nothing is stored)",
+    ),
     "401": ("Unauthorized", "no working bearer token"),
     "403": ("Forbidden", "the token lacks the scope this operation needs (insufficient-scope; the detail names it)"),
     "404": ("NotFound", "no such alert or route"),
@@ -132,11 +139,20 @@ def document() -> dict[str, Any]:
         "description": "languages whose translation is still right though the Japanese changed; any other "
         "translation left as it was is refused (422 stale-translations)",
     }
+    corrected_districts = {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "the corrected districts (a widened area, say); left out: the original's stay; empty: the "
+        "whole city. An unknown id is a 400 unknown-district",
+    }
     correction = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {"allOf": [_ref("Draft")], "properties": {"confirmed_translations": confirmed}}
+                "schema": {
+                    "allOf": [_ref("Draft")],
+                    "properties": {"confirmed_translations": confirmed, "districts": corrected_districts},
+                }
             }
         },
     }

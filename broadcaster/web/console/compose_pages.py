@@ -5,28 +5,34 @@ edited draft keeps its own. The form saves a draft (state draft); sending is the
 "Preview" and "カテゴリの既定に戻す" re-show the form and store nothing.
 
 ``compose.html.j2`` is shared with the correction page: it takes ``action``, ``values`` (from
-``values_of(alert)`` or ``values_of_form(form)``), ``errors``, ``phrases``, ``correction`` and
-``preview``. Its choices (categories, levels, channels, areas, languages) are put on the template
-environment at start-up as ``compose_choices``, so a page passes only those six.
+``values_of(alert)`` or ``values_of_form(form)``), ``errors``, ``phrases``, ``correction``,
+``preview``, and ``reach`` with ``reach_url`` (the live reach, see district_picker). Its choices
+(categories, levels, channels, areas, districts and their map, languages) are put on the template
+environment at start-up as ``compose_choices``, so a page passes only those.
+
+Districts are ticked in the picker (``district_picker``); none ticked is the whole city. A 定型文's
+【地区名】 is filled with the ticked districts' names when the form is previewed or saved.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDict, MultiMapping
 
 from broadcaster import drafts, lint, naming
 from broadcaster.clock import JST
 from broadcaster.drafts import Draft
 from broadcaster.errors import InputError, Problem
 from broadcaster.lint import Phrase
-from broadcaster.models import Alert, AlertState, Mode, MsgType, Source, Text
+from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType, Source, Text
 from broadcaster.settings import Settings
-from broadcaster.web.console import fm_preview, preview, wording
+from broadcaster.web.console import district_picker, fm_preview, preview, wording
 from broadcaster.web.console.web import (
     CAN_SEND,
     client,
@@ -52,11 +58,13 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/console/alerts/{alert_id}/edit", edit_form)
     app.router.add_post("/console/alerts/{alert_id}/edit", edit)
     fm_preview.add_routes(app)
+    district_picker.add_routes(app)
 
 
 def choices(settings: Settings) -> dict[str, Any]:
     """What the form offers, from the config."""
     enabled = settings.enabled_channels
+    listed = district_picker.entries(settings)
     return {
         "categories": [
             {
@@ -79,6 +87,10 @@ def choices(settings: Settings) -> dict[str, Any]:
             }
             for kind, code in (("city", settings.areas.city), ("forecast_area", settings.areas.forecast_area))
         ],
+        "districts": listed,  # empty: the city has none configured, and the form shows no picker
+        "district_by_id": {d["id"]: d for d in listed},
+        "district_map": district_picker.district_map(settings),  # None: no district has an outline
+        "people": [str(kind) for kind in ContactKind],  # channels that reach people by name; the others are public
         "languages": [lang for lang in settings.city.languages if lang != "ja"],
     }
 
@@ -131,6 +143,7 @@ def default_values(settings: Settings) -> dict[str, Any]:
     category = next(iter(settings.categories))
     values: dict[str, Any] = dict.fromkeys((*FIELDS, *EXPIRY), "")
     values.update(category=category, areas=[settings.areas.city], channels=category_channels(settings, category))
+    values["districts"] = []
     values["translations"] = {}
     return values
 
@@ -145,6 +158,7 @@ def values_of(alert: Alert) -> dict[str, Any]:
         "instruction": alert.instruction,
         "kind": alert.kind,
         "areas": list(alert.areas),
+        "districts": list(alert.districts),
         "channels": list(alert.channels),
         "translations": {lang: _translation(True, t) for lang, t in alert.translations.items()},
         "expires_at": _local(alert.expires),
@@ -174,7 +188,8 @@ def values_of_form(form: Mapping[str, Any]) -> dict[str, Any]:
     """What the officer typed, as the form shows it again."""
     langs = {key.split("_")[1] for key in form if key.startswith("tr_")}
     values: dict[str, Any] = {key: _one(form, key) for key in (*FIELDS, *EXPIRY)}
-    values.update(areas=_all(form, "areas"), channels=_all(form, "channels"))
+    values.update(areas=_all(form, "areas"), channels=_all(form, "channels"), districts=district_picker.ticked(form))
+    values["whole_city"] = district_picker.whole_city(form)
     values["translations"] = {
         lang: {"include": bool(_one(form, f"tr_{lang}")), **{p: _one(form, f"tr_{lang}_{p}") for p in PARTS}}
         for lang in sorted(langs)
@@ -219,6 +234,10 @@ def draft_from_form(form: Mapping[str, Any], settings: Settings, mode: Mode | st
     data: dict[str, Any] = {key: _one(form, key) for key in FIELDS}
     if not has_levels(settings, data["category"]):
         data["level"] = None  # the picker is hidden for this category: a level left over from another is none
+    try:
+        data["districts"] = district_picker.chosen(form, settings)
+    except InputError as exc:
+        errors += exc.problems
     data |= {
         "areas": tuple(_all(form, "areas")),
         "channels": tuple(_all(form, "channels")) or None,
@@ -233,6 +252,27 @@ def draft_from_form(form: Mapping[str, Any], settings: Settings, mode: Mode | st
     if errors:
         raise InputError(problems=errors)
     return draft
+
+
+def filled(form: MultiMapping[Any], settings: Settings) -> MultiMapping[Any]:
+    """The form with a 定型文's 【地区名】 (【area】 in a translation) filled with the ticked districts' names.
+
+    The form as it came when no district is ticked or the districts are wrong (the form says why).
+    """
+    try:
+        ids = district_picker.chosen(form, settings)
+    except InputError:
+        return form
+    if not ids:
+        return form
+    out: MultiDict[Any] = MultiDict()
+    for key, value in form.items():
+        if isinstance(value, str) and key in PARTS:
+            value = district_picker.fill_places(value, ids, settings, "ja")
+        elif isinstance(value, str) and key.startswith("tr_") and key.rsplit("_", 1)[-1] in PARTS:
+            value = district_picker.fill_places(value, ids, settings, key.split("_")[1])
+        out.add(key, value)
+    return out
 
 
 NO_CHANNELS = Problem("no_channels", "choose at least one channel", "channels")
@@ -267,8 +307,10 @@ def form_page(
     phrases: bool = True,
     heading: str = "",
     status: int = 200,
+    reach: Mapping[str, int] | None = None,
+    reach_url: str = "/console/compose/reach",
 ) -> web.Response:
-    """The compose form."""
+    """The compose form; ``reach`` the channels' reach when it was worked out (a preview), else None."""
     state = console(request)
     return page(
         request,
@@ -281,6 +323,8 @@ def form_page(
         correction=correction,
         preview=show,
         heading=heading,
+        reach=reach,
+        reach_url=reach_url,
     )
 
 
@@ -308,7 +352,7 @@ async def compose_form(request: web.Request) -> web.Response:
 async def compose(request: web.Request) -> web.Response:
     """Save the draft and go to its page; or re-show the form with the preview, the category's channels, or errors."""
     state, current = console(request), need(request, *CAN_SEND)
-    form = await request.post()
+    form = filled(await request.post(), state.settings)
     values, do = values_of_form(form), _one(form, "do")
     values.pop("mode", None)  # a new alert shows, and takes, the session's mode
     if do == "defaults":
@@ -319,7 +363,8 @@ async def compose(request: web.Request) -> web.Response:
     except InputError as exc:
         return form_page(request, values, errors=wording.explain(request, exc), status=400)
     if do == "preview":
-        return form_page(request, values, show=preview.build(state, alert, stored=False))
+        reach = await district_picker.reach_of(state.store, alert)
+        return form_page(request, values, show=preview.build(state, alert, stored=False), reach=reach)
     await state.lifecycle.save(alert, current.name, client(request))
     return see_other(f"/console/alerts/{alert.id}")
 
@@ -345,6 +390,7 @@ def _edit_page(request: web.Request, alert: Alert, values: dict[str, Any], **kw:
         phrases=False,
         correction=alert.msg_type != MsgType.ALERT,
         heading=words(request)["compose_title_edit"],
+        reach_url=f"/console/alerts/{alert.id}/reach",
         **kw,
     )
 
@@ -355,7 +401,7 @@ async def edit(request: web.Request) -> web.Response:
     alert = await stored_alert(request)
     if alert.state != AlertState.DRAFT:
         return _not_draft(request)
-    form = await request.post()
+    form = filled(await request.post(), state.settings)
     values, do = values_of_form(form), _one(form, "do")
     values["mode"] = str(alert.mode)
     if do == "defaults":
@@ -380,7 +426,9 @@ async def edit(request: web.Request) -> web.Response:
     if alert.msg_type != MsgType.ALERT:  # a correction's draft keeps the original's reach
         edited = dataclasses.replace(edited, category=alert.category, channels=alert.channels, areas=alert.areas)
     if do == "preview":
-        return _edit_page(request, alert, values, show=preview.build(state, edited, stored=False))
+        # reached as a new row would be: the stored draft is planned as stored, not as edited
+        reach = await district_picker.reach_of(state.store, dataclasses.replace(edited, id=drafts.new_id(time.time())))
+        return _edit_page(request, alert, values, show=preview.build(state, edited, stored=False), reach=reach)
     try:
         await state.lifecycle.edit(edited, current.name, client(request))
     except InputError:

@@ -14,14 +14,14 @@ Three different things, each its own action from the page of any version of the 
   switch: withdrawing a false alert must be fast.
 
 Every page shows the reach the store will plan (``store.reach``: the approval's own planning, undone).
+A correction may change the districts (a widened evacuation area is a typical one): its form has the
+district picker, and its reach follows the ticks. Lift and cancel keep the original's districts.
 Lift and cancel are bound to the version the page showed (its fingerprint): a newer version sent
 meanwhile is answered 409 and the page shown again. What each action does is ``broadcaster.lifecycle``'s.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,12 +29,12 @@ from aiohttp import web
 from multidict import MultiDict
 
 from broadcaster import drafts, lint
-from broadcaster.drafts import StaleTranslations
+from broadcaster.drafts import Draft, StaleTranslations
 from broadcaster.errors import InputError, Stale, Unfilled
 from broadcaster.fingerprint import fingerprint, short
 from broadcaster.lifecycle import Uncorrectable
-from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType
-from broadcaster.web.console import compose_pages, preview, wording
+from broadcaster.models import Alert, ContactKind, Mode
+from broadcaster.web.console import compose_pages, district_picker, preview, wording
 from broadcaster.web.console.web import (
     CAN_SEND,
     Console,
@@ -119,7 +119,11 @@ async def _correction_page(
     confirmed: list[str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    """The form: words, level and expiry to change; category, areas and channels stay the original's."""
+    """The form: words, level, expiry and districts to change; category, areas and channels stay the original's."""
+    try:
+        ids = district_picker.chosen(_district_fields(values), state.settings) if "districts" in values else None
+    except InputError:
+        ids = None  # the form says what is wrong; the reach is the original's meanwhile
     return page(
         request,
         "correction.html.j2",
@@ -129,30 +133,39 @@ async def _correction_page(
         errors=errors or [],
         stale=stale or [],
         confirmed=confirmed or [],
-        reach=await state.store.reach(_probe(latest, current.name)),
+        reach=await district_picker.reach_of(state.store, district_picker.correction_probe(latest, current.name, ids)),
         people=PEOPLE,
         live=latest.mode == Mode.LIVE,
         mode_refusal=_mode_refusal(state, current, latest),
     )
 
 
-def _probe(latest: Alert, author: str) -> Alert:
-    """A correction of ``latest`` in its words: whom a correction reaches does not depend on its words."""
-    return dataclasses.replace(
-        latest,
-        id=drafts.new_id(time.time()),
-        version=latest.version + 1,
-        msg_type=MsgType.CORRECTION,
-        state=AlertState.DRAFT,
-        created_by=author,
-        references=latest.id,
-    )
+def _district_fields(values: Mapping[str, Any]) -> MultiDict[str]:
+    """The districts of form values as the form sends them (for ``district_picker.chosen``)."""
+    form: MultiDict[str] = MultiDict((district_picker.FIELD, d) for d in values.get("districts") or [])
+    if values.get("whole_city"):
+        form.add(district_picker.WHOLE, "on")
+    return form
+
+
+def _corrected(
+    state: Console, current: Who, latest: Alert, form: Mapping[str, Any], confirmed: list[str]
+) -> tuple[Draft, tuple[str, ...] | None, Alert]:
+    """The form's changes, its districts (None: the original's) and the correction they make of ``latest``.
+
+    InputError (StaleTranslations among them) says why not.
+    """
+    changes = compose_pages.draft_from_form(form, state.settings, latest.mode)
+    # a city without districts has no picker: its corrections keep whatever the original had
+    ids = changes.districts if state.settings.districts else None
+    return changes, ids, drafts.correction(latest, changes, current.name, confirmed=confirmed, districts=ids)
 
 
 def _carried(values: Mapping[str, Any], confirmed: list[str]) -> list[tuple[str, str]]:
     """A correction's form as hidden fields, so the review posts back exactly what it showed."""
     fields = [(key, str(values.get(key) or "")) for key in (*compose_pages.FIELDS, "expires_at")]
     fields += [("areas", code) for code in values.get("areas", [])]
+    fields += [(district_picker.FIELD, district) for district in values.get("districts", [])]
     fields += [("channels", name) for name in values.get("channels", [])]
     for lang, words in (values.get("translations") or {}).items():
         if words.get("include"):
@@ -168,7 +181,7 @@ async def correct(request: web.Request) -> web.StreamResponse:
     if isinstance(found, web.Response):
         return found
     state, current, latest = found
-    form = await request.post()
+    form = compose_pages.filled(await request.post(), state.settings)
     confirmed = [
         v for v in dict.fromkeys(form.getall(CONFIRMED, [])) if isinstance(v, str) and v in latest.translations
     ]
@@ -176,8 +189,7 @@ async def correct(request: web.Request) -> web.StreamResponse:
     if str(form.get("do", "")) == "edit":  # back from the review to the form, with what was typed
         return await _correction_page(request, state, current, latest, values, confirmed=confirmed)
     try:
-        changes = compose_pages.draft_from_form(form, state.settings, latest.mode)
-        correction = drafts.correction(latest, changes, current.name, confirmed=confirmed)
+        changes, ids, correction = _corrected(state, current, latest, form, confirmed)
     except StaleTranslations as exc:
         t = state.text[current.session.lang]
         names = "、".join(wording.language(t, lang) for lang in exc.languages)
@@ -203,7 +215,9 @@ async def correct(request: web.Request) -> web.StreamResponse:
             status = 200 if not error else 409 if error == "correct_changed" else 400
             return await _review(request, state, current, latest, correction, values, confirmed, error, status)
     try:
-        released = await state.lifecycle.correct(latest, changes, current.name, client(request), confirmed, seen)
+        released = await state.lifecycle.correct(
+            latest, changes, current.name, client(request), confirmed, seen, districts=ids
+        )
     except Unfilled as exc:
         problem = _text(state, current, "alert_placeholders_left", placeholders="、".join(exc.placeholders))
         return await _correction_page(request, state, current, latest, values, [problem], None, confirmed, 400)
@@ -232,8 +246,7 @@ async def _review(
     """
     shown = compose_pages.values_of(correction)
     fields = _carried(shown, confirmed)
-    rebuilt = drafts.correction(latest, compose_pages.draft_from_form(MultiDict(fields), state.settings, latest.mode),
-                                current.name, confirmed=confirmed)  # fmt: skip
+    rebuilt = _corrected(state, current, latest, MultiDict(fields), confirmed)[2]
     reach = await state.store.reach(rebuilt)
     return page(
         request,
