@@ -4,7 +4,7 @@
 // shape on the map ticks and unticks its district's box (click, Enter or Space). The search box
 // hides the districts whose terms (name, reading, towns, their kana and postal codes, normalised
 // as district_picker.searchable does) neither contain what is typed nor are contained in it (an
-// address such as 小山市城東3丁目 contains its town's name).
+// address typed in full, the city and 丁目 included, contains its town's name).
 //
 // Reach: whenever the form changes, the form is posted to the reach URL and the table shows how
 // many people each channel would reach. Without this script the preview shows the same table.
