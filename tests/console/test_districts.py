@@ -236,6 +236,9 @@ async def test_a_draft_keeps_its_districts_through_preview_save_edit_and_the_ale
     edited = await sato.post(f"/console/alerts/{alert_id}/edit", compose_form(districts=["north"]))
     assert edited.status == 303
     assert (await town.store.get_alert(alert_id)).districts == ("north",)  # type: ignore[union-attr]
+    history = await sato.get("/console/history")
+    row = re.search(rf'<tr data-alert-id="{alert_id}">.*?</tr>', history.text, re.S)
+    assert row and "<td>北部地区</td>" in row.group(0)
     edited = await sato.post(f"/console/alerts/{alert_id}/edit", compose_form(whole_city="on"))
     assert (await town.store.get_alert(alert_id)).districts == ()  # type: ignore[union-attr]
     page = await sato.get(f"/console/alerts/{alert_id}")
