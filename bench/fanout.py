@@ -7,6 +7,15 @@ Tracking is on (SQLite, as in the embedded default). Prints one JSON line:
 This machine is shared and noisy, so the same run also times a baseline, plain sqlite3 in one
 thread inserting N rows and then claiming and marking them sent in batches of 1,000, and
 quotes the ratio: the ratio is the figure to compare between runs.
+
+With ``--districts N`` it measures planning instead (approval writing the delivery rows, committed):
+residents choose one of N districts (a tenth two), WHOLE_CITY_SHARE the whole city, and the same run
+approves alerts to the whole city (no district filter), to all N districts (the filter, and the same
+rows as the whole city: its cost alone) and to one district (the filter, and far fewer rows), each
+ROUNDS times in alternating order on one database, the fastest of each kept. One JSON line:
+{"recipients", "districts", "whole_city_share", "whole_city": {"rows", "seconds", "us_per_row"},
+ "all_districts": {…}, "one_district": {…}, "ratio": all_districts / whole_city seconds,
+ "ratio_one_district": …, "ratio_one_district_per_row": …, "peak_rss_mb"}.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import sqlite3
 import tempfile
@@ -127,6 +137,76 @@ async def run(n: int, folder: Path) -> dict[str, float | int]:
     }
 
 
+WHOLE_CITY_SHARE = 0.2  # residents who keep the default, 市内全域
+ROUNDS = 2
+
+
+def district_ids(count: int) -> list[str]:
+    """``count`` district ids: d001, d002 …"""
+    return [f"d{i:03d}" for i in range(1, count + 1)]
+
+
+def choosing(n: int, ids: list[str], seed: int = 14) -> Iterator[Subscriber]:
+    """N active email subscribers of the disaster category: some the whole city, the rest one or two districts."""
+    rng = random.Random(seed)
+    for i in range(n):
+        if rng.random() < WHOLE_CITY_SHARE:
+            chosen: frozenset[str] = frozenset()
+        else:
+            chosen = frozenset(rng.sample(ids, 2 if rng.random() < 0.1 and len(ids) > 1 else 1))
+        yield Subscriber(0, ContactKind.EMAIL, f"resident{i}@example.jp", frozenset({"disaster"}), districts=chosen)
+
+
+async def plan_once(store: SQLiteStore, label: str, districts: tuple[str, ...]) -> tuple[int, float]:
+    """Store one alert to ``districts`` and time its approval (planning, committed); rows written and seconds."""
+    alert = Alert(
+        id=f"bench-{label}",
+        source=Source.STAFF,
+        category="disaster",
+        level=4,
+        title="小山市に避難指示",
+        body="思川の水位が上昇しています。",
+        mode=Mode.LIVE,
+        channels=("email",),
+        districts=districts,
+        created_at=time.time(),
+    )
+    await store.create_alert(alert, "bench", "bench")
+    started = time.perf_counter()
+    planned = await store.approve(alert.id, "bench", "bench")
+    return planned.get("email", 0), time.perf_counter() - started
+
+
+async def run_districts(n: int, count: int, folder: Path) -> dict[str, object]:
+    """Planning to the whole city, to every district and to one, at N subscribers spread over ``count`` districts."""
+    settings = bench_settings(folder)
+    store = await SQLiteStore.open(settings.path(settings.storage.path))
+    ids = district_ids(count)
+    await store.import_subscribers(choosing(n, ids))
+    targets = {"whole_city": (), "all_districts": tuple(ids), "one_district": (ids[0],)}
+    best: dict[str, tuple[int, float]] = {}
+    order = list(targets)
+    for round_ in range(ROUNDS):
+        # alternating order: each later approval meets a bigger deliveries table, and this evens it out
+        for kind in order if round_ % 2 == 0 else reversed(order):
+            rows, seconds = await plan_once(store, f"{kind}-{round_}", targets[kind])
+            if kind not in best or seconds < best[kind][1]:
+                best[kind] = (rows, seconds)
+    await store.aclose()
+    whole, every, one = best["whole_city"], best["all_districts"], best["one_district"]
+    expected_one = sum(1 for s in choosing(n, ids) if not s.districts or ids[0] in s.districts)
+    if (whole[0], every[0], one[0]) != (n, n, expected_one):
+        raise SystemExit(f"expected rows {n}, {n}, {expected_one}; planned {whole[0]}, {every[0]}, {one[0]}")
+    figures: dict[str, object] = {"recipients": n, "districts": count, "whole_city_share": WHOLE_CITY_SHARE}
+    for kind, (rows, seconds) in best.items():
+        figures[kind] = {"rows": rows, "seconds": round(seconds, 3), "us_per_row": round(seconds / rows * 1e6, 3)}
+    figures["ratio"] = round(every[1] / whole[1], 3)  # the same rows: what the district filter costs
+    figures["ratio_one_district"] = round(one[1] / whole[1], 3)
+    figures["ratio_one_district_per_row"] = round((one[1] / one[0]) / (whole[1] / whole[0]), 3)
+    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return figures
+
+
 def baseline(n: int, folder: Path) -> float:
     """Deliveries/s of the bare minimum: plain sqlite3, one thread, batches of 1,000, no channel."""
     conn = sqlite3.connect(folder / "baseline.db", isolation_level=None)
@@ -162,7 +242,16 @@ def main() -> None:
     os.environ.setdefault(DATA_KEY_ENV, new_key())  # seals the throwaway database's contacts
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--recipients", type=int, default=100_000)
+    p.add_argument(
+        "--districts", type=int, metavar="N", help="measure planning with residents spread over N districts instead"
+    )
     args = p.parse_args()
+    if args.districts is not None:
+        if args.districts < 1:
+            p.error("--districts: give 1 or more")
+        with tempfile.TemporaryDirectory(prefix="bench-fanout-") as folder:
+            print(json.dumps(asyncio.run(run_districts(args.recipients, args.districts, Path(folder)))))
+        return
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as folder:
         result = asyncio.run(run(args.recipients, Path(folder)))
         base = baseline(args.recipients, Path(folder))

@@ -3,7 +3,7 @@
 Every exported cell is neutral for spreadsheets (broadcaster/csv_cells.py: an apostrophe before a
 leading ``=``, ``+``, ``-``, ``@``, tab or carriage return, or before a leading apostrophe), and the
 import takes that one apostrophe off again, so an export imports back unchanged. No valid cell starts
-with an apostrophe of its own (addresses, LINE ids, category ids, languages, states, true/false).
+with an apostrophe of its own (addresses, LINE ids, category and district ids, languages, states, true/false).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from broadcaster.errors import InputError
 from broadcaster.models import ContactKind, Subscriber, SubscriberState
 from broadcaster.settings import Settings
 
-COLUMNS = ("channel", "contact", "categories", "language", "state", "tester")
+# districts: the ids of the 地区 chosen, separated by spaces; empty (or no such column, as in a file
+# written before districts existed) is the whole city
+COLUMNS = ("channel", "contact", "categories", "language", "state", "tester", "districts")
 REQUIRED = ("channel", "contact", "categories")
 # no spaces, quotes, angle brackets or control characters: an address a relay accepts as written
 _PART = r"[^@\s<>\"'\x00-\x1f\x7f-\x9f]+"
@@ -35,6 +37,7 @@ class CsvReader:
     def __init__(self, settings: Settings) -> None:
         self.categories = set(settings.categories)
         self.languages = set(settings.city.languages)
+        self.districts = [d.id for d in settings.districts]
         self.errors: list[str] = []
         self.bad_rows = 0
 
@@ -77,6 +80,7 @@ class CsvReader:
                 language=(row.get("language") or "ja").strip(),
                 state=SubscriberState((row.get("state") or "active").strip()),
                 tester=(row.get("tester") or "").strip().lower() in TRUE,
+                districts=frozenset((row.get("districts") or "").split()),
                 created_at=now,
                 updated_at=now,
             )
@@ -110,6 +114,10 @@ class CsvReader:
             problems.append(f"state must be one of {', '.join(SubscriberState)}")
         if (row.get("tester") or "").strip().lower() not in TRUE + FALSE:
             problems.append("tester must be true or false")
+        bad_districts = [d for d in (row.get("districts") or "").split() if d not in self.districts]
+        if bad_districts:
+            valid = ", ".join(self.districts) or "none (leave it empty: the whole city)"
+            problems.append(f"unknown districts {bad_districts}; valid: {valid}")
         return problems
 
     def _bad(self, line: int, problem: str) -> None:
@@ -140,5 +148,13 @@ class CsvWriter:
     def write(self, batch: list[Subscriber]) -> None:
         """Write one batch of rows."""
         for s in batch:
-            cells = (s.channel, s.contact, " ".join(sorted(s.categories)), s.language, s.state, str(s.tester).lower())
+            cells = (
+                s.channel,
+                s.contact,
+                " ".join(sorted(s.categories)),
+                s.language,
+                s.state,
+                str(s.tester).lower(),
+                " ".join(sorted(s.districts)),  # empty: the whole city
+            )
             self._writer.writerow([neutral(str(cell)) for cell in cells])

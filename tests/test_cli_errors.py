@@ -32,6 +32,7 @@ class Where:
     tmp: Path
     config: Path  # a valid site file
     busy: int  # a port something already listens on
+    districts: Path  # a valid site file with the example districts (east, west, south, north)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,21 @@ def cfg(w: Where, *args: str) -> list[str]:
 
 
 IN_USE = "port {busy} on 127.0.0.1 is in use"
+SEND = [
+    "send",
+    "--category",
+    "disaster",
+    "--level",
+    "4",
+    "--title",
+    "避難指示",
+    "--body",
+    "川が増水しています。",
+    "--yes",
+]
+UNKNOWN_TOWN = (
+    '[[districts]]\nid = "a"\nname = "甲地区"\nreading = "こう"\nname_en = "A"\ntowns = ["東京"]\ngeometry = ""\n\n'
+)
 MISTAKES = {
     "serve --port 70000": Mistake(lambda w: cfg(w, "serve", "--port", "70000"), "70000 is not a port number"),
     "serve --port 0": Mistake(lambda w: cfg(w, "serve", "--port", "0"), "0 is not a port number"),
@@ -74,6 +90,14 @@ MISTAKES = {
         lambda w: ["--config", str(w.tmp / "db-folder.toml"), "status", "x"], "cannot open the database"
     ),
     "bad flag": Mistake(lambda w: cfg(w, "status", "x", "--colour"), "unrecognized arguments: --colour"),
+    "send to an unknown district": Mistake(
+        lambda w: ["--config", str(w.districts), *SEND, "--districts", "east,nowhere"],
+        "districts: unknown district nowhere; valid: east, west, south, north",
+    ),
+    "a district's town the postal data does not know": Mistake(
+        lambda w: ["--config", str(w.tmp / "unknown-town.toml"), "districts", "check"],
+        "districts.0 (甲地区).towns: '東京' is no 町・大字 of 小山市",
+    ),
 }
 
 
@@ -83,10 +107,12 @@ def where(tmp_path: Path, site: SiteFactory) -> Iterator[Where]:
     (tmp_path / "shift-jis.toml").write_bytes('[city]\nname = "小山市"\n'.encode("shift_jis"))
     (tmp_path / "a-folder").mkdir()
     site({"storage": {"path": str(tmp_path / "a-folder")}}, name="db-folder.toml")
+    unknown_town = site(name="unknown-town.toml")
+    unknown_town.write_text(UNKNOWN_TOWN + unknown_town.read_text("utf-8"), "utf-8")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        yield Where(tmp_path, site(), busy.getsockname()[1])
+        yield Where(tmp_path, site(), busy.getsockname()[1], site(name="districts.toml", districts=True))
 
 
 def run(run_py: list[str], args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -8,6 +8,7 @@ would. Services are awaited through their log lines, never through sleeps.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -18,8 +19,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from broadcaster.cli.main import main
 from broadcaster.data_key import DataKey
 from broadcaster.settings import load_settings
+from broadcaster.store.sqlite import SQLiteStore
 from tests.conftest import TEST_DATA_KEY
 from tests.processes import Result, query, run_cli, serving
 
@@ -357,3 +360,129 @@ async def test_a_live_alert_the_policy_names_waits_for_an_approver_instead_of_go
     rows = query(db, "SELECT state, requested_by = created_by FROM alerts WHERE id = ?", alert_id)
     assert rows == [("pending_approval", 1)]  # asked for by whoever ran it, who may not approve it
     assert query(db, "SELECT count(*) FROM deliveries WHERE alert_id = ?", alert_id) == [(0,)]
+
+
+# -- send --districts, in process (broadcaster.cli.main.main) -----------------------------------
+
+# (channel, contact, districts chosen); all subscribe to disaster, none is a tester
+RESIDENTS = (
+    ("email", "east@example.jp", "east"),
+    ("email", "both@example.jp", "east west"),
+    ("email", "south@example.jp", "south"),
+    ("email", "city@example.jp", ""),
+    ("line", "U" + "0123456789abcdef" * 2, "west"),
+    ("line", "U" + "fedcba9876543210" * 2, "north"),
+    ("line", "U" + "00ff" * 8, ""),
+)
+
+
+@dataclass
+class DistrictSite:
+    """A site with the example districts, RESIDENTS imported, and live alerts free of the second person."""
+
+    config: Path
+    db: Path
+    ids: dict[str, int]  # contact -> subscriber id
+
+    def send(self, *args: str) -> int:
+        """`run.py send` of a live disaster alert on email and LINE, in this process."""
+        fields = ["--category", "disaster", "--level", "4", "--title", "避難指示", "--body", BODY]
+        return main(["--config", str(self.config), "send", *fields, "--channels", "email,line", "--no-wait", *args])
+
+    def reached(self, alert_id: str) -> dict[str, set[int]]:
+        """The recipients of the alert's delivery rows, by channel."""
+        found: dict[str, set[int]] = {"email": set(), "line": set()}
+        for channel, recipient in query(
+            self.db, "SELECT channel, recipient FROM deliveries WHERE alert_id = ?", alert_id
+        ):
+            found[channel].add(recipient)
+        return found
+
+    def chose(self, *wanted: str) -> dict[str, set[int]]:
+        """Subscriber ids by channel of those who chose the whole city or one of ``wanted``."""
+        found: dict[str, set[int]] = {"email": set(), "line": set()}
+        for channel, contact, chosen in RESIDENTS:
+            if not chosen or set(chosen.split()) & set(wanted):
+                found[channel].add(self.ids[contact])
+        return found
+
+
+async def _ids(db: Path) -> dict[str, int]:
+    store = await SQLiteStore.open(db)
+    try:
+        found: dict[str, int] = {}
+        await store.export_subscribers(lambda batch: found.update((s.contact, s.id) for s in batch))
+        return found
+    finally:
+        await store.aclose()
+
+
+@pytest.fixture
+def district_site(site: SiteFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> DistrictSite:
+    config = site({"approval": {"live_min_level": 5, "categories": []}}, districts=True)
+    csv = tmp_path / "residents.csv"
+    rows = [f"{channel},{contact},disaster,ja,active,false,{chosen}" for channel, contact, chosen in RESIDENTS]
+    csv.write_text("\n".join(["channel,contact,categories,language,state,tester,districts", *rows]) + "\n", "utf-8")
+    assert main(["--config", str(config), "subscribers", "import", str(csv)]) == 0
+    capsys.readouterr()
+    settings = load_settings(config)
+    db = settings.path(settings.storage.path)
+    return DistrictSite(config, db, asyncio.run(_ids(db)))
+
+
+def test_send_to_districts_plans_only_their_residents_and_the_whole_citys(
+    district_site: DistrictSite, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert district_site.send("--districts", "west, east", "--yes") == 0
+    alert_id = capsys.readouterr().out.strip()
+    assert ALERT_ID.fullmatch(alert_id)
+    assert district_site.reached(alert_id) == district_site.chose("east", "west")
+    # stored in config order, whatever order the flag gave
+    assert query(district_site.db, "SELECT districts FROM alerts WHERE id = ?", alert_id) == [('["east", "west"]',)]
+
+    assert district_site.send("--yes") == 0  # no --districts: the whole city, everyone
+    everyone = capsys.readouterr().out.strip()
+    assert district_site.reached(everyone) == district_site.chose("east", "west", "south", "north")
+
+
+def test_an_unknown_district_exits_2_naming_the_valid_ones_and_stores_nothing(
+    district_site: DistrictSite, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert district_site.send("--districts", "east,nowhere", "--yes") == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "error: districts: unknown district nowhere; valid: east, west, south, north\n"
+    assert query(district_site.db, "SELECT count(*) FROM alerts") == [(0,)]
+    assert query(district_site.db, "SELECT count(*) FROM audit WHERE action IN ('create', 'approve')") == [(0,)]
+
+
+class Terminal(io.StringIO):
+    """Standard input as a terminal where the officer types ``text``."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("flag", "where", "reach"),
+    [
+        (["--districts", "south,east"], "東部地区、南部地区", "email (4 recipients), line (1 recipients)"),
+        ([], "市内全域 (the whole city)", "email (4 recipients), line (3 recipients)"),
+    ],
+    ids=["districts", "whole-city"],
+)
+def test_the_live_confirmation_names_the_places_in_words(
+    district_site: DistrictSite,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flag: list[str],
+    where: str,
+    reach: str,
+) -> None:
+    monkeypatch.setattr("sys.stdin", Terminal("no\n"))
+    assert district_site.send(*flag) == 2  # not confirmed: nothing stored
+    err = capsys.readouterr().err
+    assert err.splitlines()[1:3] == [f"  where: {where}", f"  channels: {reach}"]  # reach: the districts' residents
+    assert "east" not in err and "south" not in err  # ids are for the flag; the officer reads names
+    assert err.splitlines()[-1] == "error: not confirmed; nothing was stored"
+    assert query(district_site.db, "SELECT count(*) FROM alerts") == [(0,)]

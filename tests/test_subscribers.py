@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from broadcaster.cli.main import main
 from broadcaster.errors import InputError
 from broadcaster.models import Subscriber
-from broadcaster.settings import Settings
+from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.subscribers import CsvReader
 
 SiteFactory = Callable[..., Path]  # the conftest `site` fixture
-HEADER = "channel,contact,categories,language,state,tester"
+HEADER = "channel,contact,categories,language,state,tester"  # a file from before districts: it still imports
+EXPORT_HEADER = f"{HEADER},districts"  # what the export writes, and the import takes
 LINE_ID = "U" + "0123456789abcdef" * 2
 OTHER_ID = "U" + "fedcba9876543210" * 2  # bent out of shape by the bad rows below
 GOOD_ROWS = (
@@ -122,7 +124,8 @@ async def test_list_shows_counts_and_no_contacts(run_py: list[str], config: Path
     await import_ok(run_py, config, csv_file(tmp_path, *GOOD_ROWS))
     result = await cli(run_py, config, "subscribers", "list")
     assert result.code == 0
-    rows = [line.split() for line in result.out.splitlines()]
+    by_category, by_district = result.out.split("\n\n")
+    rows = [line.split() for line in by_category.splitlines()]
     assert rows[0] == ["category", "channel", "state", "count"]
     assert sorted(rows[1:]) == [
         ["crime", "email", "active", "1"],
@@ -130,6 +133,10 @@ async def test_list_shows_counts_and_no_contacts(run_py: list[str], config: Path
         ["disaster", "line", "active", "1"],
         ["health", "email", "active", "1"],
     ]
+    # the file has no districts column: all three chose the whole city, and no district has anyone
+    rows = [line.split() for line in by_district.splitlines()]
+    assert rows[:2] == [["district", "id", "active"], ["市内全域", "3"]]
+    assert [row[2] for row in rows[2:]] == ["0"] * 11 and rows[4] == ["間々田地区", "mamada", "0"]
     for contact in CONTACTS:
         assert contact not in result.out
         assert contact not in result.err
@@ -269,7 +276,7 @@ async def test_bad_header_is_rejected(
     result = await cli(run_py, config, "subscribers", "import", str(path))
     assert result.code == 2
     assert error_lines(result.err)[0].startswith("line 1: header:")
-    assert f"expected {HEADER}" in result.err
+    assert f"expected {EXPORT_HEADER}" in result.err
     assert await everyone(store) == {}
 
 
@@ -302,9 +309,9 @@ async def test_export_round_trips(run_py: list[str], site: SiteFactory, tmp_path
     await import_ok(run_py, first, csv_file(tmp_path, *GOOD_ROWS, "email,jiro@example.jp,general elderly,en,gone,"))
     exported = await cli(run_py, first, "subscribers", "export")
     assert exported.code == 0
-    assert exported.out.splitlines()[0] == HEADER
-    assert "email,taro@example.jp,crime disaster,ja,active,false" in exported.out.splitlines()
-    assert "email,jiro@example.jp,elderly general,en,gone,false" in exported.out.splitlines()
+    assert exported.out.splitlines()[0] == EXPORT_HEADER
+    assert "email,taro@example.jp,crime disaster,ja,active,false," in exported.out.splitlines()
+    assert "email,jiro@example.jp,elderly general,en,gone,false," in exported.out.splitlines()
 
     dump = tmp_path / "export.csv"
     dump.write_text(exported.out, encoding="utf-8")
@@ -314,3 +321,84 @@ async def test_export_round_trips(run_py: list[str], site: SiteFactory, tmp_path
     second = site({"storage": {"path": str(tmp_path / "other" / "b.db")}}, name="other.toml")
     await import_ok(run_py, second, dump)  # into a fresh database: the same export
     assert (await cli(run_py, second, "subscribers", "export")).out == exported.out
+
+
+# -- districts: a column of ids, empty (or absent, in an older file) for the whole city; in process --
+
+
+def subscribers(config: Path, *args: str) -> int:
+    """`run.py --config CONFIG subscribers ARGS…` in this process; its output goes to capsys."""
+    return main(["--config", str(config), "subscribers", *args])
+
+
+def test_the_districts_column_imports_and_exports_and_an_older_file_means_the_whole_city(
+    site: SiteFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = site(districts=True)  # east, west, south, north
+    rows = (
+        "email,taro@example.jp,disaster,ja,active,false,east west",
+        f"line,{LINE_ID},disaster,ja,active,false,",
+        "email,hanako@example.jp,health,ja,active,false, north ",
+    )
+    assert subscribers(config, "import", str(csv_file(tmp_path, *rows, header=EXPORT_HEADER))) == 0
+    older = csv_file(tmp_path, "email,jiro@example.jp,disaster,ja,active,false", name="older.csv")
+    assert subscribers(config, "import", str(older)) == 0
+    capsys.readouterr()
+
+    assert subscribers(config, "export") == 0
+    exported = capsys.readouterr().out
+    assert exported.splitlines()[0] == EXPORT_HEADER
+    assert sorted(exported.splitlines()[1:]) == [
+        "email,hanako@example.jp,health,ja,active,false,north",
+        "email,jiro@example.jp,disaster,ja,active,false,",
+        "email,taro@example.jp,disaster,ja,active,false,east west",
+        f"line,{LINE_ID},disaster,ja,active,false,",
+    ]
+    dump = tmp_path / "export.csv"
+    dump.write_text(exported, encoding="utf-8")
+    assert subscribers(config, "import", str(dump)) == 0  # the export imports back unchanged
+    assert subscribers(config, "export") == 0
+    assert capsys.readouterr().out.split("\n", 1)[1] == exported
+
+    assert subscribers(config, "list") == 0
+    by_district = capsys.readouterr().out.split("\n\n")[1]
+    assert [line.split() for line in by_district.splitlines()] == [
+        ["district", "id", "active"],
+        ["市内全域", "2"],
+        ["東部地区", "east", "1"],
+        ["西部地区", "west", "1"],
+        ["南部地区", "south", "0"],
+        ["北部地区", "north", "1"],
+    ]
+
+
+def test_an_unknown_district_fails_the_whole_import_naming_its_line(
+    site: SiteFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = site(districts=True)
+    first = csv_file(tmp_path, "email,taro@example.jp,disaster,ja,active,false,east", header=EXPORT_HEADER)
+    assert subscribers(config, "import", str(first)) == 0
+    bad = csv_file(
+        tmp_path,
+        "email,taro@example.jp,disaster,ja,active,false,west",  # an update: not made either
+        "email,new.person@example.jp,disaster,ja,active,false,east mamada",  # the default config's id, not this site's
+        name="bad.csv",
+        header=EXPORT_HEADER,
+    )
+    capsys.readouterr()
+    assert subscribers(config, "import", str(bad)) == 2
+    err = capsys.readouterr().err
+    assert "1 bad row(s), nothing imported" in err
+    assert error_lines(err) == ["line 3: unknown districts ['mamada']; valid: east, west, south, north"]
+    assert subscribers(config, "export") == 0
+    assert capsys.readouterr().out.splitlines()[1:] == ["email,taro@example.jp,disaster,ja,active,false,east"]
+
+
+def test_a_town_with_no_districts_takes_only_an_empty_districts_cell(site: SiteFactory) -> None:
+    config = site()
+    config.write_text("districts = []\n" + config.read_text("utf-8"), "utf-8")
+    reader = CsvReader(load_settings(config))
+    text = f"{EXPORT_HEADER}\nemail,taro@example.jp,disaster,ja,active,false,\nemail,jiro@example.jp,disaster,,,,east\n"
+    assert [s.districts for s in reader.rows(io.StringIO(text))] == [frozenset()]
+    with pytest.raises(InputError, match=r"line 3: unknown districts \['east'\]; valid: none \(leave it empty"):
+        reader.check()

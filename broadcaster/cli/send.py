@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 
-from broadcaster import drafts
+from broadcaster import districts, drafts
 from broadcaster.cli.db import opened_store
 from broadcaster.cli.delivery import hand_over
 from broadcaster.errors import InputError
@@ -34,15 +34,21 @@ def _alert_from_args(settings: Settings, args: argparse.Namespace) -> Alert:
         "body": args.body,
         "instruction": args.instruction,
         "channels": tuple(c.strip() for c in (args.channels or "").split(",") if c.strip()) or None,
+        # an unknown id fails drafts.build, naming the valid ones, before the store is opened
+        "districts": tuple(d.strip() for d in (args.districts or "").split(",") if d.strip()),
         "mode": "exercise" if args.exercise else "live",
     }
     draft = drafts.parse(fields)  # InputError "title: …" names the field; flags are named the same
     return drafts.build(settings, draft, os.environ.get("USER", "cli"), Source.STAFF)
 
 
-def _confirm_live(alert: Alert, audience: dict[str, int]) -> None:
+def _confirm_live(settings: Settings, alert: Alert, audience: dict[str, int]) -> None:
     reach = ", ".join(f"{ch} ({n} recipients)" if n else ch for ch, n in audience.items())
-    print(f"LIVE alert to residents: {alert.title}\n  channels: {reach}", file=sys.stderr)
+    # the places in words, as residents will read them: an officer checks names, not ids
+    where = f"{districts.WHOLE_CITY_JA} (the whole city)"
+    if alert.districts:
+        where = districts.names(alert.districts, settings)
+    print(f"LIVE alert to residents: {alert.title}\n  where: {where}\n  channels: {reach}", file=sys.stderr)
     if not sys.stdin.isatty():
         raise InputError("a live alert needs --yes, or a terminal to confirm it")
     try:
@@ -59,7 +65,7 @@ async def cmd_send(settings: Settings, args: argparse.Namespace) -> int:
     async with opened_store(settings) as store:
         await store.check_data_key()  # delivering here opens contacts: refused before anything is stored
         if alert.mode == Mode.LIVE and not args.yes:
-            _confirm_live(alert, await store.reach(alert))
+            _confirm_live(settings, alert, await store.reach(alert))
         origin = f"cli pid={os.getpid()}"
         # no dispatcher runs here: hand_over below wakes the service, or delivers in this process
         released = await Lifecycle(store, settings).submit(alert, alert.created_by, origin)

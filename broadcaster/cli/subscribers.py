@@ -13,7 +13,9 @@ import io
 import os
 import sys
 
+from broadcaster import districts
 from broadcaster.cli.db import opened_store
+from broadcaster.cli.districts import columns
 from broadcaster.errors import InputError
 from broadcaster.models import Subscriber
 from broadcaster.settings import Settings
@@ -39,7 +41,7 @@ async def cmd_subscribers(settings: Settings, args: argparse.Namespace) -> int:
         elif args.action == "export":
             await _export(store, "export")
         else:
-            await _list(store, args.show_contacts)
+            await _list(settings, store, args.show_contacts)
     return 0
 
 
@@ -66,14 +68,31 @@ def _read_csv(file: str) -> io.StringIO:
     return io.StringIO(data.decode("utf-8-sig"), newline="")
 
 
-async def _list(store: SQLiteStore, show_contacts: bool) -> None:
+async def _list(settings: Settings, store: SQLiteStore, show_contacts: bool) -> None:
     counts = await store.subscriber_counts()
     print(f"{'category':<10} {'channel':<6} {'state':<8} count")
     for (channel, category, state), n in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0], kv[0][2])):
         print(f"{category:<10} {channel:<6} {state:<8} {n}")
+    if settings.districts:
+        await _by_district(settings, store)
     if show_contacts:
         print()
         await _export(store, "list --show-contacts")
+
+
+async def _by_district(settings: Settings, store: SQLiteStore) -> None:
+    """Active subscribers by the district they chose (one who chose two counts in both), the whole city first."""
+    counts = await store.district_counts()
+    print()
+    rows = [("district", "id", "active"), (districts.WHOLE_CITY_JA, "", str(counts.get("", 0)))]
+    rows += [(d.name, d.id, str(counts.get(d.id, 0))) for d in settings.districts]
+    rows += [
+        ("(no such district now)", gone, str(n))
+        for gone, n in sorted(counts.items())
+        if gone and settings.district(gone) is None
+    ]
+    for line in columns(rows, right={2}):
+        print(line)
 
 
 def actor() -> str:
