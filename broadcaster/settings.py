@@ -426,6 +426,8 @@ class Settings(_Section):
                         f"{where}.towns: {name!r} is no 町・大字 of {self.city.name} in Japan Post's data; "
                         "write it as the postal data does (run.py districts check lists them)"
                     )
+                if town.name != name:  # 雨ヶ谷 for 雨ケ谷: every lookup compares the postal spelling
+                    raise ValueError(f"{where}.towns: write {name!r} as Japan Post's data does: {town.name!r}")
                 if town.name in owner and owner[town.name] != d.name:
                     raise ValueError(
                         f"{where}.towns: {town.name} is already in {owner[town.name]}; a town is in one district"

@@ -107,10 +107,14 @@ def test_oyama_defaults_name_eleven_districts_and_no_towns(monkeypatch: pytest.M
             district("a", "甲地区", ["間々田"]) + district("b", "乙地区", ["乙女", "間々田"]),
             "districts.1 (乙地区).towns: 間々田 is already in 甲地区",
         ),
+        (
+            district("a", "甲地区", ["雨ヶ谷"]),
+            "districts.0 (甲地区).towns: write '雨ヶ谷' as Japan Post's data does: '雨ケ谷'",
+        ),
         (district("A", "甲地区", []), "districts.0.id"),
         (district("a", "甲地区", [], "nowhere.geojson"), "甲地区 (a): geometry: cannot read"),
     ],
-    ids=["duplicate-id", "unknown-town", "town-twice", "bad-id", "missing-geometry"],
+    ids=["duplicate-id", "unknown-town", "town-twice", "postal-spelling", "bad-id", "missing-geometry"],
 )
 def test_a_bad_district_stops_start_up_naming_it(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:

@@ -1,12 +1,11 @@
 """`run.py districts list | check`: the city's 地区 as configured, and a check of them for the city's IT staff.
 
 Start-up already refuses a config whose districts are wrong in a way that stops the service (an unknown
-town, a town in two districts, a duplicate id, an unreadable outline: exit 2, one line). ``check`` goes
+town, one not written as the postal data writes it, a town in two districts, a duplicate id, an unreadable
+outline: exit 2, one line). ``check`` goes
 further for whoever prepares the site file: it lists every 町・大字 of the city as Japan Post's data
 writes it, with its reading and its district, and exits 1 naming each problem start-up lets through:
 
-- a town written otherwise than the postal data writes it (雨ヶ谷 for 雨ケ谷): start-up finds it, but an
-  address a resident types resolves to the postal data's spelling and so to no district;
 - an outline that crosses itself, has no area, or crosses another district's outline;
 - subscribers who chose a district id the config no longer has: they receive no alert for their area.
 
@@ -150,7 +149,7 @@ async def cmd_check(settings: Settings) -> int:
 
 
 def _towns(settings: Settings, report: Report) -> dict[str, District]:
-    """The district of each town (the postal data's spelling); a town written otherwise is a problem."""
+    """The district of each town (start-up made sure each is written as the postal data writes it)."""
     index = districts.town_index(settings)
     owner: dict[str, District] = {}
     for d in settings.districts:
@@ -162,11 +161,6 @@ def _towns(settings: Settings, report: Report) -> dict[str, District]:
             if town is None:  # start-up refuses this; a check run on its own says it the same way
                 report.problems.append(f"{label(d)}: towns: {written!r} is no 町・大字 of {settings.city.name}")
                 continue
-            if town.name != written:
-                report.problems.append(
-                    f"{label(d)}: towns: {written!r} is written {town.name} in Japan Post's data; write it so, "
-                    "or an address in it finds no district"
-                )
             if town.name in seen:
                 report.notes.append(f"{label(d)}: towns: {town.name} is listed twice")
             seen.add(town.name)
