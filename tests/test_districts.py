@@ -276,3 +276,34 @@ async def test_a_sources_next_report_for_other_districts_still_reaches_whoever_w
         assert rows == [("r1", south.id, "superseded"), ("r2", south.id, "pending"), ("r2", west.id, "pending")]
     finally:
         await store.aclose()
+
+
+async def test_districts_past_the_masks_63_bits_are_planned_all_the_same(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "many.db")
+    try:
+        ids = {}
+        for i in range(66):  # a city of many small districts: d63 to d65 get no bit in the mask
+            ids[f"d{i}"] = await store.save_subscriber(
+                Subscriber(
+                    0, ContactKind.EMAIL, f"r{i}@example.jp", frozenset({"disaster"}), districts=frozenset({f"d{i}"})
+                )
+            )
+        everywhere = await store.save_subscriber(
+            Subscriber(0, ContactKind.EMAIL, "all@example.jp", frozenset({"disaster"}))
+        )
+        both = await store.save_subscriber(
+            Subscriber(
+                0, ContactKind.EMAIL, "two@example.jp", frozenset({"disaster"}), districts=frozenset({"d1", "d65"})
+            )
+        )
+        assert len(sqlite3.connect(store.path).execute("SELECT * FROM district_bits").fetchall()) == 63
+        alert = Alert(
+            id="many", source=Source.STAFF, category="disaster", level=3, title="t", body="b", channels=("email",),
+            mode=Mode.LIVE, districts=("d0", "d62", "d63", "d65"), event_key="many", state=AlertState.DRAFT,
+        )  # fmt: skip
+        assert await store.create_alert(alert, "sato", "test", approve=True) == {"email": 6}
+        planned = {r[0] for r in sqlite3.connect(store.path).execute("SELECT recipient FROM deliveries")}
+        expected = {ids[d].id for d in ("d0", "d62", "d63", "d65")} | {everywhere.id, both.id}
+        assert planned == expected
+    finally:
+        await store.aclose()

@@ -243,15 +243,22 @@ MIGRATIONS: tuple[str, ...] = (
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
     # 13: districts (地区). An alert's ids (JSON; [] for the whole city). A subscriber's choice: one row per
-    # district, and whole_city = 1 when there is none, so planning tests a flag before it looks anything up.
+    # district (the truth), whole_city = 1 when there is none, and district_mask, a bit per district from
+    # district_bits (up to 63 districts get one), so that planning tests two integers per subscriber
+    # instead of looking each one up (sql_subscribers.district_filter).
     """
     ALTER TABLE alerts ADD COLUMN districts TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE subscribers ADD COLUMN whole_city INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE subscribers ADD COLUMN district_mask INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE subscriber_districts (
         district TEXT NOT NULL,
         subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
         PRIMARY KEY (district, subscriber_id)
     ) WITHOUT ROWID;
     CREATE INDEX subscriber_districts_subscriber ON subscriber_districts(subscriber_id);
+    CREATE TABLE district_bits (
+        district TEXT PRIMARY KEY,
+        bit INTEGER NOT NULL UNIQUE CHECK (bit BETWEEN 0 AND 62)
+    ) WITHOUT ROWID;
     """,
 )

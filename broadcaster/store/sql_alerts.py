@@ -27,7 +27,7 @@ from broadcaster.models import (
 )
 from broadcaster.store import ApprovalRecord, sql_journal
 from broadcaster.store.sql_deliveries import PENDING, SUPERSEDED, finish_if_closed
-from broadcaster.store.sql_subscribers import audience_sql
+from broadcaster.store.sql_subscribers import audience_sql, district_filter
 
 CORRECTION_PRIORITY = 10  # corrections and cancels jump the queue
 COLUMNS = (
@@ -369,10 +369,10 @@ def versions(conn: sqlite3.Connection, event_key: str, mode: str) -> list[Alert]
 
 def _plan(conn: sqlite3.Connection, alert: Alert, channel: str, row: tuple[Any, ...]) -> None:
     if channel in ContactKind.__members__.values():
+        where, params = district_filter(conn, alert.districts)
         conn.execute(
-            f"""{NEW_ROW} SELECT ?, ?, s.id, s.language, ?, ?, ?, ?
-                {audience_sql(alert.mode == Mode.EXERCISE, len(alert.districts))}""",
-            (alert.id, channel, *row, alert.category, channel, *alert.districts),
+            f"{NEW_ROW} SELECT ?, ?, s.id, s.language, ?, ?, ?, ? {audience_sql(alert.mode == Mode.EXERCISE, where)}",
+            (alert.id, channel, *row, alert.category, channel, *params),
         )
     else:
         conn.execute(f"{NEW_ROW} VALUES (?, ?, 0, 'ja', ?, ?, ?, ?)", (alert.id, channel, *row))
