@@ -307,3 +307,35 @@ async def test_districts_past_the_masks_63_bits_are_planned_all_the_same(tmp_pat
         assert planned == expected
     finally:
         await store.aclose()
+
+
+@pytest.mark.parametrize(
+    ("districts_", "mode", "channels"),
+    [
+        ((), Mode.LIVE, ("email", "line", "website")),
+        (("east",), Mode.LIVE, ("email", "line", "website", "fm")),
+        (("west", "south"), Mode.EXERCISE, ("email", "line")),
+        (("north",), Mode.LIVE, ("line",)),  # nobody in the north uses LINE: the channel is left out
+    ],
+)
+async def test_a_new_alerts_reach_is_counted_exactly_as_approval_plans_it(
+    district_settings: Settings, districts_: tuple[str, ...], mode: Mode, channels: tuple[str, ...]
+) -> None:
+    store = await SQLiteStore.open(district_settings.path(district_settings.storage.path))
+    try:
+        homes = [frozenset(), frozenset({"east"}), frozenset({"west", "south"}), frozenset({"north"})]
+        for i in range(40):
+            kind = ContactKind.LINE if i % 3 == 0 and i % 4 != 3 else ContactKind.EMAIL
+            contact = f"U{i:032x}" if kind == ContactKind.LINE else f"r{i}@example.jp"
+            await store.save_subscriber(
+                Subscriber(0, kind, contact, frozenset({"disaster"}), tester=i % 5 == 0, districts=homes[i % 4])
+            )
+        alert = Alert(
+            id="new", source=Source.STAFF, category="disaster", level=3, title="t", body="b", channels=channels,
+            mode=mode, districts=districts_, event_key="new", state=AlertState.DRAFT,
+        )  # fmt: skip
+        counted = await store.reach(alert)  # not stored: counted, nothing written
+        assert sqlite3.connect(store.path).execute("SELECT count(*) FROM alerts").fetchone() == (0,)
+        assert counted == await store.create_alert(alert, "sato", "test", approve=True)
+    finally:
+        await store.aclose()

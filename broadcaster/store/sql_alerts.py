@@ -204,6 +204,10 @@ def reach(conn: sqlite3.Connection, alert: Alert, actor: str, now: float) -> dic
         return dict(
             conn.execute("SELECT channel, count(*) FROM deliveries WHERE alert_id = ? GROUP BY channel", (alert.id,))
         )
+    if stored is None and alert.msg_type == MsgType.ALERT and not _versions_of(conn, alert):
+        # a new event reaches its audience and nobody else: counted with the planning's own SQL, nothing
+        # written (the console asks at every tick of a district, and writing a million rows holds the store)
+        return _audience_counts(conn, alert)
     conn.execute("SAVEPOINT reach")
     try:
         if stored is None:
@@ -214,6 +218,28 @@ def reach(conn: sqlite3.Connection, alert: Alert, actor: str, now: float) -> dic
     finally:
         conn.execute("ROLLBACK TO reach")
         conn.execute("RELEASE reach")
+
+
+def _versions_of(conn: sqlite3.Connection, alert: Alert) -> bool:
+    return bool(
+        conn.execute("SELECT EXISTS (SELECT 1 FROM alerts WHERE event_key = ?)", (alert.event_key,)).fetchone()[0]
+    )
+
+
+def _audience_counts(conn: sqlite3.Connection, alert: Alert) -> dict[ChannelName, int]:
+    """What ``_plan`` would write for each of a new alert's channels, counted; channels with none left out."""
+    counts: dict[ChannelName, int] = {}
+    for channel in alert.channels:
+        n = 1
+        if channel in ContactKind.__members__.values():
+            where, params = district_filter(conn, alert.districts)
+            n = conn.execute(
+                f"SELECT count(*) {audience_sql(alert.mode == Mode.EXERCISE, where)}",
+                (alert.category, channel, *params),
+            ).fetchone()[0]
+        if n:
+            counts[channel] = n
+    return counts
 
 
 def request_approval(
