@@ -44,6 +44,7 @@ Samples = NDArray[np.int16]
 LINE_GAP_S = 0.35  # silence between the script's lines (Open JTalk adds a little of its own)
 CHIME_GAP_S = 0.6  # silence between the chime and the first word
 ESPEAK_RATE = 165  # words per minute: slower than espeak's 175, for radio
+ESPEAK_ATTEMPTS = 3  # pyttsx3's espeak driver now and then saves a file with no audio (synthesize_espeak)
 ESPEAK_ALIASES = {"zh": "cmn", "tl": "fil"}
 MAX_PROCESSES = 4  # Open JTalk worker processes; one per CPU up to this
 FILTER_TAPS = 101  # low-pass before downsampling, so 48 kHz speech does not alias at 16 kHz
@@ -173,6 +174,17 @@ def synthesize_espeak(text: str, lang: str) -> tuple[Samples, int]:
         import pyttsx3  # type: ignore[import-untyped]
     except ImportError as exc:
         raise EngineMissing(f"pyttsx3 cannot be imported ({exc}): pip install pyttsx3") from exc
+    # pyttsx3 2.99's espeak driver saves the WAV when espeak reports the end of the message, before it keeps
+    # the samples that came with that report, and it replays its last text on the next loop: now and then
+    # (seen under load) the file holds no audio. Another attempt has always given it.
+    for _ in range(ESPEAK_ATTEMPTS):
+        samples, rate = _espeak_once(pyttsx3, text, lang)
+        if samples.size:
+            return samples, rate
+    raise SpeechError(f"espeak-ng wrote no audio in {ESPEAK_ATTEMPTS} attempts")
+
+
+def _espeak_once(pyttsx3: Any, text: str, lang: str) -> tuple[Samples, int]:
     with _espeak_lock, tempfile.TemporaryDirectory(prefix="fm-espeak-") as tmp:
         path = Path(tmp) / "speech.wav"
         try:
@@ -185,11 +197,8 @@ def synthesize_espeak(text: str, lang: str) -> tuple[Samples, int]:
         except (OSError, RuntimeError) as exc:  # libespeak-ng.so.1 missing, or the driver failing
             raise EngineMissing(f"espeak-ng does not run ({exc}): apt-get install espeak-ng libespeak-ng1") from exc
         if not path.is_file():
-            raise SpeechError("espeak-ng wrote no audio")
-        samples, rate = read_wav(path.read_bytes())
-    if not samples.size:
-        raise SpeechError("espeak-ng wrote no audio")
-    return samples, rate
+            return np.zeros(0, dtype=np.int16), 0
+        return read_wav(path.read_bytes())
 
 
 # -- samples -----------------------------------------------------------------------
