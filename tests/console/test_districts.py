@@ -239,6 +239,11 @@ async def test_a_draft_keeps_its_districts_through_preview_save_edit_and_the_ale
     history = await sato.get("/console/history")
     row = re.search(rf'<tr data-alert-id="{alert_id}">.*?</tr>', history.text, re.S)
     assert row and "<td>北部地区</td>" in row.group(0)
+    dashboard = await sato.get("/console/dashboard")
+    card = re.search(
+        rf'<article class="card alert-progress" data-alert-id="{alert_id}">.*?</article>', dashboard.text, re.S
+    )
+    assert card and "対象地区: 北部地区" in card.group(0)
     edited = await sato.post(f"/console/alerts/{alert_id}/edit", compose_form(whole_city="on"))
     assert (await town.store.get_alert(alert_id)).districts == ()  # type: ignore[union-attr]
     page = await sato.get(f"/console/alerts/{alert_id}")
