@@ -99,6 +99,22 @@ def bench_settings(folder: Path) -> Settings:
     return load_settings(site)
 
 
+def bench_alert(alert_id: str, districts: tuple[str, ...] = ()) -> Alert:
+    """A live 防災 alert by email to the whole city, or to ``districts``."""
+    return Alert(
+        id=alert_id,
+        source=Source.STAFF,
+        category="disaster",
+        level=4,
+        title="小山市に避難指示",
+        body="思川の水位が上昇しています。",
+        mode=Mode.LIVE,
+        channels=("email",),
+        districts=districts,
+        created_at=time.time(),
+    )
+
+
 async def run(n: int, folder: Path) -> dict[str, float | int]:
     """Set up N subscribers, then time one alert's fan-out."""
     settings = bench_settings(folder)
@@ -107,17 +123,7 @@ async def run(n: int, folder: Path) -> dict[str, float | int]:
     renderer = Renderer(settings)
     null = NullChannel("email", renderer)
     channels = ChannelSet(live={"email": null}, exercise={"email": null}, notices=[])
-    alert = Alert(
-        id="bench-1",
-        source=Source.STAFF,
-        category="disaster",
-        level=4,
-        title="小山市に避難指示",
-        body="思川の水位が上昇しています。",
-        mode=Mode.LIVE,
-        channels=("email",),
-        created_at=time.time(),
-    )
+    alert = bench_alert("bench-1")
     await store.create_alert(alert, "bench", "bench")
     tune_gc()  # as the service does once it has started
     async with Dispatcher(store, channels, settings) as dispatcher:
@@ -160,18 +166,7 @@ def choosing(n: int, ids: list[str], seed: int = 14) -> Iterator[Subscriber]:
 
 async def plan_once(store: SQLiteStore, label: str, districts: tuple[str, ...]) -> tuple[int, float]:
     """Store one alert to ``districts`` and time its approval (planning, committed); rows written and seconds."""
-    alert = Alert(
-        id=f"bench-{label}",
-        source=Source.STAFF,
-        category="disaster",
-        level=4,
-        title="小山市に避難指示",
-        body="思川の水位が上昇しています。",
-        mode=Mode.LIVE,
-        channels=("email",),
-        districts=districts,
-        created_at=time.time(),
-    )
+    alert = bench_alert(f"bench-{label}", districts)
     await store.create_alert(alert, "bench", "bench")
     started = time.perf_counter()
     planned = await store.approve(alert.id, "bench", "bench")

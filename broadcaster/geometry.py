@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from broadcaster.errors import ConfigError
@@ -110,8 +110,11 @@ def bounds(rings: Iterable[Ring]) -> tuple[float, float, float, float]:
     return min(lons), min(lats), max(lons), max(lats)
 
 
-def svg_path(rings: Sequence[Ring], box: tuple[float, float, float, float], width: float, height: float) -> str:
-    """An SVG path of the rings, fitted into ``width`` × ``height`` for the bounding box ``box``.
+Projection = Callable[[Point], tuple[float, float]]
+
+
+def fitted(box: tuple[float, float, float, float], width: float, height: float) -> Projection:
+    """(longitude, latitude) → SVG (x, y), the bounding box ``box`` fitted into ``width`` × ``height``.
 
     Longitude is scaled by the cosine of the middle latitude, so a district keeps its shape.
     """
@@ -121,8 +124,13 @@ def svg_path(rings: Sequence[Ring], box: tuple[float, float, float, float], widt
     scale = min(width / span_x, height / span_y)
     dx = (width - span_x * scale) / 2
     dy = (height - span_y * scale) / 2
+    return lambda p: (dx + (p[0] - west) * squeeze * scale, dy + (north - p[1]) * scale)
+
+
+def svg_path(rings: Sequence[Ring], project: Projection) -> str:
+    """An SVG path of the rings, each point through ``project``."""
     parts = []
     for ring in rings:
-        coords = [(dx + (lon - west) * squeeze * scale, dy + (north - lat) * scale) for lon, lat in ring[:-1]]
+        coords = [project(point) for point in ring[:-1]]
         parts.append("M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in coords) + " Z")
     return " ".join(parts)

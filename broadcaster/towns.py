@@ -31,7 +31,6 @@ class Town:
     name: str  # as written: 間々田, 雨ケ谷新田, 城東
     kana: str  # its reading in katakana, as the postal data gives it: ママダ
     postal_codes: tuple[str, ...]  # seven digits each; a town split by 丁目 or 番地 may have several
-    chome: bool  # the town is divided into 丁目 (城東１丁目…)
 
 
 def postal_database() -> Path:
@@ -80,8 +79,7 @@ def municipality(code: str) -> Municipality:
             continue
         known = merged.get(name)
         codes = (*known.postal_codes, record["postal_code"]) if known else (record["postal_code"],)
-        chome = bool(record["chome"]) or (known.chome if known else False) or record.get("note") == "丁目"
-        merged[name] = Town(name, record["neighborhood_kana"], tuple(sorted(set(codes))), chome)
+        merged[name] = Town(name, record["neighborhood_kana"], tuple(sorted(set(codes))))
     towns = tuple(sorted(merged.values(), key=lambda t: (t.kana, t.name)))
     return Municipality(records[0]["prefecture"], records[0]["city"], towns)
 

@@ -33,7 +33,6 @@ from broadcaster.web.console.web import CAN_SEND, HEADERS, console, need, words
 MAP_WIDTH, MAP_HEIGHT = 480.0, 360.0  # the SVG's own units; CSS scales it to the column
 FIELD = "districts"  # the form's field: one value per ticked district id
 WHOLE = "whole_city"  # the 「市内全域」 box: ticked with a district is a contradiction, refused
-POINT = re.compile(r"(-?[0-9.]+),(-?[0-9.]+)")
 KATAKANA = re.compile(r"[ァ-ヶ]")
 BOTH = Problem("districts_and_whole_city", "tick the whole city or districts, not both", FIELD)
 
@@ -87,23 +86,17 @@ def entries(settings: Settings) -> list[dict[str, Any]]:
     ]
 
 
-def _centre(path: str) -> tuple[float, float]:
-    """The middle of a path's bounding box, where its label goes."""
-    points = [(float(x), float(y)) for x, y in POINT.findall(path)]
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
-
-
 def district_map(settings: Settings) -> dict[str, Any] | None:
     """The map of the districts that have an outline, fitted together; None when none has one."""
     drawn = [d for d in settings.districts if d.rings]
     if not drawn:
         return None
-    box = geometry.bounds(ring for d in drawn for ring in d.rings)
+    project = geometry.fitted(geometry.bounds(ring for d in drawn for ring in d.rings), MAP_WIDTH, MAP_HEIGHT)
     shapes = []
     for d in drawn:
-        path = geometry.svg_path(d.rings, box, MAP_WIDTH, MAP_HEIGHT)
-        x, y = _centre(path)
+        path = geometry.svg_path(d.rings, project)
+        west, south, east, north = geometry.bounds(d.rings)
+        x, y = project(((west + east) / 2, (south + north) / 2))  # the label's place: the outline's middle
         shapes.append({"id": d.id, "name": d.name, "name_en": d.name_en, "d": path, "x": f"{x:.1f}", "y": f"{y:.1f}"})
     return {"width": int(MAP_WIDTH), "height": int(MAP_HEIGHT), "shapes": shapes}
 
