@@ -15,7 +15,15 @@ from broadcaster.errors import InputError
 from broadcaster.settings import District, Settings
 
 WHOLE_CITY_JA = "市内全域"
-WHOLE_CITY_EN = "the whole city"
+
+
+def whole_city(settings: Settings, lang: str = "ja") -> str:
+    """「市内全域」, "the whole city" …: a resident's choice of every district, in ``lang``."""
+    return settings.phrasebook.word(_lang(settings, lang), "whole_city")
+
+
+def _lang(settings: Settings, lang: str) -> str:
+    return lang if lang in settings.phrasebook.books else "ja"
 
 
 def ordered(ids: Iterable[str], settings: Settings) -> tuple[str, ...]:
@@ -51,7 +59,7 @@ def names(ids: Iterable[str], settings: Settings, lang: str = "ja") -> str:
     found = [d.name_in(lang) for d in chosen(ids, settings)]
     if not found:
         return settings.city.name_in(lang)
-    return ("、" if lang == "ja" else ", ").join(found)
+    return settings.phrasebook.word(_lang(settings, lang), "list_joiner").join(found)
 
 
 def short(ids: Iterable[str], settings: Settings, lang: str = "ja") -> str:
@@ -59,9 +67,9 @@ def short(ids: Iterable[str], settings: Settings, lang: str = "ja") -> str:
     found = chosen(ids, settings)
     if len(found) <= 1:
         return names(ids, settings, lang)
-    if lang == "ja":
-        return f"市内{len(found)}地区"
-    return f"{len(found)} districts of {settings.city.name_en}"
+    return settings.phrasebook.word(
+        _lang(settings, lang), "n_districts", n=len(found), city=settings.city.name_in(lang)
+    )
 
 
 def readings(settings: Settings) -> dict[str, str]:

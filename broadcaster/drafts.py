@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from broadcaster import districts, intake, naming
+from broadcaster import districts, intake, naming, variants
 from broadcaster.cap_terms import assess
 from broadcaster.clock import jst
 from broadcaster.errors import InputError, Problem
@@ -30,7 +30,7 @@ MAX_BODY = 4000
 MAX_INSTRUCTION = 1000
 MAX_EXPIRY_S = 7 * 86_400
 # a lift's body when the officer gives no reason; the rendered text already says what is lifted
-LIFT_BODY = {"ja": "引き続き、今後の情報に注意してください。", "en": "Please keep watching for further information."}
+LIFT_BODY = "引き続き、今後の情報に注意してください。"
 
 
 def _title(value: str) -> str:
@@ -102,6 +102,12 @@ class Draft(BaseModel):
     expires: datetime | None = Field(default=None, description="ISO 8601 with offset; null: no expiry")
     mode: Literal["exercise", "live"] = "exercise"
     kind: str = ""
+    phrase: str = Field(
+        default="", description="the 定型文 (phrasebook pattern id) the words were made from; empty: free text"
+    )
+    slots: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="the 定型文's slot values (time, hazard, shelter …); districts fill places"
+    )
 
     @model_validator(mode="after")
     def _expiry_has_offset(self) -> Draft:
@@ -180,6 +186,7 @@ def build(settings: Settings, draft: Draft, author: str, source: Source, now: fl
     expires = draft.expires.timestamp() if draft.expires else None
     if expires is not None and not now < expires <= now + MAX_EXPIRY_S:
         errors.append(Problem("expiry_out_of_range", "must be in the future and within 7 days", "expires"))
+    errors += _phrase_problems(settings, draft)
     if errors:
         raise InputError(problems=errors)
     alert_id = new_id(now)
@@ -202,8 +209,45 @@ def build(settings: Settings, draft: Draft, author: str, source: Source, now: fl
         state=AlertState.DRAFT,
         created_at=now,
         created_by=author,
+        phrase=draft.phrase,
+        slots=dict(draft.slots),
     )
+    alert = variants.complete(_still_the_pattern(alert, settings), settings)
     return assess(alert, settings)  # CAP's urgency, severity and certainty from the category and level
+
+
+def _phrase_problems(settings: Settings, draft: Draft) -> list[Problem]:
+    if not draft.phrase:
+        if draft.slots:
+            return [Problem("slots_without_phrase", "slots belong to a 定型文: give its id in phrase", "slots")]
+        return []
+    pattern = settings.phrasebook.patterns.get(draft.phrase)
+    if pattern is None or pattern.use != "phrase":
+        valid = ", ".join(p.id for p in settings.phrasebook.patterns.values() if p.use == "phrase")
+        return [Problem("unknown_phrase", f"unknown 定型文 {draft.phrase!r}; valid: {valid}", "phrase")]
+    unknown = [name for name in draft.slots if name not in pattern.slots]
+    if unknown:
+        what = f"{', '.join(unknown)} not a slot of {draft.phrase}; its slots: {', '.join(pattern.slots)}"
+        return [Problem("unknown_slot", what, "slots", {"slots": unknown})]
+    return []
+
+
+def _still_the_pattern(alert: Alert, settings: Settings) -> Alert:
+    """The alert, without its pattern if the officer's Japanese no longer says what the pattern says.
+
+    Its other languages then go out as notices: a translation must never say more, or other, than the
+    Japanese.
+    """
+    made = variants.japanese_from_phrase(alert, settings) if alert.phrase else None
+    if made is None:
+        return alert
+    if _parts(Text(alert.title, alert.body, alert.instruction)) == _parts(_cleaned(made)):
+        return alert
+    return dataclasses.replace(alert, phrase="", slots={})
+
+
+def _cleaned(text: Text) -> Text:
+    return Text(intake.clean_title(text.title), _optional_words(text.body), _optional_words(text.instruction))
 
 
 class StaleTranslations(InputError):
@@ -244,6 +288,7 @@ def _parts(text: Text) -> tuple[str, str, str]:
 
 
 def correction(
+    settings: Settings,
     original: Alert,
     changes: Draft,
     author: str,
@@ -280,26 +325,28 @@ def correction(
     stale = stale_translations(original, corrected, confirmed)
     if stale:
         raise StaleTranslations(stale)
-    return corrected
+    # an officer's correction is free text unless it kept the 定型文's Japanese word for word
+    corrected = dataclasses.replace(corrected, phrase=changes.phrase, slots=dict(changes.slots))
+    return variants.complete(_still_the_pattern(corrected, settings), settings)
 
 
-def cancellation(original: Alert, author: str, reason: str = "", now: float | None = None) -> Alert:
+def cancellation(settings: Settings, original: Alert, author: str, reason: str = "", now: float | None = None) -> Alert:
     """The cancel of ``original``'s event (【取消】: it was a mistake); it reaches exactly who got it.
 
     The title is the original's, bare: the 【取消】 tag is added where it is rendered.
     """
     now = time.time() if now is None else now
     body = reason.strip() or "先ほどの情報は取り消しました。"
-    translations = {k: Text(bare(t.title), reason.strip() or "The earlier message is cancelled.")
-                    for k, t in original.translations.items()}  # fmt: skip
-    return dataclasses.replace(
+    cancel = dataclasses.replace(
         original,
         id=new_id(now),
         source=Source.STAFF,
         title=bare(original.title),
         body=body,
         instruction="",
-        translations=translations,
+        translations={},
+        phrase="cancel",
+        slots={"what": _titles(original)},
         version=original.version + 1,
         msg_type=MsgType.CANCEL,
         state=AlertState.DRAFT,
@@ -307,9 +354,15 @@ def cancellation(original: Alert, author: str, reason: str = "", now: float | No
         created_by=author,
         references=original.id,
     )
+    return variants.complete(cancel, settings)
 
 
-def lift(original: Alert, author: str, reason: str = "", now: float | None = None) -> Alert:
+def _titles(original: Alert) -> dict[str, str]:
+    """The original's title in each of its languages: what a lift or a cancel says is over."""
+    return {lang: bare(original.text(lang).title) for lang in original.languages}
+
+
+def lift(settings: Settings, original: Alert, author: str, reason: str = "", now: float | None = None) -> Alert:
     """The lift of ``original``'s event (【解除】: the order or warning is over); it takes it off the air.
 
     It reaches whom a correction would: everyone who got the event and whom it would reach now. The
@@ -318,16 +371,17 @@ def lift(original: Alert, author: str, reason: str = "", now: float | None = Non
     reason, or a plain reminder. No expiry: a lift is not on the air, and stays the event's last word.
     """
     now = time.time() if now is None else now
-    # the reason is in Japanese: the other languages get the plain sentence
-    translations = {k: Text(bare(t.title), LIFT_BODY["en"]) for k, t in original.translations.items()}
-    return dataclasses.replace(
+    # the reason is in Japanese: the other languages get the phrasebook's lift of the original's title
+    lifted = dataclasses.replace(
         original,
         id=new_id(now),
         source=Source.STAFF,
         title=bare(original.title),
-        body=reason.strip() or LIFT_BODY["ja"],
+        body=reason.strip() or LIFT_BODY,
         instruction="",
-        translations=translations,
+        translations={},
+        phrase="lift",
+        slots={"what": _titles(original)},
         expires=None,
         version=original.version + 1,
         msg_type=MsgType.LIFT,
@@ -336,3 +390,4 @@ def lift(original: Alert, author: str, reason: str = "", now: float | None = Non
         created_by=author,
         references=original.id,
     )
+    return variants.complete(lifted, settings)

@@ -223,7 +223,7 @@ class Lifecycle:
         checked (``districts.check_ids``); None keeps the event's.
         """
         latest = await self._latest(alert)
-        correction = drafts.correction(latest, changes, author, confirmed=confirmed, districts=districts)
+        correction = drafts.correction(self.settings, latest, changes, author, confirmed=confirmed, districts=districts)
         if fingerprint is not None and fingerprint_of(correction) != fingerprint:
             raise Stale(latest.id)
         return await self.submit(correction, author, origin)
@@ -238,7 +238,7 @@ class Lifecycle:
         latest = await self._latest(alert)
         if seen is not None and fingerprint_of(latest) != seen:
             raise Stale(latest.id)
-        return await self.submit(drafts.lift(latest, author, reason), author, origin)
+        return await self.submit(drafts.lift(self.settings, latest, author, reason), author, origin)
 
     async def cancel(self, alert: Alert, author: str, reason: str, origin: str, seen: str | None = None) -> Released:
         """Cancel the event of ``alert``: at once, to exactly whom it reached, with no second person.
@@ -248,7 +248,7 @@ class Lifecycle:
         latest = await self._latest(alert)
         if seen is not None and fingerprint_of(latest) != seen:
             raise Stale(latest.id)
-        cancel = drafts.cancellation(latest, author, reason)
+        cancel = drafts.cancellation(self.settings, latest, author, reason)
         return self._woken(cancel.id, await self.store.create_alert(cancel, author, origin, approve=True))
 
     async def _latest(self, alert: Alert) -> Alert:

@@ -101,6 +101,13 @@ class Text:
     title: str
     body: str
     instruction: str = ""
+    # where the words came from: "officer" (typed by a person or a system), "phrasebook" (an approved
+    # pattern filled from the alert's structured fields), "notice" (the phrasebook's notice that carries
+    # category, level, districts and the link for free text, which is never machine-translated)
+    source: str = "officer"
+
+
+TEXT_SOURCES = ("officer", "phrasebook", "notice")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +139,16 @@ class Alert:
     references: AlertId | None = None  # the alert this one updates or cancels
     badge: str = ""  # the scale when it is not a 警戒レベル: "震度５弱", "噴火警戒レベル３（那須岳）"; "" for none
     districts: tuple[str, ...] = ()  # ids of the city's 地区 it concerns, in config order; (): the whole city
+    # the phrasebook pattern its words were built from ("" for free text), and the pattern's slot values:
+    # what every other language is built from (broadcaster/variants)
+    phrase: str = ""
+    slots: Mapping[str, object] = field(default_factory=dict)
 
     def text(self, lang: Lang) -> Text:
         """The alert's words in ``lang``, falling back to the Japanese original."""
         if lang in self.translations:
             return self.translations[lang]
-        return Text(self.title, self.body, self.instruction)
+        return Text(self.title, self.body, self.instruction, "phrasebook" if self.phrase else "officer")
 
     @property
     def languages(self) -> tuple[Lang, ...]:

@@ -2,7 +2,8 @@
 
 Templates live at templates/<channel>/<kind>.<lang>.j2 (text parts) and <kind>.<lang>.html.j2
 (the HTML part, autoescaped). Lookup falls back from the alert's kind to its category, then to
-"default", first in the requested language and then in Japanese.
+"default", first in the requested language, then in English, whose templates serve every language
+other than Japanese (their words come from the phrasebook: ``w("what_to_do")``), then in Japanese.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from broadcaster import districts, tags
+from broadcaster import districts, furigana, tags, variants
 from broadcaster.intake import clean_text
 from broadcaster.models import Alert, Message, Mode
 from broadcaster.settings import ROOT, Settings
@@ -45,7 +46,7 @@ NO_LIMITS = Limits()
 
 def make_environment(folder: Path = TEMPLATES) -> jinja2.Environment:
     """A jinja2 environment that escapes HTML templates and refuses undefined names."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folder),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         undefined=jinja2.StrictUndefined,
@@ -53,12 +54,14 @@ def make_environment(folder: Path = TEMPLATES) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["ruby"] = furigana.html  # {避難|ひなん} → <ruby>; escapes everything else
+    return env
 
 
 def candidates(channel: str, alert: Alert, lang: str, suffix: str = "j2") -> list[str]:
     """Template names to try, most specific first."""
     kinds = [k for k in (alert.kind, alert.category, "default") if k]
-    langs = [lang] if lang == "ja" else [lang, "ja"]
+    langs = [lang] if lang == "ja" else list(dict.fromkeys([lang, "en", "ja"]))
     return [f"{channel}/{kind}.{lg}.{suffix}" for lg in langs for kind in kinds]
 
 
@@ -103,11 +106,15 @@ class Renderer:
     def context(self, alert: Alert, lang: str, counted: bool = False) -> dict[str, Any]:
         """Everything a template may use. Tags come from broadcaster/tags only: templates add none.
 
-        ``text`` holds the alert's words with its title bare; ``headline`` is the title after its tags
-        (【訓練】【訂正】【警戒レベル４】…), ``titled`` the same without the exercise tag (for a body that
-        already says it is an exercise), ``tags`` the tags alone, ``tagged(exercise=, badged=)`` the
-        headline with a tag left out, ``badge`` the words of its scale ("" for none), ``lead`` the line
-        saying what this message does to the earlier one ("" for a first message).
+        ``text`` holds the alert's words with its title bare, furigana written as 漢字（かんじ）
+        for plain text; ``rich`` the same words with furigana markup, for HTML (``rich.body | ruby``);
+        ``w(key, …)`` one of the language's phrasebook words; ``language`` the Language
+        (``language.html`` for a lang attribute); ``exercise_notice`` the sentence saying this is an
+        exercise. ``headline`` is the title after its tags (【訓練】【訂正】【警戒レベル４】…),
+        ``titled`` the same without the exercise tag (for a body that already says it is an
+        exercise), ``tags`` the tags alone, ``tagged(exercise=, badged=)`` the headline with a tag
+        left out, ``badge`` the words of its scale ("" for none), ``lead`` the line saying what this
+        message does to the earlier one ("" for a first message).
 
         Places: ``whole_city`` (no districts), ``places`` the districts in words (the city's name for the
         whole city), ``places_short`` the same shortened to a count (市内3地区) for a channel short of room,
@@ -115,23 +122,32 @@ class Renderer:
         channel whose line would not hold the names (the ticker, an SNS post), which links to the full list.
         """
         s = self.settings
+        book = s.phrasebook
+        words_lang = lang if lang in book.books else "ja"
         category = s.categories.get(alert.category)
-        text = alert.text(lang)
-        text = dataclasses.replace(text, title=tags.bare(text.title))
+        rich = alert.text(lang)
+        rich = dataclasses.replace(rich, title=tags.bare(rich.title))
+        text = variants.plain(rich)
+        exercise_entry = book.entry("exercise", words_lang)
         return {
             "m": self.macros,
             "alert": alert,
             "text": text,
+            "rich": rich,
             "lang": lang,
+            "language": book.languages.get(lang, book.languages["ja"]),
+            "w": functools.partial(book.word, words_lang),
+            "exercise_notice": exercise_entry.body if exercise_entry else "",
             "city": s.city,
             "exercise": alert.mode == Mode.EXERCISE,
             "headline": tags.headline(alert, s, lang),
             "titled": tags.headline(alert, s, lang, exercise=False),
-            "tags": tags.bracket(tags.tags(alert, s, lang), lang),
+            "tags": tags.bracket(tags.tags(alert, s, lang), lang, s),
             "tagged": functools.partial(tags.headline, alert, s, lang),
             "badge": tags.badge(alert, s, lang),
-            "lead": tags.lead(alert, lang),
-            "category_name": (category.name if lang == "ja" else category.name_en) if category else alert.category,
+            "lead": tags.lead(alert, s, lang),
+            "category_name": book.term(words_lang, "categories", alert.category)
+            or ((category.name if lang == "ja" else category.name_en) if category else alert.category),
             "whole_city": not districts.chosen(alert.districts, s),
             "places": (districts.short if counted else districts.names)(alert.districts, s, lang),
             "places_short": districts.short(alert.districts, s, lang),
@@ -151,7 +167,7 @@ class Renderer:
         else:
             html = html_template.render(ctx)
         # an exercise must never look live: every written part starts with the exercise tag
-        mark = tags.exercise_tag(lang) if alert.mode == Mode.EXERCISE else ""
+        mark = tags.exercise_tag(lang, self.settings) if alert.mode == Mode.EXERCISE else ""
         out: dict[str, str] = {}
         for part in TEXT_PARTS:
             # a subject is one line: a line break in a header would make the channel fail at send time

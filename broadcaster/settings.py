@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from broadcaster import geometry, towns
+from broadcaster import geometry, names, phrasebook, towns
 from broadcaster.errors import ConfigError
 from broadcaster.geometry import Ring
 
@@ -45,11 +45,14 @@ class City(_Section):
     name_kana: str  # the name's reading, for FM; empty: [fm.readings] alone
     name_en: str = Field(min_length=1)  # the name in every language other than Japanese
     public_url: str = Field(pattern=r"^https?://")
-    languages: tuple[str, ...] = Field(min_length=1)
+    languages: tuple[str, ...] = Field(min_length=1)  # offered, Japanese first; each one of the phrasebook's
+    _names: dict[str, str] = PrivateAttr(default_factory=dict)  # language -> name (Settings._name_places)
 
     def name_in(self, lang: str) -> str:
-        """The city's name for text in ``lang``."""
-        return self.name if lang == "ja" else self.name_en
+        """The city's name for text in ``lang`` ("Oyama City", "Cidade de Oyama", "오야마시")."""
+        if lang.startswith("ja"):
+            return self.name
+        return self._names.get(lang) or self.name_en
 
 
 class Areas(_Section):
@@ -89,9 +92,13 @@ class District(_Section):
         """The outline's outer rings, (longitude, latitude) points; () without geometry."""
         return self._rings
 
+    _names: dict[str, str] = PrivateAttr(default_factory=dict)  # language -> name (Settings._name_places)
+
     def name_in(self, lang: str) -> str:
-        """The district's name for text in ``lang``."""
-        return self.name if lang == "ja" else self.name_en
+        """The district's name for text in ``lang`` ("Mamada district", "distrito de Mamada")."""
+        if lang.startswith("ja"):
+            return self.name
+        return self._names.get(lang) or self.name_en
 
 
 class Server(_Section):
@@ -247,10 +254,18 @@ class Website(_Section):
     municipality_code: str = Field(pattern=r"^[0-9]{6}$")  # checked against [areas] city
 
 
+class Languages(_Section):
+    """The phrasebook every language comes from, and whether its patterns must be reviewed to be sent."""
+
+    phrasebook: str = Field(min_length=1)  # a folder like config/phrasebook/
+    require_review: bool  # true: a pattern the city's translators have not reviewed is not sent
+
+
 class Sns(_Section):
     """Posting to X, and optionally Mastodon and Bluesky. Credentials come from the environment."""
 
     targets: tuple[Literal["x", "mastodon", "bluesky"], ...]
+    languages: tuple[str, ...] = Field(min_length=1)  # a post in the first, a thread reply in each other
     daily_quota: Annotated[int, Field(ge=1)]
     reserve: Annotated[int, Field(ge=0)]
     hashtags: tuple[str, ...]
@@ -266,6 +281,7 @@ class Ticker(_Section):
     station_email: str
     tcp_host: str
     tcp_port: int = Field(ge=0, le=65535)
+    english: bool  # a second line in English after the station's Japanese line
 
 
 class Fm(_Section):
@@ -277,6 +293,7 @@ class Fm(_Section):
     workers: Annotated[int, Field(ge=0, le=16)]
     dictionary: str = Field(min_length=1)  # Open JTalk's dictionary folder
     readings: dict[str, str]  # place name -> reading; a site's table replaces this one (see _merge)
+    languages: tuple[str, ...]  # read after Japanese and やさしい日本語, each in its own voice
 
 
 class Subscriptions(_Section):
@@ -345,6 +362,7 @@ class Health(_Section):
 
 class Settings(_Section):
     city: City
+    languages: Languages
     areas: Areas
     districts: tuple[District, ...]
     server: Server
@@ -400,6 +418,7 @@ class Settings(_Section):
                 f"areas.city {self.areas.city!r}; expected {expected!r}"
             )
         self._districts_apart()
+        self._languages_known()
         cost = self.console.password_hash
         if cost.memory_cost < 8 * cost.parallelism:
             raise ValueError(
@@ -433,6 +452,34 @@ class Settings(_Section):
                         f"{where}.towns: {town.name} is already in {owner[town.name]}; a town is in one district"
                     )
                 owner[town.name] = d.name
+
+    def _languages_known(self) -> None:
+        """Every language a channel is asked to use is one the phrasebook has, and offered; names in each."""
+        book = self.phrasebook
+        have = ", ".join(book.books)
+        for key, wanted in (("city.languages", self.city.languages), ("fm.languages", self.fm.languages),
+                            ("sns.languages", self.sns.languages)):  # fmt: skip
+            for lang in wanted:
+                if lang not in book.books:
+                    raise ValueError(f"{key}: {lang!r} is not a language of the phrasebook; it has {have}")
+                if key != "city.languages" and lang not in self.city.languages:
+                    raise ValueError(f"{key}: {lang!r} is not offered; add it to city.languages first")
+        if self.city.languages[0] != "ja" or len(set(self.city.languages)) != len(self.city.languages):
+            raise ValueError("city.languages: Japanese (ja) first, and each language once")
+        for lang in self.city.languages:
+            if book.language(lang).japanese:
+                continue
+            own = lang == "en"
+            self.city._names[lang] = (
+                self.city.name_en if own else names.written(book, "city", self.city.name, lang, self.city.name_kana)
+            )
+            for d in self.districts:
+                d._names[lang] = d.name_en if own else names.written(book, "district", d.name, lang, d.reading)
+
+    @property
+    def phrasebook(self) -> phrasebook.Phrasebook:
+        """The phrasebook of [languages] phrasebook, read once per process."""
+        return phrasebook.load(self.path(self.languages.phrasebook))
 
     def district(self, district_id: str) -> District | None:
         """The configured district of this id, or None."""

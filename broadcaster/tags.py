@@ -44,27 +44,15 @@ LEVEL_KINDS = frozenset({"", "evacuation", "water", "rain", "flood", "river", "s
 MIN_LEVEL_BADGE = 2  # 警戒レベル１ is no call to act, and the level a JMA alert without one gets
 STANDING = (MsgType.ALERT, MsgType.UPDATE, MsgType.CORRECTION)  # messages whose badge still holds
 
-EXERCISE = {"ja": "訓練", "en": "EXERCISE"}
-MSG_TAGS: dict[MsgType, dict[Lang, str]] = {
-    MsgType.UPDATE: {"ja": "更新", "en": "UPDATE"},
-    MsgType.CORRECTION: {"ja": "訂正", "en": "CORRECTION"},
-    MsgType.LIFT: {"ja": "解除", "en": "LIFTED"},
-    MsgType.CANCEL: {"ja": "取消", "en": "CANCELLED"},
+MSG_TAG_WORDS = {  # the phrasebook's word for what each message does to its event
+    MsgType.UPDATE: "tag_update",
+    MsgType.CORRECTION: "tag_correction",
+    MsgType.LIFT: "tag_lifted",
+    MsgType.CANCEL: "tag_cancelled",
 }
 EXERCISE_TAG = "【訓練】"  # the Japanese exercise tag, which the renderer makes sure every exercise part starts with
-
-# The lines a text body starts with, saying what this message does to the earlier one.
-LEADS: dict[MsgType, dict[Lang, str]] = {
-    MsgType.UPDATE: {"ja": "先にお伝えした情報を更新します。", "en": "This updates an earlier message."},
-    MsgType.CORRECTION: {
-        "ja": "先にお伝えした情報に誤りがありました。次のとおり訂正します。",
-        "en": "This corrects an earlier message.",
-    },
-    MsgType.CANCEL: {
-        "ja": "先にお伝えした次の情報は誤りでした。取り消します。",
-        "en": "The following message was sent in error and is cancelled.",
-    },
-}
+# The line a text body starts with, saying what this message does to the earlier one.
+LEAD_WORDS = {MsgType.UPDATE: "lead_update", MsgType.CORRECTION: "lead_correction", MsgType.CANCEL: "lead_cancel"}
 
 _DIGITS = "0-9０-９"
 _HALF = str.maketrans("０１２３４５６７８９", "0123456789")
@@ -92,9 +80,13 @@ _ISSUED = re.compile(r"(?:を発令しました|を発令|が発令されまし�
 _PLACED = re.compile(r"^(?P<place>[^に、。]+?)に(?P<what>[^に]*(?:避難|指示|確保|警報|注意報|情報)[^に]*)$")
 
 
-def lang_of(lang: Lang) -> Lang:
-    """Japanese for "ja" (and "ja-JP"), English for every other language: tags are in one or the other."""
-    return "ja" if lang.split("-")[0] == "ja" else "en"
+def lang_of(lang: Lang, settings: Settings) -> Lang:
+    """The phrasebook language whose words tag text in ``lang``: itself, or Japanese for one it lacks."""
+    return lang if lang in settings.phrasebook.books else "ja"
+
+
+def _word(settings: Settings, lang: Lang, key: str, **values: object) -> str:
+    return settings.phrasebook.word(lang_of(lang, settings), key, **values)
 
 
 def _is_code_tag(bracketed: str) -> bool:
@@ -129,23 +121,40 @@ def badge(alert: Alert, settings: Settings, lang: Lang = "ja") -> str:
     words = alert.badge.strip()
     if not words and alert.kind in LEVEL_KINDS and MIN_LEVEL_BADGE <= alert.level <= len(settings.levels):
         words = settings.levels[alert.level - 1].name
-    return words if lang_of(lang) == "ja" else english_badge(words)
+    return words if lang == "ja" else translated_badge(words, settings, lang)
 
 
-def english_badge(words: str) -> str:
-    """A badge in English: "Alert Level 4", "Seismic intensity 5 lower", "Volcanic Alert Level 3 (那須岳)"."""
+def translated_badge(words: str, settings: Settings, lang: Lang) -> str:
+    """A Japanese badge in ``lang``: "Alert Level 4", "Seismic intensity 5 Lower", "Volcanic Alert Level 3 (…)".
+
+    The scale is read from the Japanese words and written with the language's own words for it.
+    """
     if not words:
         return ""
+    book = settings.phrasebook
+    lg = lang_of(lang, settings)
     plain = words.translate(_HALF).strip()
     if level := _LEVEL.match(plain):
-        return f"Alert Level {level.group(1)}"
+        return _word(settings, lang, "badge_level", n=level.group(1))
     if quake := _INTENSITY.match(plain):
-        strength = {"弱": " lower", "強": " upper"}.get(quake.group(2) or "", "")
-        return f"Seismic intensity {quake.group(1)}{strength}" + (" or more" if "以上" in quake.group(3) else "")
+        code = quake.group(1) + {"弱": "-", "強": "+"}.get(quake.group(2) or "", "")
+        intensity = book.term(lg, "intensity", code) or code
+        more = " ≥" if "以上" in quake.group(3) else ""
+        return _word(settings, lang, "badge_intensity", intensity=intensity) + more
     if volcano := _VOLCANO.match(plain):
-        name = f" ({volcano.group(2)})" if volcano.group(2) else ""
-        return f"Volcanic Alert Level {volcano.group(1)}{name}"
+        badge_words = _word(settings, lang, "badge_volcano", n=volcano.group(1))
+        if volcano.group(2):
+            name = slots_place(settings, lg, volcano.group(2))
+            badge_words = _word(settings, lang, "qualified", name=badge_words, detail=name)
+        return badge_words
     return words
+
+
+def slots_place(settings: Settings, lang: Lang, volcano: str) -> str:
+    """A volcano's name in ``lang`` (plain: a badge is one line)."""
+    from broadcaster import names  # names imports nothing of tags; kept local to keep this module's imports few
+
+    return names.written(settings.phrasebook, "volcano", volcano, lang)
 
 
 def tags(
@@ -156,32 +165,30 @@ def tags(
     ``exercise=False`` leaves the exercise tag out, for a body that already says it is an exercise;
     ``badged=False`` the badge, for a page that shows it beside the title.
     """
-    lg = lang_of(lang)
     out = []
     if exercise and alert.mode == Mode.EXERCISE:
-        out.append(EXERCISE[lg])
-    if alert.msg_type in MSG_TAGS:
-        out.append(MSG_TAGS[alert.msg_type][lg])
-    if badged and (words := badge(alert, settings, lg)):
+        out.append(_word(settings, lang, "tag_exercise"))
+    if alert.msg_type in MSG_TAG_WORDS:
+        out.append(_word(settings, lang, MSG_TAG_WORDS[alert.msg_type]))
+    if badged and (words := badge(alert, settings, lang)):
         out.append(words)
     return out
 
 
-def bracket(words: list[str], lang: Lang) -> str:
-    """「【訓練】【訂正】」, or "[EXERCISE] [CORRECTION] " in other languages."""
-    if lang_of(lang) == "ja":
-        return "".join(f"【{w}】" for w in words)
-    return "".join(f"[{w}] " for w in words)
+def bracket(words: list[str], lang: Lang, settings: Settings) -> str:
+    """「【訓練】【訂正】」, or "[EXERCISE] [CORRECTION] " in English: the language's brackets around each tag."""
+    return "".join(_word(settings, lang, "tag_open") + w + _word(settings, lang, "tag_close") for w in words)
 
 
-def exercise_tag(lang: Lang) -> str:
-    """「【訓練】」, or "[EXERCISE] " in other languages: what every written part of an exercise starts with."""
-    return bracket([EXERCISE[lang_of(lang)]], lang)
+def exercise_tag(lang: Lang, settings: Settings) -> str:
+    """「【訓練】」, or "[EXERCISE] " in English: what every written part of an exercise starts with."""
+    return bracket([_word(settings, lang, "tag_exercise")], lang, settings)
 
 
 def headline(alert: Alert, settings: Settings, lang: Lang = "ja", *, exercise: bool = True, badged: bool = True) -> str:
     """The alert's title in ``lang`` after its tags in the fixed order: 「【訓練】【訂正】【警戒レベル４】…」."""
-    return bracket(tags(alert, settings, lang, exercise=exercise, badged=badged), lang) + bare(alert.text(lang).title)
+    words = bracket(tags(alert, settings, lang, exercise=exercise, badged=badged), lang, settings)
+    return words + bare(alert.text(lang).title)
 
 
 def lifted(title: str) -> str:
@@ -191,17 +198,17 @@ def lifted(title: str) -> str:
     return f"{placed['place']}の{placed['what']}" if placed else subject
 
 
-def lead(alert: Alert, lang: Lang = "ja") -> str:
+def lead(alert: Alert, settings: Settings, lang: Lang = "ja") -> str:
     """The line a text body starts with, saying what this message does to the earlier one; "" for the first.
 
     A lift says what is over: 「中央地区の避難指示を解除しました。」 (JMA: 「…は解除されました。」),
     "… has been lifted."
     """
-    lg = lang_of(lang)
     if alert.msg_type == MsgType.LIFT:
         title = bare(alert.text(lang).title)
-        if lg != "ja":
-            return f"{title.rstrip('.')} has been lifted."
+        if lang != "ja":
+            return _word(settings, lang, "lead_lift", what=title.rstrip("."))
         verb = "は解除されました。" if alert.source == "jma" else "を解除しました。"
         return lifted(title) + verb
-    return LEADS.get(alert.msg_type, {}).get(lg, "")
+    key = LEAD_WORDS.get(alert.msg_type)
+    return _word(settings, lang, key) if key else ""

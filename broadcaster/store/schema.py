@@ -261,4 +261,10 @@ MIGRATIONS: tuple[str, ...] = (
         bit INTEGER NOT NULL UNIQUE CHECK (bit BETWEEN 0 AND 62)
     ) WITHOUT ROWID;
     """,
+    # 14: languages. The phrasebook pattern an alert's words were built from, with its slot values (JSON
+    # {"id", "slots"}; "" for free text); each translation now also says where its words came from
+    # (a fourth element: officer, phrasebook or notice; rows without one were typed by an officer).
+    """
+    ALTER TABLE alerts ADD COLUMN phrase TEXT NOT NULL DEFAULT '';
+    """,
 )

@@ -33,7 +33,7 @@ CORRECTION_PRIORITY = 10  # corrections and cancels jump the queue
 COLUMNS = (
     "id, source, category, level, title, body, instruction, kind, severity, urgency, certainty, areas, "
     "translations, event_key, version, msg_type, mode, expires, channels, state, created_at, created_by, refs, badge, "
-    "districts"
+    "districts, phrase"
 )
 NEW_ROW = """INSERT OR IGNORE INTO deliveries
              (alert_id, channel, recipient, lang, state, priority, queued_at, next_attempt_at)"""
@@ -49,13 +49,13 @@ def create(
     state: Sequence[tuple[str, str, str]] = (),
 ) -> dict[ChannelName, int]:
     """Store a new alert and audit it; plan it too with ``approve_it``; remember the feed ``state`` rows."""
-    translations = {k: [t.title, t.body, t.instruction] for k, t in alert.translations.items()}
+    translations = _translations(alert)
     values = (
         alert.id, alert.source, alert.category, alert.level, alert.title, alert.body, alert.instruction,
         alert.kind, alert.severity, alert.urgency, alert.certainty, json.dumps(alert.areas, ensure_ascii=False),
         json.dumps(translations, ensure_ascii=False), alert.event_key, alert.version, alert.msg_type,
         alert.mode, alert.expires, json.dumps(alert.channels), alert.state, alert.created_at,
-        alert.created_by, alert.references, alert.badge, json.dumps(alert.districts),
+        alert.created_by, alert.references, alert.badge, json.dumps(alert.districts), _phrase(alert),
     )  # fmt: skip
     conn.execute(f"INSERT INTO alerts ({COLUMNS}) VALUES ({', '.join('?' * len(values))})", values)
     for name in dict.fromkeys((alert.created_by, actor)):  # whoever wrote it: none of them may approve it
@@ -74,14 +74,14 @@ def update_draft(conn: sqlite3.Connection, alert: Alert, actor: str, origin: str
     Whoever changes its content becomes one of its authors, who may never approve it.
     """
     before = get(conn, alert.id)
-    translations = {k: [t.title, t.body, t.instruction] for k, t in alert.translations.items()}
+    translations = _translations(alert)
     changed = conn.execute(
         """UPDATE alerts SET category = ?, level = ?, title = ?, body = ?, instruction = ?, kind = ?, areas = ?,
-                  translations = ?, expires = ?, channels = ?, districts = ?
+                  translations = ?, expires = ?, channels = ?, districts = ?, phrase = ?
            WHERE id = ? AND state = ?""",
         (alert.category, alert.level, alert.title, alert.body, alert.instruction, alert.kind,
          json.dumps(alert.areas, ensure_ascii=False), json.dumps(translations, ensure_ascii=False), alert.expires,
-         json.dumps(alert.channels), json.dumps(alert.districts), alert.id, AlertState.DRAFT),
+         json.dumps(alert.channels), json.dumps(alert.districts), _phrase(alert), alert.id, AlertState.DRAFT),
     ).rowcount  # fmt: skip
     after = get(conn, alert.id)
     if not changed or before is None or after is None:
@@ -481,8 +481,19 @@ def _withdraw_waiting(conn: sqlite3.Connection, alert: Alert, actor: str, origin
         sql_journal.audit(conn, now, actor, "withdraw", old, f"{alert.msg_type} {alert.id}", origin)
 
 
+def _translations(alert: Alert) -> dict[str, list[str]]:
+    return {k: [t.title, t.body, t.instruction, t.source] for k, t in alert.translations.items()}
+
+
+def _phrase(alert: Alert) -> str:
+    if not alert.phrase:
+        return ""
+    return json.dumps({"id": alert.phrase, "slots": alert.slots}, ensure_ascii=False, sort_keys=True)
+
+
 def _alert(row: tuple[Any, ...]) -> Alert:
     translations: Mapping[str, list[str]] = json.loads(row[12])
+    phrase: dict[str, Any] = json.loads(row[25]) if row[25] else {"id": "", "slots": {}}
     return Alert(
         id=row[0],
         source=Source(row[1]),
@@ -509,4 +520,6 @@ def _alert(row: tuple[Any, ...]) -> Alert:
         references=row[22],
         badge=row[23],
         districts=tuple(json.loads(row[24])),
+        phrase=phrase["id"],
+        slots=phrase["slots"],
     )

@@ -215,7 +215,7 @@ class Subscriptions:
     def _places(self, ids: frozenset[str], lang: str) -> str:
         """The chosen districts in words for a resident; none chosen: 市内全域 (the whole city)."""
         if not districts.chosen(ids, self.settings):
-            return districts.WHOLE_CITY_JA if lang == "ja" else districts.WHOLE_CITY_EN
+            return districts.whole_city(self.settings, lang)
         return districts.names(ids, self.settings, lang)
 
     def _category_name(self, category: str, lang: str) -> str:

@@ -148,7 +148,7 @@ class EmailChannel:
 
     def _body(self, message: Message) -> bytes:
         body = next((data for name, data in message.attachments if name == BODY), None)
-        return body if body is not None else mime_body(message, self.sender)
+        return body if body is not None else mime_body(message, self.sender, self.renderer.settings)
 
     def headers(self, message: Message, to: Recipient, date: str) -> bytes:
         """The header lines of one recipient's copy; PermanentError when the address cannot be used."""

@@ -27,10 +27,10 @@ UNCUT = Limits()
 LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 
 
-def mime_body(message: Message, sender: str) -> bytes:
+def mime_body(message: Message, sender: str, settings: Settings) -> bytes:
     """From, Subject and the MIME parts: the bytes every recipient of ``message`` shares."""
     subject = message.subject
-    mark = tags.exercise_tag(message.lang)
+    mark = tags.exercise_tag(message.lang, settings)
     if message.mode == Mode.EXERCISE and not subject.startswith(mark.strip()):
         subject = mark + subject  # rendering adds it; an exercise must never look live
     mime = EmailMessage(policy=SMTP_POLICY)
@@ -63,12 +63,13 @@ class EmailRenderer:
 
     def __init__(self, settings: Settings, renderer: Renderer) -> None:
         self.renderer = renderer
+        self.settings = settings
         self.sender = settings.email.sender
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The rendered alert, with the MIME body every recipient shares as the attachment ``email.eml``."""
         message = self.renderer.render(NAME, alert, lang, LIMITS)
-        return dataclasses.replace(message, attachments=((BODY, mime_body(message, self.sender)),))
+        return dataclasses.replace(message, attachments=((BODY, mime_body(message, self.sender, self.settings)),))
 
     def fits(self, alert: Alert) -> list[Fit]:
         """Each language's subject against SUBJECT_LIMIT."""

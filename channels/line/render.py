@@ -177,7 +177,7 @@ class LineRenderer:
         label = str(ctx["category_name"]) + (f" ／ {badge}" if badge else "")
         colour = self.settings.levels[alert.level - 1].colour if alert.level >= 1 else NO_LEVEL_COLOUR
         if alert.mode == Mode.EXERCISE:
-            label, colour = tags.exercise_tag(lang) + label, EXERCISE_COLOUR
+            label, colour = tags.exercise_tag(lang, self.settings) + label, EXERCISE_COLOUR
         if ctx["lead"]:
             words = dataclasses.replace(words, body=f"{ctx['lead']}\n\n{words.body}")
         return flex_message(

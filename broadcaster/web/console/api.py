@@ -227,7 +227,9 @@ async def post_correction(request: web.Request) -> web.Response:
     try:
         changes = drafts.parse(data | {"mode": str(latest.mode)})
         corrected = districts.check_ids(changes.districts, settings) if "districts" in data else None
-        correction = drafts.correction(latest, changes, author, confirmed=confirmed, districts=corrected)
+        correction = drafts.correction(
+            settings, latest, changes, author, confirmed=confirmed, districts=corrected
+        )
     except drafts.StaleTranslations as exc:
         raise Refused(422, "stale-translations", str(exc)) from None
     except InputError as exc:
@@ -246,7 +248,7 @@ async def post_lift(request: web.Request) -> web.Response:
         raise Refused(422, "invalid", f'body: {{"reason": text of at most {drafts.MAX_BODY} characters}}')
     latest = await _followed(request)
     author = f"api:{name}"
-    lift = drafts.lift(latest, author, reason)
+    lift = drafts.lift(console(request).settings, latest, author, reason)
     await console(request).lifecycle.save(lift, author, client(request))
     log.info("api: %s made lift %s of %s", name, lift.id, latest.id)
     return _created(lift, replayed=False)

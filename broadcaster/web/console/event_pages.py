@@ -158,7 +158,11 @@ def _corrected(
     changes = compose_pages.draft_from_form(form, state.settings, latest.mode)
     # a city without districts has no picker: its corrections keep whatever the original had
     ids = changes.districts if state.settings.districts else None
-    return changes, ids, drafts.correction(latest, changes, current.name, confirmed=confirmed, districts=ids)
+    return (
+        changes,
+        ids,
+        drafts.correction(state.settings, latest, changes, current.name, confirmed=confirmed, districts=ids),
+    )
 
 
 def _carried(values: Mapping[str, Any], confirmed: list[str]) -> list[tuple[str, str]]:
@@ -287,7 +291,7 @@ async def lift_form(request: web.Request) -> web.Response:
 async def _lift_page(
     request: web.Request, state: Console, current: Who, latest: Alert, reason: str, error: str, status: int = 200
 ) -> web.Response:
-    lifted = drafts.lift(latest, current.name, reason)
+    lifted = drafts.lift(state.settings, latest, current.name, reason)
     reach = await state.store.reach(lifted)
     return page(
         request,
@@ -348,7 +352,7 @@ async def cancel_form(request: web.Request) -> web.Response:
 async def _cancel_page(
     request: web.Request, state: Console, current: Who, latest: Alert, reason: str, error: str, status: int = 200
 ) -> web.Response:
-    withdrawal = drafts.cancellation(latest, current.name, reason)
+    withdrawal = drafts.cancellation(state.settings, latest, current.name, reason)
     reach = await state.store.reach(withdrawal)
     return page(
         request,
