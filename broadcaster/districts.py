@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from broadcaster import towns
+from broadcaster import furigana, towns
+from broadcaster import names as names_
 from broadcaster.errors import InputError
 from broadcaster.settings import District, Settings
 
 WHOLE_CITY_JA = "市内全域"
+EASY = "ja-x-easy"
 
 
 def whole_city(settings: Settings, lang: str = "ja") -> str:
@@ -56,7 +58,13 @@ def chosen(ids: Iterable[str], settings: Settings) -> list[District]:
 
 def names(ids: Iterable[str], settings: Settings, lang: str = "ja") -> str:
     """The districts in words, joined as the language joins a list; none: the whole city, by name."""
-    found = [d.name_in(lang) for d in chosen(ids, settings)]
+    if lang == EASY:  # with its reading: 間々田地区（ままだちく）
+        found = [
+            furigana.plain(names_.ruby(settings.phrasebook, "district", d.name, d.reading))
+            for d in chosen(ids, settings)
+        ]
+    else:
+        found = [d.name_in(lang) for d in chosen(ids, settings)]
     if not found:
         return settings.city.name_in(lang)
     return settings.phrasebook.word(_lang(settings, lang), "list_joiner").join(found)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 
+from broadcaster import furigana
 from broadcaster.models import Alert, Lang, Mode, MsgType
 from broadcaster.settings import Settings
 
@@ -188,7 +189,12 @@ def exercise_tag(lang: Lang, settings: Settings) -> str:
 def headline(alert: Alert, settings: Settings, lang: Lang = "ja", *, exercise: bool = True, badged: bool = True) -> str:
     """The alert's title in ``lang`` after its tags in the fixed order: 「【訓練】【訂正】【警戒レベル４】…」."""
     words = bracket(tags(alert, settings, lang, exercise=exercise, badged=badged), lang, settings)
-    return words + bare(alert.text(lang).title)
+    return words + bare(_title(alert, lang))
+
+
+def _title(alert: Alert, lang: Lang) -> str:
+    """The title as plain text: a headline is one line of text everywhere (furigana as 漢字（かんじ）)."""
+    return furigana.plain(alert.text(lang).title)
 
 
 def lifted(title: str) -> str:
@@ -205,7 +211,7 @@ def lead(alert: Alert, settings: Settings, lang: Lang = "ja") -> str:
     "… has been lifted."
     """
     if alert.msg_type == MsgType.LIFT:
-        title = bare(alert.text(lang).title)
+        title = bare(_title(alert, lang))
         if lang != "ja":
             return _word(settings, lang, "lead_lift", what=title.rstrip("."))
         verb = "は解除されました。" if alert.source == "jma" else "を解除しました。"

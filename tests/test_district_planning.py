@@ -236,7 +236,7 @@ async def test_a_correction_to_more_districts_reaches_who_got_the_original_and_t
     changes = Draft(
         category="disaster", level=4, title="避難指示（対象地区を追加）", body="東部地区と西部地区に避難指示。"
     )
-    correction = drafts.correction(original, changes, ACTOR, districts=("east", "west"))
+    correction = drafts.correction(city.settings, original, changes, ACTOR, districts=("east", "west"))
     planned = await city.store.create_alert(correction, ACTOR, ORIGIN, approve=True)
 
     now_reached = city.expected(("east", "west"))

@@ -35,7 +35,7 @@ async def test_the_reach_shown_is_the_reach_planned(store: SQLiteStore, lifecycl
     await store.save_subscriber(email_subscriber("nothing@example.jp", categories=frozenset({"health"})))
 
     # a correction being written (not stored), then stored and waiting for a second person
-    correction = drafts.correction(original, draft(level=3, title="不審者情報（訂正）"), "sato")
+    correction = drafts.correction(lifecycle.settings, original, draft(level=3, title="不審者情報（訂正）"), "sato")
     before = table_sizes(store.path)
     shown = await store.reach(correction)
     assert shown == {"email": 4, "sns": 1}
@@ -48,7 +48,7 @@ async def test_the_reach_shown_is_the_reach_planned(store: SQLiteStore, lifecycl
     assert dict(planned.planned) == shown
     assert await store.reach(pending) == shown  # once sent: its rows
     # the cancel reaches who got a version; none of this has gone out, so nobody (the rows are superseded)
-    cancel = drafts.cancellation(pending, "sato", "")
+    cancel = drafts.cancellation(lifecycle.settings, pending, "sato", "")
     assert await store.reach(cancel) == {}
     assert dict((await lifecycle.cancel(original, "sato", "", ORIGIN)).planned) == {}
 
@@ -108,7 +108,7 @@ async def test_a_lift_follows_the_policy_reaches_like_a_correction_and_ends_the_
     assert released.waiting  # a false all-clear sends people home into danger: a second person
     lift = await store.get_alert(released.alert_id)
     assert lift is not None and lift.msg_type == MsgType.LIFT and lift.references == original.id
-    assert (lift.title, lift.body) == ("避難指示", drafts.LIFT_BODY["ja"])  # the renderer says what is lifted
+    assert (lift.title, lift.body) == ("避難指示", drafts.LIFT_BODY)  # the renderer says what is lifted
     assert lift.expires is None and lift.event_key == original.event_key
     assert await store.reach(lift) == {"email": 3, "sns": 1}  # as a correction reaches: newcomers too
     approved = await lifecycle.approve(lift.id, "suzuki", ORIGIN, fingerprint_of(lift))

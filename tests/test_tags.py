@@ -56,8 +56,8 @@ KINDS = [
     Kind("wind-warning", "disaster", "weather", 3, "", ("", "")),  # ranked 3, but no 警戒レベル
     Kind("landslide", "disaster", "landslide", 4, "", ("警戒レベル４", "Alert Level 4")),
     Kind("level-1", "disaster", "", 1, "", ("", "")),  # 早期注意情報: no call to act
-    Kind("earthquake", "disaster", "earthquake", 3, "震度５弱", ("震度５弱", "Seismic intensity 5 lower")),
-    Kind("volcano", "disaster", "", 1, VOLCANO, (VOLCANO, "Volcanic Alert Level 3 (浅間山)")),
+    Kind("earthquake", "disaster", "earthquake", 3, "震度５弱", ("震度５弱", "Seismic intensity 5 Lower")),
+    Kind("volcano", "disaster", "", 1, VOLCANO, (VOLCANO, "Volcanic Alert Level 3 (Mount Asama)")),
     Kind("crime", "crime", "", 0, "", ("", "")),
     Kind("health", "health", "", 3, "", ("", "")),  # a level stored by mistake shows nothing
     Kind("general", "general", "", 0, "", ("", "")),
@@ -192,6 +192,10 @@ def check(message: Message, want: list[str], kind: Kind, msg_type: MsgType, lang
             assert not LEVEL_WORDS.search(unit), (message.channel, lang, where, unit)
     if message.channel == "fm":
         assert not seen, message.speech  # tags are never read out: the script says them in words
+    elif message.channel == "ticker" and lang != "ja":
+        # the English line fits the station's full-width limit: a long badge ("Volcanic Alert Level 3
+        # (Mount Asama)") may be cut, never repeated or misplaced (checked above)
+        assert set(want) - seen <= set(want[-1:]), (message.channel, lang, seen, want)
     else:
         assert seen == set(want), (message.channel, lang, seen, want)
     assert not code_tags(message.speech), message.speech

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from broadcaster import tags, variants
 from broadcaster.cap_terms import assess
 from broadcaster.clock import JST
 from broadcaster.lifecycle import Lifecycle
@@ -236,7 +237,8 @@ class JmaIngest:
         previous = await self.store.latest_alert(event_key, mode) if event_key else None
         if previous is None or previous.msg_type == MsgType.CANCEL:
             return _Decided(Handled(source, report.kind, "ignore", "取消 of nothing that went out"))
-        words = wording.cancellation(report, self.city, previous.title, previous.badge)
+        titles = {lang: tags.bare(previous.text(lang).title) for lang in previous.languages}
+        words = wording.cancellation(report, self.city, previous.title, previous.badge, titles)
         # a cancel needs no second approval: retracting is always safe
         verdict = Verdict("auto", "取消 of an earlier document")
         return self._issue(
@@ -283,8 +285,13 @@ class JmaIngest:
             created_at=time.time(),
             created_by=ACTOR,
             references=previous.id if previous else None,
+            phrase=words.phrase,
+            slots=words.slots,
         )
-        alert = assess(alert, self.settings)  # CAP's urgency, severity and certainty (broadcaster/cap_terms)
+        # every offered language, from the phrasebook pattern the words correspond to
+        alert = assess(
+            variants.complete(alert, self.settings), self.settings
+        )  # CAP's urgency, severity and certainty (broadcaster/cap_terms)
         return _Decided(Handled(source, report.kind, verdict.decision, verdict.reason, alert.id), alert)
 
     def _log(self, handled: Handled) -> Handled:

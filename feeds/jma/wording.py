@@ -1,5 +1,10 @@
 """Alert text built from a JMA document's structured data, never by pasting its headline alone.
 
+Each wording also names the phrasebook pattern it corresponds to, with the structured fields as its
+slots (config/phrasebook/patterns.toml, ``use = "jma"``): every other language is built from those,
+with no officer in the loop (broadcaster/variants). The Japanese stays JMA's own words, which carry
+its headline.
+
 Titles say the place and the kind (「小山市に大雨警報（浸水害）」), bare: the tags (【警戒レベル３】, 【取消】,
 【解除】 …) are added when rendered (broadcaster/tags), from the alert's level, badge, kind and message
 type. A scale that is not a 警戒レベル goes in the badge: 「震度５弱」 for an earthquake,
@@ -10,8 +15,8 @@ with the credit JMA's terms ask for.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from broadcaster import tags
@@ -20,6 +25,7 @@ from feeds.jma.report import Kind, Report, Volcano
 
 CREDIT = "出典：気象庁ホームページ（気象庁防災情報XML）"
 LEVEL_DIGITS = str.maketrans("12345", "１２３４５")
+_HALF_DIGITS = str.maketrans("１２３４５", "12345")
 WATER_KIND, WEATHER_KIND = "water", "weather"  # template kinds: with and without a 警戒レベル (broadcaster/tags)
 INTENSITY_NAMES = {
     "1": "１", "2": "２", "3": "３", "4": "４", "5-": "５弱", "5+": "５強", "6-": "６弱", "6+": "６強", "7": "７",
@@ -49,6 +55,41 @@ class Wording:
     instruction: str
     badge: str = ""  # the scale when it is not a 警戒レベル: 「震度５弱」, 「噴火警戒レベル３（浅間山）」
     kind: str = ""  # the template kind the words call for when the policy names none; "" for the default
+    phrase: str = ""  # the phrasebook pattern saying the same; "" for a kind the phrasebook lacks (a notice)
+    slots: Mapping[str, object] = field(default_factory=dict)  # its slot values, from the structured data
+
+
+# The phrasebook pattern of each kind handled by ``other`` (warnings and quakes have their own).
+OTHER_PATTERNS = {
+    "VXWW50": "jma_landslide", "VXKOii": "jma_river", "VXSUii": "jma_river", "VPOA50": "jma_heavy_rain_record",
+    "VPHW50": "jma_tornado", "VPHW51": "jma_tornado", "VPFT50": "jma_heatstroke", "VFVO50": "jma_volcano",
+    "VTSE41": "jma_tsunami", "VTSE51": "jma_tsunami", "VTSE52": "jma_tsunami",
+}  # fmt: skip
+TSUNAMI_KINDS = (
+    ("大津波警報", "major_warning"),
+    ("津波警報", "warning"),
+    ("津波注意報", "advisory"),
+    ("津波予報", "forecast"),
+)
+
+
+def iso(moment: datetime) -> str:
+    """A slot's time: ISO 8601 in Japan time, to the minute."""
+    return moment.astimezone(JST).strftime("%Y-%m-%dT%H:%M")
+
+
+def action_key(level: int | None) -> str:
+    """The phrasebook's action for a 警戒レベル (terms.action): level4 …; "none" below 2."""
+    return f"level{level}" if level in ACTIONS else "none"
+
+
+def tsunami_key(comment: str) -> str:
+    """The phrasebook's tsunami note for JMA's comment (terms.tsunami)."""
+    if "心配はありません" in comment:
+        return "none"
+    if "海面変動" in comment:
+        return "slight"
+    return "unknown"
 
 
 def jst(moment: datetime) -> str:
@@ -75,7 +116,9 @@ def warnings(report: Report, city: str, active: Sequence[Kind], lifted: Sequence
     if not active:
         names = "・".join(kind_name(k) for k in lifted) or "警報・注意報"
         body = f"{when}、{city}の{names}は解除されました。\n\n{report.headline}".rstrip()
-        return Wording(f"{city}の{names}", f"{body}\n\n{CREDIT}", "", kind=WEATHER_KIND)
+        slots = {"hazards": [kind_name(k) for k in lifted] or ["警報・注意報"], "time": iso(report.reported_at)}
+        return Wording(f"{city}の{names}", f"{body}\n\n{CREDIT}", "", kind=WEATHER_KIND,
+                       phrase="jma_warning_lifted", slots=slots)  # fmt: skip
     level = max((k.level for k in active if k.level), default=None)
     water = max((k.level for k in active if k.level and any(w in k.name for w in WATER_HAZARDS)), default=None)
     top = [k for k in active if k.level == level] if level else list(active)
@@ -88,7 +131,14 @@ def warnings(report: Report, city: str, active: Sequence[Kind], lifted: Sequence
     action = ACTIONS.get(water or 0) or (STAY_IN if (level or 0) >= 3 else "")
     # the alert's level ranks every hazard; it is a 警戒レベル only when a water hazard sets it
     kind = WATER_KIND if water and water == level else WEATHER_KIND
-    return Wording(title, f"{body}\n\n{CREDIT}", action, kind=kind)
+    emergency = any("特別警報" in k.name for k in top)
+    slots = {
+        "hazards": [kind_name(k) for k in active],
+        "time": iso(report.reported_at),
+        "action": action_key(water) if water in ACTIONS else ("stay_in" if (level or 0) >= 3 else "none"),
+    }
+    phrase = "jma_emergency_warning" if emergency else "jma_warning"
+    return Wording(title, f"{body}\n\n{CREDIT}", action, kind=kind, phrase=phrase, slots=slots)
 
 
 def earthquake(report: Report, city: str, intensity: str | None) -> Wording:
@@ -109,7 +159,17 @@ def earthquake(report: Report, city: str, intensity: str | None) -> Wording:
         parts.append(quake.tsunami_comment.splitlines()[0])
     body = "\n".join(parts) or report.headline
     action = QUAKE_ACTION if strong else "今後の情報に注意してください。"
-    return Wording(title, f"{body}\n\n{CREDIT}", action, badge=f"震度{intensity_name(intensity)}" if intensity else "")
+    slots: dict[str, object] = {
+        "time": iso(quake.origin_time if quake and quake.origin_time else report.reported_at),
+        "region": quake.hypocentre if quake else "",
+        "magnitude": quake.magnitude if quake and quake.magnitude not in ("", "NaN") else "—",
+        "tsunami": tsunami_key(quake.tsunami_comment) if quake else "unknown",
+    }
+    if intensity:
+        slots.update(intensity=intensity, action="quake_strong" if strong else "quake_watch")
+    badge = f"震度{intensity_name(intensity)}" if intensity else ""
+    phrase = "jma_earthquake" if intensity else "jma_earthquake_info"
+    return Wording(title, f"{body}\n\n{CREDIT}", action, badge=badge, phrase=phrase, slots=slots)
 
 
 def other(report: Report, city: str, level: int | None, kinds: Sequence[Kind]) -> Wording:
@@ -120,7 +180,31 @@ def other(report: Report, city: str, level: int | None, kinds: Sequence[Kind]) -
     texts = report.river.texts[:1] if report.river else ()
     body = "\n\n".join(t for t in (f"{when}、{report.publishing_office}が発表しました。", report.headline, *texts) if t)
     badge = volcano_badge(report.volcano) if report.volcano else ""
-    return Wording(f"{city}に{subject}", f"{body}\n\n{CREDIT}", ACTIONS.get(level or 0, ""), badge=badge)
+    phrase, slots = _other_slots(report, level, kinds)
+    return Wording(f"{city}に{subject}", f"{body}\n\n{CREDIT}", ACTIONS.get(level or 0, ""), badge=badge,
+                   phrase=phrase, slots=slots)  # fmt: skip
+
+
+def _other_slots(report: Report, level: int | None, kinds: Sequence[Kind]) -> tuple[str, dict[str, object]]:
+    """The pattern and slots of a kind ``other`` words; ("", {}) for a kind the phrasebook lacks."""
+    phrase = OTHER_PATTERNS.get(report.kind or "", "")
+    slots: dict[str, object] = {"time": iso(report.reported_at), "action": action_key(level)}
+    if phrase == "jma_river":
+        if report.river is None or level is None:
+            return "", {}
+        slots.update(river=report.river.name, river_level=str(level))
+    elif phrase == "jma_volcano":
+        match = VOLCANO_LEVEL.match(report.volcano.alert) if report.volcano else None
+        if report.volcano is None or match is None:
+            return "", {}
+        slots.update(volcano=report.volcano.name, volcano_level=match.group(1).translate(_HALF_DIGITS))
+    elif phrase == "jma_tsunami":
+        names = " ".join(k.name for k in kinds if k.active) or report.title
+        key = next((key for word, key in TSUNAMI_KINDS if word in names), "")
+        if not key:
+            return "", {}
+        slots["tsunami"] = key
+    return phrase, slots
 
 
 def volcano_badge(volcano: Volcano) -> str:
@@ -132,11 +216,17 @@ def volcano_badge(volcano: Volcano) -> str:
     return f"噴火警戒レベル{level.group(1).translate(LEVEL_DIGITS)}{name}"
 
 
-def cancellation(report: Report, city: str, original_title: str, original_badge: str = "") -> Wording:
-    """A 取消: says what is withdrawn. The title is the original's, bare; 【取消】 is added when rendered."""
+def cancellation(
+    report: Report, city: str, original_title: str, original_badge: str = "", titles: Mapping[str, str] | None = None
+) -> Wording:
+    """A 取消: says what is withdrawn. The title is the original's, bare; 【取消】 is added when rendered.
+
+    ``titles``: the original's title in each of its languages, which the other languages' 取消 names.
+    """
     title = tags.bare(original_title)
     named = f"{title}（{original_badge}）" if original_badge else title
     body = f"{jst(report.reported_at)}、次の情報は取り消されました：{named}"
     if report.body_text:
         body += f"\n\n{report.body_text}"
-    return Wording(title, f"{body}\n\n{CREDIT}", "", badge=original_badge)
+    slots = {"what": dict(titles or {"ja": title}), "time": iso(report.reported_at)}
+    return Wording(title, f"{body}\n\n{CREDIT}", "", badge=original_badge, phrase="jma_cancel", slots=slots)
