@@ -152,8 +152,8 @@ class Alert:
 
     @property
     def languages(self) -> tuple[Lang, ...]:
-        """Japanese first, then every translation."""
-        return ("ja", *sorted(k for k in self.translations if k != "ja"))
+        """Japanese first, then every translation in the order it was made (the city's order of languages)."""
+        return ("ja", *(k for k in self.translations if k != "ja"))
 
 
 @dataclass(frozen=True, slots=True)

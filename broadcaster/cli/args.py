@@ -66,6 +66,13 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--yes", action="store_true", help="confirm a live alert without asking")
     send.add_argument("--no-wait", action="store_true", help="do not deliver in this process; leave it to the service")
 
+    alerts = sub.add_parser("alerts", help="one alert in every language it speaks, and where each came from")
+    show = alerts.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
+        "show", help="an alert's words per language, each marked phrasebook, officer or notice"
+    )
+    show.add_argument("alert_id")
+    show.add_argument("--json", action="store_true", help="print JSON")
+
     status = sub.add_parser("status", help="the delivery report of one alert (times in JST)")
     status.add_argument("alert_id")
     status.add_argument("--json", action="store_true", help="print JSON")

@@ -73,6 +73,10 @@ def _run(args: argparse.Namespace) -> int:
             from broadcaster.cli import send
 
             return send.run(settings, args)
+        case "alerts":
+            from broadcaster.cli import alerts
+
+            return alerts.run(settings, args)
         case "status":
             from broadcaster.cli import status
 
