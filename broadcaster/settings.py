@@ -455,6 +455,8 @@ class Settings(_Section):
 
     def _languages_known(self) -> None:
         """Every language a channel is asked to use is one the phrasebook has, and offered; names in each."""
+        if self.city.languages[0] != "ja" or len(set(self.city.languages)) != len(self.city.languages):
+            raise ValueError("city.languages: Japanese (ja) first, and each language once")
         book = self.phrasebook
         have = ", ".join(book.books)
         for key, wanted in (("city.languages", self.city.languages), ("fm.languages", self.fm.languages),
@@ -464,8 +466,6 @@ class Settings(_Section):
                     raise ValueError(f"{key}: {lang!r} is not a language of the phrasebook; it has {have}")
                 if key != "city.languages" and lang not in self.city.languages:
                     raise ValueError(f"{key}: {lang!r} is not offered; add it to city.languages first")
-        if self.city.languages[0] != "ja" or len(set(self.city.languages)) != len(self.city.languages):
-            raise ValueError("city.languages: Japanese (ja) first, and each language once")
         for lang in self.city.languages:
             if book.language(lang).japanese:
                 continue
