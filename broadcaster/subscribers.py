@@ -4,6 +4,9 @@ Every exported cell is neutral for spreadsheets (broadcaster/csv_cells.py: an ap
 leading ``=``, ``+``, ``-``, ``@``, tab or carriage return, or before a leading apostrophe), and the
 import takes that one apostrophe off again, so an export imports back unchanged. No valid cell starts
 with an apostrophe of its own (addresses, LINE ids, category and district ids, languages, states, true/false).
+
+A language must be one the city offers (``[city] languages``, BCP 47 codes: ja, ja-x-easy, en, pt-BR …);
+its case does not matter on import, and it is stored as the city's list spells it.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ class CsvReader:
 
     def __init__(self, settings: Settings) -> None:
         self.categories = set(settings.categories)
-        self.languages = set(settings.city.languages)
+        # the city's offered languages, in its order (the error lists them so); keyed in lower case, since a
+        # spreadsheet may have written pt-BR as pt-br: the stored code is always the offered spelling
+        self.languages = {code.lower(): code for code in settings.city.languages}
         self.districts = [d.id for d in settings.districts]
         self.errors: list[str] = []
         self.bad_rows = 0
@@ -77,7 +82,7 @@ class CsvReader:
                 # mail systems treat addresses case-insensitively; one resident must be one subscriber
                 contact=contact.lower() if channel == ContactKind.EMAIL else contact,
                 categories=frozenset(row["categories"].split()),
-                language=(row.get("language") or "ja").strip(),
+                language=self.languages[(row.get("language") or "ja").strip().lower()],
                 state=SubscriberState((row.get("state") or "active").strip()),
                 tester=(row.get("tester") or "").strip().lower() in TRUE,
                 districts=frozenset((row.get("districts") or "").split()),
@@ -107,8 +112,10 @@ class CsvReader:
         if bad_cats:
             problems.append(f"unknown categories {bad_cats}; valid: {', '.join(sorted(self.categories))}")
         lang = (row.get("language") or "ja").strip()
-        if lang not in self.languages:
-            problems.append(f"language {lang!r} is not one of {', '.join(sorted(self.languages))}")
+        if lang.lower() not in self.languages:
+            problems.append(
+                f"language {lang!r} is not one the city offers; valid: {', '.join(self.languages.values())}"
+            )
         state = (row.get("state") or "active").strip()
         if state not in SubscriberState.__members__.values():
             problems.append(f"state must be one of {', '.join(SubscriberState)}")

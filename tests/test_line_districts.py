@@ -174,7 +174,7 @@ async def test_answers_come_in_the_friends_language(hook: Hook) -> None:
     await hook.post(event("follow", "E1"), event("postback", "E2", data="lang=en"))
     await hook.post(event("message", "E3", text="323-0034"))
     ask = hook.reply_to("E3")
-    assert ask["text"].startswith("神鳥谷 is in the West district. Do you want to receive its alerts?")
+    assert ask["text"].startswith("Hitotonoya (神鳥谷) is in the West district. Do you want to receive its alerts?")
     assert choices(ask) == {"add=west": "Yes", "areas=0": "No"}
     await hook.post(event("postback", "E4", data="add=west"))
     assert hook.reply_to("E4")["text"].startswith("You chose the West district.\nYour districts: West district")

@@ -23,9 +23,15 @@ from broadcaster.models import ContactKind, Subscriber, SubscriberState
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store.sqlite import SQLiteStore
-from broadcaster.web.line_webhook import LineWebhook, make_webhook_handler, parse_choice, quick_reply
+from broadcaster.web.line_webhook import (
+    LineWebhook,
+    language_reply,
+    make_webhook_handler,
+    parse_choice,
+    quick_reply,
+)
 from channels.line.channel import LineChannel
-from tests.fakes.line import TOKEN, FakeLine, Fault, serve
+from tests.fakes.line import TOKEN, FakeLine, Fault, check_messages, serve
 
 SECRET = "test-channel-secret"
 USER = "U" + "4" * 32
@@ -127,6 +133,9 @@ async def hook_for(store: SQLiteStore, settings: Settings) -> AsyncIterator[Hook
     [
         ("cat=crime", ("cat", "crime")),
         ("lang=en", ("lang", "en")),
+        ("lang=pt-BR", ("lang", "pt-BR")),
+        ("langs=0", ("langs", "0")),
+        ("menu=0", ("menu", "0")),
         ("cat=", None),
         ("colour=red", None),
         ("crime", None),
@@ -145,31 +154,64 @@ def test_quick_reply_fits_line_limits(settings: Settings) -> None:
     labels = {i["action"]["data"]: i["action"]["label"] for i in items}
     assert labels["cat=disaster"] == "✓Disaster"
     assert labels["cat=crime"] == "Crime prevention"
-    assert labels["lang=ja"] == "日本語"
-    assert "lang=en" not in labels  # the language already chosen has no button
+    assert labels["cat=health"] == "✓Health and medical…"  # cut to LINE's 20, visibly
+    assert labels["langs=0"] == "Language"  # the way to the language buttons
+    assert list(labels)[-2:] == ["areas=0", "langs=0"]
+
+
+LANGUAGE_BUTTONS = {
+    "lang=ja": "✓日本語",
+    "lang=ja-x-easy": "やさしい にほんご",
+    "lang=en": "English",
+    "lang=pt-BR": "Português (Brasil)",
+    "lang=es": "Español",
+    "lang=vi": "Tiếng Việt",
+    "lang=tl": "Tagalog",
+    "lang=zh-Hans": "简体中文",
+    "lang=ko": "한국어",
+    "lang=ne": "नेपाली",
+}
+
+
+def test_the_language_buttons_name_each_language_in_itself(settings: Settings) -> None:
+    sub = Subscriber(0, ContactKind.LINE, USER, frozenset({"disaster"}), "ja")
+    names = {code: settings.phrasebook.languages[code].name for code in settings.city.languages}
+    reply = language_reply(settings, sub)
+    assert check_messages([{"type": "text", "text": "x", "quickReply": reply}]) == []
+    labels = {i["action"]["data"]: i["action"]["label"] for i in reply["items"]}
+    assert labels == {f"lang={code}": ("✓" if code == "ja" else "") + name for code, name in names.items()} | {
+        "menu=0": "分野を選ぶ",
+        "areas=0": "地区を選ぶ",
+    }
+
+
+def test_more_languages_than_fit_are_paged(settings: Settings) -> None:
+    sub = Subscriber(0, ContactKind.LINE, USER, frozenset({"disaster"}), "vi")
+    pages = [language_reply(settings, sub, page, per_page=4) for page in range(3)]
+    data = [[i["action"]["data"] for i in p["items"]] for p in pages]
+    assert [d for page in data for d in page if d.startswith("lang=")] == [f"lang={c}" for c in settings.city.languages]
+    assert data[0][-3:] == ["langs=1", "menu=0", "areas=0"] and data[2][-3:] == ["langs=0", "menu=0", "areas=0"]
+    labels = {i["action"]["data"]: i["action"]["label"] for p in pages for i in p["items"]}
+    assert (labels["langs=1"], labels["langs=0"], labels["lang=vi"]) == ("Tiếp", "Trang đầu", "✓Tiếng Việt")
+    assert language_reply(settings, sub, 9, per_page=4) == pages[0]  # a page that is not there: the first
 
 
 # -- events -----------------------------------------------------------------------------
 
 
-async def test_follow_creates_an_active_subscriber_and_greets_with_choices(hook: Hook) -> None:
+async def test_follow_creates_an_active_subscriber_and_greets_with_the_language_choice(hook: Hook) -> None:
     assert await hook.post(event("follow", "E1")) == 200
     sub = await hook.subscriber()
     assert sub is not None
     assert (sub.state, sub.categories, sub.language) == (SubscriberState.ACTIVE, frozenset({"disaster"}), "ja")
     greeting = hook.reply_to("E1")
-    assert "友だち追加" in greeting["text"]
-    assert choices(greeting) == {
-        "cat=disaster": "✓防災",
-        "cat=crime": "防犯",
-        "cat=health": "健康・医療",
-        "cat=childcare": "子育て",
-        "cat=elderly": "高齢者",
-        "cat=general": "行政",
+    assert "友だち追加" in greeting["text"] and "配信の言語を選んでください。" in greeting["text"]
+    assert "言語 / ことば / Language / Idioma / Ngôn ngữ / Wika / 语言 / 언어 / भाषा" in greeting["text"]
+    assert choices(greeting) == LANGUAGE_BUTTONS | {
+        "menu=0": "分野を選ぶ",
         "areas=0": "地区を選ぶ",  # the default config's eleven 地区
-        "lang=en": "English",
     }
-    assert "受け取る地区：市内全域" in greeting["text"]
+    assert "受け取る分野：防災" in greeting["text"] and "受け取る地区：市内全域" in greeting["text"]
 
 
 async def test_postbacks_toggle_categories_and_set_the_language(hook: Hook) -> None:
@@ -181,16 +223,33 @@ async def test_postbacks_toggle_categories_and_set_the_language(hook: Hook) -> N
     assert hook.reply_to("E2")["text"].startswith("「防犯」の情報を受け取ります。")
     assert hook.reply_to("E3")["text"].startswith("「防災」の情報を停止しました。")
     assert choices(hook.reply_to("E3"))["cat=disaster"] == "防災"
+    assert choices(hook.reply_to("E3"))["langs=0"] == "言語 / Language"
 
     await hook.post(event("postback", "E4", data="lang=en"))
     sub = await hook.subscriber()
     assert sub is not None and sub.language == "en"
     answer = hook.reply_to("E4")
     assert answer["text"] == "Alerts will now come in English.\nYou receive: Crime prevention"
-    assert "lang=ja" in choices(answer)
+    assert choices(answer)["langs=0"] == "Language"
 
 
-@pytest.mark.parametrize("data", ["cat=unknown", "lang=fr", "nonsense"])
+async def test_the_menus_open_from_their_buttons_and_the_language_in_use_answers_too(hook: Hook) -> None:
+    await hook.post(event("follow", "E1"))
+    await hook.post(event("postback", "E2", data="menu=0"))
+    menu = hook.reply_to("E2")
+    assert choices(menu)["cat=disaster"] == "✓防災" and "下のボタンで分野の受け取り" in menu["text"]
+    await hook.post(event("postback", "E3", data="langs=0"))
+    assert choices(hook.reply_to("E3")) == LANGUAGE_BUTTONS | {"menu=0": "分野を選ぶ", "areas=0": "地区を選ぶ"}
+    await hook.post(event("postback", "E4", data="lang=ja"))  # the ✓ one: nothing changes, the buttons come back
+    assert hook.reply_to("E4")["text"].startswith("言語を日本語にしました。")
+    assert "cat=disaster" in choices(hook.reply_to("E4"))
+    await hook.post(event("message", "E5", text=" ＬＡＮＧＵＡＧＥ "), event("message", "E6", text="Idioma"))
+    assert "lang=pt-BR" in choices(hook.reply_to("E5")) and "lang=pt-BR" in choices(hook.reply_to("E6"))
+    await hook.post(event("postback", "E7", data="langs=5"), event("postback", "E8", data="menu=x"))
+    assert "reply-E7" not in hook.fake.replies and "reply-E8" not in hook.fake.replies
+
+
+@pytest.mark.parametrize("data", ["cat=unknown", "lang=fr", "lang=pt", "nonsense"])
 async def test_a_postback_that_changes_nothing_gets_no_answer(hook: Hook, data: str) -> None:
     await hook.post(event("follow", "E1"))
     await hook.post(event("postback", "E2", data=data))

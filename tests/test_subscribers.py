@@ -43,7 +43,12 @@ BAD_ROWS: list[tuple[str, str, str]] = [
     ("unknown-channel", "fax,0285-22-0000,disaster,ja,active,false", "channel must be one of email, line"),
     ("duplicate-contact", "email,taro@example.jp,health,ja,active,false", "the same contact appears"),
     ("duplicate-other-case", "email,Taro@Example.JP,health,ja,active,false", "the same contact appears"),
-    ("bad-language", "email,a3@example.jp,disaster,fr,active,false", "language 'fr' is not one of en, ja"),
+    (
+        "bad-language",
+        "email,a3@example.jp,disaster,fr,active,false",
+        "language 'fr' is not one the city offers; valid: ja, ja-x-easy, en, pt-BR, es, vi, tl, zh-Hans, ko, ne",
+    ),
+    ("old-language-code", "email,a7@example.jp,disaster,pt,active,false", "language 'pt' is not one the city offers"),
     ("extra-field", "email,a4@example.jp,disaster,ja,active,false,extra", "more fields than the header has"),
     ("bad-tester", "email,a5@example.jp,disaster,ja,active,maybe", "tester must be true or false"),
     ("bad-state", "email,a6@example.jp,disaster,ja,asleep,false", "state must be one of"),
@@ -402,3 +407,12 @@ def test_a_town_with_no_districts_takes_only_an_empty_districts_cell(site: SiteF
     assert [s.districts for s in reader.rows(io.StringIO(text))] == [frozenset()]
     with pytest.raises(InputError, match=r"line 3: unknown districts \['east'\]; valid: none \(leave it empty"):
         reader.check()
+
+
+def test_every_offered_language_imports_in_any_case_as_the_city_spells_it(settings: Settings) -> None:
+    reader = CsvReader(settings)
+    rows = [f"email,r{i}@example.jp,disaster,{code.upper() if i % 2 else code},active,false"
+            for i, code in enumerate(settings.city.languages)]  # fmt: skip
+    imported = list(reader.rows(io.StringIO("\n".join([HEADER, *rows]) + "\n")))
+    reader.check()
+    assert [s.language for s in imported] == list(settings.city.languages)  # PT-BR -> pt-BR, JA-X-EASY -> ja-x-easy

@@ -4,7 +4,8 @@ A LINE friend chooses districts with quick-reply buttons: 市内全域 first (``
 district (``area=<id>`` toggles it; ✓ on those chosen). LINE shows at most 13 buttons: when the
 districts do not all fit beside 市内全域 they come 11 a page with 次へ (``areas=<page>``). A text naming
 a 町, an address or a postal code is answered with its district and はい (``add=<id>``) / いいえ
-(``areas=0``). Everything is said in the subscriber's language: Japanese, or English for every other.
+(``areas=0``). Everything is said in the subscriber's language, in text.toml's words (``line_*``);
+LINE shows no ruby, so やさしい日本語's furigana come as parentheses (furigana.plain).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from broadcaster import districts
+from broadcaster import districts, furigana
 from broadcaster.models import Subscriber
 from broadcaster.settings import District, Settings
-from broadcaster.web.subscription import finder_offered
+from broadcaster.web.subscription import FALLBACK, city_name, finder_offered, load_text, town_names
 
 LineJson = dict[str, Any]
 
@@ -26,53 +27,27 @@ WHOLE_CITY = "all"  # ``area=all``: no district chosen, every alert of the city
 # texts asking for the buttons, compared after NFKC and lower case (a rich-menu action may send one)
 ASKING = frozenset({"地区", "ちく", "地区を選ぶ", "地区の設定", "district", "districts", "area", "areas"})
 
+PREFIX = "line_"  # text.toml's keys for LINE
+# language -> what LINE says, by key without the prefix; plain text (LINE has no ruby)
 WORDS = {
-    "ja": {
-        "button": "地区を選ぶ",
-        "whole": "市内全域",
-        "places": "受け取る地区：{places}",
-        "how": "下のボタンで地区を選べます（タップで切り替え）。"
-        "地区を選ぶと、その地区と市内全域に向けた情報が届きます。",
-        "how_finder": "町名か郵便番号を送ると、その地区をお知らせします。",
-        "next": "次へ",
-        "first": "最初へ",
-        "whole_chosen": "市内全域の情報を受け取ります。",
-        "chosen": "{district}を選びました。",
-        "unchosen": "{district}を選択から外しました。",
-        "unknown": "その町名・郵便番号は{city}内に見つかりません。",
-        "no_district": "{town}は、どの地区にも入っていません。市内全域の情報を受け取ることをおすすめします。",
-        "already": "{town}は{district}です。この地区の情報は、すでに受け取っています。",
-        "ask": "{town}は{district}です。この地区の情報を受け取りますか。",
-        "ask_whole": "（今は市内全域の情報を受け取っています。"
-        "地区を選ぶと、その地区と市内全域に向けた情報が届きます。）",
-        "yes": "はい",
-        "no": "いいえ",
-    },
-    "en": {
-        "button": "Districts",
-        "whole": "Whole city",
-        "places": "Your districts: {places}",
-        "how": "Tap a district below to switch it on or off: you receive the alerts for it and for the whole city.",
-        "how_finder": " Send a town name or a postal code to learn its district.",
-        "next": "Next",
-        "first": "First",
-        "whole_chosen": "You will receive the alerts for the whole city.",
-        "chosen": "You chose the {district}.",
-        "unchosen": "The {district} is no longer chosen.",
-        "unknown": "That town or postal code was not found in {city}.",
-        "no_district": "{town} is in none of the districts. We suggest receiving the alerts for the whole city.",
-        "already": "{town} is in the {district}. You already receive its alerts.",
-        "ask": "{town} is in the {district}. Do you want to receive its alerts?",
-        "ask_whole": "(You now receive the alerts for every district. With a district chosen, you receive "
-        "those for it and for the whole city.)",
-        "yes": "Yes",
-        "no": "No",
-    },
+    lang: {key.removeprefix(PREFIX): furigana.plain(value) for key, value in table.items() if key.startswith(PREFIX)}
+    for lang, table in load_text().items()
 }
 
 
-def _lang(sub: Subscriber) -> str:
-    return "ja" if sub.language == "ja" else "en"
+def lang_of(sub: Subscriber) -> str:
+    """The language LINE answers the subscriber in: theirs, or English if text.toml lacks it."""
+    return sub.language if sub.language in WORDS else FALLBACK
+
+
+def words(sub: Subscriber) -> dict[str, str]:
+    """What LINE says to the subscriber, in their language."""
+    return WORDS[lang_of(sub)]
+
+
+def city(settings: Settings, lang: str) -> str:
+    """The city's name in a LINE text in ``lang`` (in やさしい日本語 with its reading in parentheses)."""
+    return furigana.plain(city_name(settings, lang))
 
 
 def button(label: str, data: str, shown: str) -> LineJson:
@@ -83,14 +58,14 @@ def button(label: str, data: str, shown: str) -> LineJson:
 
 def menu_button(sub: Subscriber) -> LineJson:
     """The button that opens the district buttons."""
-    name = WORDS[_lang(sub)]["button"]
+    name = words(sub)["area_button"]
     return button(name, "areas=0", name)
 
 
 def places(settings: Settings, sub: Subscriber) -> str:
     """The subscriber's districts in words: 受け取る地区：南部地区 (市内全域 when none)."""
-    w = WORDS[_lang(sub)]
-    chosen = districts.names(sub.districts, settings, _lang(sub)) if districts.chosen(sub.districts, settings) else ""
+    w = words(sub)
+    chosen = districts.names(sub.districts, settings, lang_of(sub)) if districts.chosen(sub.districts, settings) else ""
     return w["places"].format(places=chosen or w["whole"])
 
 
@@ -110,7 +85,7 @@ def page_of(settings: Settings, district_id: str) -> int:
 
 def quick_reply(settings: Settings, sub: Subscriber, page: int = 0) -> LineJson:
     """Buttons: 市内全域, the page's districts (✓ when chosen), and 次へ (最初へ on the last) when paged."""
-    w, lang = WORDS[_lang(sub)], _lang(sub)
+    w, lang = words(sub), lang_of(sub)
     every = pages(settings)
     page = page if 0 <= page < len(every) else 0
     items = [button(("" if sub.districts else "✓") + w["whole"], f"area={WHOLE_CITY}", w["whole"])]
@@ -125,8 +100,8 @@ def quick_reply(settings: Settings, sub: Subscriber, page: int = 0) -> LineJson:
 
 def menu(settings: Settings, sub: Subscriber, page: int = 0, first: str = "") -> LineJson:
     """The district buttons under ``first`` (a line of news, if any), the districts chosen and how to choose."""
-    w = WORDS[_lang(sub)]
-    how = w["how"] + (w["how_finder"] if finder_offered(settings) else "")
+    w = words(sub)
+    how = w["area_how"] + (w["area_how_finder"] if finder_offered(settings) else "")
     text = "\n".join([*([first] if first else []), places(settings, sub), how])
     return {"type": "text", "text": text, "quickReply": quick_reply(settings, sub, page)}
 
@@ -144,20 +119,21 @@ def apply(settings: Settings, sub: Subscriber, kind: str, value: str) -> frozens
 
 def confirmation(settings: Settings, sub: Subscriber, value: str) -> LineJson:
     """The answer to an ``area`` or ``add`` postback, once applied: what changed, then the buttons."""
-    w, lang = WORDS[_lang(sub)], _lang(sub)
+    w, lang = words(sub), lang_of(sub)
     district = settings.district(value)
     if district is None:  # area=all
         return menu(settings, sub, 0, w["whole_chosen"])
-    words = w["chosen"] if district.id in sub.districts else w["unchosen"]
-    return menu(settings, sub, page_of(settings, district.id), words.format(district=district.name_in(lang)))
+    said = w["area_chosen"] if district.id in sub.districts else w["area_unchosen"]
+    return menu(settings, sub, page_of(settings, district.id), said.format(district=district.name_in(lang)))
 
 
 def place_answer(settings: Settings, sub: Subscriber, place: districts.Place | None) -> LineJson:
     """The answer to a text naming a 町, an address or a postal code (None: none of the city's)."""
-    w, lang = WORDS[_lang(sub)], _lang(sub)
+    w, lang = words(sub), lang_of(sub)
     if place is None:
-        return menu(settings, sub, 0, w["unknown"].format(city=settings.city.name_in(lang)))
-    town, district = place.town.name, place.district
+        return menu(settings, sub, 0, w["unknown"].format(city=city(settings, lang)))
+    written, japanese = town_names(settings, place.town, lang)
+    town, district = f"{written} ({japanese})" if japanese else written, place.district
     if district is None:
         return menu(settings, sub, 0, w["no_district"].format(town=town))
     name = district.name_in(lang)
@@ -168,6 +144,14 @@ def place_answer(settings: Settings, sub: Subscriber, place: districts.Place | N
     return {"type": "text", "text": text, "quickReply": {"items": items}}
 
 
+def _asked(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip().lower()
+
+
+# …or the district button's own words in any language (a friend may type what they see)
+ASKING_ANY = ASKING | frozenset(_asked(w["area_button"]) for w in WORDS.values())
+
+
 def asks_for_buttons(text: str) -> bool:
-    """Whether a text message asks for the district buttons (「地区」, "districts" …)."""
-    return unicodedata.normalize("NFKC", text).strip().lower() in ASKING
+    """Whether a text message asks for the district buttons (「地区」, "districts", "Khu vực" …)."""
+    return _asked(text) in ASKING_ANY

@@ -8,10 +8,15 @@ answered 200 at once; its events are processed in a task the handler owns (drain
 user's events in order. Redelivered events are skipped by webhookEventId (``store.mark_seen``).
 
 - follow: the subscriber is created (categories: disaster, language: ja, the whole city) or made
-  active again, and greeted with quick-reply buttons: one per category (postback ``cat=<id>`` toggles
-  it), one for the districts when the city has them (``areas=0``), and one per other language
-  (``lang=<code>``).
-- postback: toggles the category or sets the language, saves, and confirms with the buttons again.
+  active again, and greeted (in Japanese for a new friend) with the language choice: one button per
+  offered language, in its own name (``lang=<code>``; ✓ on the one in use), then 分野を選ぶ
+  (``menu=0``: the category buttons) and the districts button when the city has districts.
+- the settings buttons (``menu=0``, and after every change): one per category (``cat=<id>`` toggles
+  it), the districts (``areas=0``) and 言語 / Language (``langs=0``: the language choice again).
+  LINE shows at most 13 buttons: languages beyond ``LANGUAGES_PER_PAGE`` are paged with 次へ
+  (``langs=<page>``), and categories that do not fit are left to the console (none do by default).
+- postback: toggles the category or sets the language (any offered one), saves, and confirms with
+  the settings buttons; choosing the language already in use answers the same way.
 - districts (only when the city has some): ``areas=<page>`` (the 地区 button, a rich-menu action, or
   the text 「地区」) answers with the districts as quick-reply buttons, 市内全域 first, ✓ on those
   chosen, paged with 次へ when they are more than fit in LINE's 13; ``area=<id>`` toggles a district,
@@ -21,8 +26,9 @@ user's events in order. Redelivered events are skipped by webhookEventId (``stor
   はい / いいえ; any other text gets a line saying it was not found, with the district buttons.
 - unfollow: the subscriber becomes gone.
 
-Answers are in the subscriber's language (Japanese, or English for every other). User ids and what
-residents type are personal data: they are never logged.
+Answers are in the subscriber's language, every offered one, in text.toml's words (``line_*``) and the
+phrasebook's category names; やさしい日本語's furigana come as parentheses (LINE has no ruby). User ids
+and what residents type are personal data: they are never logged.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import hashlib
 import hmac
 import logging
 import time
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -49,14 +56,16 @@ from linebot.v3.webhooks import (  # type: ignore[import-untyped]
     UserSource,
 )
 
+from broadcaster import furigana
 from broadcaster.errors import DeliveryError
 from broadcaster.models import ContactKind, Subscriber, SubscriberState
 from broadcaster.settings import Settings
 from broadcaster.store import Store
 from broadcaster.web import line_districts
 from broadcaster.web.inputs import as_bytes, nesting
-from broadcaster.web.line_districts import MAX_QUICK_REPLIES, LineJson, button
-from broadcaster.web.subscription import find_place, finder_offered
+from broadcaster.web.line_districts import LABEL_LIMIT, MAX_QUICK_REPLIES, LineJson, button, lang_of, words
+from broadcaster.web.subscription import category_name as category_name_in
+from broadcaster.web.subscription import find_place, finder_offered, joined, language_name
 
 log = logging.getLogger("broadcaster.line_webhook")
 
@@ -64,8 +73,10 @@ SECRET_ENV = "LINE_CHANNEL_SECRET"
 SEEN_FEED = "line-webhook"  # the store.mark_seen namespace of webhookEventIds
 DEFAULT_CATEGORIES = ("disaster",)
 DEFAULT_LANGUAGE = "ja"
-LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
-CHOICE_KINDS = ("cat", "lang", *line_districts.KINDS)  # what a postback's data may set (see the docstring)
+CHOICE_KINDS = ("cat", "lang", "langs", "menu", *line_districts.KINDS)  # a postback's data (see the docstring)
+LANGUAGES_PER_PAGE = 10  # beside 次へ, 分野を選ぶ and the districts: within LINE's 13
+# texts asking for the language buttons, compared after NFKC and lower case, beside each language's own word
+ASKING_LANGUAGE = frozenset({"言語", "げんご", "ことば", "language", "languages", "lang"})
 CLOSE_GRACE_S = 5.0
 MAX_BODY = 1024 * 1024  # bytes: LINE sends a few events of a few hundred bytes each
 MAX_DEPTH = 32  # LINE's payloads nest about 5 deep; json.loads recursion would end thousands deep
@@ -86,70 +97,127 @@ def line_categories(settings: Settings) -> list[str]:
 
 
 def category_name(settings: Settings, cat_id: str, lang: str) -> str:
-    """A category's name in ``lang`` (Japanese, or English for every other language)."""
-    cat = settings.categories[cat_id]
-    return cat.name if lang == "ja" else cat.name_en
+    """A category's name in ``lang``, as LINE shows it (plain text)."""
+    return furigana.plain(category_name_in(settings, cat_id, lang))
+
+
+def label(name: str, chosen: bool = False) -> str:
+    """A button label within LINE's limit: ✓ before a chosen one, … where a long name is cut."""
+    text = ("✓" if chosen else "") + name
+    return text if len(text) <= LABEL_LIMIT else text[: LABEL_LIMIT - 1] + "…"
 
 
 def parse_choice(data: str) -> tuple[str, str] | None:
-    """A postback's ``cat=<id>``, ``lang=<code>``, ``areas=<page>``, ``area=<id>`` or ``add=<id>`` as (kind, value)."""
+    """A postback's ``cat=<id>``, ``lang=<code>``, ``langs=<page>``, ``menu=0``, ``areas=<page>``, ``area=<id>``
+    or ``add=<id>`` as (kind, value)."""
     kind, sep, value = data.partition("=")
     return (kind, value) if sep and kind in CHOICE_KINDS and value else None
 
 
+def language_button(sub: Subscriber) -> LineJson:
+    """言語 / Language: every language's word has "Language" beside it, so anyone finds the way back."""
+    name = words(sub)["language_button"]
+    return button(name, "langs=0", name)
+
+
 def quick_reply(settings: Settings, sub: Subscriber) -> LineJson:
-    """Buttons: every category (✓ when chosen; a tap toggles it), the districts if any, then every other language."""
-    lang = sub.language
-    items: list[LineJson] = []
-    for cat_id in line_categories(settings):
-        name = category_name(settings, cat_id, lang)
-        label = ("✓" if cat_id in sub.categories else "") + name
-        items.append(button(label, f"cat={cat_id}", name))
+    """The settings buttons: every category (✓ when chosen; a tap toggles it), the districts if any, 言語 / Language."""
+    lang = lang_of(sub)
+    tail = [*([line_districts.menu_button(sub)] if settings.districts else []), language_button(sub)]
+    items = [
+        button(label(name, cat_id in sub.categories), f"cat={cat_id}", name)
+        for cat_id in line_categories(settings)
+        for name in [category_name(settings, cat_id, lang)]
+    ]
+    return {"items": items[: MAX_QUICK_REPLIES - len(tail)] + tail}
+
+
+def language_pages(settings: Settings, per_page: int = LANGUAGES_PER_PAGE) -> list[tuple[str, ...]]:
+    """The offered languages as pages of buttons, ``per_page`` a page."""
+    every = settings.city.languages
+    return [every[i : i + per_page] for i in range(0, len(every), per_page)]
+
+
+def language_reply(settings: Settings, sub: Subscriber, page: int = 0, per_page: int = LANGUAGES_PER_PAGE) -> LineJson:
+    """The language buttons (each in its own name, ✓ on the one in use), 次へ when paged, 分野を選ぶ, the districts."""
+    w, pages = words(sub), language_pages(settings, per_page)
+    page = page if 0 <= page < len(pages) else 0
+    items = [
+        button(label(name, code == sub.language), f"lang={code}", name)
+        for code in pages[page]
+        for name in [language_name(settings, code)]
+    ]
+    if len(pages) > 1:
+        last = page == len(pages) - 1
+        turn = w["first"] if last else w["next"]
+        items.append(button(turn, f"langs={0 if last else page + 1}", turn))
+    items.append(button(w["topics_button"], "menu=0", w["topics_button"]))
     if settings.districts:
         items.append(line_districts.menu_button(sub))
-    for code in settings.city.languages:
-        if code != lang:
-            name = LANGUAGE_NAMES.get(code, code)
-            items.append(button(name, f"lang={code}", name))
-    return {"items": items[:MAX_QUICK_REPLIES]}
+    return {"items": items}
 
 
 def _chosen(settings: Settings, sub: Subscriber) -> str:
-    names = [category_name(settings, c, sub.language) for c in line_categories(settings) if c in sub.categories]
-    if sub.language == "ja":
-        return "受け取る分野：" + ("、".join(names) or "（なし）")
-    return "You receive: " + (", ".join(names) or "(none)")
+    lang, w = lang_of(sub), words(sub)
+    names = [category_name(settings, c, lang) for c in line_categories(settings) if c in sub.categories]
+    return w["chosen"].format(categories=joined(settings, names, lang) if names else w["none"])
+
+
+def _how(settings: Settings, sub: Subscriber) -> str:
+    return words(sub)["how_districts" if settings.districts else "how"]
+
+
+def _places(settings: Settings, sub: Subscriber) -> list[str]:
+    return [line_districts.places(settings, sub)] if settings.districts else []
+
+
+def _everyones_word(settings: Settings) -> str:
+    """「言語 / Language / Idioma / Ngôn ngữ …」: a friend who reads no Japanese still sees where to go."""
+    said = [line_districts.WORDS.get(code, {}).get("language_word", "") for code in settings.city.languages]
+    return " / ".join(dict.fromkeys(word for word in said if word))
 
 
 def greeting(settings: Settings, sub: Subscriber) -> LineJson:
-    """The answer to a follow."""
-    city = settings.city.name_in(sub.language)
-    places = f"{line_districts.places(settings, sub)}\n" if settings.districts else ""
-    if sub.language == "ja":
-        text = (
-            f"{city}の防災・安全情報です。友だち追加ありがとうございます。\n{_chosen(settings, sub)}\n{places}"
-            f"下のボタンで分野の受け取り（タップで切り替え）{'、地区' if places else ''}と言語を選べます。"
-        )
-    else:
-        text = (
-            f"Thank you for following {city}'s safety information.\n{_chosen(settings, sub)}\n{places}"
-            f"Tap a topic below to switch it on or off, or choose {'districts or ' if places else ''}a language."
-        )
-    return {"type": "text", "text": text, "quickReply": quick_reply(settings, sub)}
+    """The answer to a follow: the welcome, what is chosen, and the language buttons first."""
+    w = words(sub)
+    lines = [
+        w["greeting"].format(city=line_districts.city(settings, lang_of(sub))),
+        _chosen(settings, sub),
+        *_places(settings, sub),
+        w["language_menu"],
+        _everyones_word(settings),
+    ]
+    return {"type": "text", "text": "\n".join(lines), "quickReply": language_reply(settings, sub)}
+
+
+def settings_menu(settings: Settings, sub: Subscriber) -> LineJson:
+    """The answer to 分野を選ぶ (``menu=0``): what is chosen, how to change it, and the settings buttons."""
+    lines = [_chosen(settings, sub), *_places(settings, sub), _how(settings, sub)]
+    return {"type": "text", "text": "\n".join(lines), "quickReply": quick_reply(settings, sub)}
+
+
+def language_menu(settings: Settings, sub: Subscriber, page: int = 0) -> LineJson:
+    """The answer to 言語 / Language (``langs=<page>``): the language buttons."""
+    text = f"{words(sub)['language_menu']}\n{_everyones_word(settings)}"
+    return {"type": "text", "text": text, "quickReply": language_reply(settings, sub, page)}
 
 
 def confirmation(settings: Settings, sub: Subscriber, kind: str, value: str) -> LineJson:
-    """The answer to a postback that changed ``kind`` (cat or lang) to include ``value``."""
-    ja = sub.language == "ja"
+    """The answer to a postback that set ``kind`` (cat or lang) to include ``value``, in the language now in use."""
+    w, lang = words(sub), lang_of(sub)
     if kind == "lang":
-        text = "言語を日本語にしました。" if ja else f"Alerts will now come in {LANGUAGE_NAMES.get(value, value)}."
+        text = w["language_set"].format(language=language_name(settings, value))
     else:
-        name = category_name(settings, value, sub.language)
-        if value in sub.categories:
-            text = f"「{name}」の情報を受け取ります。" if ja else f"You will receive {name}."
-        else:
-            text = f"「{name}」の情報を停止しました。" if ja else f"You will no longer receive {name}."
+        key = "category_on" if value in sub.categories else "category_off"
+        text = w[key].format(category=category_name(settings, value, lang))
     return {"type": "text", "text": f"{text}\n{_chosen(settings, sub)}", "quickReply": quick_reply(settings, sub)}
+
+
+def asks_for_languages(text: str) -> bool:
+    """Whether a text message asks for the language buttons (「言語」, "language", "Idioma" …)."""
+    asked = unicodedata.normalize("NFKC", text).strip().lower()
+    own = {unicodedata.normalize("NFKC", w["language_word"]).lower() for w in line_districts.WORDS.values()}
+    return asked in ASKING_LANGUAGE or asked in own
 
 
 # -- the handler ----------------------------------------------------------------------
@@ -296,12 +364,12 @@ class LineWebhook:
                 return
             if choice[0] in line_districts.KINDS:
                 answer = await self._districts(user_id, *choice)
-                if answer is not None:
-                    await self._reply(event.reply_token, answer)
-                return
-            sub, changed = await self._choose(user_id, *choice)
-            if changed:
-                await self._reply(event.reply_token, confirmation(self.settings, sub, *choice))
+            elif choice[0] in ("langs", "menu"):
+                answer = await self._menu(user_id, *choice)
+            else:
+                answer = await self._choose(user_id, *choice)
+            if answer is not None:
+                await self._reply(event.reply_token, answer)
         elif isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
             answer = await self._text(user_id, event.message.text or "")
             if answer is not None:
@@ -332,16 +400,30 @@ class LineWebhook:
             return sub
         return await self.store.save_subscriber(sub)
 
-    async def _choose(self, user_id: str, kind: str, value: str) -> tuple[Subscriber, bool]:
-        """Apply a postback choice; returns the subscriber as saved and whether anything changed."""
+    async def _choose(self, user_id: str, kind: str, value: str) -> LineJson | None:
+        """Apply a cat or lang postback and answer it; None (no answer) for one that names nothing offered."""
         sub = await self._subscriber(user_id, reactivate=False)
         if kind == "cat" and value in line_categories(self.settings):
             sub = dataclasses.replace(sub, categories=sub.categories ^ {value})
-        elif kind == "lang" and value in self.settings.city.languages and value != sub.language:
+        elif kind == "lang" and value in self.settings.city.languages:
+            if value == sub.language:  # the ✓ button: nothing to save, the settings buttons all the same
+                return confirmation(self.settings, sub, kind, value)
             sub = dataclasses.replace(sub, language=value)
         else:
-            return sub, False
-        return await self.store.save_subscriber(dataclasses.replace(sub, updated_at=time.time())), True
+            return None
+        sub = await self.store.save_subscriber(dataclasses.replace(sub, updated_at=time.time()))
+        return confirmation(self.settings, sub, kind, value)
+
+    async def _menu(self, user_id: str, kind: str, value: str) -> LineJson | None:
+        """The language buttons (``langs=<page>``) or the settings buttons (``menu=0``); None for a page not there."""
+        if not value.isdigit():
+            return None
+        sub = await self._subscriber(user_id, reactivate=False)
+        if kind == "menu":
+            return settings_menu(self.settings, sub)
+        if int(value) >= len(language_pages(self.settings)):
+            return None
+        return language_menu(self.settings, sub, int(value))
 
     async def _districts(self, user_id: str, kind: str, value: str) -> LineJson | None:
         """Apply a district postback; the answer, or None for one that names nothing the city has."""
@@ -360,7 +442,9 @@ class LineWebhook:
         return line_districts.confirmation(self.settings, sub, value)
 
     async def _text(self, user_id: str, text: str) -> LineJson | None:
-        """The answer to a text message: the district buttons, or where a 町 or postal code is; None: no answer."""
+        """The answer to a text: the language or district buttons, or where a 町 or postal code is; None: none."""
+        if asks_for_languages(text):
+            return language_menu(self.settings, await self._subscriber(user_id, reactivate=False))
         if not self.settings.districts:
             return None
         if line_districts.asks_for_buttons(text):

@@ -19,13 +19,16 @@ import dataclasses
 import hashlib
 import logging
 import time
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 import jinja2
 
-from broadcaster import districts
+from broadcaster import districts, furigana, names, towns
 from broadcaster.errors import InputError
 from broadcaster.models import ContactKind, Subscriber, SubscriberState
+from broadcaster.rendering import TEMPLATES
 from broadcaster.settings import Settings
 from broadcaster.store import Store
 from broadcaster.tokens import Signer
@@ -37,7 +40,7 @@ log = logging.getLogger("broadcaster.subscription")
 
 CONFIRM, MANAGE = "confirm", "manage"  # token purposes; UNSUBSCRIBE is shared with the email channel
 ACTOR = "resident"  # the audit log's actor for what residents do themselves
-LANGUAGE_NAMES = {"ja": "日本語", "en": "English", "zh": "中文", "ko": "한국어", "pt": "Português", "vi": "Tiếng Việt"}
+FALLBACK = "en"  # the words of a language text.toml lacks (its English serves every language, as in rendering)
 RECEIVING = (SubscriberState.ACTIVE, SubscriberState.PAUSED)  # already confirmed
 PLACE_LIMIT = 100  # characters of a 町 name, address or postal code the district finder reads
 
@@ -49,6 +52,59 @@ class Choice:
     categories: frozenset[str]
     language: str
     districts: frozenset[str] = frozenset()  # empty: the whole city
+
+
+Words = dict[str, str]
+
+
+def load_text(folder: Path = TEMPLATES / "subscription") -> dict[str, Words]:
+    """The subscription flow's words (pages, mails, LINE answers) per language, from text.toml."""
+    with (folder / "text.toml").open("rb") as f:
+        data: dict[str, Words] = tomllib.load(f)
+    return data
+
+
+def words_in(text: dict[str, Words], lang: str) -> Words:
+    """The words of ``lang``; English for a language text.toml does not have yet."""
+    return text.get(lang) or text[FALLBACK]
+
+
+def language_name(settings: Settings, code: str) -> str:
+    """A language's name in itself (Português (Brasil), Tiếng Việt …): residents look for their own."""
+    language = settings.phrasebook.languages.get(code)
+    return language.name if language else code
+
+
+def category_name(settings: Settings, cat_id: str, lang: str) -> str:
+    """A category's name in ``lang``: the config's in Japanese, the phrasebook's in every other language."""
+    conf = settings.categories.get(cat_id)
+    if conf is None:
+        return cat_id
+    if lang == "ja":
+        return conf.name
+    return settings.phrasebook.term(lang, "categories", cat_id) or conf.name_en
+
+
+def city_name(settings: Settings, lang: str) -> str:
+    """The city's name in ``lang``; in やさしい日本語 with its furigana markup ({小山市|おやまし})."""
+    city = settings.city
+    if lang == "ja-x-easy":
+        return names.ruby(settings.phrasebook, "city", city.name, city.name_kana)
+    return city.name_in(lang)
+
+
+def town_names(settings: Settings, town: towns.Town, lang: str) -> tuple[str, str]:
+    """A 町 in ``lang``'s words ("Mamada"), and beside it its Japanese name as on the city's signs ("" if the same)."""
+    if settings.phrasebook.languages[lang].japanese:
+        return town.name, ""
+    written = names.written(settings.phrasebook, "town", town.name, lang, town.kana)
+    return (written, town.name) if written != town.name else (town.name, "")
+
+
+def joined(settings: Settings, items: list[str], lang: str) -> str:
+    """Items joined as ``lang`` joins a list (、 or , …)."""
+    book = settings.phrasebook
+    return book.word(lang if lang in book.books else "ja", "list_joiner").join(items)
 
 
 def parse_address(raw: str) -> str:
@@ -114,6 +170,7 @@ class Subscriptions:
         conf = settings.subscriptions
         self.per_address = WindowLimiter(conf.address_limit, conf.address_period)
         self.base_url = settings.city.public_url.rstrip("/")
+        self.text = load_text()
 
     async def request(self, address: str, choice: Choice, page_lang: str) -> None:
         """Someone asked to subscribe ``address``: mail it a confirmation or a settings link (or neither)."""
@@ -195,17 +252,20 @@ class Subscriptions:
         return f"{self.base_url if site else ''}{path}?t={token}{suffix}"
 
     def _mail(self, subscriber: Subscriber, address: str, purpose: str, ttl: float, lang: str) -> None:
+        """A confirmation or settings mail in ``lang`` (the page's); furigana as parentheses: mails are plain text."""
         path = "/subscribe/confirm" if purpose == CONFIRM else "/manage"
-        names = [self._category_name(c, lang) for c in self.settings.categories if c in subscriber.categories]
-        template = self.env.select_template([f"subscription/{purpose}.{lang}.j2", f"subscription/{purpose}.ja.j2"])
+        plain = furigana.plain
+        cats = [category_name(self.settings, c, lang) for c in self.settings.categories if c in subscriber.categories]
+        template = self.env.select_template([f"subscription/{purpose}.{lang}.j2", f"subscription/{purpose}.en.j2"])
         context = template.new_context(
             {
-                "city": self.settings.city,
+                "t": {key: plain(value) for key, value in words_in(self.text, lang).items()},
+                "city": plain(city_name(self.settings, lang)),
                 "link": self.link(path, purpose, subscriber.id, ttl, lang),
                 "hours": round(ttl / 3600),
-                "categories": names,
-                "language": LANGUAGE_NAMES.get(subscriber.language, subscriber.language),
-                "places": self._places(subscriber.districts, lang) if self.settings.districts else "",
+                "categories": plain(joined(self.settings, cats, lang)),
+                "language": language_name(self.settings, subscriber.language),
+                "places": plain(self._places(subscriber.districts, lang)) if self.settings.districts else "",
             }
         )
         subject = "".join(template.blocks["subject"](context)).strip()
@@ -217,9 +277,3 @@ class Subscriptions:
         if not districts.chosen(ids, self.settings):
             return districts.whole_city(self.settings, lang)
         return districts.names(ids, self.settings, lang)
-
-    def _category_name(self, category: str, lang: str) -> str:
-        conf = self.settings.categories.get(category)
-        if conf is None:
-            return category
-        return conf.name if lang == "ja" else conf.name_en

@@ -1,10 +1,12 @@
 """The residents' subscription pages: /subscribe, /subscribe/confirm, /manage, /unsubscribe.
 
-Server-rendered, no JavaScript, Japanese first with the other page languages one link away
-(``?lang=en``). Every form carries a CSRF token; posts are limited per client address. Links from
-mails lead to a page with one button, so that a mail scanner that opens links changes nothing;
-the exception is RFC 8058's one-click POST, which mail providers send without a page (the signed
-token in its URL is the authority there).
+Server-rendered, no JavaScript, in every language the city offers (``[city] languages``): Japanese
+first, every other one link away (``?lang=vi``), each link named in its own language. The words are
+text.toml's; やさしい日本語's furigana ({漢字|かんじ}) become <ruby>. The alerts' language is the
+resident's own choice on the form, the page's language until changed. Every form carries a CSRF
+token; posts are limited per client address. Links from mails lead to a page with one button, so
+that a mail scanner that opens links changes nothing; the exception is RFC 8058's one-click POST,
+which mail providers send without a page (the signed token in its URL is the authority there).
 
 The subscribe and settings forms offer the city's districts (none ticked: 市内全域) and, when the
 config says which 町 each district holds, a finder: the resident types a 町 name, an address or a
@@ -22,18 +24,17 @@ from __future__ import annotations
 
 import logging
 import re
-import tomllib
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 from multidict import MultiDict
 
-from broadcaster import districts
+from broadcaster import districts, furigana, names
 from broadcaster.errors import InputError
 from broadcaster.models import SubscriberState
 from broadcaster.rendering import TEMPLATES
@@ -44,14 +45,20 @@ from broadcaster.web.inputs import read_form
 from broadcaster.web.ratelimit import WindowLimiter, client_address
 from broadcaster.web.subscription import (
     CONFIRM,
-    LANGUAGE_NAMES,
     MANAGE,
     RECEIVING,
     Subscriptions,
+    Words,
+    category_name,
+    city_name,
     find_place,
     finder_offered,
+    language_name,
+    load_text,
     parse_address,
     read_choice,
+    town_names,
+    words_in,
 )
 from channels.email.channel import UNSUBSCRIBE
 
@@ -67,11 +74,7 @@ HEADERS = {
 }
 
 
-def load_text(folder: Path = TEMPLATES / "subscription") -> dict[str, dict[str, str]]:
-    """The pages' words per language, from text.toml."""
-    with (folder / "text.toml").open("rb") as f:
-        data: dict[str, dict[str, str]] = tomllib.load(f)
-    return data
+__all__ = ["PAGES", "Pages", "add_routes", "load_text"]  # load_text: the tests read the words through this module
 
 
 @dataclass
@@ -82,7 +85,7 @@ class Pages:
     env: jinja2.Environment
     subscriptions: Subscriptions | None
     csrf: Csrf | None
-    text: dict[str, dict[str, str]]
+    text: dict[str, dict[str, Markup]]  # page language -> key -> words as HTML (furigana as <ruby>)
     per_ip: WindowLimiter
 
     @classmethod
@@ -92,7 +95,13 @@ class Pages:
         if subscriptions is not None:
             csrf = Csrf(subscriptions.signer.secret, secure=settings.city.public_url.startswith("https:"))
         conf = settings.subscriptions
-        return cls(settings, env, subscriptions, csrf, load_text(), WindowLimiter(conf.ip_limit, conf.ip_period))
+        text = load_text()
+        html = {lang: _as_html(words_in(text, lang)) for lang in settings.city.languages}
+        return cls(settings, env, subscriptions, csrf, html, WindowLimiter(conf.ip_limit, conf.ip_period))
+
+
+def _as_html(words: Words) -> dict[str, Markup]:
+    return {key: furigana.html(value) for key, value in words.items()}
 
 
 PAGES = web.AppKey("subscription_pages", Pages)
@@ -119,8 +128,7 @@ async def subscribe_form(request: web.Request) -> web.Response:
     pages, lang = _pages(request), _lang(request)
     if pages.subscriptions is None:
         return _unavailable(request)
-    language = lang if lang in pages.settings.city.languages else "ja"
-    return _form_page(request, "subscribe", chosen={"disaster"}, language=language)
+    return _form_page(request, "subscribe", chosen={"disaster"}, language=lang)
 
 
 async def subscribe(request: web.Request) -> web.Response:
@@ -288,8 +296,9 @@ def _subs(request: web.Request) -> Subscriptions:
 
 
 def _lang(request: web.Request) -> str:
-    lang = request.query.get("lang", "ja")
-    return lang if lang in _pages(request).text else "ja"
+    """The page's language: ``?lang=`` when the city offers it (any case: pt-br is pt-BR), else Japanese."""
+    asked = request.query.get("lang", "ja").lower()
+    return next((code for code in _pages(request).text if code.lower() == asked), "ja")
 
 
 def _client(request: web.Request) -> str:
@@ -312,16 +321,29 @@ async def _accept(request: web.Request) -> tuple[MultiDict[str], web.Response | 
 
 def _render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
     pages, lang = _pages(request), _lang(request)
+    settings = pages.settings
     response = web.Response(status=status, content_type="text/html", charset="utf-8", headers=HEADERS)
     csrf = pages.csrf.token(request, response) if pages.csrf else ""
     query = {k: v for k, v in request.query.items() if k == "t"}
-    languages = [
-        (code, words["language_name"], f"{request.path}?{urllib.parse.urlencode({**query, 'lang': code})}")
-        for code, words in pages.text.items()
+    book = settings.phrasebook
+    languages = [  # the switch: every page language by its own name, the link keeping a settings link's token
+        {
+            "code": code,
+            "name": language_name(settings, code),
+            "html": book.languages[code].html,
+            "href": f"{request.path}?{urllib.parse.urlencode({**query, 'lang': code})}",
+        }
+        for code in pages.text
     ]
     template = pages.env.get_template(f"subscription/{name}.html.j2")
     response.text = template.render(
-        t=pages.text[lang], lang=lang, city=pages.settings.city, languages=languages, csrf=csrf, **context
+        t=pages.text[lang],
+        lang=lang,
+        page_language=book.languages[lang],
+        city_name=furigana.html(city_name(settings, lang)),
+        languages=languages,
+        csrf=csrf,
+        **context,
     )
     return response
 
@@ -339,8 +361,11 @@ def _form_page(
 ) -> web.Response:
     """A subscription form; ``picked`` are the districts ticked, ``place`` a 町 name or postal code to look up."""
     settings, lang = _pages(request).settings, _lang(request)
-    categories = [(cid, c.name if lang == "ja" else c.name_en) for cid, c in settings.categories.items()]
-    alert_languages = [(code, LANGUAGE_NAMES.get(code, code)) for code in settings.city.languages]
+    categories = [(cid, furigana.html(category_name(settings, cid, lang))) for cid in settings.categories]
+    book = settings.phrasebook
+    alert_languages = [  # every offered language in its own name, marked as that language
+        (code, language_name(settings, code), book.languages[code].html) for code in settings.city.languages
+    ]
     ticked = set(districts.ordered(picked, settings))  # known ids only: a forged one is never shown back
     found = None
     if place is not None:
@@ -363,14 +388,18 @@ def _form_page(
     )
 
 
-def _district_choices(settings: Settings, lang: str) -> list[dict[str, str]]:
+def _district_choices(settings: Settings, lang: str) -> list[dict[str, Any]]:
     """Each district as the form shows it: its id (the value), its name in the page's language, and a hint."""
+    japanese = settings.phrasebook.languages[lang].japanese
     return [
         {
             "id": d.id,
-            "name": d.name_in(lang),
+            # やさしい日本語: the name with furigana; 日本語: the reading after it; others: the name in their words
+            "name": furigana.html(names.ruby(settings.phrasebook, "district", d.name, d.reading))
+            if lang == "ja-x-easy"
+            else d.name_in(lang),
             "reading": d.reading if lang == "ja" else "",
-            "name_ja": "" if lang == "ja" else d.name,  # the name on the city's own signs and papers
+            "name_ja": "" if japanese else d.name,  # the name on the city's own signs and papers
             "towns": "・".join(d.towns),
         }
         for d in settings.districts
@@ -392,11 +421,18 @@ def _found(request: web.Request, text: str) -> tuple[dict[str, str], str]:
         return {"kind": "error", "text": t["find_empty"]}, ""
     place = find_place(text, settings)
     if place is None:
-        return {"kind": "error", "text": t["find_unknown"].format(city=settings.city.name_in(lang))}, ""
+        return {"kind": "error", "text": t["find_unknown"].format(city=furigana.html(city_name(settings, lang)))}, ""
+    # the 町 in the page's words, and as the city writes it, marked as Japanese: Mamada (<span lang="ja">間々田</span>)
+    written, japanese = town_names(settings, place.town, lang)
+    town = Markup('{} (<span lang="ja">{}</span>)').format(written, japanese) if japanese else written
     if place.district is None:
-        return {"kind": "notice", "text": t["find_no_district"].format(town=place.town.name)}, ""
-    words = t["find_found"].format(town=place.town.name, district=place.district.name_in(lang))
-    return {"kind": "found", "text": words}, place.district.id
+        return {"kind": "notice", "text": t["find_no_district"].format(town=town)}, ""
+    district = place.district.name_in(lang)
+    if lang == "ja-x-easy":
+        district = furigana.html(
+            names.ruby(settings.phrasebook, "district", place.district.name, place.district.reading)
+        )
+    return {"kind": "found", "text": t["find_found"].format(town=town, district=district)}, place.district.id
 
 
 async def _action_page(
