@@ -12,13 +12,15 @@ channel sends. What the core needs to know about a channel is data on these obje
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from broadcaster import furigana
 from broadcaster.models import Alert, Message, Recipients
-from broadcaster.rendering import Limits, Renderer
+from broadcaster.rendering import Limits, Renderer, fit
 from broadcaster.settings import Settings
 from broadcaster.store import Store
 
@@ -34,16 +36,40 @@ class RunsAs(StrEnum):
 class Fit:
     """One rendered part, measured as its channel counts, against the limit the channel would cut it at."""
 
-    part: str  # "subject", "text", "bubble", "line", "speech", or "thread" (an SNS thread's posts)
+    part: str  # "subject", "text" (an SNS reply's too), "bubble", "line", "speech", or "thread" (an SNS thread's posts)
     lang: str
     length: int  # as the channel counts; for a thread, the posts the whole text needs
     limit: int  # where the channel cuts; for a thread, the most posts a thread may have
-    target: str = ""  # the SNS target a thread is for
+    target: str = ""  # the SNS target a thread or reply is for
 
     @property
     def over(self) -> bool:
         """True when the channel would cut this part."""
         return self.length > self.limit
+
+
+def render_plain(
+    renderer: Renderer, channel: str, alert: Alert, lang: str, limits: Limits, counted: bool = False
+) -> Message:
+    """``renderer.render`` with furigana markup written as 漢字（かんじ） in the plain parts, then cut.
+
+    In やさしい日本語 more than ``text`` may hold {漢字|かんじ}: a phrasebook word (``w``), the exercise
+    notice, ``rich``. Templates put them out as they are, and a plain-text channel renders through here,
+    so no brace reaches a resident and the cut measures what is sent. The HTML part and the speech keep
+    the markup (``| ruby`` shows it; FM reads it).
+    """
+    whole = dataclasses.replace(limits, subject=None, text=None, ticker=None)
+    message = renderer.render(channel, alert, lang, whole, counted)
+
+    def plain(part: str, limit: int | None) -> str:
+        return fit(furigana.plain(part), limit, limits.measure)
+
+    return dataclasses.replace(
+        message,
+        subject=plain(message.subject, limits.subject),
+        text=plain(message.text, limits.text),
+        ticker=plain(message.ticker, limits.ticker),
+    )
 
 
 class ChannelRenderer(Protocol):

@@ -10,6 +10,12 @@ alert page lists them), so the places are not what the cut takes. ``render_ticke
 poll endpoints (broadcaster/web/ticker.py) call the same function, so every way of delivery airs the
 same words.
 
+With ``[ticker] english = true`` an English line follows the Japanese one (``english_line``, from
+templates/ticker/default.en.j2 with the city's English name): one line, half-width text as English is
+written (not widened), at most twice ``max_length`` columns, a full-width character counting two. It
+goes wherever the Japanese line goes: after it in the station mail, in the slot ``<key>~en`` of the TCP
+push, and after it in the poll endpoints. An alert without English words has no English line.
+
 Each line sits in a *slot* named by its key: the alert's event key, or its id when it has none. An
 update of the event replaces the line in its slot; a cancel removes it. A line stays on air until
 its alert expires; one without an expiry stays ``UNTIMED_TTL`` after the alert was created.
@@ -22,6 +28,7 @@ The stations take the line three ways; ``send`` does the two that push, each onl
 
        ==START==
        <the line>
+       <the English line>     (only with [ticker] english)
        ==END==
        ACTION: ADD            (DEL for a cancel: take the line of KEY off the air)
        KEY: <slot key>
@@ -39,7 +46,8 @@ The stations take the line three ways; ``send`` does the two that push, each onl
               anything else, nothing within the time budget, or a closed connection: try again later
 
    ``<key>`` is percent-encoded (RFC 3986 unreserved characters stay), so it never holds a space.
-   Both commands are idempotent, so a command sent again after a restart changes nothing.
+   Both commands are idempotent, so a command sent again after a restart changes nothing. The
+   English line is a second command for the slot ``<key>~en`` (added and taken off with the first).
 
 Every broadcast channel airs an alert at most once: the dispatcher keeps one delivery row per
 (alert, channel), and ``send`` (channels/targets.py's ``Fanout``) remembers in the store
@@ -60,6 +68,7 @@ import functools
 import json
 import re
 import ssl
+import unicodedata
 import urllib.parse
 from typing import NamedTuple, Protocol
 
@@ -67,7 +76,7 @@ import aiosmtplib
 import jaconv
 
 from broadcaster import districts
-from broadcaster.channel import ChannelContext, Fit, RunsAs
+from broadcaster.channel import ChannelContext, Fit, RunsAs, render_plain
 from broadcaster.clock import iso_jst
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.models import Alert, AlertId, Message, Mode, MsgType, Recipients, Timestamp
@@ -87,11 +96,30 @@ UNTIMED_TTL = UNTIMED_ON_AIR  # how long a line without an expiry stays on air, 
 MAX_REPLY = 1024  # bytes of a station's reply line
 CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SPACES = re.compile(r"\s+")
+ENGLISH = "en"
+ENGLISH_SLOT = "{key}~en"  # the TCP slot of an alert's English line ("~" stays as it is in a percent-encoded key)
 
 
-def limits_for(settings: Settings) -> Limits:
-    """The ticker's limits: one line of at most ``[ticker] max_length`` characters."""
-    return Limits(ticker=settings.ticker.max_length, single_line=True)
+def japanese(settings: Settings, lang: str) -> bool:
+    """Whether a line in ``lang`` is written as the station's Japanese line is (full-width)."""
+    book = settings.phrasebook
+    return lang not in book.languages or book.languages[lang].japanese
+
+
+def columns(text: str) -> int:
+    """The width of ``text`` on the ticker: a full-width (or wide) character takes two columns, others one."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("F", "W") else 1 for c in text)
+
+
+def limits_for(settings: Settings, lang: str = "ja") -> Limits:
+    """The ticker's limits: one line of at most ``[ticker] max_length`` characters.
+
+    A line in another language (the English line) is as wide: ``max_length`` full-width characters,
+    that is twice as many columns, a full-width character taking two.
+    """
+    if japanese(settings, lang):
+        return Limits(ticker=settings.ticker.max_length, single_line=True)
+    return Limits(ticker=2 * settings.ticker.max_length, single_line=True, measure=columns)
 
 
 def fullwidth(text: str) -> str:
@@ -100,17 +128,26 @@ def fullwidth(text: str) -> str:
     return SPACES.sub("\u3000", text).strip()
 
 
+def one_line(text: str) -> str:
+    """One line of text as written (the English line): controls and space runs one space."""
+    return SPACES.sub(" ", CONTROLS.sub(" ", text)).strip()
+
+
 def uncut(renderer: Renderer, alert: Alert, lang: str, limits: Limits) -> tuple[Message, str]:
-    """The rendering and its widened line before the cut: the districts by name if that line fits, else counted."""
+    """The rendering and its line before the cut: the districts by name if that line fits, else counted.
+
+    A Japanese line (やさしい日本語 too) is widened; a line in another language is kept as it is written.
+    """
+    shape = fullwidth if japanese(renderer.settings, lang) else one_line
     whole = dataclasses.replace(limits, ticker=None)
-    message = renderer.render(NAME, alert, lang, whole)
-    line = fullwidth(message.ticker)
+    message = render_plain(renderer, NAME, alert, lang, whole)
+    line = shape(message.ticker)
     # by the line's real length, not the number of districts: a long title leaves room for fewer names;
     # one district is its name either way
     too_long = limits.ticker is not None and limits.measure(line) > limits.ticker
     if too_long and len(districts.chosen(alert.districts, renderer.settings)) > 1:
-        message = renderer.render(NAME, alert, lang, whole, counted=True)
-        line = fullwidth(message.ticker)
+        message = render_plain(renderer, NAME, alert, lang, whole, counted=True)
+        line = shape(message.ticker)
     return message, line
 
 
@@ -121,6 +158,14 @@ def render_ticker(renderer: Renderer, alert: Alert, lang: str, limits: Limits) -
     return dataclasses.replace(message, ticker=fit(line, limits.ticker, limits.measure))
 
 
+def english_line(renderer: Renderer, alert: Alert) -> str:
+    """The English line after the Japanese one: "" unless ``[ticker] english`` is on and the alert has English."""
+    settings = renderer.settings
+    if not settings.ticker.english or ENGLISH not in alert.languages:
+        return ""
+    return render_ticker(renderer, alert, ENGLISH, limits_for(settings, ENGLISH)).ticker
+
+
 class TickerRenderer:
     """The ticker's line of an alert, with the stations' order (``ticker.json``) beside it."""
 
@@ -128,22 +173,31 @@ class TickerRenderer:
     reaches_people = False
 
     def __init__(self, settings: Settings, renderer: Renderer) -> None:
+        self.settings = settings
         self.limits = limits_for(settings)
         self.max_length = settings.ticker.max_length
         self.renderer = renderer
 
     def render(self, alert: Alert, lang: str) -> Message:
-        """The line, with the stations' order as the attachment ``ticker.json``; no I/O."""
-        message = render_ticker(self.renderer, alert, lang, self.limits)
-        order = Order.of(alert, message.ticker)
+        """The line, with the stations' order (and the English line, when on) as the attachment ``ticker.json``."""
+        message = render_ticker(self.renderer, alert, lang, limits_for(self.settings, lang))
+        english = english_line(self.renderer, alert) if lang != ENGLISH else ""
+        order = Order.of(alert, message.ticker, english)
         return dataclasses.replace(
             message, attachments=((ORDER, json.dumps(order._asdict(), ensure_ascii=False).encode()),)
         )
 
     def fits(self, alert: Alert) -> list[Fit]:
-        """The Japanese line as it airs before the cut (widened, districts counted if need be), against max_length."""
+        """The Japanese line as it airs before the cut (widened, districts counted if need be), against max_length.
+
+        With the English line on, that line too, in columns against twice max_length.
+        """
         _, line = uncut(self.renderer, alert, "ja", self.limits)
-        return [Fit("line", "ja", len(line), self.max_length)]
+        out = [Fit("line", "ja", len(line), self.max_length)]
+        if english_line(self.renderer, alert):
+            _, english = uncut(self.renderer, alert, ENGLISH, limits_for(self.settings, ENGLISH))
+            out.append(Fit("line", ENGLISH, columns(english), 2 * self.max_length))
+        return out
 
 
 def line_key(alert: Alert) -> str:
@@ -169,23 +223,33 @@ class Order(NamedTuple):
     alert_id: AlertId
     expires: Timestamp
     line: str
+    english: str = ""  # the English line after it ([ticker] english), "" for none
 
     @classmethod
-    def of(cls, alert: Alert, line: str) -> Order:
-        """The order for an alert and its rendered line."""
+    def of(cls, alert: Alert, line: str, english: str = "") -> Order:
+        """The order for an alert and its rendered line (and English line)."""
         action = "DEL" if alert.msg_type in (MsgType.CANCEL, MsgType.LIFT) else "ADD"  # both take it off the air
-        return cls(action, line_key(alert), alert.id, expires_at(alert), line)
+        return cls(action, line_key(alert), alert.id, expires_at(alert), line, english)
 
-    def command(self) -> bytes:
-        """The TCP command line."""
-        key = urllib.parse.quote(self.key, safe="")
-        text = f"DEL {key}" if self.action == "DEL" else f"ADD {key} {int(self.expires)} {self.line}"
+    def command(self, key: str | None = None, line: str | None = None) -> bytes:
+        """The TCP command line: for the alert's slot, or ``key`` with ``line``."""
+        slot = urllib.parse.quote(self.key if key is None else key, safe="")
+        words = self.line if line is None else line
+        text = f"DEL {slot}" if self.action == "DEL" else f"ADD {slot} {int(self.expires)} {words}"
         return (text + "\r\n").encode("utf-8")
+
+    def commands(self) -> list[bytes]:
+        """Every TCP command of the order: the line's, then the English line's slot when there is one."""
+        out = [self.command()]
+        if self.english:
+            out.append(self.command(ENGLISH_SLOT.format(key=self.key), self.english))
+        return out
 
     def mail(self, city: str, to: str) -> Mail:
         """The mail to the station's ingest address (fixed format, see the module docstring)."""
+        lines = "\n".join(p for p in (self.line, self.english) if p)
         body = (
-            f"==START==\n{self.line}\n==END==\n"
+            f"==START==\n{lines}\n==END==\n"
             f"ACTION: {self.action}\nKEY: {self.key}\nID: {self.alert_id}\nEXPIRES: {iso(self.expires)}\n"
         )
         return Mail(0, to, f"【{city}】L字 {self.alert_id}", body)
@@ -283,7 +347,8 @@ class TickerChannel:
 
     async def _push(self, order: Order) -> None:
         assert self.line_push is not None
-        await self.line_push.push(order.command())
+        for command in order.commands():  # each idempotent: a retry sends them all again
+            await self.line_push.push(command)
 
     async def _mail(self, order: Order) -> None:
         assert self.mail_transport is not None

@@ -16,6 +16,8 @@ import pytest
 # A straight import sorts before the from-imports below, and must: importing broadcaster.rendering
 # first fails with a circular import (see test_rendering_imports_on_its_own).
 import broadcaster.rendering as base
+from broadcaster import furigana, tags
+from broadcaster.channel import render_plain
 from broadcaster.models import Alert, Mode, Source, Text
 from broadcaster.rendering import (
     ELLIPSIS,
@@ -349,3 +351,21 @@ def test_normalised_output_is_nfc(settings: Settings) -> None:
     message = Renderer(settings).render("email", make_alert(title="ガイド", body="か\u3099"), "ja", base.NO_LIMITS)
     assert message.text == unicodedata.normalize("NFC", message.text)
     assert "が" in message.text
+
+
+# -- plain-text channels and furigana ----------------------------------------
+
+
+def test_render_plain_writes_furigana_in_brackets_before_the_cut(templates: Templates) -> None:
+    # what a template puts out as it is (a phrasebook word, the rich title) may hold furigana markup
+    renderer = templates({"chan/default.en.j2": "{% block subject %}{{ rich.title }}{% endblock %}"
+                          "{% block text %}{{ rich.body }}{% endblock %}"})  # fmt: skip
+    easy = Text("{避難|ひなん}して", "{川|かわ}に {近|ちか}づかない。")
+    alert = make_alert(translations={"ja-x-easy": easy}, mode=Mode.EXERCISE)
+    limits = base.Limits(subject=14)
+    assert furigana.has(renderer.render("chan", alert, "ja-x-easy", base.NO_LIMITS).text)  # the renderer keeps it
+    message = render_plain(renderer, "chan", alert, "ja-x-easy", limits)
+    mark = tags.exercise_tag("ja-x-easy", renderer.settings)
+    assert message.text == mark + "川（かわ）に 近（ちか）づかない。"
+    assert message.subject == fit(mark + "避難（ひなん）して", 14) and len(message.subject) <= 14
+    assert message.html == "" and not furigana.has(message.subject + message.text)

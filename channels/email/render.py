@@ -3,6 +3,12 @@
 The body (From, Subject, a UTF-8 text part and its HTML alternative, base64, CRLF, dot-stuffed for
 DATA) travels in the Message as the attachment ``email.eml``; ``send`` puts each recipient's own
 header lines (To, Message-ID, Date, List-Unsubscribe) in front of it.
+
+A subscriber gets the mail in their language (the delivery row's ``lang``): the Japanese templates, or
+the English ones with the language's own words. The text part writes furigana as 漢字（かんじ）, the
+HTML part as <ruby>. Both end with a visible link to change or stop the mails: the subscription page
+(templates/_macros.j2 ``manage_url``), since the body is shared by every recipient of the language and
+can carry no one's token; each recipient's one-click unsubscribe link is in their headers.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
 from broadcaster import tags
-from broadcaster.channel import Fit
+from broadcaster.channel import Fit, render_plain
 from broadcaster.models import Alert, Message, Mode
 from broadcaster.rendering import Limits, Renderer
 from broadcaster.settings import Settings
@@ -68,12 +74,12 @@ class EmailRenderer:
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The rendered alert, with the MIME body every recipient shares as the attachment ``email.eml``."""
-        message = self.renderer.render(NAME, alert, lang, LIMITS)
+        message = render_plain(self.renderer, NAME, alert, lang, LIMITS)
         return dataclasses.replace(message, attachments=((BODY, mime_body(message, self.sender, self.settings)),))
 
     def fits(self, alert: Alert) -> list[Fit]:
         """Each language's subject against SUBJECT_LIMIT."""
         return [
-            Fit("subject", lang, len(self.renderer.render(NAME, alert, lang, UNCUT).subject), SUBJECT_LIMIT)
+            Fit("subject", lang, len(render_plain(self.renderer, NAME, alert, lang, UNCUT).subject), SUBJECT_LIMIT)
             for lang in alert.languages
         ]

@@ -6,6 +6,10 @@ Rendering decides everything about what goes out: the LINE message objects and t
 
 An alert for some districts names them: on a line under the title (text and bubble alike), and in the
 notification's text (the bubble's altText) after the title, counted when several (市内3地区).
+
+Each subscriber gets their language (the delivery row's ``lang``); a broadcast to every friend carries
+the alert's languages in the city's order, as many as one call takes. The bubble's labels and button
+are the language's phrasebook words; furigana are written 漢字（かんじ）, since LINE has no ruby.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from broadcaster import tags
-from broadcaster.channel import Fit
+from broadcaster import furigana, tags
+from broadcaster.channel import Fit, render_plain
 from broadcaster.models import Alert, Message, Mode
 from broadcaster.rendering import Limits, Renderer, fit
 from broadcaster.settings import Settings
@@ -29,7 +33,6 @@ ALT_TEXT_LIMIT = 400
 FLEX_BODY_LIMIT = 2000  # keeps a bubble far below LINE's Flex size limit
 EXERCISE_COLOUR = "#595959"
 NO_LEVEL_COLOUR = "#1f4e79"  # the header of a notice without a level (crime, health, daily life)
-BUTTON_LABELS = {"ja": "詳しく見る", "en": "Details"}
 LineJson = dict[str, Any]
 
 
@@ -99,21 +102,21 @@ def flex_message(
     }
 
 
-def places_line(ctx: Mapping[str, Any], lang: str) -> str:
+def places_line(ctx: Mapping[str, Any]) -> str:
     """The line naming the districts of a rendering ``ctx``: 「対象地区：東部地区、西部地区」; "" for the whole city."""
     if ctx["whole_city"]:
         return ""
-    if lang == "ja":
-        return f"対象地区：{ctx['places']}"
-    return f"{'District' if len(ctx['district_names']) == 1 else 'Districts'}: {ctx['places']}"
+    m = ctx["m"]
+    label = m.places_label(ctx["w"], ctx["district_names"])
+    return furigana.plain(f"{label}{m.colon(ctx['language'])}{ctx['places']}")
 
 
-def alt_text(title: str, ctx: Mapping[str, Any], lang: str) -> str:
+def alt_text(title: str, ctx: Mapping[str, Any]) -> str:
     """The notification's text: the title, then its districts counted (市内3地区) unless the title names them."""
     title_words = str(ctx["text"].title)
     if not [n for n in ctx["district_names"] if n not in title_words]:
         return title
-    return f"{title}（{ctx['places_short']}）" if lang == "ja" else f"{title} ({ctx['places_short']})"
+    return furigana.plain(ctx["w"]("qualified", name=title, detail=ctx["places_short"]))
 
 
 def encode_payload(broadcast: bool, messages: Sequence[LineJson]) -> bytes:
@@ -148,46 +151,54 @@ class LineRenderer:
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The text rendering, plus the LINE messages to send in the ``line.json`` attachment."""
-        message = self.renderer.render(NAME, alert, lang, LIMITS)
+        message = render_plain(self.renderer, NAME, alert, lang, LIMITS)
         broadcast = self.broadcasts(alert)
-        # a broadcast reaches everyone at once, so it carries every language the alert has
-        langs = alert.languages[:MAX_MESSAGES] if broadcast else (message.lang,)
+        # a broadcast reaches everyone at once, so it carries the alert's languages, the city's first
+        langs = self.broadcast_languages(alert) if broadcast else (message.lang,)
         messages = [self._line_message(alert, lg, message.text if lg == message.lang else None) for lg in langs]
         return dataclasses.replace(message, attachments=((PAYLOAD, encode_payload(broadcast, messages)),))
+
+    def broadcast_languages(self, alert: Alert) -> tuple[str, ...]:
+        """The languages a broadcast carries: the alert's, in the city's order, as many as one call takes."""
+        offered = [lg for lg in self.settings.city.languages if lg in alert.languages]
+        rest = [lg for lg in alert.languages if lg not in offered]
+        return tuple([*offered, *rest][:MAX_MESSAGES])
 
     def fits(self, alert: Alert) -> list[Fit]:
         """The text against LINE's 5,000 UTF-16 units, and a bubble's body against FLEX_BODY_LIMIT."""
         out = []
         for lang in alert.languages:
-            text = self.renderer.render(NAME, alert, lang, UNCUT).text
+            text = render_plain(self.renderer, NAME, alert, lang, UNCUT).text
             out.append(Fit("text", lang, utf16_units(text), TEXT_LIMIT))
             if self.flex:
-                body = alert.text(lang).body
+                body = furigana.plain(alert.text(lang).body)
                 out.append(Fit("bubble", lang, utf16_units(body), FLEX_BODY_LIMIT))
         return out
 
     def _line_message(self, alert: Alert, lang: str, text: str | None) -> LineJson:
         if not self.flex:
-            return text_message(text if text is not None else self.renderer.render(NAME, alert, lang, LIMITS).text)
+            if text is None:
+                text = render_plain(self.renderer, NAME, alert, lang, LIMITS).text
+            return text_message(text)
         ctx = self.renderer.context(alert, lang)
-        words = ctx["text"]
+        words = ctx["text"]  # furigana already as 漢字（かんじ）; the tags and words below may still hold markup
         # the tags in their fixed order, 【訓練】 first for an exercise; the badge is in the header's label
-        title = str(ctx["tagged"](badged=False))
+        title = furigana.plain(str(ctx["tagged"](badged=False)))
         badge = str(ctx["badge"])
         label = str(ctx["category_name"]) + (f" ／ {badge}" if badge else "")
         colour = self.settings.levels[alert.level - 1].colour if alert.level >= 1 else NO_LEVEL_COLOUR
         if alert.mode == Mode.EXERCISE:
             label, colour = tags.exercise_tag(lang, self.settings) + label, EXERCISE_COLOUR
         if ctx["lead"]:
-            words = dataclasses.replace(words, body=f"{ctx['lead']}\n\n{words.body}")
+            words = dataclasses.replace(words, body=f"{furigana.plain(str(ctx['lead']))}\n\n{words.body}")
         return flex_message(
             title=title,
             body=words.body,
             instruction=words.instruction,
-            label=label,
+            label=furigana.plain(label),
             colour=colour,
             url=str(ctx["url"]),
-            button=BUTTON_LABELS.get(lang, BUTTON_LABELS["en"]),
-            places=places_line(ctx, lang),
-            alt=alt_text(title, ctx, lang),
+            button=furigana.plain(ctx["w"]("details_button")),
+            places=places_line(ctx),
+            alt=alt_text(title, ctx),
         )

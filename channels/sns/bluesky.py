@@ -63,7 +63,9 @@ class BlueskyTarget:
         """Bluesky's length: grapheme clusters."""
         return graphemes(text)
 
-    async def post(self, text: str, *, root: PostRef | None, parent: PostRef | None, key: str) -> PostRef:
+    async def post(
+        self, text: str, *, root: PostRef | None, parent: PostRef | None, key: str, lang: str = "ja"
+    ) -> PostRef:
         """Create one post (a reply in ``root``'s thread to ``parent`` when given); returns {"uri", "cid"} as JSON."""
         reply = None
         if root is not None and parent is not None:
@@ -71,21 +73,21 @@ class BlueskyTarget:
         try:
             client = await self._connect()
             try:
-                created = await self._send(client, text, reply)
+                created = await self._send(client, text, reply, lang)
             except AtProtocolError as exc:
                 if not _refused(exc):
                     raise
                 # the server no longer takes the stored session: one fresh login, then the same post
                 log.info("bluesky session refused (%s); logging in again", _detail(exc))
                 await self._login(client)
-                created = await self._send(client, text, reply)
+                created = await self._send(client, text, reply, lang)
         except AtProtocolError as exc:
             raise _translate(exc) from exc
         return json.dumps({"uri": created.uri, "cid": created.cid})
 
     @staticmethod
-    async def _send(client: Any, text: str, reply: Any) -> Any:
-        return await client.send_post(text=text, reply_to=reply, langs=["ja"], facets=detect_facets(text) or None)
+    async def _send(client: Any, text: str, reply: Any, lang: str) -> Any:
+        return await client.send_post(text=text, reply_to=reply, langs=[lang], facets=detect_facets(text) or None)
 
     async def _connect(self) -> Any:
         """The logged-in client: the stored session when the server still takes it, else a fresh login."""

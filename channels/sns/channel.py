@@ -1,7 +1,8 @@
 """SNS: each alert as a thread on X, and on Mastodon and Bluesky where configured.
 
 Rendering is channels/sns/render.py's (no SDK there): the template's text split per target into a
-reply thread that fits the target's own count, travelling in the Message as ``sns.json``.
+reply thread that fits the target's own count, in the first of ``[sns] languages`` with a reply in each
+other, travelling in the Message as ``sns.json``.
 
 The targets are posted one after another by channels/targets.py's ``Fanout``. Idempotency per
 (alert, target) survives crashes and retries: after each post its id is added to the store's
@@ -124,12 +125,14 @@ class SnsChannel:
             raise PermanentError("sns: the message was not rendered by the sns channel (no sns.json)")
         alert_id, threads, priority = message.alert_id, payload.threads, payload.priority
         legs = [
-            Leg(t.name, functools.partial(self._thread, t, alert_id, threads.get(t.name), priority))
+            Leg(t.name, functools.partial(self._thread, t, alert_id, threads.get(t.name), priority, payload))
             for t in self.targets
         ]
         await self.fanout.send(alert_id, legs)
 
-    async def _thread(self, target: Target, alert_id: AlertId, parts: list[str] | None, priority: bool) -> None:
+    async def _thread(
+        self, target: Target, alert_id: AlertId, parts: list[str] | None, priority: bool, payload: Payload
+    ) -> None:
         if not parts:
             raise PermanentError(f"sns: no thread rendered for {target.name}")
         key = f"{alert_id}:{target.name}"
@@ -142,7 +145,11 @@ class SnsChannel:
             for index in range(len(posted), len(parts)):
                 root, parent = (posted[0], posted[-1]) if posted else (None, None)
                 ref = await target.post(
-                    parts[index], root=root, parent=parent, key=idempotency_key(alert_id, target.name, index)
+                    parts[index],
+                    root=root,
+                    parent=parent,
+                    key=idempotency_key(alert_id, target.name, index),
+                    lang=payload.lang(target.name, index),
                 )
                 posted.append(ref)
                 # once posted it must be recorded, even if the dispatcher's timeout cancels us right now

@@ -22,8 +22,13 @@ from channels.sns.target import COUNTING, CREDENTIALS, PostRef, mastodon_length
 LIMIT = COUNTING["mastodon"].limit
 
 
+def iso639(tag: str) -> str:
+    """A status's ``language``: Mastodon takes ISO 639 codes, so "pt-BR" is "pt" and "zh-Hans" is "zh"."""
+    return tag.split("-")[0].lower()
+
+
 class MastodonTarget:
-    """Posts public statuses in Japanese; thread parts reply to the one before."""
+    """Posts public statuses, each in its language; thread parts reply to the one before."""
 
     name = "mastodon"
     limit = LIMIT
@@ -40,11 +45,13 @@ class MastodonTarget:
         """Mastodon's length."""
         return mastodon_length(text)
 
-    async def post(self, text: str, *, root: PostRef | None, parent: PostRef | None, key: str) -> PostRef:
+    async def post(
+        self, text: str, *, root: PostRef | None, parent: PostRef | None, key: str, lang: str = "ja"
+    ) -> PostRef:
         """Create one status (a reply to ``parent`` when given) under ``key``; returns its id."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
-        body: dict[str, Any] = {"status": text, "visibility": "public", "language": "ja"}
+        body: dict[str, Any] = {"status": text, "visibility": "public", "language": iso639(lang)}
         if parent is not None:
             body["in_reply_to_id"] = parent
         headers = {"Authorization": f"Bearer {self._token}", "Idempotency-Key": key}

@@ -8,6 +8,12 @@ several posts is numbered "(1/3)", with the issue time, since X refuses a reply 
 post. An alert for some districts names them under the headline, so the first post says where; for a
 target whose first post cannot hold every name, that target's thread counts them instead (市内3地区, and
 the link lists them). The threads travel in the Message as the attachment ``sns.json``.
+
+Languages (``[sns] languages``): the thread is in the first the alert has, and each other language the
+alert has follows it as one reply, cut to one post of the target's size, ending in the link (no
+hashtags). The thread is the same whatever language ``render`` is asked for; the Message's text is that
+language's. Each post carries its language tag for the services that take one (``Payload.langs``).
+Furigana (やさしい日本語) are written 漢字（かんじ）: no service shows ruby.
 """
 
 from __future__ import annotations
@@ -19,12 +25,12 @@ import re
 from collections.abc import Callable, Sequence
 
 from broadcaster import districts
-from broadcaster.channel import Fit
+from broadcaster.channel import Fit, render_plain
 from broadcaster.clock import jst
 from broadcaster.models import Alert, Message
 from broadcaster.rendering import Limits, Renderer, fit
 from broadcaster.settings import Settings
-from channels.sns.target import COUNTING, weighted_length
+from channels.sns.target import COUNTING, Counting, weighted_length
 
 NAME = "sns"
 PAYLOAD = "sns.json"
@@ -122,16 +128,42 @@ def split_thread(
     return [compose(i, p, COUNTER.format(i + 1, n, tag) if n > 1 else "") for i, p in enumerate(parts)]
 
 
+def single_post(body: str, tail: str, limit: int, measure: Callable[[str], int]) -> str:
+    """``body`` and ``tail`` (the link) as one post of at most ``limit``: the body cut with an ellipsis if need be."""
+
+    def compose(text: str) -> str:
+        return "\n".join(p for p in (text.strip(), tail) if p)
+
+    most = limit * CHARS_PER_UNIT
+    whole = compose(body)
+    if len(whole) <= most and measure(whole) <= limit:
+        return whole
+    text = body.strip()
+    # a character mostly counts one or more, so the cut is within the first ``limit`` of them: search
+    # there, where measuring is cheap; only clusters and links that count less than their length need more
+    head = text[:limit]
+    if measure(compose(head)) <= limit:
+        head = text[:most]
+    return compose(fit(head, limit, lambda s: measure(compose(s))))
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Payload:
-    """What ``render`` decided: whether the alert may use the X reserve, and each target's thread."""
+    """What ``render`` decided: whether the alert may use the X reserve, each target's thread, and its languages."""
 
     priority: bool
     threads: dict[str, list[str]]
+    langs: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # target -> each post's BCP 47 tag
 
     def encode(self) -> bytes:
         """The ``sns.json`` attachment."""
-        return json.dumps({"priority": self.priority, "threads": self.threads}, ensure_ascii=False).encode()
+        raw = {"priority": self.priority, "threads": self.threads, "langs": self.langs}
+        return json.dumps(raw, ensure_ascii=False).encode()
+
+    def lang(self, target: str, index: int) -> str:
+        """The language tag of a target's post (Japanese for a payload that does not say)."""
+        tags = self.langs.get(target, [])
+        return tags[index] if index < len(tags) else "ja"
 
     @classmethod
     def decode(cls, message: Message) -> Payload | None:
@@ -139,8 +171,17 @@ class Payload:
         for name, data in message.attachments:
             if name == PAYLOAD:
                 raw = json.loads(data)
-                return cls(bool(raw["priority"]), {k: list(v) for k, v in raw["threads"].items()})
+                threads = {k: list(v) for k, v in raw["threads"].items()}
+                return cls(bool(raw["priority"]), threads, {k: list(v) for k, v in raw.get("langs", {}).items()})
         return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Posts:
+    """One language's part of a target's thread, and the text it was split from (for measuring)."""
+
+    posts: list[str]
+    whole: str  # the body and its tail as one post: what the posts would be if nothing were cut
 
 
 class SnsRenderer:
@@ -152,43 +193,73 @@ class SnsRenderer:
 
     def __init__(self, settings: Settings, renderer: Renderer, targets: Sequence[str] | None = None) -> None:
         self.renderer = renderer
+        self.settings = settings
         self.hashtags = settings.sns.hashtags
+        self.languages = tuple(dict.fromkeys(settings.sns.languages))
         self.targets = list(dict.fromkeys(settings.sns.targets if targets is None else targets))
 
+    def thread_languages(self, alert: Alert) -> tuple[str, ...]:
+        """The thread's languages: those of ``[sns] languages`` the alert has, in that order (else Japanese)."""
+        return tuple(lg for lg in self.languages if lg in alert.languages) or ("ja",)
+
     def render(self, alert: Alert, lang: str) -> Message:
-        """The template's text, and each target's thread in the ``sns.json`` attachment."""
-        message, threads = self._threads(alert, lang, MAX_PARTS)
-        payload = Payload(is_priority(alert), threads)
+        """The template's text in ``lang``, and each target's thread in the ``sns.json`` attachment."""
+        message = render_plain(self.renderer, NAME, alert, lang, LIMITS)
+        threads: dict[str, list[str]] = {name: [] for name in self.targets}
+        langs: dict[str, list[str]] = {name: [] for name in self.targets}
+        for index, lg in enumerate(self.thread_languages(alert)):
+            tag = self.settings.phrasebook.languages[lg].html if lg in self.settings.phrasebook.languages else lg
+            for name, part in self._posts(alert, lg, MAX_PARTS, first=index == 0).items():
+                threads[name] += part.posts
+                langs[name] += [tag] * len(part.posts)
+        payload = Payload(is_priority(alert), threads, langs)
         return dataclasses.replace(message, attachments=((PAYLOAD, payload.encode()),))
 
     def fits(self, alert: Alert) -> list[Fit]:
-        """For each target, the posts the whole Japanese text needs against MAX_PARTS."""
-        # split without the cap to see how many posts the whole text needs
-        _, threads = self._threads(alert, "ja", MEASURED_PARTS)
-        return [Fit("thread", "ja", len(posts), MAX_PARTS, target=name) for name, posts in threads.items()]
+        """Per target: the posts the first language's whole text needs against MAX_PARTS; each reply against a post."""
+        out = []
+        for index, lg in enumerate(self.thread_languages(alert)):
+            # split without the cap to see how many posts the whole text needs
+            for name, part in self._posts(alert, lg, MEASURED_PARTS, first=index == 0).items():
+                if index == 0:
+                    out.append(Fit("thread", lg, len(part.posts), MAX_PARTS, target=name))
+                else:
+                    counting = COUNTING[name]
+                    out.append(Fit("text", lg, counting.measure(part.whole), counting.limit, target=name))
+        return out
 
-    def _threads(self, alert: Alert, lang: str, max_parts: int) -> tuple[Message, dict[str, list[str]]]:
-        """The template's message, and each target's thread of at most ``max_parts`` posts."""
-        message, body, tail, tag = self._parts(self.renderer, alert, lang)
-        names = [d.name_in(lang) for d in districts.chosen(alert.districts, self.renderer.settings)]
-        counted = ""
-        threads = {}
+    def _posts(self, alert: Alert, lang: str, max_parts: int, first: bool) -> dict[str, Posts]:
+        """Each target's posts of ``lang``: the first language's thread of at most ``max_parts``, with the
+        hashtags; another language's one post."""
+        body, tail, tag = self._parts(alert, lang, first)
+        names = [d.name_in(lang) for d in districts.chosen(alert.districts, self.settings)]
+        counted: tuple[str, str, str] | None = None
+        out = {}
         for name in self.targets:
             counting = COUNTING[name]
-            posts = split_thread(body, tail, counting.limit, counting.measure, max_parts=max_parts, tag=tag)
-            if len(names) > 1 and not all(n in posts[0] for n in names):  # one name is no shorter counted
-                counted = counted or self._parts(self.renderer, alert, lang, counted=True)[1]
-                posts = split_thread(counted, tail, counting.limit, counting.measure, max_parts=max_parts, tag=tag)
-            threads[name] = posts
-        return message, threads
 
-    def _parts(
-        self, renderer: Renderer, alert: Alert, lang: str, counted: bool = False
-    ) -> tuple[Message, str, str, str]:
-        """The template's message, the body of the thread, the first post's tail, and the issue tag."""
-        message = renderer.render(NAME, alert, lang, LIMITS, counted)
-        url = str(renderer.context(alert, lang)["url"])
+            def posts_of(text: str, counting: Counting = counting) -> list[str]:
+                if not first:
+                    return [single_post(text, tail, counting.limit, counting.measure)]
+                return split_thread(text, tail, counting.limit, counting.measure, max_parts=max_parts, tag=tag)
+
+            text = body
+            posts = posts_of(text)
+            if len(names) > 1 and not all(n in posts[0] for n in names):  # one name is no shorter counted
+                counted = counted or self._parts(alert, lang, first, counted=True)
+                text = counted[0]
+                posts = posts_of(text)
+            out[name] = Posts(posts, "\n".join(p for p in (text.strip(), tail) if p))
+        return out
+
+    def _parts(self, alert: Alert, lang: str, first: bool, counted: bool = False) -> tuple[str, str, str]:
+        """The body of ``lang``'s posts, the tail of its first post (link, and hashtags if ``first``), its issue tag."""
+        message = render_plain(self.renderer, NAME, alert, lang, LIMITS, counted)
+        url = str(self.renderer.context(alert, lang)["url"])
         lines = message.text.split("\n")
         body = "\n".join(line for line in lines if line.strip() != url)  # the link goes in the first post's tail
-        tail = " ".join(p for p in (url, *self.hashtags) if p)
-        return message, body, tail, jst(alert.created_at).strftime("%-d日%H:%M:%S発表")
+        tail = " ".join(p for p in (url, *(self.hashtags if first else ())) if p)
+        issued = jst(alert.created_at)
+        # in the counter of every part: X refuses a reply identical to an earlier post
+        japanese = lang in self.settings.phrasebook.languages and self.settings.phrasebook.languages[lang].japanese
+        return body, tail, issued.strftime("%-d日%H:%M:%S発表" if japanese else "%H:%M:%S")

@@ -6,6 +6,7 @@ and the console can measure a thread, or say which secrets are set, without load
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -28,15 +29,22 @@ class Target(Protocol):
     def measure(self, text: str) -> int:
         """The service's length of ``text``."""
 
-    async def post(self, text: str, *, root: PostRef | None, parent: PostRef | None, key: str) -> PostRef:
-        """Create one post, replying to ``parent`` in ``root``'s thread; raises DeliveryError."""
+    async def post(
+        self, text: str, *, root: PostRef | None, parent: PostRef | None, key: str, lang: str = "ja"
+    ) -> PostRef:
+        """Create one post in ``lang`` (BCP 47), replying to ``parent`` in ``root``'s thread; raises DeliveryError."""
 
     async def aclose(self) -> None:
         """Release the connection."""
 
 
+@functools.lru_cache(maxsize=4096)
 def weighted_length(text: str) -> int:
-    """Length as X counts it: CJK and kana 2, Latin 1, every URL 23 (twitter-text config v3)."""
+    """Length as X counts it: CJK and kana 2, Latin 1, every URL 23 (twitter-text config v3).
+
+    Kept for the texts measured last: twitter-text takes milliseconds per post, and the channel, its
+    preview and lint measure the same posts (a thread in each of ``[sns] languages``) again and again.
+    """
     from twitter_text import parse_tweet  # type: ignore[import-untyped]  # 0.5 s to import: only when measuring
 
     return int(parse_tweet(text).weightedLength)

@@ -71,8 +71,10 @@ class XTarget:
         """X's weighted length."""
         return weighted_length(text)
 
-    async def post(self, text: str, *, root: PostRef | None, parent: PostRef | None, key: str) -> PostRef:
-        """Create one post (a reply to ``parent`` when given); returns its id."""
+    async def post(
+        self, text: str, *, root: PostRef | None, parent: PostRef | None, key: str, lang: str = "ja"
+    ) -> PostRef:
+        """Create one post (a reply to ``parent`` when given); returns its id. X takes no language: it detects it."""
         if self._client is None:
             key, secret, token, token_secret = self._keys
             client = AsyncClient(

@@ -1,7 +1,7 @@
 """Every channel that reaches subscribers or the public names an alert's districts in words, within its limits.
 
-Email (subject and both parts), LINE (text, bubble and notification), SNS (the first post of every
-target's thread) and the ticker (one line: the names, or 「市内3地区」 when they would not fit). The
+Email (subject and both parts), LINE (text, bubble and notification), SNS (the first post of each
+language in every target's thread) and the ticker (one line: the names, or 「市内3地区」 when they would not fit). The
 districts are config/example-districts.toml's made-up east, west, south and north; their ids never
 appear in anything a person reads. A whole-city alert reads as it always has.
 """
@@ -139,8 +139,10 @@ def test_sns_names_the_districts_in_the_first_post_of_every_target(
     settings = load_settings(site({"sns": {"targets": ["x", "mastodon", "bluesky"]}}, districts=True))
     payload = Payload.decode(renderers(settings)["sns"].render(district_alert(ids), lang))
     assert payload is not None and set(payload.threads) == {"x", "mastodon", "bluesky"}
-    for posts in payload.threads.values():
-        assert posts[0].splitlines()[1] == LINES[lang, ids]
+    for target, posts in payload.threads.items():
+        # the thread is the same whatever language is asked: Japanese, then the English reply
+        first = payload.langs[target].index(lang)
+        assert posts[first].splitlines()[1] == LINES[lang, ids]
 
 
 def test_an_sns_target_whose_first_post_cannot_hold_the_names_counts_them(site: SiteFactory) -> None:

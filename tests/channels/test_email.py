@@ -39,7 +39,7 @@ from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.tokens import Signer
 from channels.email.channel import EmailChannel, create, smtp_factory
-from channels.email.render import BODY
+from channels.email.render import BODY, EmailRenderer
 from tests.processes import free_port
 from tests.smtp_server import PASSWORD, USER, Relay
 from tests.test_store import ACTOR, ORIGIN, delivery_rows, email_subscriber
@@ -196,6 +196,51 @@ async def test_a_translation_goes_out_in_english(make_channel: ChannelMaker, rel
     assert msg["Subject"] == "[Alert Level 4] Evacuation order for Takahashi"
     plain = msg.get_body(("plain",))
     assert plain is not None and "The Omoi River reached the danger level." in plain.get_content()
+
+
+@pytest.mark.parametrize(
+    ("lang", "words", "page"),
+    [
+        ("ja", "配信の変更・停止：", f"{PUBLIC_URL}/subscribe"),
+        ("en", "To change or stop these messages: ", f"{PUBLIC_URL}/subscribe?lang=en"),
+    ],
+)
+async def test_the_body_says_where_to_change_or_stop_the_mails(
+    make_channel: ChannelMaker, relay: Relay, lang: str, words: str, page: str
+) -> None:
+    channel = make_channel()
+    await channel.send(channel.render(make_alert(), lang), recipients(2, lang))
+    for got in relay.mailbox.received:
+        msg = got.parsed()
+        plain, html = msg.get_body(("plain",)), msg.get_body(("html",))
+        assert plain is not None and html is not None
+        assert plain.get_content().replace("\r\n", "\n").strip().endswith(words + page)  # visible, not only a header
+        assert f'<a href="{page}">{page}</a>' in html.get_content()
+        # the body is every recipient's: the page, where an address asks for its own link; no token in it
+        assert not re.search(r"[?&;]t=", plain.get_content() + html.get_content())
+        assert "/unsubscribe?t=" in str(msg["List-Unsubscribe"])  # the personal one-click link stays in the header
+
+
+@pytest.mark.parametrize("lang", ["ja", "ja-x-easy", "en", "pt-BR", "vi", "zh-Hans"])
+def test_the_html_part_is_marked_with_its_language(settings: Settings, lang: str) -> None:
+    renderer = EmailRenderer(settings, Renderer(settings))
+    message = renderer.render(dataclasses.replace(make_alert(), translations={}), lang)
+    assert f'<html lang="{settings.phrasebook.languages[lang].html}">' in message.html
+
+
+def test_easy_japanese_shows_furigana_as_ruby_in_html_and_in_brackets_in_text(settings: Settings) -> None:
+    easy = Text(
+        "{避難|ひなん}してください", "{川|かわ}の {水|みず}が {多|おお}く なりました。", "すぐに {逃|に}げてください。"
+    )
+    alert = dataclasses.replace(make_alert(), translations={"ja-x-easy": easy})
+    message = EmailRenderer(settings, Renderer(settings)).render(alert, "ja-x-easy")
+    assert "<h1>【レベル4】<ruby>避難<rp>（</rp><rt>ひなん</rt><rp>）</rp></ruby>してください</h1>" in message.html
+    assert "<ruby>逃<rp>（</rp><rt>に</rt><rp>）</rp></ruby>げてください。" in message.html
+    assert "<title>【レベル4】避難（ひなん）してください</title>" in message.html
+    assert message.subject == "【レベル4】避難（ひなん）してください"
+    assert "川（かわ）の 水（みず）が 多（おお）く なりました。" in message.text.splitlines()
+    assert not any(c in part for part in (message.subject, message.text, message.html) for c in "{|}")
+    assert "小山市" in message.text  # やさしい日本語 names the city as Japanese does
 
 
 async def test_the_body_is_built_once_and_only_headers_differ(make_channel: ChannelMaker, relay: Relay) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from broadcaster import furigana, variants
 from broadcaster.channel import ChannelContext, ChannelSet
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.errors import MissingCredentials, PartialDelivery, PermanentError, TransientError
@@ -28,6 +29,8 @@ from channels.line.channel import RETRY_KEYS, LineChannel, create, retry_key
 from channels.line.render import (
     ALT_TEXT_LIMIT,
     EXERCISE_COLOUR,
+    MAX_MESSAGES,
+    LineRenderer,
     decode_payload,
     flex_message,
     readable_on,
@@ -136,6 +139,37 @@ def test_render_builds_a_flex_bubble_with_level_colour_title_and_link(line: Line
     assert [t["text"] for t in bubble["body"]["contents"]] == [a.title, a.body, "▶ 直ちに避難してください。"]
     assert bubble["footer"]["contents"][0]["action"]["uri"] == f"{settings.city.public_url}/alerts/a1"
     assert message.text.startswith(f"【警戒レベル４】{a.title}")  # the text rendering is kept alongside
+
+
+def test_each_language_labels_its_bubble_with_its_own_words(settings: Settings) -> None:
+    renderer = LineRenderer(settings, Renderer(settings))
+    a = variants.complete(alert(phrase="evacuation_order", slots={"time": "15:30", "hazard": "洪水"}), settings)
+    book = settings.phrasebook
+    for lang in settings.city.languages:
+        _, [flex] = decode_payload(renderer.render(a, lang))
+        button = flex["contents"]["footer"]["contents"][0]["action"]["label"]
+        assert button == book.word(lang, "details_button"), lang
+        label = flex["contents"]["header"]["contents"][0]["text"]
+        assert label.startswith(book.term(lang, "categories", "disaster") or ""), lang
+        assert flex["contents"]["body"]["contents"][0]["text"] == furigana.plain(a.text(lang).title), lang
+
+
+def test_easy_japanese_furigana_are_written_in_brackets(settings: Settings) -> None:
+    easy = Text("{避難|ひなん}してください", "{川|かわ}が あふれそうです。", "すぐに {逃|に}げてください。")
+    message = LineRenderer(settings, Renderer(settings)).render(alert(translations={"ja-x-easy": easy}), "ja-x-easy")
+    _, [flex] = decode_payload(message)
+    texts = [t["text"] for t in flex["contents"]["body"]["contents"]]
+    assert texts == ["避難（ひなん）してください", "川（かわ）が あふれそうです。", "▶ すぐに 逃（に）げてください。"]
+    assert flex["altText"] == "避難（ひなん）してください"
+    assert "逃（に）げて" in message.text and "{" not in message.text
+
+
+def test_a_broadcast_carries_the_citys_languages_in_its_order_as_many_as_one_call_takes(settings: Settings) -> None:
+    renderer = LineRenderer(with_line(settings, broadcast_categories=("disaster",)), Renderer(settings))
+    a = variants.complete(alert(phrase="evacuation_order", slots={"time": "15:30", "hazard": "洪水"}), settings)
+    broadcast, messages = decode_payload(renderer.render(a, "vi"))
+    wanted = settings.city.languages[:MAX_MESSAGES]
+    assert broadcast and [m["altText"] for m in messages] == [furigana.plain(a.text(lang).title) for lang in wanted]
 
 
 def test_exercise_bubbles_look_different(line: Line) -> None:

@@ -152,7 +152,7 @@ FITS: list[tuple[str, dict[str, Any], list[tuple[str, str, bool]]]] = [
     ("line", {"body": "思" * 2100}, [("text", "ja", False), ("bubble", "ja", True), ("text", "en", False),
                                      ("bubble", "en", False)]),
     ("ticker", {"body": "思" * 80}, [("line", "ja", True)]),
-    ("fm", {"body": "思" * 2100}, [("speech", "ja", True)]),
+    ("fm", {"body": "思" * 2100}, [("speech", "ja", True), ("speech", "en", False)]),  # [fm] languages the alert has
     ("website", {"body": "思" * 9000}, []),
 ]  # fmt: skip
 
@@ -169,6 +169,8 @@ def test_fits_measure_each_part_uncut(
 def test_an_sns_fit_counts_the_posts_the_whole_text_needs(settings: Settings) -> None:
     renderer = build_renderers(settings, Renderer(settings))["sns"]
     short, long = renderer.fits(alert()), renderer.fits(alert(body="思川の水位が氾濫危険水位に達しました。" * 40))
-    assert short == [Fit("thread", "ja", 1, 4, target="x")]
-    [fit] = long
+    assert short[0] == Fit("thread", "ja", 1, 4, target="x")
+    [reply] = short[1:]  # the English reply ([sns] languages), one post measured as X counts it
+    assert (reply.part, reply.lang, reply.target, reply.limit, reply.over) == ("text", "en", "x", 280, False)
+    fit = long[0]
     assert fit.target == "x" and fit.over and fit.length > 4

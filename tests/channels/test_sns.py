@@ -15,7 +15,7 @@ import pytest
 
 from broadcaster.channel import ChannelContext
 from broadcaster.errors import MissingCredentials, PermanentError, TransientError
-from broadcaster.models import Alert, Message, Mode, MsgType, Recipient
+from broadcaster.models import Alert, Message, Mode, MsgType, Recipient, Text
 from broadcaster.rendering import ELLIPSIS, EXERCISE_PREFIX, Renderer
 from broadcaster.settings import Settings
 from broadcaster.state import SNS_FAILED, SNS_POSTED
@@ -240,6 +240,49 @@ async def test_a_thread_reaches_every_target_as_replies(fakes: Fakes) -> None:
     assert [r.value["reply"]["parent"]["uri"] for r in records[1:]] == [r.uri for r in records[:-1]]
     link = records[0].value["facets"][0]["features"][0]
     assert link["$type"] == "app.bsky.richtext.facet#link" and link["uri"].endswith("/alerts/a1")
+
+
+async def test_each_other_language_is_one_reply_in_its_language(fakes: Fakes) -> None:
+    channel = fakes.make(languages=("ja", "en", "pt-BR", "zh-Hans"))
+    texts = {
+        "en": Text("Evacuation order", "The river may flood.", "Go to the shelter."),
+        "pt-BR": Text("Ordem de evacuação", "O rio pode transbordar. " * 40, "Vá para o abrigo."),  # longer than a post
+    }  # no Chinese words: no reply in Chinese
+    message = await post(channel, alert(body=LONG_BODY, translations=texts))
+    payload = Payload.decode(message)
+    assert payload is not None
+    url = f"{channel.settings.city.public_url}/alerts/a1"
+    for target, measure, limit in (
+        ("x", weighted_length, 280),
+        ("mastodon", mastodon_length, 500),
+        ("bluesky", graphemes, 300),
+    ):
+        thread = payload.threads[target]
+        english, portuguese = thread[-2:]
+        assert payload.langs[target] == ["ja"] * (len(thread) - 2) + ["en", "pt-BR"]
+        assert (
+            english == f"[Alert Level 3] Evacuation order\nThe river may flood.\n▶ Go to the shelter.\n{url}"
+        )  # no hashtags
+        title, body = portuguese.splitlines()[:2]  # the tags in Portuguese words, the title, the cut body
+        assert title.endswith("] Ordem de evacuação") and body.startswith("O rio pode")
+        assert portuguese.endswith(f"{ELLIPSIS}\n{url}")
+        assert measure(portuguese) <= limit, target
+    statuses = list(fakes.mastodon.statuses.values())
+    assert [s.language for s in statuses] == ["ja"] * (len(statuses) - 2) + ["en", "pt"]  # ISO 639 for Mastodon
+    assert [s.in_reply_to_id for s in statuses[1:]] == [s.id for s in statuses[:-1]]
+    records = list(fakes.bluesky.records.values())
+    assert [r.value["langs"] for r in records][-2:] == [["en"], ["pt-BR"]]
+    assert fakes.x.texts() == payload.threads["x"]
+
+
+async def test_without_other_languages_the_thread_is_japanese_alone(fakes: Fakes) -> None:
+    a = alert(translations={"en": Text("Evacuation order", "The river may flood.")})
+    payload = Payload.decode(fakes.make(languages=("ja",)).render(a, "ja"))
+    assert payload is not None and all(len(t) == 1 and "Evacuation" not in t[0] for t in payload.threads.values())
+    english_first = Payload.decode(fakes.make(languages=("en", "ja")).render(a, "ja"))
+    assert english_first is not None
+    assert english_first.threads["x"][0].startswith("[Alert Level 3] Evacuation order\n")
+    assert english_first.langs["x"] == ["en", "ja"]
 
 
 async def test_a_retry_after_a_partial_failure_never_posts_twice(fakes: Fakes) -> None:

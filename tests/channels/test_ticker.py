@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
 import time
 import urllib.parse
@@ -22,13 +23,13 @@ from broadcaster.channel import ChannelContext, ChannelSet
 from broadcaster.clock import JST
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.errors import ConfigError, PermanentError, TransientError
-from broadcaster.models import Alert, AlertState, Message, Mode, MsgType, Recipient, Source
+from broadcaster.models import Alert, AlertState, Message, Mode, MsgType, Recipient, Source, Text
 from broadcaster.pacing import RetryPolicy
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from channels.outbox import OutboxChannel
-from channels.ticker import UNTIMED_TTL, TickerChannel, create, fullwidth
+from channels.ticker import ORDER, UNTIMED_TTL, TickerChannel, columns, create, fullwidth
 from tests.processes import free_port
 from tests.smtp_server import PASSWORD, USER, Relay
 from tests.test_store import ACTOR, ORIGIN, delivery_rows
@@ -52,6 +53,7 @@ def ticker_alert(
     event_key: str = "omoigawa-2026-11-26",
     version: int = 1,
     expires: float | None = None,
+    translations: dict[str, Text] | None = None,
 ) -> Alert:
     """A live staff alert for the ticker, with ASCII, half-width kana and a newline to normalise."""
     return Alert(
@@ -67,6 +69,7 @@ def ticker_alert(
         msg_type=msg_type,
         mode=mode,
         expires=expires,
+        translations=translations or {},
         channels=("ticker",),
         created_at=time.time(),
         created_by=ACTOR,
@@ -160,6 +163,57 @@ def test_control_characters_and_odd_spaces_never_reach_the_line(settings: Settin
     assert line.startswith("【警戒レベル４】小山市　避難　指示［２Ｊ　発令　中　直ちに避難")
     assert not re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u00a0]", line)
     assert fullwidth("ｶﾞｯｺｳ  ABC  ") == "ガッコウ　ＡＢＣ"
+
+
+# -- the English line ----------------------------------------------------------------------
+
+ENGLISH = Text("Evacuation order for the Omoi River", "The Omoi River reached the danger level.", "Evacuate now.")
+
+
+def english_of(message: Message) -> str:
+    """The English line the stations' order carries ("" for none)."""
+    return str(json.loads(dict(message.attachments)[ORDER])["english"])
+
+
+def test_the_english_line_follows_when_configured(site: SiteFactory) -> None:
+    alert = ticker_alert(translations={"en": ENGLISH})
+    assert english_of(make_channel(load_settings(site())).render(alert, "ja")) == ""  # off by default
+    channel = make_channel(ticker_settings(site, english=True))
+    message = channel.render(alert, "ja")
+    assert is_fullwidth(message.ticker)  # the station's Japanese line as it was
+    assert english_of(message) == (
+        "[Alert Level 4] Oyama City – Evacuation order for the Omoi River – Evacuate now."
+    )  # written as English is: not widened
+    assert english_of(channel.render(ticker_alert(), "ja")) == ""  # no English words: no English line
+
+
+def test_a_long_english_line_is_cut_at_twice_the_length_in_columns(site: SiteFactory) -> None:
+    long = dataclasses.replace(ENGLISH, instruction="Move to a safe place now. " * 10)
+    channel = make_channel(ticker_settings(site, english=True, max_length=20))
+    english = english_of(channel.render(ticker_alert(translations={"en": long}), "ja"))
+    assert len(english) == 40 and english.endswith("…")  # 20 full-width characters' width
+    fits = channel.renderer.fits(ticker_alert(translations={"en": long}))
+    assert [(f.lang, f.over) for f in fits] == [("ja", True), ("en", True)] and fits[1].limit == 40
+    assert columns("小山市 Oyama") == 12
+
+
+async def test_the_english_line_goes_with_the_japanese_one_to_both_stations(
+    site: SiteFactory, station: Station, relay: Relay
+) -> None:
+    channel = make_channel(ticker_settings(site, relay, port=station.port, english=True), relay=relay)
+    alert = ticker_alert(expires=1_800_000_000.0, translations={"en": ENGLISH})
+    message = channel.render(alert, "ja")
+    await channel.send(message, PUBLIC)
+    english = english_of(message)
+    assert station.commands == [
+        f"ADD omoigawa-2026-11-26 1800000000 {message.ticker}\r\n",
+        f"ADD omoigawa-2026-11-26~en 1800000000 {english}\r\n",
+    ]
+    body = relay.mailbox.received[0].parsed().get_content().replace("\r\n", "\n")
+    assert body.startswith(f"==START==\n{message.ticker}\n{english}\n==END==\n")
+    cancel = ticker_alert("A2", msg_type=MsgType.CANCEL, version=2, translations={"en": ENGLISH})
+    await channel.send(channel.render(cancel, "ja"), PUBLIC)
+    assert station.commands[2:] == ["DEL omoigawa-2026-11-26\r\n", "DEL omoigawa-2026-11-26~en\r\n"]
 
 
 # -- the TCP push --------------------------------------------------------------------------
