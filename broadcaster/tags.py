@@ -171,7 +171,8 @@ def tags(
         out.append(_word(settings, lang, "tag_exercise"))
     if alert.msg_type in MSG_TAG_WORDS:
         out.append(_word(settings, lang, MSG_TAG_WORDS[alert.msg_type]))
-    if badged and (words := badge(alert, settings, lang)):
+    # a title that already says its scale (a notice: "Evacuation order (Alert Level 4) for …") is not told twice
+    if badged and (words := badge(alert, settings, lang)) and words not in bare(_title(alert, lang)):
         out.append(words)
     return out
 

@@ -148,7 +148,8 @@ def units(message: Message) -> Iterator[tuple[str, str]]:
             assert payload is not None
             for target, posts in payload.threads.items():
                 for p, post in enumerate(posts):
-                    yield f"sns {target} post {p}", post
+                    if payload.lang(target, p) == message.lang:  # a thread has a reply per language
+                        yield f"sns {target} post {p}", post
         elif name == "ticker.json":
             yield "ticker order", json.loads(data).get("line", "")
 

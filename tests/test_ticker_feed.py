@@ -9,23 +9,27 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from broadcaster import variants
 from broadcaster.channel import ChannelContext
 from broadcaster.models import Alert, DeliveryState, Mode, MsgType, Outcome
 from broadcaster.rendering import Renderer
-from broadcaster.settings import Settings
+from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web.ticker import add_routes, setup
 from channels.ticker import UNTIMED_TTL, create, iso, limits_for, render_ticker
 from tests.channels.test_ticker import ticker_alert
 from tests.test_store import ACTOR, ORIGIN
+
+SiteFactory = Callable[..., Path]
 
 Client = TestClient[web.Request, web.Application]
 ISO_JST = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00$")
@@ -208,3 +212,27 @@ async def test_if_modified_since_answers_304_and_moves_on_every_change(
     gone = await client.get("/ticker.txt", headers={"If-Modified-Since": later})
     assert gone.status == 200 and await gone.text() == ""
     assert parsedate_to_datetime(gone.headers["Last-Modified"]) > parsedate_to_datetime(later)
+
+
+async def test_with_english_on_each_line_is_followed_by_its_english_line(
+    store: SQLiteStore, site: SiteFactory, clock: Clock
+) -> None:
+    settings = load_settings(site({"ticker": {"english": True}}))
+    app = web.Application()
+    add_routes(app)
+    setup(app, store, settings, Renderer(settings), clock=clock)
+    alert = variants.complete(ticker_alert("A1"), settings)  # English from the notice, as drafts make it
+    await carry(store, alert)
+    async with TestClient(TestServer(app)) as english_client:
+        [line] = await lines(english_client)
+        text = await (await english_client.get("/ticker.txt")).text()
+    assert line["text_en"] and not any("\uff01" <= c <= "\uff5e" for c in line["text_en"]), line  # half-width
+    assert line["text_en"].startswith("Evacuation order (Alert Level 4) for Oyama City"), line  # the level once
+    assert text == f"{line['text']}\r\n{line['text_en']}\r\n"
+
+
+async def test_without_english_there_is_no_english_line(client: Client, store: SQLiteStore, settings: Settings) -> None:
+    await carry(store, variants.complete(ticker_alert("A1"), settings))
+    [line] = await lines(client)
+    assert line["text_en"] == ""
+    assert await (await client.get("/ticker.txt")).text() == line["text"] + "\r\n"

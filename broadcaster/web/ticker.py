@@ -3,8 +3,10 @@
 ``GET /ticker.txt`` lists the active lines, one per line, each ending in CRLF, most severe first
 (level, then CAP severity), then newest. UTF-8 by default; ``?charset=sjis`` gives Shift_JIS (Windows-31J bytes, as
 older equipment reads them), where a character it cannot hold becomes 「？」. ``GET /ticker.json``
-gives the same lines as ``{"lines": [{"id", "key", "level", "msg_type", "text", "expires",
+gives the same lines as ``{"lines": [{"id", "key", "level", "msg_type", "text", "text_en", "expires",
 "updated"}]}``, times in ISO 8601 with +09:00 (``updated`` is when the ticker channel carried it).
+With ``[ticker] english = true`` each Japanese line is followed by its English line in /ticker.txt, and
+carries it as ``text_en`` ("" otherwise, and for an alert without English).
 
 The active lines are what the ticker channel carried (``store.published``) and is on air by the
 rule every public channel shares (``broadcaster.on_air.on_air``): live, the newest version of each
@@ -33,7 +35,7 @@ from broadcaster.on_air import on_air
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
-from channels.ticker import NAME, UNTIMED_TTL, expires_at, iso, limits_for, line_key, render_ticker
+from channels.ticker import NAME, UNTIMED_TTL, english_line, expires_at, iso, limits_for, line_key, render_ticker
 
 LOOKBACK = 7 * 86400.0  # carried alerts older than this are not looked at (lines last a day or their expiry)
 PUBLISHED_LIMIT = 500
@@ -52,6 +54,7 @@ class Line(NamedTuple):
     level: int
     msg_type: MsgType
     text: str
+    english: str  # the English line after it ([ticker] english); "" for none
     expires: Timestamp
     updated: Timestamp  # when the ticker channel carried it
 
@@ -66,7 +69,7 @@ class TickerFeed:
         self.renderer = renderer
         self.limits = limits_for(settings)
         self.clock = clock
-        self._texts: dict[AlertId, str] = {}
+        self._texts: dict[AlertId, tuple[str, str]] = {}
         self._changed: dict[str, tuple[str, float]] = {}  # representation -> (ETag, Last-Modified)
 
     async def active(self) -> list[Line]:
@@ -77,15 +80,17 @@ class TickerFeed:
 
     def _line(self, item: Published) -> Line:
         a = item.alert
-        return Line(a.id, line_key(a), a.level, a.msg_type, self._text(a), expires_at(a), item.sent_at)
+        japanese, english = self._text(a)
+        return Line(a.id, line_key(a), a.level, a.msg_type, japanese, english, expires_at(a), item.sent_at)
 
-    def _text(self, alert: Alert) -> str:
-        text = self._texts.get(alert.id)
-        if text is None:
+    def _text(self, alert: Alert) -> tuple[str, str]:
+        texts = self._texts.get(alert.id)
+        if texts is None:
             if len(self._texts) >= CACHE_SIZE:
                 self._texts.clear()
-            text = self._texts[alert.id] = render_ticker(self.renderer, alert, "ja", self.limits).ticker
-        return text
+            japanese = render_ticker(self.renderer, alert, "ja", self.limits).ticker
+            texts = self._texts[alert.id] = (japanese, english_line(self.renderer, alert))
+        return texts
 
     def stamp(self, representation: str, body: bytes) -> tuple[str, float]:
         """The ETag of ``body`` and when this representation last changed (whole seconds, never backwards)."""
@@ -142,7 +147,7 @@ async def ticker_txt(request: web.Request) -> web.StreamResponse:
     charset = request.query.get("charset", "utf-8").lower()
     if charset not in SJIS_NAMES | UTF8_NAMES:
         raise web.HTTPBadRequest(text="charset must be utf-8 or sjis\n")
-    text = "".join(line.text + "\r\n" for line in await feed.active())
+    text = "".join(line.text + "\r\n" + (line.english + "\r\n" if line.english else "") for line in await feed.active())
     if charset in SJIS_NAMES:
         return _answer(request, feed, "txt-sjis", encode_sjis(text), "text/plain", "Shift_JIS")
     return _answer(request, feed, "txt-utf8", text.encode("utf-8"), "text/plain", "utf-8")
@@ -158,6 +163,7 @@ async def ticker_json(request: web.Request) -> web.StreamResponse:
             "level": line.level,
             "msg_type": str(line.msg_type),
             "text": line.text,
+            "text_en": line.english,
             "expires": iso(line.expires),
             "updated": iso(line.updated),
         }
