@@ -156,13 +156,37 @@ class LineRenderer:
         # a broadcast reaches everyone at once, so it carries the alert's languages, the city's first
         langs = self.broadcast_languages(alert) if broadcast else (message.lang,)
         messages = [self._line_message(alert, lg, message.text if lg == message.lang else None) for lg in langs]
+        if broadcast and (others := self.linked_languages(alert)):
+            messages.append(text_message(self._links(alert, others)))
         return dataclasses.replace(message, attachments=((PAYLOAD, encode_payload(broadcast, messages)),))
 
-    def broadcast_languages(self, alert: Alert) -> tuple[str, ...]:
-        """The languages a broadcast carries: the alert's, in the city's order, as many as one call takes."""
+    def _ordered(self, alert: Alert) -> list[str]:
         offered = [lg for lg in self.settings.city.languages if lg in alert.languages]
-        rest = [lg for lg in alert.languages if lg not in offered]
-        return tuple([*offered, *rest][:MAX_MESSAGES])
+        return [*offered, *(lg for lg in alert.languages if lg not in offered)]
+
+    def broadcast_languages(self, alert: Alert) -> tuple[str, ...]:
+        """The languages a broadcast carries in full: the alert's in the city's order, as many as one call takes.
+
+        When there are more than fit, the last message of the call lists the others instead, each with
+        the link to the alert's page in that language: every friend finds their language.
+        """
+        ordered = self._ordered(alert)
+        if len(ordered) <= MAX_MESSAGES:
+            return tuple(ordered)
+        return tuple(ordered[: MAX_MESSAGES - 1])
+
+    def linked_languages(self, alert: Alert) -> tuple[str, ...]:
+        """The languages a broadcast names with a link only (none when every language fits)."""
+        return tuple(self._ordered(alert)[len(self.broadcast_languages(alert)) :])
+
+    def _links(self, alert: Alert, langs: Sequence[str]) -> str:
+        """Each language by its own name, with the alert's page in it."""
+        book = self.settings.phrasebook
+        url = f"{self.settings.city.public_url.rstrip('/')}/alerts/{alert.id}"
+        lines = [
+            f"{book.languages[lg].name}: {url}?lang={lg}" if lg in book.languages else f"{lg}: {url}" for lg in langs
+        ]
+        return "\n".join(lines)
 
     def fits(self, alert: Alert) -> list[Fit]:
         """The text against LINE's 5,000 UTF-16 units, and a bubble's body against FLEX_BODY_LIMIT."""

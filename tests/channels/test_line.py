@@ -164,12 +164,22 @@ def test_easy_japanese_furigana_are_written_in_brackets(settings: Settings) -> N
     assert "逃（に）げて" in message.text and "{" not in message.text
 
 
-def test_a_broadcast_carries_the_citys_languages_in_its_order_as_many_as_one_call_takes(settings: Settings) -> None:
+def test_a_broadcast_carries_the_citys_first_languages_and_links_every_other(settings: Settings) -> None:
     renderer = LineRenderer(with_line(settings, broadcast_categories=("disaster",)), Renderer(settings))
     a = variants.complete(alert(phrase="evacuation_order", slots={"time": "15:30", "hazard": "洪水"}), settings)
     broadcast, messages = decode_payload(renderer.render(a, "vi"))
-    wanted = settings.city.languages[:MAX_MESSAGES]
-    assert broadcast and [m["altText"] for m in messages] == [furigana.plain(a.text(lang).title) for lang in wanted]
+    assert broadcast and len(messages) == MAX_MESSAGES  # one call
+    wanted = settings.city.languages[: MAX_MESSAGES - 1]
+    *bubbles, links = messages
+    assert [m["altText"] for m in bubbles] == [furigana.plain(a.text(lang).title) for lang in wanted]
+    # the last message names every other language in itself, with the alert's page in it
+    rest = settings.city.languages[MAX_MESSAGES - 1 :]
+    lines = links["text"].splitlines()
+    assert len(lines) == len(rest)
+    for lang, line in zip(rest, lines, strict=True):
+        assert (
+            line == f"{settings.phrasebook.languages[lang].name}: {settings.city.public_url}/alerts/{a.id}?lang={lang}"
+        )
 
 
 def test_exercise_bubbles_look_different(line: Line) -> None:
