@@ -7,10 +7,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}
 # python3-venv: the venv module and ensurepip. g++ and cmake build pyopenjtalk (an sdist); Open JTalk's
 # dictionary and espeak-ng (libespeak-ng1 for pyttsx3) voice the FM channel. BOOTSTRAP_TESTS=1 (test.sh)
-# adds headless Chromium and the Japanese fonts it needs for the page tests.
+# adds headless Chromium and the Japanese fonts it needs for the page tests, and npm for axe-core (the
+# accessibility checker the tests inject into Chromium), unless an npm is already on the PATH.
 DEBIAN_PACKAGES=(python3-venv g++ cmake open-jtalk-mecab-naist-jdic espeak-ng libespeak-ng1)
 if [ "${BOOTSTRAP_TESTS:-0}" = 1 ]; then
   DEBIAN_PACKAGES+=(chromium fonts-noto-cjk)
+  command -v npm >/dev/null || DEBIAN_PACKAGES+=(npm)
 fi
 
 if ! command -v "$PYTHON" >/dev/null || ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
@@ -47,4 +49,15 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[test]"
   echo "$want" >"$stamp"
+fi
+
+# axe-core for the accessibility tests, exactly as package-lock.json pins it (node_modules/, not in git)
+if [ "${BOOTSTRAP_TESTS:-0}" = 1 ]; then
+  npm_stamp=node_modules/.installed
+  npm_want=$(sha256sum package-lock.json | cut -c1-16)
+  if [ ! -f node_modules/axe-core/axe.min.js ] || [ "$(cat "$npm_stamp" 2>/dev/null)" != "$npm_want" ]; then
+    echo "installing axe-core (npm ci, from package-lock.json)" >&2
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$npm_want" >"$npm_stamp"
+  fi
 fi

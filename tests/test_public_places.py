@@ -24,6 +24,8 @@ from tests.paths import CAP_XSD
 NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
 # six or seven digits standing alone: a JMA area code (or a municipality code); not a colour (#000000)
 AREA_CODE = re.compile(r"(?<![\d#])\d{6,7}(?!\d)")
+# a link is no place name: a notice's link holds the id the alert was built with (a time)
+LINK = re.compile(r"https?://\S+")
 
 
 def alerts(settings: Settings) -> list[Alert]:
@@ -62,7 +64,7 @@ def without_geocodes(cap: str) -> str:
 def test_no_public_page_or_feed_shows_an_area_code(settings: Settings) -> None:
     pages = site(settings)
     assert {"index.html", "alerts.atom", "alerts.json", "cap.atom", "cap/staff-a.xml"} <= set(pages)
-    shown = {p: without_geocodes(text) if p.startswith("cap/") else text for p, text in pages.items()}
+    shown = {p: LINK.sub("", without_geocodes(text) if p.startswith("cap/") else text) for p, text in pages.items()}
     assert {p: AREA_CODE.findall(text) for p, text in shown.items() if AREA_CODE.search(text)} == {}
     assert settings.areas.city in pages["cap/staff-a.xml"]  # as a geocode, where CAP asks for one
 
@@ -70,8 +72,15 @@ def test_no_public_page_or_feed_shows_an_area_code(settings: Settings) -> None:
 def test_places_are_named_in_words(settings: Settings) -> None:
     pages = site(settings)
     assert "小山市、栃木県" in pages["alerts/staff-a/index.html"]
-    ja, en = etree.fromstring(pages["cap/staff-a.xml"].encode()).findall("cap:info/cap:area/cap:areaDesc", NS)
-    assert (ja.text, en.text) == ("小山市、栃木県", "Oyama City, Tochigi Prefecture")
+    assert "Oyama City, Tochigi Prefecture" in pages["en/alerts/staff-a/index.html"]
+    assert "小山市、栃木県" in pages["ja-x-easy/alerts/staff-a/index.html"]  # やさしい日本語 names places in Japanese
+    info = etree.fromstring(pages["cap/staff-a.xml"].encode()).findall("cap:info", NS)
+    described = {
+        i.findtext("cap:language", namespaces=NS): i.findtext("cap:area/cap:areaDesc", namespaces=NS) for i in info
+    }
+    assert described["ja-JP"] == described["ja-JP-x-easy"] == "小山市、栃木県"
+    assert described["en-US"] == "Oyama City, Tochigi Prefecture"
+    assert len(described) == len(settings.city.languages)  # every language, each in its own words
     record = next(r for r in json.loads(pages["alerts.json"])["recent"] if r["id"] == "staff-a")
     assert record["areas"] == ["小山市", "栃木県"]
 
@@ -83,11 +92,14 @@ def test_places_are_named_in_words(settings: Settings) -> None:
 def test_who_an_alert_is_from_is_never_empty(settings: Settings, alert_id: str, ja: str, en: str) -> None:
     pages = site(settings)
     assert f'<p class="sender">発信者: {ja}</p>' in pages[f"alerts/{alert_id}/index.html"]
+    assert f'<p class="sender">From: {en}</p>' in pages[f"en/alerts/{alert_id}/index.html"]
     doc = etree.fromstring(pages[f"cap/{alert_id}.xml"].encode())
     schema = etree.XMLSchema(etree.parse(str(CAP_XSD)))
     assert schema.validate(doc), schema.error_log
     assert doc.findtext("cap:sender", namespaces=NS) == settings.website.cap_sender
-    assert [e.text for e in doc.findall("cap:info/cap:senderName", NS)] == [ja, en]
+    senders = [e.text for e in doc.findall("cap:info/cap:senderName", NS)]
+    assert senders[:3] == [ja, ja, en]  # ja, やさしい日本語, en: the city's order of languages
+    assert all(senders) and len(senders) == len(settings.city.languages)
     atom = etree.fromstring(pages["alerts.atom"].encode())
     entry = next(e for e in atom.iter("{*}entry") if e.findtext("{*}id", "").endswith(alert_id))
     assert entry.findtext("{*}author/{*}name") == ja

@@ -365,8 +365,12 @@ async def test_translations_become_extra_info_blocks(store: SQLiteStore, site: S
     doc = validate_cap((await get(client, "/cap/t1.xml")).encode())
     assert cap_text(doc, "cap:info/cap:language") == ["ja-JP", "en-US"]
     assert cap_text(doc, "cap:info/cap:headline")[1] == "Evacuate"
+    assert cap_text(doc, "cap:info/cap:web")[1] == f"{PUBLIC_URL}/en/alerts/t1"
     page = await get(client, "/alerts/t1")
-    assert '<section class="translation" lang="en">' in page and "Evacuate" in page
+    assert "Evacuate" not in page and '<link rel="alternate" hreflang="en" href="/en/alerts/t1">' in page
+    english = await get(client, "/en/alerts/t1")
+    assert '<html lang="en">' in english and '<article class="alert level-3 status-current" lang="en">' in english
+    assert "Evacuate" in english and "The river may flood." in english
 
 
 # -- the channel and the static export ------------------------------------------------
@@ -398,19 +402,23 @@ async def test_static_export_follows_each_send_atomically(
     await run_through_dispatcher(store, settings, channel, web_alert("e2", level=4, title=f"土砂 {SCRIPT}"))
 
     files = {p.relative_to(export).as_posix() for p in export.rglob("*") if p.is_file()}
-    assert files == {
+    pages = {
         "index.html",
         "alerts/history/index.html",
+        "alerts/e1/index.html",
+        "alerts/e2/index.html",
+        "districts/index.html",  # Oyama's eleven 地区, each with its page
+        *(f"districts/{d.id}/index.html" for d in settings.districts),
+    }
+    folders = ["" if lang == "ja" else f"{lang}/" for lang in settings.city.languages]  # Japanese at the top
+    assert files == {
         "alerts.atom",
         "alerts.json",
         "cap.atom",
         "static/website.css",
-        "alerts/e1/index.html",
-        "alerts/e2/index.html",
         "cap/e1.xml",
         "cap/e2.xml",
-        "districts/index.html",  # Oyama's eleven 地区, each with its page
-        *(f"districts/{d.id}/index.html" for d in settings.districts),
+        *(folder + page for folder in folders for page in pages),
     }
     assert len(settings.districts) == 11
     index = (export / "index.html").read_text()
@@ -418,6 +426,10 @@ async def test_static_export_follows_each_send_atomically(
     assert 'href="static/website.css"' in index and "&lt;script&gt;" in index and "<script>" not in index
     page = (export / "alerts" / "e1" / "index.html").read_text()
     assert 'href="../../static/website.css"' in page and 'href="../../cap/e1.xml"' in page
+    assert 'hreflang="en" href="../../en/alerts/e1/index.html"' in page
+    english = (export / "en" / "alerts" / "e1" / "index.html").read_text()
+    assert '<html lang="en">' in english and 'href="../../../static/website.css"' in english
+    assert 'href="../../../cap/e1.xml"' in english and 'hreflang="ja" href="../../../alerts/e1/index.html"' in english
     validate_cap((export / "cap" / "e1.xml").read_bytes())
 
     # the served site and the export are the same pages, feeds and documents (links aside)

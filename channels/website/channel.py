@@ -17,8 +17,9 @@ written with the linking pages, after the alert pages they link to.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,9 @@ from broadcaster.store import Store
 from channels.website.pages import SiteRenderer, render_site
 from channels.website.render import NAME, WebsiteRenderer
 
-CACHE_LIMIT = 4_000  # rendered documents kept between exports (two per alert on the site, and old ones)
-LINKING = ("index.html", "alerts/history/index.html", "alerts.atom", "alerts.json", "cap.atom")  # written last
-DISTRICT_PAGES = "districts/"  # they link to alert pages too: written after them
+CACHE_LIMIT = 10_000  # rendered documents kept between exports: a CAP document and a page per language per alert
+# written first: what the other pages link to (an alert's page in any language, its CAP document, the stylesheet)
+LINKED = re.compile(r"^(?:cap/|static/|(?:[^/]+/)?alerts/(?!history/)[^/]+/index\.html$)")
 
 
 class WebsiteChannel:
@@ -81,7 +82,8 @@ class WebsiteChannel:
                 self._rendered.clear()
             pages = render_site(snapshot, self.settings, self._templates, self._rendered, self._site)
             try:
-                await asyncio.to_thread(write_export, self.export_dir, pages)
+                languages = tuple(self.settings.phrasebook.languages)
+                await asyncio.to_thread(write_export, self.export_dir, pages, languages)
             except OSError as exc:
                 raise TransientError(f"website export to {self.export_dir} failed: {exc.strerror or exc}") from exc
 
@@ -89,18 +91,27 @@ class WebsiteChannel:
         """Nothing to release."""
 
 
-def write_export(folder: Path, pages: Mapping[str, bytes]) -> None:
-    """Write ``pages`` under ``folder`` atomically, file by file, linking pages last; prune what left the site."""
-    order = sorted(pages, key=lambda path: (path in LINKING or path.startswith(DISTRICT_PAGES), path))
+def write_export(folder: Path, pages: Mapping[str, bytes], languages: Iterable[str] = ()) -> None:
+    """Write ``pages`` under ``folder`` atomically, file by file, linking pages last; prune what left the site.
+
+    ``languages`` are the codes whose folders hold the site's pages (every language the phrasebook knows),
+    so the pages of a language no longer offered go too, and nothing else of the CMS's is touched.
+    """
+    order = sorted(pages, key=lambda path: (not LINKED.match(path), path))
     for path in order:
         _write_atomic(folder / path, pages[path])
-    # a district taken out of the config leaves too (its page before the list, so the emptied folder goes)
-    district_pages = [*folder.glob("districts/*/index.html"), *folder.glob("districts/index.html")]
-    for stale in [*folder.glob("cap/*.xml"), *folder.glob("alerts/*/index.html"), *district_pages]:
-        if stale.relative_to(folder).as_posix() not in pages:
-            stale.unlink(missing_ok=True)
-            if stale.name == "index.html" and not any(stale.parent.iterdir()):
-                stale.parent.rmdir()
+    stale: list[Path] = [*folder.glob("cap/*.xml")]
+    for top in ["", *(f"{lang}/" for lang in languages if lang != "ja")]:
+        # a district taken out of the config leaves too (its page before the list, so the emptied folder goes)
+        stale += folder.glob(f"{top}alerts/*/index.html")  # a language's history page too
+        stale += [*folder.glob(f"{top}districts/*/index.html"), *folder.glob(f"{top}districts/index.html")]
+        if top:
+            stale += folder.glob(f"{top}index.html")
+    for gone in dict.fromkeys(stale):
+        if gone.relative_to(folder).as_posix() not in pages:
+            gone.unlink(missing_ok=True)
+            if gone.name == "index.html" and gone.parent != folder and not any(gone.parent.iterdir()):
+                gone.parent.rmdir()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from broadcaster import districts, intake, naming, tags
+from broadcaster import districts, furigana, intake, naming, tags
 from broadcaster.models import Alert, AlertId, Mode, Published
 from broadcaster.on_air import STATUS_NAMES, Event, Snapshot, headline
 from broadcaster.settings import District, Settings
@@ -180,8 +180,14 @@ def alert_record(snap: Snapshot, settings: Settings, p: Published) -> dict[str, 
         "sender": naming.sender_name(alert, settings),
         "sent": cap_time(p.sent_at),
         "expires": cap_time(alert.expires) if alert.expires is not None else None,
+        # furigana written as 漢字（かんじ）: a program may show these words as they are
         "translations": {
-            lang: {"title": t.title, "body": t.body, "instruction": t.instruction}
+            lang: {
+                "title": furigana.plain(t.title),
+                "body": furigana.plain(t.body),
+                "instruction": furigana.plain(t.instruction),
+                "source": t.source,
+            }
             for lang, t in sorted(alert.translations.items())
         },
     }
