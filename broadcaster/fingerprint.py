@@ -20,7 +20,12 @@ def fingerprint(alert: Alert) -> str:
         "title": alert.title,
         "body": alert.body,
         "instruction": alert.instruction,
-        "translations": {k: [t.title, t.body, t.instruction] for k, t in sorted(alert.translations.items())},
+        # a notice links to the alert's own page, whose id is no content: the same correction built twice
+        # (reviewed, then sent) has two ids and must have one fingerprint
+        "translations": {
+            k: [part.replace(alert.id, "") for part in (t.title, t.body, t.instruction)]
+            for k, t in sorted(alert.translations.items())
+        },
         "areas": list(alert.areas),
         "channels": list(alert.channels),
         "category": alert.category,

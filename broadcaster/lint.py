@@ -12,30 +12,33 @@ compose.toml, keys ``lint_<code>``). The checks:
   there is no expiry;
 - ``exercise_word`` in a live alert (訓練, テスト, test, drill), ``live_word`` in an exercise
   (これは訓練ではありません, this is not a drill, 実際の …);
-- ``no_translation``: a language the city offers has no translation;
-- ``placeholder``: a 定型文 placeholder (【地区名】, or an empty 【　】) is still in the text;
+- ``no_translation``: a language the city offers will get the Japanese words: the phrasebook has nothing
+  it may send in it (a pattern and its notice not yet reviewed while ``[languages] require_review`` is on);
+- ``notices``: a live disaster alert (a category with levels) is free text, so every other language gets only
+  the phrasebook's notice with a link to the Japanese: a 定型文 would reach them in their own words;
+- ``empty_slots``: a 定型文 with slots left empty (its words would say 「、の危険が」 in every language);
+- ``placeholder``: a placeholder is still in the text: an empty 【　】, or 【…】 around a word that
+  names what to write (【地区名】, 【時刻】, 【○○】, 【area】 …). The console's 定型文 fill their slots
+  from form fields and never leave one, but officers paste from the city's old templates;
 - ``empty_title``: the title says nothing (punctuation, tags, or a word like お知らせ alone).
 
-Pure apart from reading templates (through the renderers) and, once, the 定型文 (config/phrases.toml),
-whose placeholders it looks for; the compose page offers the same 定型文 (``load_phrases``).
+The words an officer wrote (the Japanese, and translations they typed) are what is checked for times,
+mode words and placeholders: the phrasebook's words were reviewed once, for every alert. Pure apart
+from reading templates (through the renderers).
 """
 
 from __future__ import annotations
 
-import functools
 import re
-import tomllib
 import unicodedata
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from broadcaster import tags
 from broadcaster.channel import ChannelRenderer, Fit
 from broadcaster.models import Alert, Mode, Text
-from broadcaster.settings import ROOT, Settings
+from broadcaster.settings import Settings
 
-PHRASES = ROOT / "config" / "phrases.toml"
 NUMERAL = "[0-9０-９〇一二三四五六七八九十]"
 TIME_GIVEN = re.compile(
     rf"{NUMERAL}{{1,4}}\s*(?:時(?!的|点で)|日|月)"  # 18時, 六日, 12月 (not 一時的)
@@ -52,6 +55,14 @@ LIVE_WORDS = re.compile(
 )
 EXERCISE_WORDS = re.compile(r"訓練|テスト|\btest(?:s|ing)?\b|\bdrills?\b", re.IGNORECASE)
 BRACKETED = re.compile(r"【([^【】]*)】")
+# what a template's blank says: a word naming the thing to write (地区名, 時刻, 避難所名 …), a run of
+# ○ or × (「○○地区」), or an English blank (area, time, shelter …). A tag of one's own (【重要】, 【続報】)
+# names no such thing and is left alone.
+PLACEHOLDER = re.compile(
+    r"^(?:.*(?:名|時刻|日時|日付|時間|種類|番号|住所|数|場所|内容|特徴)|.*[○〇◯×✕＿_].*"
+    r"|(?:area|time|date|hazard|shelter|address|place|number(?: of [a-z ]+)?|name|phone|hours))$",
+    re.IGNORECASE,
+)
 GENERIC_TITLES = frozenset({  # titles that say nothing on their own
     "お知らせ", "おしらせ", "連絡", "情報", "件名", "タイトル", "無題", "未定", "テスト",
     "title", "untitled", "notice", "information", "info", "news", "alert", "tbd", "xxx", "test",
@@ -66,70 +77,27 @@ class Warning:  # the brief's name for it; shadows the builtin, which lint never
     params: Mapping[str, str | int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Phrase:
-    """A 定型文: a ready-made alert from config/phrases.toml; 【…】 marks what the officer fills in."""
-
-    id: str
-    name: str
-    name_en: str
-    category: str
-    level: int
-    text: Text
-    translations: Mapping[str, Text]  # language -> words, e.g. "en"
-
-
-def _text(words: Mapping[str, str]) -> Text:
-    return Text(words["title"], words["body"], words.get("instruction", ""))
-
-
-@functools.cache
-def load_phrases(path: Path = PHRASES) -> tuple[Phrase, ...]:
-    """The 定型文, read once (none when the file is missing)."""
-    try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        return ()
-    out = []
-    for p in data.get("phrase", []):
-        translations = {k: _text(v) for k, v in p.items() if isinstance(v, dict)}
-        level = int(p.get("level", 0))  # daily life has none
-        out.append(Phrase(p["id"], p["name"], p["name_en"], p["category"], level, _text(p), translations))
-    return tuple(out)
-
-
-@functools.cache
-def phrase_placeholders(path: Path = PHRASES) -> frozenset[str]:
-    """Every 【placeholder】 the 定型文 use."""
-    found: set[str] = set()
-    for phrase in load_phrases(path):
-        for text in (phrase.text, *phrase.translations.values()):
-            for value in _fields(text):
-                found.update(p.strip() for p in BRACKETED.findall(value) if p.strip())
-    return frozenset(found)
-
-
 def check(
     settings: Settings,
     alert: Alert,
     renderers: Mapping[str, ChannelRenderer],
     *,
-    placeholders: Collection[str] | None = None,
+    placeholders: Collection[str] = (),
 ) -> list[Warning]:
     """The warnings about ``alert``, most serious first.
 
-    ``renderers``: the channels' renderers by name (``ChannelSet.renderers``); ``placeholders``: those of
-    the 定型文, by default.
+    ``renderers``: the channels' renderers by name (``ChannelSet.renderers``); ``placeholders``: more
+    words that mark a blank in this city's own templates, besides those ``PLACEHOLDER`` recognises.
     """
-    known = phrase_placeholders() if placeholders is None else placeholders
     texts = _texts(alert)
     out: list[Warning] = []
     out += _mode_words(alert, texts)
-    out += _placeholders(alert, known)
+    out += _placeholders(alert, placeholders)
+    out += _empty_slots(settings, alert)
     out += _empty_title(alert)
     out += _no_time(alert, texts)
     out += _lengths(renderers, alert)
+    out += _notices(settings, alert)
     out += [
         Warning("no_translation", {"lang": lang})
         for lang in settings.city.languages
@@ -139,7 +107,24 @@ def check(
 
 
 def _texts(alert: Alert) -> dict[str, Text]:
-    return {lang: alert.text(lang) for lang in alert.languages}
+    """The words a person wrote: the Japanese, and the translations an officer (or a system) typed."""
+    return {lang: alert.text(lang) for lang in alert.languages if lang == "ja" or alert.text(lang).source == "officer"}
+
+
+def _empty_slots(settings: Settings, alert: Alert) -> list[Warning]:
+    pattern = settings.phrasebook.patterns.get(alert.phrase)
+    if pattern is None or pattern.use != "phrase":
+        return []
+    empty = [name for name in pattern.slots if not alert.slots.get(name)]
+    return [Warning("empty_slots", {"slots": ",".join(empty)})] if empty else []
+
+
+def _notices(settings: Settings, alert: Alert) -> list[Warning]:
+    category = settings.categories.get(alert.category)
+    if alert.mode != Mode.LIVE or category is None or not category.levels:
+        return []  # an exercise, or daily life: a notice with the link is enough
+    langs = [lang for lang, text in alert.translations.items() if text.source == "notice"]
+    return [Warning("notices", {"n": len(langs)})] if langs else []
 
 
 def _fields(text: Text) -> Iterator[str]:
@@ -162,14 +147,19 @@ def _mode_words(alert: Alert, texts: Mapping[str, Text]) -> list[Warning]:
     return [Warning(code, {"word": word}) for word in words]
 
 
-def unfilled(alert: Alert, placeholders: Collection[str] | None = None) -> list[str]:
-    """The 定型文 placeholders (【地区名】, or an empty 【　】) still in ``alert``'s words, in order."""
-    known = phrase_placeholders() if placeholders is None else placeholders
+def blank(inner: str, known: Collection[str] = ()) -> bool:
+    """Whether 【inner】 is a template's blank rather than a tag: empty, a known word, or ``PLACEHOLDER``."""
+    word = inner.strip().strip("　")
+    return not word or word in known or bool(PLACEHOLDER.fullmatch(word))
+
+
+def unfilled(alert: Alert, placeholders: Collection[str] = ()) -> list[str]:
+    """The placeholders (【地区名】, 【○○】, or an empty 【　】) still in ``alert``'s words, in order."""
     left: dict[str, None] = {}
     for text in _texts(alert).values():
         for value in _fields(text):
             for inner in BRACKETED.findall(value):
-                if not inner.strip() or inner.strip() in known:
+                if blank(inner, placeholders):
                     left[f"【{inner}】"] = None
     return list(left)
 

@@ -27,19 +27,22 @@ def place_name(code: str, settings: Settings, lang: str = "ja") -> str:
     """One area in words; text that is no code is taken to be words already."""
     if not code.isdigit():
         return code
-    ja, other = areas(settings).get(code, (settings.city.name, settings.city.name_en))
-    return ja if lang == "ja" else other
+    if code == settings.areas.city or code not in areas(settings):
+        return settings.city.name_in(lang)  # "Cidade de Oyama" in Portuguese, not the English name
+    ja, other = areas(settings)[code]
+    return ja if lang.startswith("ja") else other
 
 
 def place_names(codes: Iterable[str], settings: Settings, lang: str = "ja") -> str:
     """Areas in words, joined as the language joins a list; no areas means the whole city."""
     names = list(dict.fromkeys(place_name(c, settings, lang) for c in codes)) or [settings.city.name_in(lang)]
-    return ("、" if lang == "ja" else ", ").join(names)
+    joiner = settings.phrasebook.word(lang if lang in settings.phrasebook.books else "ja", "list_joiner")
+    return joiner.join(names)
 
 
 def sender_name(alert: Alert, settings: Settings, lang: str = "ja") -> str:
     """Who the alert is from (発信者): 気象庁 for JMA's, the city for everything else; never empty."""
     if alert.source in ISSUERS:
         ja, other = ISSUERS[alert.source]
-        return ja if lang == "ja" else other
+        return ja if lang.startswith("ja") else other
     return settings.city.name_in(lang)

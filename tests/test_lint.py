@@ -1,4 +1,9 @@
-"""Lint: a table of alerts and the warnings they must (and must not) get."""
+"""Lint: a table of alerts and the warnings they must (and must not) get.
+
+Every stored alert has words in each offered language (variants.complete): from the phrasebook, an
+officer, or a notice. ``no_translation`` now means a language with nothing it may send (unreviewed
+words while ``[languages] require_review`` is on), so its residents get the Japanese.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from broadcaster import lint
+from broadcaster import drafts, lint, variants
 from broadcaster.models import Alert, Mode, Source, Text
 from broadcaster.rendering import Renderer
 from broadcaster.settings import CHANNEL_NAMES, Settings, load_settings
@@ -47,7 +52,7 @@ def codes(settings: Settings, a: Alert) -> list[str]:
 
 
 def test_a_clean_alert_has_no_warnings(settings: Settings) -> None:
-    assert check(settings, CLEAN) == []
+    assert check(settings, variants.complete(CLEAN, settings)) == []
 
 
 WARNS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
@@ -68,7 +73,7 @@ WARNS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
     ("not a drill in exercise", {"translations": {"en": Text("This is not a drill", "At 18:00.")}}, "live_word",
      {"word": "This is not a drill"}),
     ("実際の in exercise", {"instruction": "実際の避難所へ向かってください。"}, "live_word", {"word": "実際の"}),
-    ("missing translation", {"translations": {}}, "no_translation", {"lang": "en"}),
+    ("free text in a live disaster alert", {"mode": Mode.LIVE, "translations": {}}, "notices", {}),
     ("placeholder left", {"title": "【地区名】に避難指示"}, "placeholder", {"placeholders": "【地区名】"}),
     ("empty placeholder", {"body": "【　】に避難所を開設しました。18時"}, "placeholder", {"placeholders": "【　】"}),
     ("English placeholder", {"translations": {"en": Text("Shelter: 【shelter】", "At 18:00.")}}, "placeholder",
@@ -81,7 +86,7 @@ WARNS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("changes", "code", "params"), [row[1:] for row in WARNS], ids=[row[0] for row in WARNS])
 def test_warns(settings: Settings, changes: dict[str, Any], code: str, params: dict[str, Any]) -> None:
-    found = check(settings, alert(**changes))
+    found = check(settings, variants.complete(alert(**changes), settings))
     assert any(w.code == code and params.items() <= dict(w.params).items() for w in found), found
 
 
@@ -100,13 +105,17 @@ QUIET: list[tuple[str, dict[str, Any], str]] = [
     ("a bracketed tag of one's own", {"title": "【重要】思川の水位"}, "placeholder"),
     ("a short real title", {"title": "地震"}, "empty_title"),
     ("ticker within 60", {"instruction": "川に近づかないで。"}, "too_long"),
-    ("a translation for every language", {}, "no_translation"),
+    ("free text in an exercise", {"translations": {}}, "notices"),
+    ("free text of daily life", {"mode": Mode.LIVE, "category": "crime", "level": 0, "translations": {}},
+     "notices"),
+    ("a 定型文's generated words are not the officer's", {"phrase": "shelter_close",
+     "slots": {"time": "15:00", "shelter": "間々田小学校"}}, "no_time"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("changes", "code"), [row[1:] for row in QUIET], ids=[row[0] for row in QUIET])
 def test_does_not_warn(settings: Settings, changes: dict[str, Any], code: str) -> None:
-    assert code not in codes(settings, alert(**changes))
+    assert code not in codes(settings, variants.complete(alert(**changes), settings))
 
 
 def test_only_the_alerts_channels_are_measured(settings: Settings) -> None:
@@ -119,19 +128,44 @@ def test_a_longer_ticker_allows_a_longer_line(site: SiteFactory) -> None:
     assert "too_long" not in codes(wide, alert(instruction="川に近づかないでください。" * 6))
 
 
-def test_every_language_the_city_offers_is_checked(site: SiteFactory) -> None:
-    many = load_settings(site({"city": {"languages": ["ja", "en", "vi"]}}))
-    found = check(many, CLEAN)
-    assert [w.params for w in found if w.code == "no_translation"] == [{"lang": "vi"}]
+def test_a_language_with_nothing_reviewed_to_send_is_named(site: SiteFactory) -> None:
+    three = {"city": {"languages": ["ja", "en", "vi"]}, "fm": {"languages": ["en", "vi"]}}
+    strict = load_settings(site(three | {"languages": {"require_review": True}}))
+    book = strict.phrasebook
+    silent = [lang for lang in ("en", "vi") if not variants.usable(book, strict, "notice", lang)]
+    assert "vi" in silent  # the shipped translations are unreviewed first drafts
+    free = variants.complete(alert(translations={}), strict)
+    assert [w.params["lang"] for w in check(strict, free) if w.code == "no_translation"] == silent
+    typed = variants.complete(CLEAN, strict)  # what an officer typed in English is sent as typed
+    assert [w.params["lang"] for w in check(strict, typed) if w.code == "no_translation"] == ["vi"]
+    relaxed = load_settings(site(three))
+    assert "no_translation" not in codes(relaxed, variants.complete(alert(translations={}), relaxed))
 
 
-def test_the_phrase_placeholders_come_from_the_phrase_file() -> None:
-    known = lint.phrase_placeholders()
-    assert {"地区名", "避難所名", "時刻", "area", "shelter"} <= known
+def test_a_phrase_with_empty_slots_is_named(settings: Settings) -> None:
+    draft = drafts.Draft(category="disaster", level=3, title="x", body="x", phrase="shelter_close")
+    empty = variants.japanese_from_phrase(alert(phrase="shelter_close", slots={}), settings)
+    assert empty is not None
+    made = drafts.build(settings, draft.model_copy(update={"title": empty.title, "body": empty.body}), "sato",
+                        Source.STAFF)  # fmt: skip
+    assert made.phrase == "shelter_close"  # the words are still the pattern's
+    found = [w.params for w in check(settings, made) if w.code == "empty_slots"]
+    assert found == [{"slots": "time,shelter"}]
+
+
+@pytest.mark.parametrize("word", ["地区名", "避難所名", "時刻", "災害の種類", "対象世帯数", "○○", "area", "shelter",
+                                  "number of households", "　"])  # fmt: skip
+def test_a_template_blank_is_a_placeholder(word: str) -> None:
+    assert lint.blank(word)
+
+
+@pytest.mark.parametrize("word", ["重要", "続報", "訂正", "お知らせ", "Update"])
+def test_a_tag_of_ones_own_is_not(word: str) -> None:
+    assert not lint.blank(word)
 
 
 def test_placeholders_can_be_given(settings: Settings) -> None:
-    own = alert(title="【町名】で断水")
+    own = alert(title="【ここ】で断水")
     assert "placeholder" not in codes(settings, own)
-    found = check(settings, own, placeholders={"町名"})
-    assert [w.params for w in found if w.code == "placeholder"] == [{"placeholders": "【町名】"}]
+    found = check(settings, own, placeholders={"ここ"})
+    assert [w.params for w in found if w.code == "placeholder"] == [{"placeholders": "【ここ】"}]

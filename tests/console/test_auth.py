@@ -33,6 +33,7 @@ PUBLIC = {
     "/ticker.json",
     "/fm/latest.wav",
     "/fm/{alert_id}.wav",
+    "/fm/{alert_id}/{lang}.wav",  # one WAV per language (issue 15)
     "/fm/playlist.m3u",
     "/console/login",
     "/console/login/code",
@@ -52,6 +53,13 @@ def route_paths(app: web.Application) -> set[tuple[str, str]]:
     return found
 
 
+def public(path: str) -> bool:
+    """Whether ``path`` is public: listed, or a listed page of the website in another language (/en/…)."""
+    if path.startswith("/{lang}"):
+        path = path.removeprefix("/{lang}") or "/"
+    return path in PUBLIC
+
+
 def fill(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "x1", path)
 
@@ -59,7 +67,7 @@ def fill(path: str) -> str:
 async def test_every_route_that_is_not_public_refuses_a_visitor_without_a_session(console_site: ConsoleSite) -> None:
     visitor = await console_site.anonymous()
     routes = route_paths(console_site.app)
-    protected = [(m, p) for m, p in routes if p not in PUBLIC and not p.startswith("/static")]
+    protected = [(m, p) for m, p in routes if not public(p) and not p.startswith("/static")]
     assert len(protected) >= 20, protected  # the console and the API are registered
     for method, path in sorted(protected):
         reply = await (visitor.get(fill(path)) if method == "GET" else visitor.post(fill(path), csrf=False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 import time
 import wave
 from datetime import datetime, timedelta, timezone
@@ -14,7 +15,7 @@ import pytest
 from broadcaster import drafts, lint
 from broadcaster.models import AlertState, Mode, Role, Source
 from broadcaster.settings import CHANNEL_NAMES
-from broadcaster.web.console import compose_pages, preview
+from broadcaster.web.console import compose_pages, phrase_form, preview
 from tests.console.conftest import Browser, ConsoleSite
 
 JST = timezone(timedelta(hours=9))
@@ -129,14 +130,18 @@ async def test_a_phrase_fills_the_form(console_site: ConsoleSite) -> None:
         assert f"/console/compose?phrase={phrase}" in page.text
     page = await sato.get("/console/compose?phrase=evacuation_order")
     assert page.status == 200
-    assert 'value="【地区名】に避難指示を発令しました（警戒レベル４）"' in page.text
+    assert 'value="小山市に避難指示を発令しました"' in page.text  # written from the pattern: no district yet
     assert '<option value="4" selected>' in page.text
-    assert 'value="Evacuation order for 【area】 (Level 4)"' in page.text
+    assert '<input type="hidden" name="phrase" value="evacuation_order">' in page.text
+    assert re.search(r'<input type="time" name="slot_time" value="\d\d:\d\d">', page.text)  # now, in JST
+    assert '<option value="河川の氾濫">' in page.text and '<option value="大雨警報">' not in page.text
+    assert 'name="slot_shelter" value="間々田小学校"' in page.text  # from the names dictionary
     page = await sato.get("/console/compose?phrase=suspicious_person")
     assert '<option value="crime" data-channels="email line sns website" data-levels="no" selected>' in page.text
     assert '<label id="compose-level" hidden>' in page.text  # 防犯 carries no 警戒レベル: no picker
     assert '<select name="level" disabled>' in page.text and '<option value="2" selected>' not in page.text
     assert 'name="channels" value="fm">' in page.text  # not checked: 防犯 does not go to FM
+    assert 'type="datetime-local" name="slot_time"' in page.text and 'name="slot_place"' in page.text
     assert (await sato.get("/console/compose?phrase=nonesuch")).status == 404
 
 
@@ -292,19 +297,36 @@ async def test_fm_wav_is_the_alert_read_by_open_jtalk(console_site: ConsoleSite)
 def test_every_phrase_is_a_valid_draft_with_the_default_config(console_settings: Any) -> None:
     settings = console_settings()
     phrases = compose_pages.phrases_for(settings)
-    assert {p.name for p in phrases} == {"避難指示", "避難所開設", "休日当番医", "不審者情報", "熱中症警戒"}
+    names = {
+        "高齢者等避難",
+        "避難指示",
+        "緊急安全確保",
+        "避難所開設",
+        "避難所閉鎖",
+        "休日当番医",
+        "不審者情報",
+        "熱中症警戒",
+    }
+    assert {p.name for p in phrases} == names
     for phrase in phrases:
         values = compose_pages.values_of_phrase(settings, phrase)
         fields = {k: values[k] for k in compose_pages.FIELDS} | {
             "areas": values["areas"],
             "channels": values["channels"],
+            "phrase": values["phrase"],
         }
-        fields |= {f"tr_en_{p}": values["translations"]["en"][p] for p in compose_pages.PARTS} | {"tr_en": "on"}
+        fields |= {f"slot_{name}": "1" for name in phrase.slots}  # a value of every type's shape will do
+        if phrase.category == "disaster" and not phrase.level:  # 避難所閉鎖: the officer says which level
+            fields["level"] = "3"
         draft = compose_pages.draft_from_form(fields, settings, Mode.EXERCISE)
+        assert draft.phrase == phrase.id and set(draft.slots) == set(phrase.slots)
         alert = drafts.build(settings, draft, "sato", Source.STAFF)
-        assert alert.translations["en"].title and "【" in alert.title + alert.body
-        found = lint.check(settings, alert, {})  # no renderers: lengths are not what this is about
-        assert [w for w in found if w.code == "placeholder"]  # the officer must fill them in
+        assert "【" not in alert.title + alert.body  # slots, not placeholders
+        blank = phrase_form.japanese(settings, phrase, {}, ())  # the pattern's words with every slot empty
+        words = {"title": blank.title, "body": blank.body, "instruction": blank.instruction}
+        unfilled = drafts.build(settings, draft.model_copy(update={"slots": {}, **words}), "sato", Source.STAFF)
+        assert unfilled.phrase == phrase.id
+        assert [w for w in lint.check(settings, unfilled, {}) if w.code == "empty_slots"]
 
 
 async def test_a_correction_keeps_the_originals_reach(console_site: ConsoleSite) -> None:
@@ -313,7 +335,7 @@ async def test_a_correction_keeps_the_originals_reach(console_site: ConsoleSite)
     original = await console_site.store.get_alert(original_id)
     assert original is not None
     changes = compose_pages.draft_from_form(form(title="水位は下がりました"), console_site.settings, Mode.EXERCISE)
-    update = drafts.correction(original, changes, "sato", confirmed=["en"])
+    update = drafts.correction(console_site.settings, original, changes, "sato", confirmed=["en"])
     await console_site.store.create_alert(update, "sato", "test")
     page = await sato.get(f"/console/alerts/{update.id}/edit")
     assert page.status == 200

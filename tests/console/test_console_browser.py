@@ -48,18 +48,27 @@ async def test_compose_preview_send_watch_and_cancel_an_exercise_in_chromium(
         page = await context.new_page()
         await log_in_first_time(page, base, "sato", one_time)
 
-        # compose from the 避難所開設 定型文, fill in its placeholders, and preview without saving
+        # compose from the 避難所開設 定型文: its slots from the form, its Japanese written from them
         await page.goto(f"{base}/console/compose")
         await page.click("a[href*='phrase=shelter_open']")
-        for field in ("input[name=title]", "textarea[name=body]", "textarea[name=instruction]"):
-            text = await page.input_value(field)
-            await page.fill(field, re.sub(r"【[^】]*】", "小山市立第一小学校", text))
+        await page.select_option("select[name=slot_hazard]", "大雨")
+        await page.check("input[name=slot_shelter][value=間々田小学校]")
+        await page.click("button[name=do][value=fill]")
+        await expect(page.locator("input[name=title]")).to_have_value("間々田小学校を開設しました")
+        await expect(page.locator("#phrase-edited")).to_be_hidden()
+        await page.fill("textarea[name=instruction]", "早めに避難してください。")  # the officer's own words
+        await expect(page.locator("#phrase-edited")).to_be_visible()  # other languages: notices
+        await page.click("button[name=do][value=fill]")  # back to the 定型文's words
         await page.click("button[name=do][value=preview]:not(.default-submit)")
         preview = page.locator(".preview")
+        english = preview.locator('section.language-version[data-lang="en"]')
+        await expect(english).to_have_attribute("data-source", "phrasebook")
+        await expect(english).to_contain_text("定型文から")
+        await expect(preview.locator('section[data-lang="ja-x-easy"] ruby').first).to_be_visible()
         await expect(preview).to_contain_text("/280")  # the X post with its weighted count
         await expect(preview).to_contain_text("保存するとFMの音声を試聴できます")
         await expect(preview.locator(".ticker-length")).to_contain_text("／60文字")  # the ticker line's length
-        await expect(preview.locator(".preview-email .preview-subject")).to_contain_text("小山市立第一小学校")
+        await expect(preview.locator(".preview-email .preview-subject")).to_contain_text("間々田小学校")
         await expect(preview.locator(".fm-script")).to_contain_text("こちらは、小山市です")
         await page.click("button[name=do][value=save]")
         await expect(page).to_have_url(re.compile(r"/console/alerts/[0-9a-f-]+$"))

@@ -6,7 +6,9 @@ person can cause (bad forms, a stale fingerprint, a reject without a reason, app
 sending what was sent, correcting what never went out …), and reads every page and refusal it got,
 then the residents' subscription pages. Any visible run of ASCII letters fails it unless it is on the
 short allowlist: the product names, URLs, ids and mail addresses, code in <code>/<pre>, and what the
-test itself typed. Form values (attributes, <textarea>) are data, not the page's words.
+test itself typed. Form values (attributes, <textarea>) are data, not the page's words, and so are words
+marked as another language (an element whose lang is not ja: an alert's English words in the preview,
+a language named in itself).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ ALLOWED = frozenset({"LINE", "X", "Mastodon", "Bluesky", "CAP", "FM", "ID", "SNS
                      "U",  # a LINE user id starts with U (the hint on the users page)
                      "p", "s"})  # fmt: skip  # latency p50 / p95 in s (SI unit)
 HIDDEN = re.compile(r"<(script|style|code|pre|textarea)\b.*?</\1>|<!--.*?-->", re.S | re.I)
+# an element in another language (not nested in one of its own kind: a preview's section, a name's span)
+FOREIGN = re.compile(r'<(section|div|span|option|a|strong)\b[^>]*\blang="(?!ja")[^"]*"[^>]*>.*?</\1>', re.S)
 TAG = re.compile(r"<[^>]*>")
 URL = re.compile(r"\b(?:https?|mailto)://\S+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 ALERT_ID = re.compile(r"\b\d{8}-\d{6}-[0-9a-f]{6}\b")
@@ -46,7 +50,7 @@ TYPED = ("sato", "suzuki", "tanaka", "kanri", "yamada", "test", "Suspicious pers
 
 def english(page: str, typed: tuple[str, ...] = TYPED) -> list[str]:
     """The runs of ASCII letters a reader sees on ``page`` that are neither allowed nor typed by the test."""
-    text = html.unescape(TAG.sub(" ", HIDDEN.sub(" ", page)))
+    text = html.unescape(TAG.sub(" ", HIDDEN.sub(" ", FOREIGN.sub(" ", page))))
     for pattern in (URL, ALERT_ID, HEX):
         text = pattern.sub(" ", text)
     for words in sorted(typed, key=len, reverse=True):
@@ -60,6 +64,8 @@ def test_the_checker_finds_english_and_passes_what_is_allowed() -> None:
     assert english("<p title='draft'>LINE と X に送信 <code>request_approval</code> https://example.jp/a</p>") == []
     assert english("<p>sato が作成</p><textarea>Keep away</textarea><script>var x</script>") == []
     assert english("<td>request_approval</td>") == ["request", "approval"]
+    assert english('<section lang="en"><h4 lang="ja">英語</h4><p>Evacuate now</p></section>') == []
+    assert english('<section lang="ja"><p>Evacuate now</p></section>') == ["Evacuate", "now"]
 
 
 class Crawl:
@@ -219,6 +225,13 @@ async def test_console_pages_in_japanese_hold_no_english(site: ConsoleSite) -> N
     get("edit form", await sato.get(f"/console/alerts/{live}/edit"))
     get("users", await kanri.get("/console/admin/users"))
     get("preview with districts", await sato.post("/console/compose", form(districts=["kinu"], do="preview")))
+    get("languages", await sato.get("/console/languages"))
+    get("phrase form", await sato.get("/console/compose?phrase=evacuation_order"))
+    phrase = {"phrase": "evacuation_order", "category": "disaster", "level": "4", "slot_time": "15:30",
+              "slot_hazard": "大雨", "slot_shelter": ["間々田小学校"], "districts": ["mamada"]}  # fmt: skip
+    get("phrase filled", await sato.post("/console/compose", form(**phrase, do="fill")))
+    get("phrase preview", await sato.post("/console/compose", form(**phrase, do="preview")))
+    get("unknown phrase", await sato.post("/console/compose", form(phrase="nonesuch", slot_x="1")))
     get("bad new account", await kanri.post("/console/admin/users", {"name": "Bad Name!", "role": "operator"}))
 
     offenders = crawl.offenders()

@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from broadcaster import districts, drafts
+from broadcaster import districts, drafts, variants
 from broadcaster.clock import JST
 from broadcaster.errors import InputError, RefusedError
 from broadcaster.fingerprint import fingerprint as content_fingerprint
@@ -47,6 +47,9 @@ from broadcaster.web.console.api_schema import (
     ChannelStatus,
     Created,
     Error,
+    ProblemOut,
+    Variant,
+    VariantSource,
 )
 from broadcaster.web.console.web import API_USER, Handler, client, console
 
@@ -59,11 +62,12 @@ POSTING = web.AppKey("api.posting", asyncio.Lock)
 
 
 class Refused(RefusedError):
-    """A request the API answers with a JSON error."""
+    """A request the API answers with a JSON error; ``problems``: each invalid field's code, for a program."""
 
-    def __init__(self, status: int, error: str, detail: str) -> None:
+    def __init__(self, status: int, error: str, detail: str, problems: list[ProblemOut] | None = None) -> None:
         super().__init__(detail)
         self.status, self.error, self.detail = status, error, detail
+        self.problems = problems or []
 
 
 def add_routes(app: web.Application) -> None:
@@ -82,7 +86,10 @@ def add_routes(app: web.Application) -> None:
 def _json(
     data: BaseModel | dict[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    body = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+    # an error carries problems only when there are some: every other error keeps its two fields
+    body = (
+        data.model_dump(mode="json", exclude_defaults=isinstance(data, Error)) if isinstance(data, BaseModel) else data
+    )
     dumps = functools.partial(json.dumps, ensure_ascii=False)
     return web.json_response(body, status=status, headers={**API_HEADERS, **(headers or {})}, dumps=dumps)
 
@@ -95,7 +102,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except Refused as exc:
-        return _json(Error(error=exc.error, detail=exc.detail), exc.status)
+        return _json(Error(error=exc.error, detail=exc.detail, problems=exc.problems), exc.status)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -177,9 +184,10 @@ async def _create(
 
 def _invalid(exc: InputError) -> Refused:
     """A draft the API refuses: 400 for an unknown district id (the detail names the valid ids), 422 otherwise."""
+    problems = [ProblemOut(code=p.code, field=p.field, detail=p.message) for p in exc.problems]
     if any(p.code == "unknown_district" for p in exc.problems):
-        return Refused(400, "unknown-district", str(exc))
-    return Refused(422, "invalid", str(exc))
+        return Refused(400, "unknown-district", str(exc), problems)
+    return Refused(422, "invalid", str(exc), problems)
 
 
 def _created(alert: Alert, replayed: bool) -> web.Response:
@@ -227,9 +235,7 @@ async def post_correction(request: web.Request) -> web.Response:
     try:
         changes = drafts.parse(data | {"mode": str(latest.mode)})
         corrected = districts.check_ids(changes.districts, settings) if "districts" in data else None
-        correction = drafts.correction(
-            settings, latest, changes, author, confirmed=confirmed, districts=corrected
-        )
+        correction = drafts.correction(settings, latest, changes, author, confirmed=confirmed, districts=corrected)
     except drafts.StaleTranslations as exc:
         raise Refused(422, "stale-translations", str(exc)) from None
     except InputError as exc:
@@ -334,7 +340,21 @@ def _status(alert: Alert, reports: list[ChannelReport]) -> AlertStatus:
         channels=list(alert.channels),
         fingerprint=content_fingerprint(alert),
         deliveries=deliveries,
+        phrase=alert.phrase,
+        variants=_variants(alert),
     )
+
+
+def _variants(alert: Alert) -> dict[str, Variant]:
+    """The alert's words per language, furigana as 漢字（かんじ）: a program shows them as they are."""
+    out = {}
+    for lang in alert.languages:
+        text = variants.plain(alert.text(lang))
+        source: VariantSource = (
+            "notice" if text.source == "notice" else "phrasebook" if text.source == "phrasebook" else "officer"
+        )
+        out[lang] = Variant(title=text.title, body=text.body, instruction=text.instruction, source=source)
+    return out
 
 
 # -- the OpenAPI document ---------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
@@ -35,11 +35,36 @@ SCOPES: dict[str, Scope] = {
 }
 
 
+class ProblemOut(BaseModel):
+    """One thing wrong with a draft, for a program: a stable code and the field it is about."""
+
+    code: str = Field(description="e.g. missing, unknown_district, unknown_phrase, unknown_slot, slots_without_phrase")
+    field: str = Field(description='the field, e.g. "phrase", "slots", "translations.en.title"; "" for none')
+    detail: str = Field(description="the problem in English")
+
+
 class Error(BaseModel):
     """Every error answer."""
 
     error: str = Field(description="a short code, e.g. invalid")
     detail: str = Field(description="what is wrong; for invalid fields: field: problem; ...")
+    problems: list[ProblemOut] = Field(default_factory=list, description="for invalid fields: one per problem")
+
+
+VariantSource = Literal["officer", "phrasebook", "notice"]
+
+
+class Variant(BaseModel):
+    """An alert's words in one language, and where they came from."""
+
+    title: str
+    body: str
+    instruction: str
+    source: VariantSource = Field(
+        description="officer: typed by a person or a system; phrasebook: a reviewed pattern filled from the "
+        "alert's fields (a JMA document, a 定型文); notice: free text is never machine-translated, so the "
+        "language gets the phrasebook's notice (category, level, districts, the link to the Japanese)"
+    )
 
 
 class Created(BaseModel):
@@ -88,6 +113,11 @@ class AlertStatus(AlertSummary):
     channels: list[str]
     fingerprint: str = Field(description="sha256 of the content an approval is bound to (changes with every edit)")
     deliveries: dict[str, ChannelStatus] = Field(description="per channel; empty until an officer sends it")
+    phrase: str = Field(description="the 定型文 or phrasebook pattern it was made from; empty: free text")
+    variants: dict[str, Variant] = Field(
+        description="language code (ja first) -> its words; やさしい日本語 gives furigana as 漢字（かんじ）. "
+        "A language the city offers that is missing gets the Japanese"
+    )
 
 
 class AlertList(BaseModel):
@@ -109,7 +139,11 @@ ERRORS = {
     "413": ("TooLarge", f"the body is over {MAX_BODY} bytes"),
     "415": ("UnsupportedMediaType", "the body is not application/json in UTF-8"),
     "409": ("Conflict", "the alert's event cannot be corrected or lifted: nothing of it went out, or it is over"),
-    "422": ("Invalid", "a field is wrong (the detail names it), or the Idempotency-Key was used for another body"),
+    "422": (
+        "Invalid",
+        "a field is wrong (the detail names it; problems give each code and field, e.g. unknown_phrase, "
+        "unknown_slot, slots_without_phrase), or the Idempotency-Key was used for another body",
+    ),
 }
 
 

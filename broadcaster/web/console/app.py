@@ -35,6 +35,7 @@ from broadcaster.web.console import (
     compose_pages,
     dashboard_pages,
     event_pages,
+    language_pages,
     subscriber_pages,
     totp_pages,
 )
@@ -54,7 +55,8 @@ STREAMS = ("/console/events",)  # an EventSource cannot follow a redirect to the
 def add_routes(app: web.Application) -> None:
     """Register the guard and every console and API route; ``setup`` fills in the state at start-up."""
     app.middlewares.append(guard)
-    pages = (auth_pages, totp_pages, compose_pages, alert_pages, event_pages, dashboard_pages, admin_pages)
+    pages = (auth_pages, totp_pages, compose_pages, alert_pages, event_pages, dashboard_pages, admin_pages,
+             language_pages)  # fmt: skip
     for part in (*pages, subscriber_pages, api):
         part.add_routes(app)
 

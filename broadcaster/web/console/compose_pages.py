@@ -6,12 +6,15 @@ edited draft keeps its own. The form saves a draft (state draft); sending is the
 
 ``compose.html.j2`` is shared with the correction page: it takes ``action``, ``values`` (from
 ``values_of(alert)`` or ``values_of_form(form)``), ``errors``, ``phrases``, ``correction``,
-``preview``, and ``reach`` with ``reach_url`` (the live reach, see district_picker). Its choices
-(categories, levels, channels, areas, districts and their map, languages) are put on the template
-environment at start-up as ``compose_choices``, so a page passes only those.
+``preview``, ``slots`` (the 定型文's slot fields, ``phrase_form.fields``), and ``reach`` with
+``reach_url`` (the live reach, see district_picker). Its choices (categories, levels, channels, areas,
+districts and their map, languages) are put on the template environment at start-up as
+``compose_choices``, so a page passes only those.
 
-Districts are ticked in the picker (``district_picker``); none ticked is the whole city. A 定型文's
-【地区名】 is filled with the ticked districts' names when the form is previewed or saved.
+A 定型文 is a phrasebook pattern (``phrase_form``): its slots are form fields, its Japanese is written
+from them, and the stored alert keeps its ``phrase`` and ``slots`` so that every other language is the
+pattern's too. Districts are ticked in the picker (``district_picker``); none ticked is the whole city.
+A 【地区名】 pasted from an old template is filled with the ticked districts' names.
 """
 
 from __future__ import annotations
@@ -25,14 +28,15 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict, MultiMapping
 
-from broadcaster import drafts, lint, naming
+from broadcaster import drafts, naming
 from broadcaster.clock import JST
 from broadcaster.drafts import Draft
 from broadcaster.errors import InputError, Problem
-from broadcaster.lint import Phrase
 from broadcaster.models import Alert, AlertState, ContactKind, Mode, MsgType, Source, Text
+from broadcaster.phrasebook import Pattern
 from broadcaster.settings import Settings
-from broadcaster.web.console import district_picker, fm_preview, preview, wording
+from broadcaster.variants import OFFICER
+from broadcaster.web.console import district_picker, fm_preview, phrase_form, preview, wording
 from broadcaster.web.console.web import (
     CAN_SEND,
     client,
@@ -98,9 +102,9 @@ def choices(settings: Settings) -> dict[str, Any]:
 # -- 定型文 ----------------------------------------------------------------------------
 
 
-def phrases_for(settings: Settings) -> list[Phrase]:
-    """The 定型文 whose category this city has."""
-    return [p for p in lint.load_phrases() if p.category in settings.categories]
+def phrases_for(settings: Settings) -> list[Pattern]:
+    """The 定型文 whose category this city has (phrasebook patterns with ``use = "phrase"``)."""
+    return phrase_form.phrases(settings)
 
 
 # -- form values -------------------------------------------------------------------------
@@ -145,11 +149,20 @@ def default_values(settings: Settings) -> dict[str, Any]:
     values.update(category=category, areas=[settings.areas.city], channels=category_channels(settings, category))
     values["districts"] = []
     values["translations"] = {}
+    values.update(phrase="", slots={}, phrase_filled="")
     return values
 
 
-def values_of(alert: Alert) -> dict[str, Any]:
-    """The form filled in from an alert (to edit it, correct it, or copy it)."""
+def values_of(alert: Alert, settings: Settings) -> dict[str, Any]:
+    """The form filled in from an alert (to edit it, correct it, or copy it).
+
+    Only the translations an officer typed are form fields: the phrasebook's and the notices are made
+    again from the Japanese (or the 定型文) each time.
+    """
+    typed = {lang: t for lang, t in alert.translations.items() if t.source == OFFICER}
+    # a JMA pattern, a lift or a cancel is no 定型文: a copy or an edit of one is the officer's free text
+    phrase = alert.phrase if phrase_form.pattern(settings, alert.phrase) else ""
+    filled = phrase_form.digest(alert.title, alert.body, alert.instruction) if phrase else ""
     return {
         "category": alert.category,
         "level": str(alert.level) if alert.level else "",
@@ -160,27 +173,32 @@ def values_of(alert: Alert) -> dict[str, Any]:
         "areas": list(alert.areas),
         "districts": list(alert.districts),
         "channels": list(alert.channels),
-        "translations": {lang: _translation(True, t) for lang, t in alert.translations.items()},
+        "translations": {lang: _translation(True, t) for lang, t in typed.items()},
         "expires_at": _local(alert.expires),
         "expires_in": "",
         "mode": str(alert.mode),
+        "phrase": phrase,
+        "slots": dict(alert.slots) if phrase else {},
+        "phrase_filled": filled,
     }
 
 
-def values_of_phrase(settings: Settings, phrase: Phrase) -> dict[str, Any]:
-    """The form filled in from a 定型文."""
+def values_of_phrase(settings: Settings, phrase: Pattern) -> dict[str, Any]:
+    """The form filled in from a 定型文: its category and level, its slots' first values, its Japanese."""
     values = default_values(settings)
+    slots = phrase_form.defaults(phrase)
+    made = phrase_form.japanese(settings, phrase, {k: v for k, v in slots.items() if v}, ())
     values.update(
         category=phrase.category,
-        level=str(phrase.level) if has_levels(settings, phrase.category) else "",
-        title=phrase.text.title,
-        body=phrase.text.body,
-        instruction=phrase.text.instruction,
+        level=str(phrase.level) if has_levels(settings, phrase.category) and phrase.level else "",
+        title=made.title,
+        body=made.body,
+        instruction=made.instruction,
         channels=category_channels(settings, phrase.category),
+        phrase=phrase.id,
+        slots=slots,
+        phrase_filled=phrase_form.digest(made.title, made.body, made.instruction),
     )
-    values["translations"] = {
-        lang: _translation(True, t) for lang, t in phrase.translations.items() if lang in settings.city.languages
-    }
     return values
 
 
@@ -196,6 +214,11 @@ def values_of_form(form: Mapping[str, Any]) -> dict[str, Any]:
     }
     if _one(form, "form_mode"):
         values["mode"] = _one(form, "form_mode")  # shown only; the mode never comes from the form
+    values["phrase"] = _one(form, phrase_form.FIELD)
+    values["phrase_filled"] = _one(form, phrase_form.FILLED)
+    values["slots"] = {
+        key.removeprefix(phrase_form.SLOT): _all(form, key) for key in form if key.startswith(phrase_form.SLOT)
+    }
     return values
 
 
@@ -244,6 +267,7 @@ def draft_from_form(form: Mapping[str, Any], settings: Settings, mode: Mode | st
         "translations": translations,
         "expires": expires,
         "mode": Mode(mode).value,
+        **_phrase_of_form(form, settings),
     }
     try:
         draft = drafts.parse(data)
@@ -252,6 +276,19 @@ def draft_from_form(form: Mapping[str, Any], settings: Settings, mode: Mode | st
     if errors:
         raise InputError(problems=errors)
     return draft
+
+
+def _phrase_of_form(form: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """The draft's ``phrase`` and ``slots``: a pattern the form does not know goes to drafts.build as it
+    came, which names it (``unknown_phrase``)."""
+    pid = _one(form, phrase_form.FIELD)
+    if not pid:
+        return {}
+    found = phrase_form.pattern(settings, pid)
+    if found is not None:
+        return {"phrase": pid, "slots": phrase_form.slots_of_form(form, found)}
+    raw = {k.removeprefix(phrase_form.SLOT): v for k in form if k.startswith(phrase_form.SLOT) if (v := _one(form, k))}
+    return {"phrase": pid, "slots": raw}
 
 
 def filled(form: MultiMapping[Any], settings: Settings) -> MultiMapping[Any]:
@@ -312,6 +349,7 @@ def form_page(
 ) -> web.Response:
     """The compose form; ``reach`` the channels' reach when it was worked out (a preview), else None."""
     state = console(request)
+    chosen = phrase_form.pattern(state.settings, values.get("phrase") or "")
     return page(
         request,
         "compose.html.j2",
@@ -325,7 +363,15 @@ def form_page(
         heading=heading,
         reach=reach,
         reach_url=reach_url,
+        phrase=chosen,
+        slots=phrase_form.fields(state.settings, chosen, values.get("slots") or {}) if chosen else [],
+        phrase_edited=phrase_form.edited(values),
     )
+
+
+def posted(form: MultiMapping[Any], settings: Settings) -> MultiMapping[Any]:
+    """The posted form, 【地区名】 filled and a 定型文's Japanese written again (see phrase_form.refill)."""
+    return phrase_form.refill(filled(form, settings), settings, always=_one(form, "do") == "fill")
 
 
 async def compose_form(request: web.Request) -> web.Response:
@@ -342,7 +388,7 @@ async def compose_form(request: web.Request) -> web.Response:
         original = await state.store.get_alert(request.query["from"])
         if original is None:
             return form_page(request, values, errors=[t["compose_unknown_alert"]], status=404)
-        values = values_of(original)
+        values = values_of(original, state.settings)
         values.pop("mode")  # a copy takes the session's mode
         values["expires_at"] = ""
         values["channels"] = [c for c in original.channels if c in state.settings.enabled_channels]
@@ -352,11 +398,13 @@ async def compose_form(request: web.Request) -> web.Response:
 async def compose(request: web.Request) -> web.Response:
     """Save the draft and go to its page; or re-show the form with the preview, the category's channels, or errors."""
     state, current = console(request), need(request, *CAN_SEND)
-    form = filled(await request.post(), state.settings)
+    form = posted(await request.post(), state.settings)
     values, do = values_of_form(form), _one(form, "do")
     values.pop("mode", None)  # a new alert shows, and takes, the session's mode
     if do == "defaults":
         values["channels"] = category_channels(state.settings, values["category"])
+        return form_page(request, values)
+    if do == "fill":
         return form_page(request, values)
     try:
         alert = alert_from_form(form, state.settings, current.name, current.mode)
@@ -379,7 +427,7 @@ async def edit_form(request: web.Request) -> web.Response:
     alert = await stored_alert(request)
     if alert.state != AlertState.DRAFT:
         return _not_draft(request)
-    return _edit_page(request, alert, values_of(alert))
+    return _edit_page(request, alert, values_of(alert, console(request).settings))
 
 
 def _edit_page(request: web.Request, alert: Alert, values: dict[str, Any], **kw: Any) -> web.Response:
@@ -401,11 +449,13 @@ async def edit(request: web.Request) -> web.Response:
     alert = await stored_alert(request)
     if alert.state != AlertState.DRAFT:
         return _not_draft(request)
-    form = filled(await request.post(), state.settings)
+    form = posted(await request.post(), state.settings)
     values, do = values_of_form(form), _one(form, "do")
     values["mode"] = str(alert.mode)
     if do == "defaults":
         values["channels"] = category_channels(state.settings, values["category"])
+        return _edit_page(request, alert, values)
+    if do == "fill":
         return _edit_page(request, alert, values)
     try:
         new = alert_from_form(form, state.settings, current.name, alert.mode)

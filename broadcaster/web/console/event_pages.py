@@ -34,7 +34,7 @@ from broadcaster.errors import InputError, Stale, Unfilled
 from broadcaster.fingerprint import fingerprint, short
 from broadcaster.lifecycle import Uncorrectable
 from broadcaster.models import Alert, ContactKind, Mode
-from broadcaster.web.console import compose_pages, district_picker, preview, wording
+from broadcaster.web.console import compose_pages, district_picker, phrase_form, preview, wording
 from broadcaster.web.console.web import (
     CAN_SEND,
     Console,
@@ -105,7 +105,7 @@ async def correct_form(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     state, current, latest = found
-    return await _correction_page(request, state, current, latest, compose_pages.values_of(latest))
+    return await _correction_page(request, state, current, latest, compose_pages.values_of(latest, state.settings))
 
 
 async def _correction_page(
@@ -124,6 +124,7 @@ async def _correction_page(
         ids = district_picker.chosen(_district_fields(values), state.settings) if "districts" in values else None
     except InputError:
         ids = None  # the form says what is wrong; the reach is the original's meanwhile
+    chosen = phrase_form.pattern(state.settings, values.get("phrase") or "")
     return page(
         request,
         "correction.html.j2",
@@ -137,6 +138,9 @@ async def _correction_page(
         people=PEOPLE,
         live=latest.mode == Mode.LIVE,
         mode_refusal=_mode_refusal(state, current, latest),
+        phrase=chosen,
+        slots=phrase_form.fields(state.settings, chosen, values.get("slots") or {}) if chosen else [],
+        phrase_edited=phrase_form.edited(values),
     )
 
 
@@ -175,6 +179,11 @@ def _carried(values: Mapping[str, Any], confirmed: list[str]) -> list[tuple[str,
         if words.get("include"):
             fields.append((f"tr_{lang}", "on"))
             fields += [(f"tr_{lang}_{part}", str(words.get(part, ""))) for part in compose_pages.PARTS]
+    if values.get("phrase"):  # a 定型文's slots, as they were filled
+        fields += [(phrase_form.FIELD, str(values["phrase"])), (phrase_form.FILLED, str(values.get("phrase_filled")))]
+        for name, value in (values.get("slots") or {}).items():
+            many = value if isinstance(value, list) else [value]
+            fields += [(phrase_form.SLOT + name, str(v)) for v in many]
     fields += [(CONFIRMED, lang) for lang in confirmed]
     return fields
 
@@ -185,12 +194,12 @@ async def correct(request: web.Request) -> web.StreamResponse:
     if isinstance(found, web.Response):
         return found
     state, current, latest = found
-    form = compose_pages.filled(await request.post(), state.settings)
+    form = compose_pages.posted(await request.post(), state.settings)
     confirmed = [
         v for v in dict.fromkeys(form.getall(CONFIRMED, [])) if isinstance(v, str) and v in latest.translations
     ]
     values = compose_pages.values_of_form(form)
-    if str(form.get("do", "")) == "edit":  # back from the review to the form, with what was typed
+    if str(form.get("do", "")) in ("edit", "fill"):  # back to the form, with what was typed (or filled)
         return await _correction_page(request, state, current, latest, values, confirmed=confirmed)
     try:
         changes, ids, correction = _corrected(state, current, latest, form, confirmed)
@@ -248,7 +257,7 @@ async def _review(
     The hidden fields are the correction as built (the expiry as a time, not "minutes from now"), and
     the fingerprint is that of the correction they make, so the same fields send the same correction.
     """
-    shown = compose_pages.values_of(correction)
+    shown = compose_pages.values_of(correction, state.settings)
     fields = _carried(shown, confirmed)
     rebuilt = _corrected(state, current, latest, MultiDict(fields), confirmed)[2]
     reach = await state.store.reach(rebuilt)

@@ -5,6 +5,11 @@ when it runs for real, and the same renderer the outbox writes with when it does
 sees the thread X would get, the ticker line the station would air and the script FM would read.
 Nothing here does I/O beyond reading templates. ``_preview.html.j2`` shows a ``Preview``; the FM
 audio is served by fm_preview (``/console/alerts/{id}/fm.wav``) once the alert is stored.
+
+Above the channels, the alert's words in every language the city offers (``Version``), each marked
+with where it came from: 定型文から (the phrasebook), お知らせ (the phrasebook's notice with the link to
+the Japanese), 職員が入力 (typed by an officer); a language with nothing it may send (its words are
+not reviewed while ``[languages] require_review`` is on) says its residents get the Japanese.
 """
 
 from __future__ import annotations
@@ -12,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from broadcaster import lint
+from broadcaster import furigana, lint, variants
 from broadcaster.models import Alert, Message
 from broadcaster.settings import Settings
 from broadcaster.web.console.web import Console
@@ -118,6 +123,43 @@ class FmPanel:
 
 
 Panel = EmailPanel | LinePanel | SnsPanel | WebsitePanel | TickerPanel | FmPanel
+EASY = "ja-x-easy"  # its words carry furigana markup, shown as <ruby>
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """The alert in one offered language, as the residents who chose it get it."""
+
+    code: str  # ja, ja-x-easy, en …
+    html: str  # its lang attribute
+    source: str  # officer, phrasebook, notice; "": nothing is sent in it (its residents get the Japanese)
+    title: Markup
+    body: Markup
+    instruction: Markup
+    unreviewed: bool  # the 定型文's words in it await review, so the notice (or the Japanese) stands in
+
+
+def _words(code: str, text: str) -> Markup:
+    return furigana.html(text) if code == EASY else Markup(escape(text))
+
+
+def versions(settings: Settings, alert: Alert) -> tuple[Version, ...]:
+    """The alert's words in each language the city offers, Japanese first, each with its source."""
+    book = settings.phrasebook
+    out = []
+    for code in settings.city.languages:
+        language = book.languages.get(code)
+        text = alert.text(code) if code == "ja" or code in alert.translations else None
+        pattern = alert.phrase in book.patterns and code != "ja"
+        unreviewed = pattern and not variants.usable(book, settings, alert.phrase, code)
+        title, body, instruction = (
+            (_words(code, text.title), _words(code, text.body), _words(code, text.instruction))
+            if text
+            else (Markup(), Markup(), Markup())
+        )
+        html = language.html if language else code
+        out.append(Version(code, html, text.source if text else "", title, body, instruction, unreviewed))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +171,7 @@ class Preview:
     stored: bool
     panels: tuple[Panel, ...]
     warnings: tuple[lint.Warning, ...]
+    languages: tuple[Version, ...] = ()
 
 
 # -- the channels' renderings ----------------------------------------------------------
@@ -198,4 +241,4 @@ def build(console: Console, alert: Alert, lang: str = "ja", *, stored: bool = Tr
         if panel is not None:
             panels.append(panel)
     warnings = lint.check(console.settings, alert, console.channels.renderers)
-    return Preview(alert.id, lang, stored, tuple(panels), tuple(warnings))
+    return Preview(alert.id, lang, stored, tuple(panels), tuple(warnings), versions(console.settings, alert))

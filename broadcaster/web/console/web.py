@@ -71,6 +71,11 @@ class Console:
         conf = self.settings.console
         self.login_limiter = WindowLimiter(conf.ip_login_limit, conf.ip_login_period)
         self.lifecycle = Lifecycle(self.store, self.settings, self.dispatcher.wake, self.queued)
+        # every language the phrasebook speaks is named in the console's words (compose_lang_<code>), from
+        # languages.toml: a language a city adds there needs no console words of its own
+        for code, language in self.settings.phrasebook.languages.items():
+            self.text["ja"].setdefault(f"compose_lang_{code}", language.name_ja)
+            self.text["en"].setdefault(f"compose_lang_{code}", language.name_en)
 
     @property
     def secure_cookies(self) -> bool:

@@ -24,7 +24,7 @@ from broadcaster.models import AuditEntry
 from broadcaster.web.console.web import console, lang_of, words
 
 Words = Mapping[str, str]
-TRANSLATION_FIELD = re.compile(r"translations\.([a-z]{2,3})\.(title|body|instruction)")
+TRANSLATION_FIELD = re.compile(r"translations\.([a-z]{2,3}(?:-[A-Za-z0-9]+)*)\.(title|body|instruction)")
 ENUM_TABLES = ("alert_state_", "alert_mode_", "alert_msgtype_", "compose_channel_", "role_", "audit_word_")
 # the actions whose detail the code writes in machine words (role=approver, live level 4, 3 in a row); any
 # other detail (a rejection's reason, a search, a note) is what a person typed and is shown as typed
