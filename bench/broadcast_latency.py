@@ -8,13 +8,21 @@ channel, so each latency is that of an alert arriving at a quiet service. Comple
 - website: its delivery row is sent, i.e. the pages and the static export show it;
 - ticker: its row is sent, i.e. /ticker.txt lists the line;
 - sns: the fake X accepted the thread's first post;
-- fm: the WAV is in the drop folder (the file's modification time).
+- fm: the combined WAV (every language, the file the station airs, written last) is in the drop
+  folder (the file's modification time).
 
-Each alert is a level-4 disaster alert of about 200 characters (title, body and instruction), the
-size the FM target is set for. Prints one JSON line:
-{"alerts": N, "website": {"p50_ms", "p99_ms"}, "ticker": {...}, "sns": {...}, "fm": {...}}.
-The sns channel is paced at 50 posts/s here (the default config paces X at 1/s), so the figure is
-the channel's own latency, not X's rate limit.
+Every language is on, as by default: each alert is an evacuation order (警戒レベル４) built from the
+phrasebook's pattern, about 200 characters in Japanese, with words in every offered language
+(broadcaster/variants.complete), so FM reads it in Japanese, やさしい日本語 and each of ``[fm] languages``
+(default en, pt-BR, vi, zh-Hans). Its time and number of households change from one alert to the next,
+as they would: those sentences are synthesised anew each time, while the pattern's fixed sentences
+recur (the FM speaker keeps sentences it has said). ``--free-text`` sends the officer's free text of
+the earlier benchmark instead (the other languages then get the phrasebook's short notice).
+
+Prints one JSON line: {"alerts": N, "languages": [...], "website": {"p50_ms", "p99_ms"}, "ticker": {...},
+"sns": {...}, "fm": {"p50_ms", "p99_ms", "first_ms"}}; ``first_ms`` is the first alert's, whose
+sentences the speaker had never said. The sns channel is paced at 50 posts/s here (the default config
+paces X at 1/s), so the figure is the channel's own latency, not X's rate limit.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -31,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from broadcaster import variants
 from broadcaster.dispatcher import Dispatcher
 from broadcaster.gc_tuning import tune_gc
 from broadcaster.models import Alert, Mode, Source
@@ -38,6 +48,7 @@ from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from channels import build_channels
+from channels.fm.render import FmRenderer
 from tests.fakes.x import ENVIRON, FakeX, serve
 
 CHANNELS = ("website", "ticker", "sns", "fm")
@@ -64,9 +75,9 @@ def bench_settings(folder: Path, x_base: str) -> Settings:
     return load_settings(site)
 
 
-def make_alert(i: int) -> Alert:
-    """A level-4 disaster alert of about 200 characters, on the broadcast channels."""
-    return Alert(
+def make_alert(i: int, settings: Settings, free_text: bool = False) -> Alert:
+    """A level-4 evacuation order on the broadcast channels, in every offered language."""
+    alert = Alert(
         id=f"bench-{i:04d}",
         source=Source.STAFF,
         category="disaster",
@@ -78,6 +89,15 @@ def make_alert(i: int) -> Alert:
         channels=CHANNELS,
         created_at=time.time(),
     )
+    if not free_text:
+        hour, minute = divmod(8 * 60 + 7 * i, 60)
+        slots = {"time": f"{hour % 24:02d}:{minute:02d}", "hazard": "洪水", "households": str(120 + 37 * i),
+                 "shelter": "間々田小学校"}  # fmt: skip
+        alert = dataclasses.replace(alert, phrase="evacuation_order", slots=slots)
+        japanese = variants.japanese_from_phrase(alert, settings)
+        assert japanese is not None
+        alert = dataclasses.replace(alert, title=japanese.title, body=japanese.body, instruction=japanese.instruction)
+    return variants.complete(alert, settings)
 
 
 def rows(db: Path, alert_id: str) -> dict[str, tuple[str, float | None, str]]:
@@ -87,7 +107,7 @@ def rows(db: Path, alert_id: str) -> dict[str, tuple[str, float | None, str]]:
         return {channel: (state, sent_at, error) for channel, state, sent_at, error in conn.execute(sql, (alert_id,))}
 
 
-async def run(n: int, folder: Path) -> dict[str, Any]:
+async def run(n: int, folder: Path, free_text: bool = False) -> dict[str, Any]:
     """Approve ``n`` alerts one after another and collect each channel's latency."""
     fake = FakeX()
     latencies: dict[str, list[float]] = {c: [] for c in CHANNELS}
@@ -106,7 +126,7 @@ async def run(n: int, folder: Path) -> dict[str, Any]:
                     # one alert per second at most: a thread's replies carry the issue time to the second,
                     # and X refuses a reply identical to an earlier one
                     await asyncio.sleep(1.0 - time.time() % 1.0)
-                    alert = make_alert(i)
+                    alert = make_alert(i, settings, free_text)
                     await store.create_alert(alert, "bench", "bench")
                     approved = time.time()
                     await dispatcher.approve(alert.id, "bench", "bench")
@@ -134,7 +154,12 @@ async def run(n: int, folder: Path) -> dict[str, Any]:
             for channel in {*channels.live.values(), *channels.exercise.values()}:
                 await channel.aclose()
             await store.aclose()
-    return {"alerts": n, **{c: summary(v) for c, v in latencies.items()}}
+    fm = channels.live["fm"].renderer
+    assert isinstance(fm, FmRenderer)
+    fm_reads = fm.programme(make_alert(0, settings, free_text))  # the languages FM read, in order
+    figures: dict[str, Any] = {"alerts": n, "languages": fm_reads, **{c: summary(v) for c, v in latencies.items()}}
+    figures["fm"]["first_ms"] = round(latencies["fm"][0] * 1000, 1)
+    return figures
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -147,10 +172,11 @@ def main() -> None:
     """Parse arguments and print the JSON line."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--alerts", type=int, default=100)
+    p.add_argument("--free-text", action="store_true", help="the officer's free text instead of the phrasebook's")
     args = p.parse_args()
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     with tempfile.TemporaryDirectory(prefix="bench-broadcast-") as folder:
-        print(json.dumps(asyncio.run(run(args.alerts, Path(folder)))))
+        print(json.dumps(asyncio.run(run(args.alerts, Path(folder), args.free_text)), ensure_ascii=False))
 
 
 if __name__ == "__main__":

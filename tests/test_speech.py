@@ -25,6 +25,7 @@ from channels.fm.speech import (
     LINE_GAP_S,
     OpenJTalk,
     Samples,
+    SentenceCache,
     Speaker,
     SpeechError,
     dictionary_folder,
@@ -42,6 +43,7 @@ from tests.conftest import SiteFactory
 RATE = 48_000
 SMALL_KANA = set("ァィゥェォャュョヮ")  # part of the mora before them
 SILENT_RMS = 300.0  # int16 RMS; speech from either engine measures several thousand
+ENGLISH = "(♪)\nThis is Oyama City.\nThe river has risen above 2.5 metres. Move to higher ground."
 SCRIPT = (
     "（チャイム）\nこちらは、小山市です。\n"
     "11月29日 14時30分、思川の水位が2.5メートルを超えました。\n直ちに避難してください。"
@@ -186,8 +188,31 @@ async def test_worker_processes_make_the_same_audio_as_the_thread(settings: Sett
     pooled = speaker_from_settings(settings, processes=2)
     try:
         assert await pooled.wav(SCRIPT, "ja") == await speaker.wav(SCRIPT, "ja")
+        # every language at once: espeak-ng's scripts go to the same workers as Open JTalk's sentences
+        parts = [("ja", SCRIPT), ("en", ENGLISH)]
+        (ja, en), (ja_alone, en_alone) = await pooled.programme(parts), await speaker.programme(parts)
+        assert np.array_equal(ja, ja_alone)
+        # espeak-ng's driver is not sample-exact from one run to the next: the same speech, near enough
+        assert rms(en) > SILENT_RMS and abs(len(en) - len(en_alone)) < 0.05 * len(en_alone)
     finally:
         await asyncio.to_thread(pooled.close)
+
+
+async def test_a_sentence_is_synthesised_once_and_kept_for_the_next_alert(speaker: Speaker) -> None:
+    [first] = await speaker.programme([("ja", SCRIPT)])
+    said = sentences(for_synthesis(SCRIPT, speaker.readings))
+    assert len(speaker.sentence_cache) == len(said) and all(s in speaker.sentence_cache for s in said)
+    [again] = await speaker.programme([("ja", SCRIPT + "\n繰り返します。")])
+    assert np.array_equal(again[: len(first)], first) and len(speaker.sentence_cache) == len(said) + 1
+
+
+def test_the_sentence_cache_forgets_the_least_recently_used_beyond_its_budget() -> None:
+    cache = SentenceCache(budget=10)
+    cache.put("a", (b"1234", 8000))
+    cache.put("b", (b"5678", 8000))
+    assert cache.get("a") == (b"1234", 8000)  # a is now the most recently used
+    cache.put("c", (b"9abc", 8000))
+    assert "a" in cache and "c" in cache and "b" not in cache and cache.size == 8
 
 
 def test_resampling_keeps_pitch_and_length_and_filters_before_going_down() -> None:

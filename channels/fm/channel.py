@@ -1,14 +1,23 @@
-"""Community FM: a spoken announcement per alert, as a WAV and its script in the station's drop folder.
+"""Community FM: a spoken announcement per alert in every language, as WAVs and scripts in the drop folder.
 
-``render`` makes the speech script (channels/fm/render.py: templates/fm, numbers, dates and times in
-spoken form). ``send`` synthesises it in a worker thread (channels/fm/speech.py: chime + Open JTalk,
-or espeak-ng for other languages) and writes ``<alert_id>.txt`` and then ``<alert_id>.wav`` into
-``[fm] drop_dir``, each through broadcaster/files.write_atomic, so the station's watcher only ever
-sees a complete pair once the .wav appears.
+``render`` makes the speech scripts (channels/fm/render.py: templates/fm; Japanese, then やさしい日本語,
+then each of ``[fm] languages`` the alert has words in, its numbers, dates and times in spoken form).
+``send`` synthesises them all at once (channels/fm/speech.py: Open JTalk for Japanese, espeak-ng for
+the others, in worker processes) and writes, each through broadcaster/files.write_atomic:
 
-Idempotent per alert: the file names depend only on the alert id, and a resend whose script is
-already there beside its WAV (a retry, or a restart after a send that was not recorded) writes
-nothing, so the watcher sees no new file and the station does not air it again.
+- ``languages/<alert_id>.<lang>.txt`` and ``.wav``: each language alone (chime, then its script), when
+  the alert is read in more than one language (channels/fm/drop.py: a folder of their own, so that a
+  watcher airing every new WAV in the drop folder airs the announcement once);
+- ``<alert_id>.txt`` and then ``<alert_id>.wav``: the combined file the station airs (the chime once,
+  then each language in order, a pause between them), last, so the station's watcher only ever sees
+  a complete set once the .wav appears.
+
+At start-up (``create``) each of ``[fm] languages`` is checked for an espeak-ng voice; one without is
+left out with a warning naming it and what to install (speech.checked_voices), never silently.
+
+Idempotent per alert: the file names depend only on the alert id (and language), and a resend whose
+combined script is already there beside its WAV (a retry, or a restart after a send that was not
+recorded) writes nothing, so the watcher sees no new file and the station does not air it again.
 
 Errors: a script that cannot be synthesised is permanent; a drop folder that cannot be written is
 transient (a full disk or an unmounted share may come back).
@@ -18,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from pathlib import Path
 
 from broadcaster.channel import ChannelContext, RunsAs
@@ -27,17 +35,11 @@ from broadcaster.files import write_atomic
 from broadcaster.models import Alert, Message, Recipients
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
-from channels.fm.render import NAME, FmRenderer
-from channels.fm.speech import EngineMissing, Speaker, SpeechError, speaker_from_settings
+from channels.fm.drop import SAFE_ID, combined_script, drop_paths, language_paths
+from channels.fm.render import NAME, FmRenderer, scripts
+from channels.fm.speech import EngineMissing, Samples, Speaker, SpeechError, speaker_from_settings
 
 log = logging.getLogger("broadcaster.channels.fm")
-
-SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # alert ids become file names in the drop folder
-
-
-def drop_paths(drop_dir: Path, alert_id: str) -> tuple[Path, Path]:
-    """The (script, audio) files of one alert in the drop folder."""
-    return drop_dir / f"{alert_id}.txt", drop_dir / f"{alert_id}.wav"
 
 
 class FmChannel:
@@ -47,21 +49,23 @@ class FmChannel:
     runs_as = RunsAs.REAL
 
     def __init__(self, settings: Settings, renderer: Renderer, speaker: Speaker) -> None:
-        self.renderer = FmRenderer(renderer)
+        # the languages after Japanese are those the speaker found an espeak-ng voice for at start-up
+        self.renderer = FmRenderer(renderer, tuple(speaker.voices))
         self.speaker = speaker
         self.drop_dir = settings.path(settings.fm.drop_dir)
 
     def render(self, alert: Alert, lang: str) -> Message:
-        """The speech script (Message.speech); Japanese numbers, dates and times in spoken form."""
+        """The speech script (Message.speech), in Japanese with every further language's as attachments."""
         return self.renderer.render(alert, lang)
 
     async def send(self, message: Message, to: Recipients) -> None:
-        """Synthesise the script off the event loop and drop ``<alert_id>.txt`` then ``<alert_id>.wav``."""
+        """Synthesise every language off the event loop and drop each language's pair, then the combined pair."""
         if not SAFE_ID.fullmatch(message.alert_id):
             raise PermanentError(f"alert id {message.alert_id!r} cannot be a file name")
-        if not message.speech.strip():
-            raise PermanentError("the speech script is empty")
-        script = message.speech.rstrip("\n") + "\n"
+        parts = scripts(message)
+        if empty := [lang for lang, script in parts if not script.strip()]:
+            raise PermanentError(f"the speech script is empty ({', '.join(empty)})")
+        script = combined_script(parts)
         txt, wav = drop_paths(self.drop_dir, message.alert_id)
         try:
             if await asyncio.to_thread(_already_dropped, txt, wav, script):
@@ -70,13 +74,26 @@ class FmChannel:
         except OSError as exc:
             raise TransientError(f"FM drop folder {self.drop_dir}: {exc.strerror or exc}") from exc
         try:
-            audio = await self.speaker.wav(message.speech, message.lang)
+            speeches = await self.speaker.programme(parts)
         except SpeechError as exc:
             raise PermanentError(f"speech synthesis failed: {exc}") from exc
+        files = await asyncio.to_thread(self._files, message.alert_id, parts, speeches, script)
         try:
-            await asyncio.to_thread(_drop, txt, script.encode(), wav, audio)
+            await asyncio.to_thread(_drop, files)
         except OSError as exc:
             raise TransientError(f"FM drop folder {self.drop_dir}: {exc.strerror or exc}") from exc
+
+    def _files(
+        self, alert_id: str, parts: list[tuple[str, str]], speeches: list[Samples], script: str
+    ) -> list[tuple[Path, bytes]]:
+        """Every file to write, in the order it is written: each language's pair, then the combined pair."""
+        files: list[tuple[Path, bytes]] = []
+        if len(parts) > 1:
+            for (lang, one), speech in zip(parts, speeches, strict=True):
+                one_txt, one_wav = language_paths(self.drop_dir, alert_id, lang)
+                files += [(one_txt, (one.rstrip("\n") + "\n").encode()), (one_wav, self.speaker.assemble(speech))]
+        txt, wav = drop_paths(self.drop_dir, alert_id)
+        return [*files, (txt, script.encode()), (wav, self.speaker.combine(speeches))]
 
     async def aclose(self) -> None:
         """Stop the speaker's worker processes."""
@@ -93,11 +110,11 @@ def _already_dropped(txt: Path, wav: Path, script: str) -> bool:
         return False
 
 
-def _drop(txt: Path, script: bytes, wav: Path, audio: bytes) -> None:
-    """Write the script, then the audio: each whole or not at all, and on disk before the next."""
-    # fsynced: once the .wav is there the station may air it, and a send is never written again
-    write_atomic(txt, script, fsync=True)
-    write_atomic(wav, audio, fsync=True)
+def _drop(files: list[tuple[Path, bytes]]) -> None:
+    """Write the files in order: each whole or not at all, and on disk before the next."""
+    # fsynced: once the combined .wav is there the station may air it, and a send is never written again
+    for path, data in files:
+        write_atomic(path, data, fsync=True)
 
 
 def create(ctx: ChannelContext) -> FmChannel:

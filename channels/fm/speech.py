@@ -1,36 +1,45 @@
 """Speech audio for community FM: a chime, then the script read by Open JTalk (Japanese) or espeak-ng (others).
 
 The output is one mono 16-bit PCM WAV at ``[fm] sample_rate``. Both engines are synchronous C code, so
-``Speaker.wav`` runs them in a worker thread: the event loop never waits on synthesis.
+``Speaker.wav`` and ``Speaker.programme`` run them in worker processes or threads: the event loop never
+waits on synthesis. ``programme`` reads one alert in every language at once: with worker processes,
+Japanese sentences and whole espeak-ng scripts share the pool (the costliest first, so the workers
+finish together); without them, Open JTalk and espeak-ng run in two threads side by side.
 
 - Japanese: pyopenjtalk's Open JTalk over the dictionary folder ``[fm] dictionary`` (Debian's
   ``open-jtalk-mecab-naist-jdic``), handed to the engine directly: its module-level functions would
   read ``OPEN_JTALK_DICT_DIR`` and, without it, download a dictionary from GitHub. It is read sentence
   by sentence, which skips those with nothing to say: Open JTalk crashes the whole process on text
   without a phoneme.
-- Other languages: pyttsx3's espeak-ng driver, writing a 22,050 Hz file. espeak-ng is one engine per
-  process, so one lock serialises it; ``runAndWait`` is called once after setting the rate and voice
-  (pyttsx3 2.99 otherwise writes no file for some rates) and once for the file.
+- Other languages: libespeak-ng through pyttsx3's ctypes binding (``pyttsx3.drivers._espeak``), in
+  synchronous mode, at 22,050 Hz, in the espeak-ng voice each language names in
+  config/phrasebook/languages.toml (``voice``). pyttsx3's own driver is not used (``_espeak`` says
+  why: it could lose the last second). espeak-ng is one engine per process, so one lock serialises
+  it. ``checked_voices`` finds, at start-up, which of ``[fm] languages`` espeak-ng can read here, and
+  warns once about each it cannot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import ctypes
+import dataclasses
 import io
+import logging
 import multiprocessing
 import os
 import signal
 import sys
-import tempfile
 import threading
 import wave
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,16 +49,29 @@ from broadcaster.settings import Settings
 from channels.fm import readings as place_readings
 from channels.fm.spoken import Readings, as_readings, for_synthesis, without_cues
 
+log = logging.getLogger("broadcaster.channels.fm")
+
 Samples = NDArray[np.int16]
 LINE_GAP_S = 0.35  # silence between the script's lines (Open JTalk adds a little of its own)
 CHIME_GAP_S = 0.6  # silence between the chime and the first word
+LANGUAGE_GAP_S = 1.5  # silence between one language and the next in the combined file: a clear change
 ESPEAK_RATE = 165  # words per minute: slower than espeak's 175, for radio
-ESPEAK_ATTEMPTS = 3  # pyttsx3's espeak driver now and then saves a file with no audio (synthesize_espeak)
+ESPEAK_VOLUME = 100  # percent: espeak-ng's full volume, as pyttsx3 sets it
+ESPEAK_BUFFER_MS = 200  # the length of the buffers espeak-ng hands to _on_synth
 ESPEAK_ALIASES = {"zh": "cmn", "tl": "fil"}
 MAX_PROCESSES = 4  # Open JTalk worker processes; one per CPU up to this
+WORKER_NICENESS = 10  # added to the workers' nice value: the service's event loop comes first
 FILTER_TAPS = 101  # low-pass before downsampling, so 48 kHz speech does not alias at 16 kHz
+# seconds of synthesis per character, measured here (2 CPUs): to hand the pool its costliest jobs first
+OPENJTALK_COST_S = 0.02
+ESPEAK_COST_S = 0.0005
+OPENJTALK = "openjtalk"  # the engine part of a job's key; espeak-ng's is "espeak-ng <voice>"
+SENTENCE_CACHE_BYTES = 32 * 1024 * 1024  # about 6 minutes of 48 kHz speech: a few alerts' sentences
+INSTALL_VOICES = "apt-get install espeak-ng espeak-ng-data libespeak-ng1"
 
-_espeak_lock = threading.Lock()
+_espeak_lock = threading.Lock()  # espeak-ng is one engine per process: one synthesis at a time
+_espeak_state: dict[str, Any] = {}  # "lib" and "rate" once espeak-ng is set up in this process
+_espeak_chunks: list[bytes] = []  # the samples of the synthesis under way (under _espeak_lock)
 _engines: dict[Path, OpenJTalk] = {}  # one per dictionary folder and process, shared by its threads
 _engines_lock = threading.Lock()
 # freed at exit, before module teardown, where freeing Open JTalk ends in a bare "Error in sys.excepthook"
@@ -156,49 +178,130 @@ def synthesize_japanese(text: str, dictionary: Path) -> tuple[Samples, int]:
     return join_sentences([audio[sentence] for sentence in order])
 
 
-def espeak_voice(engine: Any, lang: str) -> str:
-    """The espeak-ng voice id for a language code (en → gmw/en), or SpeechError."""
+class EspeakVoice(NamedTuple):
+    """One of espeak-ng's voices: its id (gmw/en) and the language it reads (en-gb)."""
+
+    id: str
+    languages: list[str]
+
+
+def espeak_voice(voices: Sequence[Any], lang: str) -> str:
+    """The id of the espeak-ng voice (of ``voices``) for a language (en → gmw/en), or SpeechError."""
     base = lang.lower().replace("_", "-")
     wanted = [base, base.split("-")[0]]
     wanted.append(ESPEAK_ALIASES.get(wanted[1], wanted[1]))
     for name in wanted:
-        for voice in engine.getProperty("voices"):
-            if name in [str(code).lower() for code in voice.languages] or str(voice.id).endswith("/" + name):
-                return str(voice.id)
+        for voice in voices:
+            ident = str(voice.id)
+            # a voice outside a family folder (ko) has its bare name as its id
+            if name in [str(code).lower() for code in voice.languages] or ident.endswith("/" + name) or ident == name:
+                return ident
     raise SpeechError(f"espeak-ng has no voice for language {lang!r}")
 
 
-def synthesize_espeak(text: str, lang: str) -> tuple[Samples, int]:
-    """Text read by espeak-ng through pyttsx3, as 16-bit samples and their rate."""
-    try:
-        import pyttsx3  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise EngineMissing(f"pyttsx3 cannot be imported ({exc}): pip install pyttsx3") from exc
-    # pyttsx3 2.99's espeak driver saves the WAV when espeak reports the end of the message, before it keeps
-    # the samples that came with that report, and it replays its last text on the next loop: now and then
-    # (seen under load) the file holds no audio. Another attempt has always given it.
-    for _ in range(ESPEAK_ATTEMPTS):
-        samples, rate = _espeak_once(pyttsx3, text, lang)
-        if samples.size:
-            return samples, rate
-    raise SpeechError(f"espeak-ng wrote no audio in {ESPEAK_ATTEMPTS} attempts")
+def _on_synth(wav: Any, count: int, events: Any) -> int:
+    # espeak-ng hands over each buffer of samples, the last one with its end-of-message event
+    if count > 0:
+        _espeak_chunks.append(ctypes.string_at(wav, count * ctypes.sizeof(ctypes.c_short)))
+    return 0
 
 
-def _espeak_once(pyttsx3: Any, text: str, lang: str) -> tuple[Samples, int]:
-    with _espeak_lock, tempfile.TemporaryDirectory(prefix="fm-espeak-") as tmp:
-        path = Path(tmp) / "speech.wav"
+def _espeak() -> tuple[Any, int]:
+    """pyttsx3's binding of libespeak-ng, set up once in this process for synchronous synthesis, and its rate.
+
+    Call it holding ``_espeak_lock``. pyttsx3's own driver is not used: it synthesises in espeak-ng's
+    thread and saves its file when the end-of-message event arrives, before it keeps the samples that
+    came with that event, so now and then the last second of an announcement was missing (seen in
+    worker processes). Synchronous mode returns once every sample has reached ``_on_synth``.
+    """
+    if "lib" not in _espeak_state:
         try:
-            engine = pyttsx3.init("espeak")
-            engine.setProperty("voice", espeak_voice(engine, lang))
-            engine.setProperty("rate", ESPEAK_RATE)
-            engine.runAndWait()  # flushes the property changes: without it some rates give no file
-            engine.save_to_file(text, str(path))
-            engine.runAndWait()
-        except (OSError, RuntimeError) as exc:  # libespeak-ng.so.1 missing, or the driver failing
-            raise EngineMissing(f"espeak-ng does not run ({exc}): apt-get install espeak-ng libespeak-ng1") from exc
-        if not path.is_file():
-            return np.zeros(0, dtype=np.int16), 0
-        return read_wav(path.read_bytes())
+            from pyttsx3.drivers import _espeak as lib  # type: ignore[import-untyped]
+        except ImportError as exc:
+            raise EngineMissing(f"pyttsx3 cannot be imported ({exc}): pip install pyttsx3") from exc
+        except (OSError, RuntimeError) as exc:  # libespeak-ng.so.1 missing
+            raise EngineMissing(f"espeak-ng does not run ({exc}): {INSTALL_VOICES}") from exc
+        rate = int(lib.Initialize(lib.AUDIO_OUTPUT_SYNCHRONOUS, ESPEAK_BUFFER_MS, None, 0))
+        if rate <= 0:
+            raise EngineMissing(f"espeak-ng could not start (its data is missing?): {INSTALL_VOICES}")
+        lib.SetSynthCallback(_on_synth)
+        _espeak_state.update(lib=lib, rate=rate)
+    return _espeak_state["lib"], _espeak_state["rate"]
+
+
+def _listed(lib: Any) -> list[EspeakVoice]:
+    # each voice's languages field is a priority byte then the language, as pyttsx3's driver reads it
+    return [
+        EspeakVoice(v.identifier.decode().lower(), [v.languages[1:].decode(errors="ignore")] if v.languages else [])
+        for v in lib.ListVoices(None)
+    ]
+
+
+def espeak_voices() -> list[EspeakVoice]:
+    """The voices espeak-ng has here; EngineMissing if it cannot run."""
+    with _espeak_lock:
+        return _listed(_espeak()[0])
+
+
+def synthesize_espeak(text: str, voice: str) -> tuple[Samples, int]:
+    """Text read by espeak-ng in ``voice`` (an espeak-ng language), as 16-bit samples and their rate."""
+    with _espeak_lock:
+        lib, rate = _espeak()
+        ident = espeak_voice(_listed(lib), voice)
+        if lib.SetVoiceByName(ident.encode()) != lib.EE_OK:
+            raise SpeechError(f"espeak-ng cannot load its voice {ident!r}")
+        lib.SetParameter(lib.RATE, ESPEAK_RATE, 0)
+        lib.SetParameter(lib.VOLUME, ESPEAK_VOLUME, 0)
+        _espeak_chunks.clear()
+        try:
+            status = lib.Synth(text, flags=lib.ENDPAUSE | lib.CHARS_UTF8)
+            data = b"".join(_espeak_chunks)
+        finally:
+            _espeak_chunks.clear()
+    if status != lib.EE_OK or not data:
+        raise SpeechError(f"espeak-ng wrote no audio (status {status})")
+    return np.frombuffer(data, dtype=np.int16).copy(), rate
+
+
+def checked_voices(settings: Settings) -> dict[str, str]:
+    """Each of ``[fm] languages`` espeak-ng can read here → its espeak-ng voice (languages.toml ``voice``).
+
+    A language it cannot read (no voice configured, e.g. tl; a voice espeak-ng lacks; espeak-ng not
+    installed) is left out, with one warning at start-up naming the language and what to do: never
+    silently. Japanese and やさしい日本語 are Open JTalk's, checked by ``checked_openjtalk``.
+    """
+    book = settings.phrasebook
+    wanted = [lang for lang in settings.fm.languages if not is_japanese(lang)]
+    if not wanted:
+        return {}
+    try:
+        voices, problem = espeak_voices(), ""
+    except EngineMissing as exc:
+        voices, problem = [], str(exc)
+    out: dict[str, str] = {}
+    for lang in wanted:
+        language = book.languages.get(lang)
+        name = f"{language.name_en} ({lang})" if language else lang
+        voice = language.voice if language else ""
+        if not voice:
+            log.warning(
+                "fm: %s is left out of FM: it has no voice in config/phrasebook/languages.toml; "
+                "install an espeak-ng voice for it (%s) and set its voice there",
+                name,
+                INSTALL_VOICES,
+            )
+        elif problem:
+            log.warning("fm: %s is left out of FM: %s", name, problem)
+        else:
+            try:
+                espeak_voice(voices, voice)
+            except SpeechError:
+                log.warning(
+                    "fm: %s is left out of FM: espeak-ng has no voice %r here (%s)", name, voice, INSTALL_VOICES
+                )
+            else:
+                out[lang] = voice
+    return out
 
 
 # -- samples -----------------------------------------------------------------------
@@ -281,25 +384,91 @@ PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def _die_with_parent(parent: int) -> None:
-    """Worker initializer: the kernel ends this worker when the service dies, even by SIGKILL.
+    """Worker initializer: the kernel ends this worker when the service dies, even by SIGKILL; it yields the CPU.
 
     An orphaned worker would hold the service's stderr open and a CPU busy with nobody to hear it.
+    Synthesis is seconds of bulk work per alert, in every language: at a lower priority it never
+    delays the service's own event loop (the website, the ticker, SNS), which needs milliseconds.
     """
     if sys.platform == "linux":
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the service died before prctl took effect
         os._exit(0)
+    os.nice(WORKER_NICENESS)
 
 
-def _warm_up(dictionary: Path) -> None:
-    read_sentence("防災", dictionary)  # each worker loads the dictionary and the voice before its first alert
+def _warm_up(dictionary: Path, voice: str) -> None:
+    # each worker loads the dictionary, the voice and espeak-ng's data before its first alert
+    read_sentence("防災", dictionary)
+    if voice:
+        with contextlib.suppress(SpeechError):  # a voice that fails here fails the send, with the reason
+            read_espeak("ok", voice, 0)
+
+
+def read_espeak(text: str, voice: str, rate: int) -> tuple[bytes, int]:
+    """Text read by espeak-ng in ``voice`` at ``rate`` Hz (0: espeak-ng's own), as int16 bytes and the rate.
+
+    Module-level and returning bytes so that it can run in a worker process, resampling there too.
+    """
+    samples, src = synthesize_espeak(text, voice)
+    if rate:
+        samples, src = resample(samples, src, rate), rate
+    return samples.tobytes(), src
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Job:
+    """One piece of synthesis for a worker: ``fn(*args)`` → (int16 bytes, rate), and what it roughly costs."""
+
+    cost: float  # seconds, estimated: the pool gets the costliest first
+    fn: Callable[..., tuple[bytes, int]]
+    args: tuple[Any, ...]
+
+    def run(self) -> tuple[bytes, int]:
+        """The job, in this thread."""
+        return self.fn(*self.args)
+
+
+class SentenceCache:
+    """Japanese sentences already synthesised, most recently used kept, up to ``budget`` bytes of audio."""
+
+    def __init__(self, budget: int = SENTENCE_CACHE_BYTES) -> None:
+        self.budget = budget
+        self.size = 0
+        self._audio: OrderedDict[str, tuple[bytes, int]] = OrderedDict()
+
+    def __contains__(self, sentence: object) -> bool:
+        return sentence in self._audio
+
+    def __len__(self) -> int:
+        return len(self._audio)
+
+    def get(self, sentence: str) -> tuple[bytes, int] | None:
+        """The sentence's audio and rate, if kept."""
+        said = self._audio.get(sentence)
+        if said is not None:
+            self._audio.move_to_end(sentence)
+        return said
+
+    def put(self, sentence: str, said: tuple[bytes, int]) -> None:
+        """Keep the sentence's audio, forgetting the least recently used beyond the budget."""
+        if sentence in self._audio:
+            self._audio.move_to_end(sentence)
+            return
+        self._audio[sentence] = said
+        self.size += len(said[0])
+        while self.size > self.budget and self._audio:
+            _, (data, _) = self._audio.popitem(last=False)
+            self.size -= len(data)
 
 
 class Speaker:
-    """Turns a speech script into the WAV the station airs: chime, pause, speech.
+    """Turns speech scripts into the WAVs the station airs: chime, pause, speech (one language or several).
 
-    With ``processes`` > 1, Japanese sentences are shared out to that many worker processes: Open JTalk
-    holds the GIL while it synthesises, so threads would not run in parallel. Call ``close`` when done.
+    With ``processes`` > 1, Japanese sentences and other languages' scripts are shared out to that many
+    worker processes: Open JTalk holds the GIL while it synthesises, so threads would not run in
+    parallel. ``voices`` maps a language to its espeak-ng voice (a language not in it is looked up by
+    its own code). Call ``close`` when done.
     """
 
     def __init__(
@@ -309,12 +478,15 @@ class Speaker:
         chime: Samples,
         dictionary: Path,
         processes: int = 0,
+        voices: Mapping[str, str] | None = None,
     ) -> None:
         self.sample_rate = sample_rate
         self.dictionary = dictionary
         self.readings = as_readings(readings)
         self.chime = chime
         self.processes = processes
+        self.voices = dict(voices or {})
+        self.sentence_cache = SentenceCache()
         self._pool: ProcessPoolExecutor | None = None
         if processes > 1:
             self._pool = self._start_pool()
@@ -327,49 +499,117 @@ class Speaker:
             initializer=_die_with_parent,
             initargs=(os.getpid(),),
         )
+        voice = next(iter(self.voices.values()), "")
         for _ in range(self.processes):
-            pool.submit(_warm_up, self.dictionary)
+            pool.submit(_warm_up, self.dictionary, voice)
         return pool
+
+    def voice(self, lang: str) -> str:
+        """The espeak-ng voice that reads ``lang``."""
+        return self.voices.get(lang, lang)
+
+    def text(self, script: str, lang: str) -> str:
+        """What the engine reads of a script: Japanese with readings and in spoken form, others on one line."""
+        return for_synthesis(script, self.readings) if is_japanese(lang) else _one_line(script)
 
     def speech(self, script: str, lang: str) -> Samples:
         """The script read aloud at this speaker's rate, without the chime (in this thread)."""
         if is_japanese(lang):
-            samples, rate = synthesize_japanese(for_synthesis(script, self.readings), self.dictionary)
-        else:
-            samples, rate = synthesize_espeak(_one_line(script), lang)
-        return resample(samples, rate, self.sample_rate)
+            samples, rate = synthesize_japanese(self.text(script, lang), self.dictionary)
+            return resample(samples, rate, self.sample_rate)
+        data, _ = read_espeak(self.text(script, lang), self.voice(lang), self.sample_rate)
+        return np.frombuffer(data, dtype=np.int16)
 
     def synthesize(self, script: str, lang: str) -> bytes:
         """The complete WAV, synthesised in this thread (blocking: use ``wav`` from async code)."""
         return self.assemble(self.speech(script, lang))
 
     def assemble(self, speech: Samples) -> bytes:
-        """The WAV file: chime, pause, speech."""
-        return wav_bytes(np.concatenate([self.chime, silence(CHIME_GAP_S, self.sample_rate), speech]), self.sample_rate)
+        """The WAV file of one language: chime, pause, speech."""
+        return self.combine([speech])
+
+    def combine(self, speeches: Sequence[Samples]) -> bytes:
+        """The WAV file of several languages: the chime once, a pause, then each language with a pause between."""
+        pieces = [self.chime, silence(CHIME_GAP_S, self.sample_rate)]
+        for i, speech in enumerate(speeches):
+            if i:
+                pieces.append(silence(LANGUAGE_GAP_S, self.sample_rate))
+            pieces.append(speech)
+        return wav_bytes(np.concatenate(pieces), self.sample_rate)
 
     async def wav(self, script: str, lang: str) -> bytes:
-        """The complete WAV, synthesised off the event loop (worker processes or a worker thread)."""
+        """The complete WAV of one script, synthesised off the event loop (worker processes or a thread)."""
+        (speech,) = await self.programme([(lang, script)])
+        return await asyncio.to_thread(self.assemble, speech)
+
+    async def programme(self, parts: Sequence[tuple[str, str]]) -> list[Samples]:
+        """Each (language, script) read aloud at this speaker's rate, without the chime, all at once.
+
+        Japanese sentences are synthesised once each (the announcement is read twice; やさしい日本語 and
+        Japanese share lines) and kept in ``sentence_cache``: the template's lines and a phrasebook
+        pattern's fixed sentences recur from one alert to the next. SpeechError names what could not
+        be said; nothing runs on the event loop.
+        """
+        langs = [lang for lang, _ in parts]
+        texts = [self.text(script, lang) for lang, script in parts]  # an empty script fails before any work
+        orders = {i: sentences(texts[i]) for i, lang in enumerate(langs) if is_japanese(lang)}
+        audio: dict[tuple[str, str], tuple[bytes, int]] = {}
+        jobs: dict[tuple[str, str], Job] = {}
+        for order in orders.values():
+            for sentence in order:
+                key = (OPENJTALK, sentence)
+                if (cached := self.sentence_cache.get(sentence)) is not None:
+                    audio[key] = cached
+                else:
+                    jobs[key] = Job(len(sentence) * OPENJTALK_COST_S, read_sentence, (sentence, self.dictionary))
+        for lang, text in zip(langs, texts, strict=True):
+            if not is_japanese(lang):
+                voice = self.voice(lang)
+                jobs[("espeak-ng " + voice, text)] = Job(
+                    len(text) * ESPEAK_COST_S, read_espeak, (text, voice, self.sample_rate)
+                )
+        audio.update(await self._run(jobs))
+        for (engine, sentence), said in audio.items():
+            if engine == OPENJTALK:
+                self.sentence_cache.put(sentence, said)
+
+        def finish() -> list[Samples]:
+            out: list[Samples] = []
+            for i, (lang, text) in enumerate(zip(langs, texts, strict=True)):
+                if i in orders:
+                    samples, rate = join_sentences([audio[(OPENJTALK, sentence)] for sentence in orders[i]])
+                    out.append(resample(samples, rate, self.sample_rate))
+                else:
+                    out.append(np.frombuffer(audio[("espeak-ng " + self.voice(lang), text)][0], dtype=np.int16))
+            return out
+
+        return await asyncio.to_thread(finish)
+
+    async def _run(self, jobs: Mapping[tuple[str, str], Job]) -> dict[tuple[str, str], tuple[bytes, int]]:
+        """Every job's result: in the worker processes, or in two threads without them."""
+        keys = sorted(jobs, key=lambda key: jobs[key].cost, reverse=True)  # costliest first: workers finish together
         pool = self._pool
-        if pool is None or not is_japanese(lang):
-            return await asyncio.to_thread(self.synthesize, script, lang)
-        order = sentences(for_synthesis(script, self.readings))
-        unique = sorted(set(order), key=len, reverse=True)  # longest first: the workers finish together
+        if pool is None:
+            # Open JTalk in one thread, espeak-ng (serialised by its lock anyway) in another: espeak-ng's C
+            # code runs without the GIL, so the two overlap
+            def run(group: list[tuple[str, str]]) -> list[tuple[bytes, int]]:
+                return [jobs[key].run() for key in group]
+
+            groups = [[k for k in keys if k[0] == OPENJTALK], [k for k in keys if k[0] != OPENJTALK]]
+            groups = [group for group in groups if group]
+            # gather, not a TaskGroup: a SpeechError reaches the channel as itself (a thread cannot be cancelled)
+            said = await asyncio.gather(*(asyncio.to_thread(run, group) for group in groups))
+            return {
+                key: one for group, out in zip(groups, said, strict=True) for key, one in zip(group, out, strict=True)
+            }
         loop = asyncio.get_running_loop()
         try:
-            parts = await asyncio.gather(
-                *(loop.run_in_executor(pool, read_sentence, s, self.dictionary) for s in unique)
-            )
+            results = await asyncio.gather(*(loop.run_in_executor(pool, jobs[k].fn, *jobs[k].args) for k in keys))
         except BrokenProcessPool as exc:  # a worker died (Open JTalk crashed on this text): start afresh
             self._pool = self._start_pool()
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
-            raise SpeechError(f"an Open JTalk worker process died reading this script: {exc}") from exc
-        audio = dict(zip(unique, parts, strict=True))
-
-        def finish() -> bytes:
-            samples, rate = join_sentences([audio[sentence] for sentence in order])
-            return self.assemble(resample(samples, rate, self.sample_rate))
-
-        return await asyncio.to_thread(finish)
+            raise SpeechError(f"a speech worker process died reading this script: {exc}") from exc
+        return dict(zip(keys, results, strict=True))
 
     def close(self) -> None:
         """Stop the worker processes (blocks until they have exited)."""
@@ -416,12 +656,15 @@ def checked_openjtalk(settings: Settings) -> OpenJTalk:
 def speaker_from_settings(settings: Settings, processes: int | None = None) -> Speaker:
     """A Speaker for ``[fm]``, Open JTalk checked and warmed up (EngineMissing if it cannot run).
 
-    It reads places with channels/fm/readings (every town of the city, its districts, [fm.readings]).
+    It reads places with channels/fm/readings (every town of the city, its districts, [fm.readings]), and
+    each of ``[fm] languages`` espeak-ng has a voice for (``checked_voices`` warns about the others).
     ``processes`` defaults to ``[fm] workers``, or one worker process per CPU up to MAX_PROCESSES; 0 or 1
-    synthesises in a thread.
+    synthesises in threads.
     """
     engine = checked_openjtalk(settings)
     table = place_readings.build(settings, engine)
+    voices = checked_voices(settings)
     if processes is None:
         processes = settings.fm.workers or min(MAX_PROCESSES, os.cpu_count() or 1)
-    return Speaker(settings.fm.sample_rate, table, load_chime(settings), dictionary_folder(settings), processes)
+    chime, dictionary = load_chime(settings), dictionary_folder(settings)
+    return Speaker(settings.fm.sample_rate, table, chime, dictionary, processes, voices)

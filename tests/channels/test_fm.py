@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from broadcaster import variants
 from broadcaster.channel import ChannelContext
 from broadcaster.errors import MissingCredentials, PermanentError, TransientError
 from broadcaster.models import Alert, DeliveryState, Message, Mode, MsgType, Outcome, Recipient, Text
@@ -22,7 +23,7 @@ from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web import fm as fm_feed
 from channels.fm.channel import FmChannel, create, drop_paths
 from channels.fm.readings import build, said, sounds
-from channels.fm.render import FmRenderer
+from channels.fm.render import FmRenderer, scripts
 from channels.fm.speech import checked_openjtalk, openjtalk, speaker_from_settings
 from tests.conftest import SiteFactory
 from tests.test_speech import check_chime_then_speech, decode, expected_seconds
@@ -95,7 +96,7 @@ def test_an_alert_for_some_districts_names_them_in_both_readings_and_says_them_r
     english = renderer.render(
         dataclasses.replace(alert, translations={"en": Text("Evacuation order", "Go.", "")}), "en"
     )
-    assert english.speech.count("This concerns West district, South district.") == 2
+    assert english.speech.count("Districts: West district, South district.") == 2  # the phrasebook's words
 
 
 def test_a_whole_city_alert_names_no_districts(channel: FmChannel, district_settings: Settings) -> None:
@@ -104,6 +105,26 @@ def test_a_whole_city_alert_names_no_districts(channel: FmChannel, district_sett
         FmRenderer(Renderer(district_settings)).render(fm_alert("a1"), "ja").speech,
     ):
         assert "対象は" not in script and "地区です。" not in script
+
+
+def test_a_notice_is_read_in_every_language_without_its_link(settings: Settings) -> None:
+    # free text: the other languages get the phrasebook's notice, whose link nobody can follow by ear
+    alert = variants.complete(fm_alert("a1"), settings)
+    renderer = FmRenderer(Renderer(settings))
+    message = renderer.render(alert, "ja")
+    read = scripts(message)
+    assert [lang for lang, _ in read] == ["ja", "ja-x-easy", *settings.fm.languages]
+    for lang, script in read:
+        assert "http" not in script and "{" not in script and "}" not in script, (lang, script)
+    assert dict(read)["en"].count("Details in Japanese.") == 2
+    assert [(f.lang, f.over) for f in renderer.fits(alert)] == [(lang, False) for lang, _ in read]
+
+
+def test_a_renderer_reads_only_the_languages_it_is_given(settings: Settings) -> None:
+    alert = variants.complete(fm_alert("a1"), settings)
+    message = FmRenderer(Renderer(settings), ("vi",)).render(alert, "ja")
+    assert [lang for lang, _ in scripts(message)] == ["ja", "ja-x-easy", "vi"]
+    assert FmRenderer(Renderer(settings)).render(alert, "en").attachments == ()  # one language asked, one given
 
 
 # -- sending ----------------------------------------------------------------------
@@ -142,7 +163,7 @@ async def test_english_goes_through_espeak_ng(channel: FmChannel) -> None:
     english = Text("Evacuation order", "The river is rising.", "Evacuate now.")
     alert = dataclasses.replace(alert, translations={"en": english})
     message = channel.render(alert, "en")
-    assert message.speech.splitlines()[0] == "(chime)" and message.speech.count("The river is rising.") == 2
+    assert message.speech.splitlines()[0] == "(♪)" and message.speech.count("The river is rising.") == 2
     await channel.send(message, PUBLIC)
     check_chime_then_speech(*decode(drop_paths(channel.drop_dir, "a1")[1].read_bytes())[:2])
 
