@@ -383,6 +383,7 @@ class Settings(_Section):
     ticker: Ticker
     fm: Fm
     health: Health
+    _book: phrasebook.Phrasebook | None = PrivateAttr(default=None)
 
     @field_validator("levels")
     @classmethod
@@ -478,8 +479,10 @@ class Settings(_Section):
 
     @property
     def phrasebook(self) -> phrasebook.Phrasebook:
-        """The phrasebook of [languages] phrasebook, read once per process."""
-        return phrasebook.load(self.path(self.languages.phrasebook))
+        """The phrasebook of [languages] phrasebook, read once per process (asked for on every word rendered)."""
+        if self._book is None:
+            self._book = phrasebook.load(self.path(self.languages.phrasebook))
+        return self._book
 
     def district(self, district_id: str) -> District | None:
         """The configured district of this id, or None."""

@@ -27,7 +27,7 @@ from broadcaster.channel import ChannelContext, RunsAs
 from broadcaster.errors import ConfigError, PermanentError, TransientError
 from broadcaster.files import write_atomic
 from broadcaster.models import Alert, Message, Recipients
-from broadcaster.on_air import load_snapshot
+from broadcaster.on_air import Snapshot, load_snapshot
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
@@ -80,12 +80,16 @@ class WebsiteChannel:
             snapshot = await load_snapshot(self.store, self.settings, self.clock(), sending=alert)
             if len(self._rendered) > CACHE_LIMIT:
                 self._rendered.clear()
-            pages = render_site(snapshot, self.settings, self._templates, self._rendered, self._site)
             try:
-                languages = tuple(self.settings.phrasebook.languages)
-                await asyncio.to_thread(write_export, self.export_dir, pages, languages)
+                # rendering every language's pages takes a while: in a thread, so that the other channels'
+                # sends on this event loop are not held up behind it (one export at a time, under the lock)
+                await asyncio.to_thread(self._export, snapshot, self.export_dir)
             except OSError as exc:
                 raise TransientError(f"website export to {self.export_dir} failed: {exc.strerror or exc}") from exc
+
+    def _export(self, snapshot: Snapshot, folder: Path) -> None:
+        pages = render_site(snapshot, self.settings, self._templates, self._rendered, self._site)
+        write_export(folder, pages, tuple(self.settings.phrasebook.languages))
 
     async def aclose(self) -> None:
         """Nothing to release."""
