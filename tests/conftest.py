@@ -46,6 +46,14 @@ def toml_value(value: Any) -> str:
     raise TypeError(value)
 
 
+def toml_sections(sections: dict[str, dict[str, Any]]) -> list[str]:
+    """``{"a.b": {key: value}}`` as the lines of TOML tables."""
+    lines = []
+    for section, values in sections.items():
+        lines += [f"[{section}]", *(f"{k} = {toml_value(v)}" for k, v in values.items()), ""]
+    return lines
+
+
 @pytest.fixture(autouse=True)
 def data_key(monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test's BROADCASTER_DATA_KEY, which seals subscriber contacts (run.py children inherit it).
@@ -79,11 +87,7 @@ def site(tmp_path: Path) -> SiteFactory:
         }
         for section, values in (sections or {}).items():
             merged.setdefault(section, {}).update(values)
-        lines = []
-        for section, values in merged.items():
-            lines.append(f"[{section}]")
-            lines.extend(f"{k} = {toml_value(v)}" for k, v in values.items())
-            lines.append("")
+        lines = toml_sections(merged)
         if districts:  # the made-up 地区 of config/example-districts.toml: east, west, south (outlines), north (none)
             lines.append(EXAMPLE_DISTRICTS.read_text(encoding="utf-8"))
         path = tmp_path / name

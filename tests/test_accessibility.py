@@ -38,7 +38,15 @@ from broadcaster.web.subscription_pages import PAGES, Pages
 from broadcaster.web.subscription_pages import add_routes as add_subscription_routes
 from channels.email.channel import UNSUBSCRIBE
 from channels.email.mailer import Mailer, Smtp
-from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, DATA_KEY_ENV, ROOT, TEST_DATA_KEY, TEST_PASSWORD_HASH, toml_value
+from tests.conftest import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    DATA_KEY_ENV,
+    ROOT,
+    TEST_DATA_KEY,
+    TEST_PASSWORD_HASH,
+    toml_sections,
+)
 from tests.smtp_server import PASSWORD, USER, running_relay
 from tests.test_store import email_subscriber
 from tests.test_website import publish
@@ -103,11 +111,8 @@ def site_file(folder: Path, smtp_port: int) -> Path:
         "subscriptions": {"ip_limit": 1000, "address_limit": 100},
         "console.password_hash": dict(TEST_PASSWORD_HASH),
     }
-    lines = []
-    for section, values in sections.items():
-        lines += [f"[{section}]", *(f"{k} = {toml_value(v)}" for k, v in values.items()), ""]
     path = folder / "site.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    path.write_text("\n".join(toml_sections(sections)), encoding="utf-8")
     return path
 
 

@@ -26,7 +26,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.conftest import ROOT, TEST_PASSWORD_HASH, toml_value
+from tests.conftest import ROOT, TEST_PASSWORD_HASH, toml_sections
 from tests.processes import Service, free_port, query, run_cli
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -168,11 +168,8 @@ def site_file(folder: Path) -> Path:
         "fm": {"drop_dir": str(folder / "var" / "fm"), "workers": 1},
         "console.password_hash": dict(TEST_PASSWORD_HASH),
     }
-    lines = []
-    for section, values in sections.items():
-        lines += [f"[{section}]", *(f"{k} = {toml_value(v)}" for k, v in values.items()), ""]
     path = folder / "site.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    path.write_text("\n".join(toml_sections(sections)), encoding="utf-8")
     return path
 
 
