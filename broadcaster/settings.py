@@ -384,6 +384,7 @@ class Settings(_Section):
     fm: Fm
     health: Health
     _book: phrasebook.Phrasebook | None = PrivateAttr(default=None)
+    _district_ids: frozenset[str] | None = PrivateAttr(default=None)
 
     @field_validator("levels")
     @classmethod
@@ -483,6 +484,13 @@ class Settings(_Section):
         if self._book is None:
             self._book = phrasebook.load(self.path(self.languages.phrasebook))
         return self._book
+
+    @property
+    def district_ids(self) -> frozenset[str]:
+        """The configured districts' ids (a page asks, per alert and district, whether an alert is city-wide)."""
+        if self._district_ids is None:
+            self._district_ids = frozenset(d.id for d in self.districts)
+        return self._district_ids
 
     def district(self, district_id: str) -> District | None:
         """The configured district of this id, or None."""

@@ -62,6 +62,7 @@ class WebsiteChannel:
         self._lock = asyncio.Lock()  # one export at a time: a later snapshot never loses to an earlier one
         self._rendered: dict[tuple[Any, ...], bytes] = {}  # alert pages and CAP documents, by what made them
         self._site = SiteRenderer(settings, renderer)  # keeps the articles and history rows it rendered
+        self._written: dict[Path, bytes] = {}  # what this process last wrote to each file: unchanged ones are not read
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The alert as the website shows it (Message.html is its <article>)."""
@@ -89,21 +90,29 @@ class WebsiteChannel:
 
     def _export(self, snapshot: Snapshot, folder: Path) -> None:
         pages = render_site(snapshot, self.settings, self._templates, self._rendered, self._site)
-        write_export(folder, pages, tuple(self.settings.phrasebook.languages))
+        write_export(folder, pages, tuple(self.settings.phrasebook.languages), self._written)
 
     async def aclose(self) -> None:
         """Nothing to release."""
 
 
-def write_export(folder: Path, pages: Mapping[str, bytes], languages: Iterable[str] = ()) -> None:
+def write_export(
+    folder: Path, pages: Mapping[str, bytes], languages: Iterable[str] = (), written: dict[Path, bytes] | None = None
+) -> None:
     """Write ``pages`` under ``folder`` atomically, file by file, linking pages last; prune what left the site.
 
     ``languages`` are the codes whose folders hold the site's pages (every language the phrasebook knows),
     so the pages of a language no longer offered go too, and nothing else of the CMS's is touched.
+    ``written`` (kept by the caller) holds what was last written to each file, so that a page that did
+    not change since is neither read back nor written: with every language, most of an export's pages.
     """
+    written = {} if written is None else written
     order = sorted(pages, key=lambda path: (not LINKED.match(path), path))
     for path in order:
-        _write_atomic(folder / path, pages[path])
+        target = folder / path
+        if written.get(target) != pages[path] or not target.exists():  # a page the CMS removed comes back
+            _write_atomic(target, pages[path])
+            written[target] = pages[path]
     stale: list[Path] = [*folder.glob("cap/*.xml")]
     for top in ["", *(f"{lang}/" for lang in languages if lang != "ja")]:
         # a district taken out of the config leaves too (its page before the list, so the emptied folder goes)
@@ -114,6 +123,7 @@ def write_export(folder: Path, pages: Mapping[str, bytes], languages: Iterable[s
     for gone in dict.fromkeys(stale):
         if gone.relative_to(folder).as_posix() not in pages:
             gone.unlink(missing_ok=True)
+            written.pop(gone, None)
             if gone.name == "index.html" and gone.parent != folder and not any(gone.parent.iterdir()):
                 gone.parent.rmdir()
 

@@ -42,7 +42,7 @@ def cap_url(settings: Settings, alert_id: AlertId) -> str:
 
 def whole_city(alert: Alert, settings: Settings) -> bool:
     """True when the alert names no configured district: it is for the whole city."""
-    return not districts.ordered(alert.districts, settings)
+    return settings.district_ids.isdisjoint(alert.districts)
 
 
 def concerns(alert: Alert, district: District | None, settings: Settings) -> bool:
@@ -206,4 +206,5 @@ def alerts_json(snap: Snapshot, settings: Settings, district: District | None = 
         "current": [alert_record(snap, settings, e.latest) for e in current_in(snap, district, settings)],
         "recent": [alert_record(snap, settings, p) for p in entries_in(snap, district, settings)],
     }
-    return json.dumps(data, ensure_ascii=False, indent=1).encode()
+    # compact: json's C encoder, where indent takes the pure-Python one (ten languages per alert add up)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
