@@ -12,8 +12,10 @@ at most three tags, always in this order (``headline``)::
 3. the badge, when the alert has one and the message still stands: a lift or a cancel carries none,
    since a level shown on either would read as a level in force.
 
-Other languages get the English equivalents, each in square brackets: ``[EXERCISE] [CORRECTION]
-[Alert Level 4] title``.
+Other languages get their own words from the phrasebook (``tag_*``, ``badge_*``, ``lead_*`` and the
+brackets ``tag_open``/``tag_close`` of config/phrasebook/<lang>.toml): ``[EXERCISE] [CORRECTION]
+[Alert Level 4] title`` in English, 「【演习】…」 in Chinese. A title that already says its badge (a
+phrasebook notice: "Evacuation order (Alert Level 4) for …") does not get it again as a tag.
 
 The badge (``badge``) means what it says:
 
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import re
 
-from broadcaster import furigana
+from broadcaster import furigana, names
 from broadcaster.models import Alert, Lang, Mode, MsgType
 from broadcaster.settings import Settings
 
@@ -153,8 +155,6 @@ def translated_badge(words: str, settings: Settings, lang: Lang) -> str:
 
 def slots_place(settings: Settings, lang: Lang, volcano: str) -> str:
     """A volcano's name in ``lang`` (plain: a badge is one line)."""
-    from broadcaster import names  # names imports nothing of tags; kept local to keep this module's imports few
-
     return names.written(settings.phrasebook, "volcano", volcano, lang)
 
 
