@@ -107,9 +107,6 @@ class Text:
     source: str = "officer"
 
 
-TEXT_SOURCES = ("officer", "phrasebook", "notice")
-
-
 @dataclass(frozen=True, slots=True)
 class Alert:
     """What is broadcast: one version of one event."""

@@ -46,7 +46,7 @@ class City(_Section):
     name_en: str = Field(min_length=1)  # the name in every language other than Japanese
     public_url: str = Field(pattern=r"^https?://")
     languages: tuple[str, ...] = Field(min_length=1)  # offered, Japanese first; each one of the phrasebook's
-    _names: dict[str, str] = PrivateAttr(default_factory=dict)  # language -> name (Settings._name_places)
+    _names: dict[str, str] = PrivateAttr(default_factory=dict)  # language -> name (Settings._languages_known)
 
     def name_in(self, lang: str) -> str:
         """The city's name for text in ``lang`` ("Oyama City", "Cidade de Oyama", "오야마시")."""
@@ -92,7 +92,7 @@ class District(_Section):
         """The outline's outer rings, (longitude, latitude) points; () without geometry."""
         return self._rings
 
-    _names: dict[str, str] = PrivateAttr(default_factory=dict)  # language -> name (Settings._name_places)
+    _names: dict[str, str] = PrivateAttr(default_factory=dict)  # language -> name (Settings._languages_known)
 
     def name_in(self, lang: str) -> str:
         """The district's name for text in ``lang`` ("Mamada district", "distrito de Mamada")."""
