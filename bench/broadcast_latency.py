@@ -5,7 +5,9 @@ and fm channels, the real Dispatcher, tracking in SQLite. X is the local fake (t
 this process. Alerts are approved one after another, each once the previous one is complete on every
 channel, so each latency is that of an alert arriving at a quiet service. Completion means:
 
-- website: its delivery row is sent, i.e. the pages and the static export show it;
+- website: its delivery row is sent, i.e. the served pages show it, and the static export holds its
+  page in every language and the Japanese lists (every other language's lists follow just after, in
+  the background: channels/website/channel.py);
 - ticker: its row is sent, i.e. /ticker.txt lists the line;
 - sns: the fake X accepted the thread's first post;
 - fm: the combined WAV (every language, the file the station airs, written last) is in the drop

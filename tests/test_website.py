@@ -390,6 +390,7 @@ async def run_through_dispatcher(store: SQLiteStore, settings: Settings, channel
         await dispatcher.approve(alert.id, ACTOR, ORIGIN)
         async with asyncio.timeout(30):
             await dispatcher.wait_until(final)
+            await channel.settled()  # every language's list pages follow the send
 
 
 async def test_static_export_follows_each_send_atomically(
@@ -449,6 +450,25 @@ async def test_static_export_follows_each_send_atomically(
     assert "status-cancelled" in history
     assert validate_cap((export / "cap" / "e1x.xml").read_bytes()) is not None
     assert not [p for p in export.rglob("*") if p.name.endswith(".tmp")]  # no temporary file left behind
+
+
+async def test_a_send_writes_the_alert_in_every_language_and_every_list_follows(
+    store: SQLiteStore, site: SiteFactory, tmp_path: Path
+) -> None:
+    export = tmp_path / "export"
+    settings = website_settings(site, export_dir=str(export))
+    channel = create(ChannelContext("website", settings, Renderer(settings), {}, store))
+    alert = web_alert("s1")
+    await store.create_alert(alert, ACTOR, ORIGIN)
+    await channel.send(channel.render(alert, "ja"), [Recipient("*", "", "ja")])
+    # when send returns: the alert's page in every language (what a message in that language links to),
+    # and the Japanese lists
+    folders = ["" if lang == "ja" else f"{lang}/" for lang in settings.city.languages]
+    assert all((export / f"{folder}alerts/s1/index.html").is_file() for folder in folders)
+    assert "alerts/s1/index.html" in (export / "index.html").read_text()
+    await channel.settled()  # then every language's lists, in the background
+    assert all("alerts/s1/index.html" in (export / f"{folder}index.html").read_text() for folder in folders)
+    await channel.aclose()
 
 
 async def test_export_prunes_alerts_the_site_no_longer_shows(

@@ -5,6 +5,14 @@ is on them once its delivery row is 'sent', that is, once send() has returned. W
 ``[website] export_dir`` set, send() also writes the whole site (the same pages and feeds, see
 broadcaster/site.py) into that folder, with the alert being sent already on it.
 
+With every language the export holds ten times the pages, so it is written in two steps. Before send()
+returns, the feeds, the CAP documents, every alert's page in every language and the Japanese list pages
+(current, history, districts): the alert is on the site, and its page is there in each language that
+links to it (a LINE broadcast, an SNS reply, a mail). Just after, in the background and under the same
+lock (so before any later export), the whole site again, every language's list pages included, which
+also prunes what left the site. ``settled()`` waits for that step; ``aclose()`` does too. A step that
+fails is retried every RETRY_S seconds until it is written, and the next send writes it anyway.
+
 The export is idempotent, like every broadcast channel: it writes the site as it is, so a retry or
 a restart that sends the same alert again writes the same files. Each file goes to a temporary name
 in its folder and is moved into place with os.replace, so a reader (or a crash) never sees half a
@@ -17,6 +25,7 @@ written with the linking pages, after the alert pages they link to.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -34,6 +43,9 @@ from broadcaster.store import Store
 from channels.website.pages import SiteRenderer, render_site
 from channels.website.render import NAME, WebsiteRenderer
 
+log = logging.getLogger("broadcaster.channels.website")
+CLOSE_TIMEOUT_S = 10.0  # seconds aclose() gives the background step to finish
+RETRY_S = 30.0  # seconds before the background step is tried again after a write failed
 CACHE_LIMIT = 10_000  # rendered documents kept between exports: a CAP document and a page per language per alert
 # written first: what the other pages link to (an alert's page in any language, its CAP document, the stylesheet)
 LINKED = re.compile(r"^(?:cap/|static/|(?:[^/]+/)?alerts/(?!history/)[^/]+/index\.html$)")
@@ -63,6 +75,8 @@ class WebsiteChannel:
         self._rendered: dict[tuple[Any, ...], bytes] = {}  # alert pages and CAP documents, by what made them
         self._site = SiteRenderer(settings, renderer)  # keeps the articles and history rows it rendered
         self._written: dict[Path, bytes] = {}  # what this process last wrote to each file: unchanged ones are not read
+        self._latest: Snapshot | None = None  # the last snapshot written in part: the background step writes it whole
+        self._catching_up: asyncio.Task[None] | None = None
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The alert as the website shows it (Message.html is its <article>)."""
@@ -82,22 +96,57 @@ class WebsiteChannel:
             if len(self._rendered) > CACHE_LIMIT:
                 self._rendered.clear()
             try:
-                # rendering every language's pages takes a while: in a thread, so that the other channels'
-                # sends on this event loop are not held up behind it (one export at a time, under the lock)
-                await asyncio.to_thread(self._export, snapshot, self.export_dir)
+                # rendering takes a while: in a thread, so that the other channels' sends on this event loop
+                # are not held up behind it (one export at a time, under the lock)
+                await asyncio.to_thread(self._export, snapshot, self.export_dir, False)
             except OSError as exc:
                 raise TransientError(f"website export to {self.export_dir} failed: {exc.strerror or exc}") from exc
+            self._latest = snapshot
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.create_task(self._catch_up(self.export_dir), name="website-export")
 
-    def _export(self, snapshot: Snapshot, folder: Path) -> None:
-        pages = render_site(snapshot, self.settings, self._templates, self._rendered, self._site)
-        write_export(folder, pages, tuple(self.settings.phrasebook.languages), self._written)
+    def _export(self, snapshot: Snapshot, folder: Path, whole: bool) -> None:
+        lists = None if whole else ("ja",)
+        pages = render_site(snapshot, self.settings, self._templates, self._rendered, self._site, lists)
+        # only a whole export prunes: a part must not take away the pages it left out
+        write_export(folder, pages, tuple(self.settings.phrasebook.languages), self._written, prune=whole)
+
+    async def _catch_up(self, folder: Path) -> None:
+        """Write the newest snapshot whole (every language's lists, pruned), until one is written."""
+        while self._latest is not None:
+            async with self._lock:
+                snapshot, self._latest = self._latest, None
+                try:
+                    await asyncio.to_thread(self._export, snapshot, folder, True)
+                except OSError as exc:
+                    log.warning("website export to %s failed, retried in %.0f s: %s", folder, RETRY_S, exc)
+                    self._latest = snapshot  # under the lock: no send has put a newer one meanwhile
+                    failed = True
+                else:
+                    failed = False
+            if failed:
+                await asyncio.sleep(RETRY_S)
+
+    async def settled(self) -> None:
+        """Wait until the export is whole: every language's list pages written after the last send."""
+        while self._catching_up is not None and not self._catching_up.done():
+            await asyncio.shield(self._catching_up)
 
     async def aclose(self) -> None:
-        """Nothing to release."""
+        """Finish the export's background step (or give it up when cancelled)."""
+        if self._catching_up is not None and not self._catching_up.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._catching_up), CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                self._catching_up.cancel()
 
 
 def write_export(
-    folder: Path, pages: Mapping[str, bytes], languages: Iterable[str] = (), written: dict[Path, bytes] | None = None
+    folder: Path,
+    pages: Mapping[str, bytes],
+    languages: Iterable[str] = (),
+    written: dict[Path, bytes] | None = None,
+    prune: bool = True,
 ) -> None:
     """Write ``pages`` under ``folder`` atomically, file by file, linking pages last; prune what left the site.
 
@@ -113,6 +162,8 @@ def write_export(
         if written.get(target) != pages[path] or not target.exists():  # a page the CMS removed comes back
             _write_atomic(target, pages[path])
             written[target] = pages[path]
+    if not prune:
+        return
     stale: list[Path] = [*folder.glob("cap/*.xml")]
     for top in ["", *(f"{lang}/" for lang in languages if lang != "ja")]:
         # a district taken out of the config leaves too (its page before the list, so the emptied folder goes)

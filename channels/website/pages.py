@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -457,12 +457,15 @@ def render_site(
     renderer: Renderer,
     cache: dict[tuple[Any, ...], bytes] | None = None,
     site: SiteRenderer | None = None,
+    lists: Iterable[str] | None = None,
 ) -> Pages:
     """Every page and feed of the static export, as {relative path: bytes}, each page in every offered language.
 
     ``cache`` (kept by the caller between exports) holds alert pages and CAP documents by what they
     are made of, and ``site`` (kept too) the articles and history rows, so an export renders only what
     changed rather than the whole history every time, and the district pages cost little more.
+    ``lists``: the languages whose list pages (current, history, districts) to render (default: every
+    offered one); every alert page, feed and CAP document is rendered whatever it says.
     """
     cache = {} if cache is None else cache
     site = SiteRenderer(settings, renderer) if site is None else site
@@ -480,17 +483,49 @@ def render_site(
         cap = cache.get(cap_key) or cap_document(snap, settings, alert_id)
         if cap is not None:
             cache[cap_key] = pages[f"cap/{alert_id}.xml"] = cap
+    listed = set(settings.city.languages if lists is None else lists)
     for lang in settings.city.languages:
-        pages |= _language_pages(snap, settings, site, cache, lang)
+        pages |= _language_pages(snap, settings, site, cache, lang, lang in listed)
     return pages
 
 
 def _language_pages(
-    snap: Snapshot, settings: Settings, site: SiteRenderer, cache: dict[tuple[Any, ...], bytes], lang: str
+    snap: Snapshot,
+    settings: Settings,
+    site: SiteRenderer,
+    cache: dict[tuple[Any, ...], bytes],
+    lang: str,
+    lists: bool = True,
 ) -> Pages:
+    """A language's pages: every alert page, and with ``lists`` the current, history and district pages."""
     folder = _folder(lang)
     up = "../" if folder else ""  # from a language's folder back to the export's root
     top, mid, deep = (Links(up + r, exported=True, lang=lang) for r in ("", "../", "../../"))
+    pages: Pages = {}
+    if lists:
+        pages |= _list_pages(snap, settings, site, cache, lang, folder, (top, mid, deep))
+    for alert_id in snap.by_id:
+        if not SAFE_ID.fullmatch(alert_id):
+            continue
+        _, event = snap.by_id[alert_id]
+        versions = tuple((v.alert.id, v.sent_at) for v in event.versions)
+        page_key = ("page", lang, alert_id, snap.status(alert_id), event.status, versions)
+        page = cache.get(page_key) or site.alert_page(snap, alert_id, deep)
+        if page is not None:
+            cache[page_key] = pages[f"{folder}alerts/{alert_id}/index.html"] = page
+    return pages
+
+
+def _list_pages(
+    snap: Snapshot,
+    settings: Settings,
+    site: SiteRenderer,
+    cache: dict[tuple[Any, ...], bytes],
+    lang: str,
+    folder: str,
+    links: tuple[Links, Links, Links],
+) -> Pages:
+    top, mid, deep = links
     pages: Pages = {
         f"{folder}index.html": site.current_page(snap, top),
         f"{folder}alerts/history/index.html": site.history_page(snap, deep),
@@ -503,13 +538,4 @@ def _language_pages(
         page = cache.get(district_key) or site.district_page(snap, district.id, deep)
         if page is not None:
             cache[district_key] = pages[f"{folder}districts/{district.id}/index.html"] = page
-    for alert_id in snap.by_id:
-        if not SAFE_ID.fullmatch(alert_id):
-            continue
-        _, event = snap.by_id[alert_id]
-        versions = tuple((v.alert.id, v.sent_at) for v in event.versions)
-        page_key = ("page", lang, alert_id, snap.status(alert_id), event.status, versions)
-        page = cache.get(page_key) or site.alert_page(snap, alert_id, deep)
-        if page is not None:
-            cache[page_key] = pages[f"{folder}alerts/{alert_id}/index.html"] = page
     return pages
