@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 from broadcaster.channel import ChannelContext, RunsAs
@@ -35,7 +36,7 @@ from broadcaster.files import write_atomic
 from broadcaster.models import Alert, Message, Recipients
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
-from channels.fm.drop import SAFE_ID, combined_script, drop_paths, language_paths
+from channels.fm.drop import SAFE_ID, combined_script, drop_paths, language_paths, leftovers
 from channels.fm.render import NAME, FmRenderer, scripts
 from channels.fm.speech import EngineMissing, Samples, Speaker, SpeechError, speaker_from_settings
 
@@ -53,6 +54,7 @@ class FmChannel:
         self.renderer = FmRenderer(renderer, tuple(speaker.voices))
         self.speaker = speaker
         self.drop_dir = settings.path(settings.fm.drop_dir)
+        self.languages = tuple(settings.phrasebook.languages)  # whose one-language files may be left over
 
     def render(self, alert: Alert, lang: str) -> Message:
         """The speech script (Message.speech), in Japanese with every further language's as attachments."""
@@ -78,8 +80,10 @@ class FmChannel:
         except SpeechError as exc:
             raise PermanentError(f"speech synthesis failed: {exc}") from exc
         files = await asyncio.to_thread(self._files, message.alert_id, parts, speeches, script)
+        kept = [lang for lang, _ in parts] if len(parts) > 1 else []
+        gone = leftovers(self.drop_dir, message.alert_id, self.languages, kept)
         try:
-            await asyncio.to_thread(_drop, files)
+            await asyncio.to_thread(_drop, files, gone)
         except OSError as exc:
             raise TransientError(f"FM drop folder {self.drop_dir}: {exc.strerror or exc}") from exc
 
@@ -110,11 +114,13 @@ def _already_dropped(txt: Path, wav: Path, script: str) -> bool:
         return False
 
 
-def _drop(files: list[tuple[Path, bytes]]) -> None:
-    """Write the files in order: each whole or not at all, and on disk before the next."""
+def _drop(files: list[tuple[Path, bytes]], gone: Iterable[Path] = ()) -> None:
+    """Write the files in order: each whole or not at all, and on disk before the next; then remove ``gone``."""
     # fsynced: once the combined .wav is there the station may air it, and a send is never written again
     for path, data in files:
         write_atomic(path, data, fsync=True)
+    for path in gone:  # a language the alert no longer has: its old file must not stay in the playlist
+        path.unlink(missing_ok=True)
 
 
 def create(ctx: ChannelContext) -> FmChannel:

@@ -6,11 +6,14 @@ Pure names, no engine: the station's HTTP routes (broadcaster/web/fm.py) read th
   file the station airs;
 - ``languages/<alert_id>.<lang>.txt`` and ``.wav``: one language alone, when there are several. A
   folder of their own, so that a watcher airing every new WAV in the drop folder airs each alert once.
+  When an alert is written again with fewer languages (the config changed between two tries), the
+  files of the languages it no longer has are the ``leftovers``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from channels.fm.spoken import without_cues
@@ -28,6 +31,13 @@ def language_paths(drop_dir: Path, alert_id: str, lang: str) -> tuple[Path, Path
     """The (script, audio) files of one alert in one language."""
     folder = drop_dir / LANGUAGES
     return folder / f"{alert_id}.{lang}.txt", folder / f"{alert_id}.{lang}.wav"
+
+
+def leftovers(drop_dir: Path, alert_id: str, languages: Iterable[str], kept: Iterable[str]) -> list[Path]:
+    """The one-language files of ``alert_id`` in any of ``languages`` but those ``kept``, that exist."""
+    keep = set(kept)
+    found = [path for lang in languages if lang not in keep for path in language_paths(drop_dir, alert_id, lang)]
+    return [path for path in found if path.exists()]
 
 
 def combined_script(parts: list[tuple[str, str]]) -> str:

@@ -39,7 +39,7 @@ from broadcaster.settings import Settings, load_settings
 from broadcaster.store.sqlite import SQLiteStore
 from broadcaster.web import fm as fm_feed
 from channels.fm.channel import FmChannel, create
-from channels.fm.drop import combined_script, drop_paths, language_paths
+from channels.fm.drop import combined_script, drop_paths, language_paths, leftovers
 from channels.fm.render import scripts
 from channels.fm.speech import CHIME_GAP_S, LANGUAGE_GAP_S, Samples, openjtalk, speaker_from_settings
 from tests.conftest import SiteFactory, toml_value
@@ -259,3 +259,17 @@ async def test_the_playlist_lists_the_combined_file_then_each_language_labelled(
     missing = await client.get(f"/fm/{alert.id}/tl.wav")
     assert missing.status == 404
     await missing.release()
+
+
+def test_the_files_of_languages_an_alert_no_longer_has_are_its_leftovers(tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    (drop / "languages").mkdir(parents=True)
+    for name in ("a1.en.wav", "a1.en.txt", "a1.vi.wav", "a1.vi.txt", "a1.x.en.wav", "a2.vi.wav"):
+        (drop / "languages" / name).write_bytes(b"")
+    # a1 is written again with Japanese and English only: Vietnamese's files go, nothing of another alert
+    gone = leftovers(drop, "a1", ("ja", "en", "vi", "ko"), kept=("ja", "en"))
+    assert sorted(p.name for p in gone) == ["a1.vi.txt", "a1.vi.wav"]
+    assert leftovers(drop, "a1", ("en", "vi"), kept=()) == [
+        *language_paths(drop, "a1", "en"),
+        *language_paths(drop, "a1", "vi"),
+    ]  # one language only now: no one-language file stays
