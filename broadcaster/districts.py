@@ -13,19 +13,15 @@ from dataclasses import dataclass
 from broadcaster import furigana, towns
 from broadcaster import names as names_
 from broadcaster.errors import InputError
+from broadcaster.phrasebook import EASY
 from broadcaster.settings import District, Settings
 
 WHOLE_CITY_JA = "市内全域"
-EASY = "ja-x-easy"
 
 
 def whole_city(settings: Settings, lang: str = "ja") -> str:
     """「市内全域」, "the whole city" …: a resident's choice of every district, in ``lang``."""
-    return settings.phrasebook.word(_lang(settings, lang), "whole_city")
-
-
-def _lang(settings: Settings, lang: str) -> str:
-    return lang if lang in settings.phrasebook.books else "ja"
+    return settings.phrasebook.word(lang, "whole_city")
 
 
 def ordered(ids: Iterable[str], settings: Settings) -> tuple[str, ...]:
@@ -67,7 +63,7 @@ def names(ids: Iterable[str], settings: Settings, lang: str = "ja") -> str:
         found = [d.name_in(lang) for d in chosen(ids, settings)]
     if not found:
         return settings.city.name_in(lang)
-    return settings.phrasebook.word(_lang(settings, lang), "list_joiner").join(found)
+    return settings.phrasebook.word(lang, "list_joiner").join(found)
 
 
 def short(ids: Iterable[str], settings: Settings, lang: str = "ja") -> str:
@@ -75,9 +71,7 @@ def short(ids: Iterable[str], settings: Settings, lang: str = "ja") -> str:
     found = chosen(ids, settings)
     if len(found) <= 1:
         return names(ids, settings, lang)
-    return settings.phrasebook.word(
-        _lang(settings, lang), "n_districts", n=len(found), city=settings.city.name_in(lang)
-    )
+    return settings.phrasebook.word(lang, "n_districts", n=len(found), city=settings.city.name_in(lang))
 
 
 def readings(settings: Settings) -> dict[str, str]:

@@ -36,8 +36,7 @@ def place_name(code: str, settings: Settings, lang: str = "ja") -> str:
 def place_names(codes: Iterable[str], settings: Settings, lang: str = "ja") -> str:
     """Areas in words, joined as the language joins a list; no areas means the whole city."""
     names = list(dict.fromkeys(place_name(c, settings, lang) for c in codes)) or [settings.city.name_in(lang)]
-    joiner = settings.phrasebook.word(lang if lang in settings.phrasebook.books else "ja", "list_joiner")
-    return joiner.join(names)
+    return settings.phrasebook.word(lang, "list_joiner").join(names)
 
 
 def sender_name(alert: Alert, settings: Settings, lang: str = "ja") -> str:

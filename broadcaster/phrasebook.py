@@ -27,6 +27,7 @@ from typing import Any
 from broadcaster.errors import ConfigError
 
 SOURCE_LANG = "ja"
+EASY = "ja-x-easy"  # やさしい日本語: Japanese words with furigana markup, in names too
 IMPLICIT_SLOTS = frozenset({"city", "places", "link", "category", "level", "subject"})
 SLOT_TYPES = frozenset({
     "time", "date", "datetime", "hazards", "hazard", "river", "shelter", "volcano", "region", "town",
@@ -106,13 +107,17 @@ class Phrasebook:
         """The language of this code (KeyError for one the phrasebook does not have)."""
         return self.languages[code]
 
+    def own(self, lang: str) -> str:
+        """The language whose words text in ``lang`` takes: itself, or Japanese for one without a file."""
+        return lang if lang in self.books else SOURCE_LANG
+
     def word(self, lang: str, key: str, **values: object) -> str:
-        """One of the language's words, its {slots} filled from ``values``."""
-        return fill(self.books[lang].words[key], {k: str(v) for k, v in values.items()})
+        """One of the language's words (Japanese's for a language without a file), its {slots} filled."""
+        return fill(self.books[self.own(lang)].words[key], {k: str(v) for k, v in values.items()})
 
     def term(self, lang: str, group: str, key: str) -> str | None:
         """A term of ``group`` (hazards, intensity …) in ``lang``; None when the language lacks it."""
-        return self.books[lang].terms.get(group, {}).get(key)
+        return self.books[self.own(lang)].terms.get(group, {}).get(key)
 
     def entry(self, pattern: str, lang: str) -> Entry | None:
         """The pattern's words in ``lang``; None when there are none."""

@@ -123,7 +123,7 @@ class Renderer:
         """
         s = self.settings
         book = s.phrasebook
-        words_lang = lang if lang in book.books else "ja"
+        words_lang = book.own(lang)
         category = s.categories.get(alert.category)
         rich = alert.text(lang)
         rich = dataclasses.replace(rich, title=tags.bare(rich.title))

@@ -18,10 +18,9 @@ from datetime import date, datetime
 
 from broadcaster import districts, names
 from broadcaster.models import Alert
-from broadcaster.phrasebook import Phrasebook
+from broadcaster.phrasebook import EASY, Phrasebook
 from broadcaster.settings import Settings
 
-EASY = "ja-x-easy"
 _LEVEL_PREFIX = re.compile(r"^レベル[1-5１-５]")
 _CONDITION = re.compile(r"^(?P<name>[^（(]+)[（(](?P<condition>[^）)]+)[）)]$")
 _NAME_TYPES = {"river", "shelter", "volcano", "region", "town"}

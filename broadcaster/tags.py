@@ -85,7 +85,7 @@ _PLACED = re.compile(r"^(?P<place>[^に、。]+?)に(?P<what>[^に]*(?:避難|�
 
 def lang_of(lang: Lang, settings: Settings) -> Lang:
     """The phrasebook language whose words tag text in ``lang``: itself, or Japanese for one it lacks."""
-    return lang if lang in settings.phrasebook.books else "ja"
+    return settings.phrasebook.own(lang)
 
 
 def _word(settings: Settings, lang: Lang, key: str, **values: object) -> str:

@@ -24,6 +24,7 @@ from aiohttp import web
 from broadcaster import furigana
 from broadcaster.models import Published
 from broadcaster.on_air import on_air
+from broadcaster.phrasebook import EASY
 from broadcaster.rendering import Renderer
 from broadcaster.settings import Settings
 from broadcaster.store import Store
@@ -90,7 +91,7 @@ def playlist(entries: list[tuple[str, float, str]]) -> str:
 def setup(app: web.Application, store: Store, settings: Settings, renderer: Renderer) -> None:
     """Put the FM routes' state on the app (called at service start-up)."""
     book = settings.phrasebook
-    order = tuple(dict.fromkeys(("ja", "ja-x-easy", *settings.fm.languages)))
+    order = tuple(dict.fromkeys(("ja", EASY, *settings.fm.languages)))
     app[FM_FEED] = FmFeed(
         store,
         settings.path(settings.fm.drop_dir),

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import jinja2
 
-from broadcaster import districts, furigana, names, towns
+from broadcaster import districts, furigana, names, slots, towns
 from broadcaster.errors import InputError
 from broadcaster.models import ContactKind, Subscriber, SubscriberState
 from broadcaster.rendering import TEMPLATES
@@ -87,10 +87,7 @@ def category_name(settings: Settings, cat_id: str, lang: str) -> str:
 
 def city_name(settings: Settings, lang: str) -> str:
     """The city's name in ``lang``; in やさしい日本語 with its furigana markup ({小山市|おやまし})."""
-    city = settings.city
-    if lang == "ja-x-easy":
-        return names.ruby(settings.phrasebook, "city", city.name, city.name_kana)
-    return city.name_in(lang)
+    return slots.city(settings.phrasebook, settings, lang)
 
 
 def town_names(settings: Settings, town: towns.Town, lang: str) -> tuple[str, str]:
@@ -103,8 +100,7 @@ def town_names(settings: Settings, town: towns.Town, lang: str) -> tuple[str, st
 
 def joined(settings: Settings, items: list[str], lang: str) -> str:
     """Items joined as ``lang`` joins a list (、 or , …)."""
-    book = settings.phrasebook
-    return book.word(lang if lang in book.books else "ja", "list_joiner").join(items)
+    return settings.phrasebook.word(lang, "list_joiner").join(items)
 
 
 def parse_address(raw: str) -> str:

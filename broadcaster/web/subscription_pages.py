@@ -37,6 +37,7 @@ from multidict import MultiDict
 from broadcaster import districts, furigana, names
 from broadcaster.errors import InputError
 from broadcaster.models import SubscriberState
+from broadcaster.phrasebook import EASY
 from broadcaster.rendering import TEMPLATES
 from broadcaster.settings import Settings
 from broadcaster.web import headers as security
@@ -396,7 +397,7 @@ def _district_choices(settings: Settings, lang: str) -> list[dict[str, Any]]:
             "id": d.id,
             # やさしい日本語: the name with furigana; 日本語: the reading after it; others: the name in their words
             "name": furigana.html(names.ruby(settings.phrasebook, "district", d.name, d.reading))
-            if lang == "ja-x-easy"
+            if lang == EASY
             else d.name_in(lang),
             "reading": d.reading if lang == "ja" else "",
             "name_ja": "" if japanese else d.name,  # the name on the city's own signs and papers
@@ -428,7 +429,7 @@ def _found(request: web.Request, text: str) -> tuple[dict[str, str], str]:
     if place.district is None:
         return {"kind": "notice", "text": t["find_no_district"].format(town=town)}, ""
     district = place.district.name_in(lang)
-    if lang == "ja-x-easy":
+    if lang == EASY:
         district = furigana.html(
             names.ruby(settings.phrasebook, "district", place.district.name, place.district.reading)
         )

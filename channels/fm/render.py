@@ -23,12 +23,12 @@ from collections.abc import Sequence
 from broadcaster import furigana
 from broadcaster.channel import Fit
 from broadcaster.models import Alert, Message
+from broadcaster.phrasebook import EASY
 from broadcaster.rendering import Limits, Renderer
 from broadcaster.settings import Settings
 from channels.fm.spoken import spoken_form
 
 NAME = "fm"
-EASY = "ja-x-easy"
 SPEECH_LIMIT = 4000  # read twice at about 8 characters a second: a long announcement already
 LIMITS = Limits(speech=SPEECH_LIMIT)
 UNCUT = Limits()

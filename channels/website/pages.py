@@ -223,7 +223,7 @@ class SiteRenderer:
         """Render page ``name``; ``here`` gives this page's address in any language (the switch, hreflang)."""
         lang = links.lang
         said = Words(lang)
-        book_lang = lang if lang in self.book.books else "ja"
+        book_lang = self.book.own(lang)
         offered = [self.language(code) for code in self.settings.city.languages]
         ctx = {
             "city": self.settings.city,
@@ -353,7 +353,7 @@ class SiteRenderer:
     def _write_towns(self, district: District, lang: str) -> str:
         if not district.towns:
             return ""
-        joiner = self.book.word(lang if lang in self.book.books else "ja", "list_joiner")
+        joiner = self.book.word(lang, "list_joiner")
         if self.language(lang).japanese:
             return joiner.join(district.towns)
         index = districts.town_index(self.settings)
@@ -376,14 +376,14 @@ class SiteRenderer:
                     row=self._row(event, links),
                     hn=heading,
                     t=said.say,
-                    w=functools.partial(self.book.word, links.lang if links.lang in self.book.books else "ja"),
+                    w=functools.partial(self.book.word, links.lang),
                 )
             ),
         )
 
     def _row(self, event: Event, links: Links) -> dict[str, Any]:
         shown, lang = event.shown, links.lang
-        book_lang = lang if lang in self.book.books else "ja"
+        book_lang = self.book.own(lang)
         return {
             "href": links.alert(event.latest.alert.id),
             "title": tags.headline(shown, self.settings, lang, badged=False),  # the badge is shown beside it
